@@ -1,0 +1,30 @@
+// AttachStream: one container's stdin/stdout/stderr over a hijacked Engine API connection.
+// It connects without blocking, sends the attach request with "Upgrade: tcp", waits for
+// "101 UPGRADED" (or 200), then writes stdin, half-closes the socket so the container
+// sees EOF, and demultiplexes the output frames until the engine closes the stream.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "docker/docker_types.h"
+
+namespace wa::docker {
+
+class AttachStream {
+ public:
+  struct Callbacks {
+    std::function<void()> on_attached;  // the engine accepted the attach; start may follow
+    std::function<void(StreamKind, std::string_view)> on_output;
+    // The stream ended: nullopt on a clean EOF, else why it failed.
+    std::function<void(std::optional<DockerError>)> on_closed;
+  };
+  virtual ~AttachStream() = default;  // destroying closes the connection, no callbacks after
+  // Queues data for the container's stdin; after it is written the write side is shut
+  // down (the container reads EOF). Call at most once; may be called before on_attached.
+  virtual void writeStdinAndClose(std::string data) = 0;
+};
+
+}  // namespace wa::docker

@@ -1,0 +1,57 @@
+// DockerClient: typed, non-blocking Docker Engine API calls on the event loop.
+// Plain requests go through libcurl's multi socket interface (CurlMulti); attach uses
+// a hijacked raw connection (AttachStream), which libcurl cannot hand over.
+// Every callback runs on the loop, never synchronously inside the call that started it.
+// Destroying the client aborts everything in flight without running callbacks.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/event_loop.h"
+#include "docker/attach_stream.h"
+#include "docker/docker_types.h"
+
+namespace wa::docker {
+
+class CurlMulti;
+
+class DockerClient {
+ public:
+  // docker_host: "unix:///path/docker.sock" or "tcp://host:port" (plain HTTP).
+  DockerClient(core::EventLoop& loop, std::string docker_host);
+  ~DockerClient();
+  DockerClient(const DockerClient&) = delete;
+  DockerClient& operator=(const DockerClient&) = delete;
+
+  // API paths are prefixed with this version ("/v1.41"); the engine's minimum is far below.
+  static constexpr const char* kApiVersion = "v1.41";
+
+  void ping(Callback<Unit> done);
+  void version(Callback<EngineVersion> done);
+  void info(Callback<EngineInfo> done);
+  // POST /containers/create?name=...; yields the container id.
+  void createContainer(const ContainerSpec& spec, const std::string& name,
+                       Callback<std::string> done);
+  // Hijacked POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1.
+  std::unique_ptr<AttachStream> attach(const std::string& id, AttachStream::Callbacks callbacks);
+  void start(const std::string& id, Callback<Unit> done);
+  // POST /containers/{id}/wait: resolves when the container stops; yields StatusCode.
+  void wait(const std::string& id, Callback<int64_t> done);
+  void inspect(const std::string& id, Callback<ContainerState> done);
+  // POST /containers/{id}/kill (SIGKILL). A container that is not running is not an error.
+  void kill(const std::string& id, Callback<Unit> done);
+  // DELETE /containers/{id}?force=1&v=1. A container already gone is not an error.
+  void remove(const std::string& id, Callback<Unit> done);
+  // GET /containers/json?all=1 filtered by label "key=value"; yields container ids.
+  void listContainers(const std::string& label, Callback<std::vector<std::string>> done);
+
+  // Requests currently in flight (for shutdown and tests).
+  size_t inFlight() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wa::docker

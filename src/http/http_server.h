@@ -1,0 +1,74 @@
+// HttpServer: accepts HTTP/1.1 connections on the loop and hands each parsed request
+// to the Router. Keep-alive and pipelining (responses in request order), Content-Length
+// and chunked bodies, header/body size limits, header and idle timeouts, a connection cap.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/event_loop.h"
+#include "core/unique_fd.h"
+#include "http/http_request.h"
+#include "http/router.h"
+
+namespace wa::http {
+
+struct HttpServerOptions {
+  size_t max_header_bytes = 16 * 1024;       // request line + headers; over it: 431
+  size_t max_body_bytes = 8 * 1024 * 1024;   // over it: 413
+  core::Millis header_timeout{10'000};       // to receive a whole request head
+  core::Millis idle_timeout{60'000};         // keep-alive connection with nothing pending
+  size_t max_connections = 10'000;           // excess connections get 503 and are closed
+};
+
+// Builds the body of an error the server itself produces (400, 404, 405, 408, 413, 431,
+// 503). code is a stable machine name such as "NOT_FOUND", "PAYLOAD_TOO_LARGE".
+// The api layer supplies it so that every error in the daemon has one JSON shape.
+using ErrorRenderer =
+    std::function<HttpResponse(int status, std::string_view code, std::string_view message)>;
+
+class HttpConnection;
+
+class HttpServer {
+ public:
+  HttpServer(core::EventLoop& loop, const Router& router, HttpServerOptions options,
+             ErrorRenderer render_error);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens (IPv4 or IPv6 literal address; port 0 = any). Returns "" on
+  // success, else a message naming the address and the errno text.
+  std::string listen(const std::string& address, uint16_t port);
+  // The bound port (useful after listen(..., 0)).
+  uint16_t port() const { return port_; }
+  // Stops accepting; open connections keep being served.
+  void stopListening();
+  size_t connectionCount() const { return connections_.size(); }
+
+  // Every response leaves through here: adds Content-Type (when a body is present),
+  // Content-Length, CORS headers and Connection. Exposed for tests.
+  static std::string serialize(const HttpResponse& response, bool keep_alive, int http_minor);
+
+ private:
+  friend class HttpConnection;
+  void onAcceptable();
+  void closeConnection(HttpConnection* connection);  // deferred free
+
+  core::EventLoop& loop_;
+  const Router& router_;
+  HttpServerOptions options_;
+  ErrorRenderer render_error_;
+  core::UniqueFd listen_fd_;
+  std::unique_ptr<core::FileEvent> listen_event_;
+  uint16_t port_ = 0;
+  std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
+};
+
+}  // namespace wa::http
