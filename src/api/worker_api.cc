@@ -1,0 +1,474 @@
+#include "api/worker_api.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "core/text.h"
+
+namespace wa::api {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+
+// Writes text as a JSON string; bytes that are not UTF-8 become U+FFFD.
+void string(Writer& w, std::string_view text) {
+  if (core::isValidUtf8(text)) {
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  } else {
+    const std::string clean = core::toValidUtf8(text);
+    w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+  }
+}
+
+void stringList(Writer& w, const std::vector<std::string>& list) {
+  w.StartArray();
+  for (const auto& s : list) string(w, s);
+  w.EndArray();
+}
+
+void timestamp(Writer& w, const std::optional<int64_t>& unix_ms) {
+  if (unix_ms) {
+    string(w, core::formatRfc3339Millis(*unix_ms));
+  } else {
+    w.Null();
+  }
+}
+
+template <typename T>
+void optionalInt(Writer& w, const std::optional<T>& v) {
+  if (v) {
+    w.Int64(static_cast<int64_t>(*v));
+  } else {
+    w.Null();
+  }
+}
+
+void optionalDouble(Writer& w, const std::optional<double>& v, double scale = 100.0) {
+  if (v && std::isfinite(*v)) {
+    w.Double(std::round(*v * scale) / scale);
+  } else {
+    w.Null();
+  }
+}
+
+void jobError(Writer& w, const std::optional<jobs::JobError>& error) {
+  if (!error) {
+    w.Null();
+    return;
+  }
+  w.StartObject();
+  key(w, "code");
+  string(w, error->code);
+  key(w, "message");
+  string(w, error->message);
+  w.EndObject();
+}
+
+http::HttpResponse respond(int status, const rapidjson::StringBuffer& buffer) {
+  return http::HttpResponse::json(status, std::string(buffer.GetString(), buffer.GetSize()));
+}
+
+std::optional<int64_t> durationMs(const jobs::Job& job) {
+  if (!job.started_at_ms) return std::nullopt;
+  if (job.finished_at_ms) return *job.finished_at_ms - *job.started_at_ms;
+  return std::nullopt;
+}
+
+// The fields every view of a job shares.
+void jobSummary(Writer& w, const jobs::Job& job) {
+  key(w, "job_id");
+  string(w, job.spec.job_id);
+  key(w, "state");
+  w.String(jobs::stateName(job.state));
+  key(w, "created_at");
+  timestamp(w, job.created_at_ms);
+  key(w, "started_at");
+  timestamp(w, job.started_at_ms);
+  key(w, "finished_at");
+  timestamp(w, job.finished_at_ms);
+  key(w, "exit_code");
+  optionalInt(w, job.exit_code);
+  key(w, "error");
+  jobError(w, job.error);
+  key(w, "task_type");
+  string(w, job.spec.task_type);
+  key(w, "image");
+  string(w, job.spec.image);
+  key(w, "duration_ms");
+  optionalInt(w, durationMs(job));
+}
+
+bool mediaTypeIsJson(const std::string& content_type) {
+  std::string_view type(content_type);
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower == "application/json" || (lower.size() > 5 && lower.ends_with("+json"));
+}
+
+}  // namespace
+
+WorkerApi::WorkerApi(const core::Clock& clock, WorkerIdentity identity,
+                     const metrics::HostInfo& host, const metrics::HostSampler& sampler,
+                     const docker::EngineMonitor& engine, jobs::JobStore& store,
+                     jobs::Scheduler& scheduler, JobRequestParser parser)
+    : clock_(clock),
+      identity_(std::move(identity)),
+      host_(host),
+      sampler_(sampler),
+      engine_(engine),
+      store_(store),
+      scheduler_(scheduler),
+      parser_(std::move(parser)),
+      started_(clock.now()) {}
+
+void WorkerApi::registerRoutes(http::Router& router) {
+  router.add("GET", "/info", [this](const http::HttpRequest& r, const http::RouteParams&) { return info(r); });
+  router.add("GET", "/health",
+             [this](const http::HttpRequest& r, const http::RouteParams&) { return health(r); });
+  router.add("POST", "/jobs",
+             [this](const http::HttpRequest& r, const http::RouteParams&) { return submitJob(r); });
+  router.add("GET", "/jobs",
+             [this](const http::HttpRequest& r, const http::RouteParams&) { return listJobs(r); });
+  router.add("GET", "/jobs/{job_id}", [this](const http::HttpRequest& r, const http::RouteParams& p) {
+    return getJob(r, p.get("job_id"));
+  });
+  router.add("DELETE", "/jobs/{job_id}",
+             [this](const http::HttpRequest&, const http::RouteParams& p) { return cancelJob(p.get("job_id")); });
+}
+
+http::HttpResponse WorkerApi::renderError(int status, std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "error");
+  w.StartObject();
+  key(w, "code");
+  string(w, code);
+  key(w, "message");
+  string(w, message);
+  w.EndObject();
+  w.EndObject();
+  return respond(status, buffer);
+}
+
+http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "worker_id");
+  string(w, identity_.worker_id);
+  key(w, "hostname");
+  string(w, host_.hostname);
+  key(w, "protocol_version");
+  w.Int(1);
+  key(w, "cpu_cores");
+  optionalInt(w, host_.cpu_cores);
+  key(w, "cpu_threads");
+  w.Int(host_.cpu_threads);
+  key(w, "memory_mb");
+  w.Int64(host_.memory_mb);
+  key(w, "labels");
+  stringList(w, identity_.labels);
+  key(w, "os");
+  string(w, host_.os);
+  key(w, "os_architecture");
+  string(w, host_.os_architecture);
+  key(w, "cpu_model");
+  string(w, host_.cpu_model);
+  key(w, "version");
+  string(w, identity_.version);
+  key(w, "runtime_modes");
+  stringList(w, identity_.runtime_modes);
+  key(w, "allowed_images");
+  stringList(w, identity_.allowed_images);
+  key(w, "docker");
+  const auto& engine = engine_.status();
+  if (engine.version) {
+    w.StartObject();
+    key(w, "server_version");
+    string(w, engine.version->version);
+    key(w, "api_version");
+    string(w, engine.version->api_version);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return respond(200, buffer);
+}
+
+http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
+  const metrics::HostSample& sample = sampler_.latest();
+  const auto& engine = engine_.status();
+  const bool degraded = !engine.reachable;
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "status");
+  w.String(degraded ? "degraded" : "ok");
+  if (degraded) {
+    key(w, "reasons");
+    w.StartArray();
+    string(w, "docker engine unreachable" + (engine.last_error.empty() ? "" : ": " + engine.last_error));
+    w.EndArray();
+  }
+  key(w, "health_protocol_version");
+  w.Int(2);
+  key(w, "timestamp_unix_ms");
+  w.Int64(clock_.wallMillis());
+  key(w, "uptime_seconds");
+  w.Int64(std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_).count());
+  key(w, "load_average");
+  w.StartArray();
+  for (double load : sample.load_average) w.Double(std::round(load * 100.0) / 100.0);
+  w.EndArray();
+  key(w, "running_jobs");
+  w.Uint64(scheduler_.running());
+  key(w, "queued_jobs");
+  w.Uint64(scheduler_.queued());
+  key(w, "max_concurrent_jobs");
+  w.Uint64(scheduler_.maxConcurrent());
+  key(w, "temperature_c");
+  optionalDouble(w, sample.temperature_c, 10.0);
+  key(w, "cpu_threads");
+  w.Int(host_.cpu_threads);
+  key(w, "dedicated_reserved_cpu_ids");
+  w.StartArray();
+  w.EndArray();
+  key(w, "dedicated_reserved_count");
+  w.Int(0);
+  key(w, "memory_total_mb");
+  optionalInt(w, sample.memory_total_mb);
+  key(w, "memory_available_mb");
+  optionalInt(w, sample.memory_available_mb);
+  key(w, "jobs_path");
+  string(w, sampler_.jobsPath());
+  key(w, "jobs_disk_total_mb");
+  optionalInt(w, sample.jobs_disk.total_mb);
+  key(w, "jobs_disk_available_mb");
+  optionalInt(w, sample.jobs_disk.available_mb);
+  key(w, "docker_root_dir");
+  if (sampler_.dockerRootDir().empty()) {
+    w.Null();
+  } else {
+    string(w, sampler_.dockerRootDir());
+  }
+  key(w, "docker_disk_total_mb");
+  optionalInt(w, sample.docker_disk.total_mb);
+  key(w, "docker_disk_available_mb");
+  optionalInt(w, sample.docker_disk.available_mb);
+  key(w, "docker");
+  w.StartObject();
+  key(w, "reachable");
+  w.Bool(engine.reachable);
+  key(w, "ping_ms");
+  optionalDouble(w, engine.ping_ms);
+  key(w, "error");
+  if (engine.reachable || engine.last_error.empty()) {
+    w.Null();
+  } else {
+    string(w, engine.last_error);
+  }
+  w.EndObject();
+  w.EndObject();
+  return respond(degraded ? 503 : 200, buffer);
+}
+
+http::HttpResponse WorkerApi::rejectJob(const Rejection& rejection) const {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "accepted");
+  w.Bool(false);
+  key(w, "job_id");
+  if (rejection.job_id) {
+    string(w, *rejection.job_id);
+  } else {
+    w.Null();
+  }
+  key(w, "state");
+  w.String("rejected");
+  key(w, "error");
+  w.StartObject();
+  key(w, "code");
+  string(w, rejection.code);
+  key(w, "message");
+  string(w, rejection.message);
+  w.EndObject();
+  w.EndObject();
+  return respond(rejection.status, buffer);
+}
+
+http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
+  if (!accepting_jobs_) {
+    return rejectJob({503, "SHUTTING_DOWN", "this worker is shutting down and takes no new jobs", {}});
+  }
+  // No Content-Type is tolerated (hand-written clients); a different one is not.
+  if (const std::string* type = request.header("Content-Type"); type && !mediaTypeIsJson(*type)) {
+    return rejectJob({415, "UNSUPPORTED_MEDIA_TYPE",
+                      "Content-Type must be application/json, not \"" + *type + "\"", {}});
+  }
+  ParsedJob parsed = parser_.parse(request.body);
+  if (!parsed.spec) return rejectJob(parsed.rejection);
+
+  auto job = std::make_unique<jobs::Job>();
+  job->spec = std::move(*parsed.spec);
+  const std::string job_id = job->spec.job_id;
+  switch (scheduler_.submit(std::move(job))) {
+    case jobs::Scheduler::SubmitResult::kDuplicate:
+      return rejectJob({409, "JOB_ID_ALREADY_EXISTS", "job_id \"" + job_id + "\" is already known to this worker",
+                        job_id});
+    case jobs::Scheduler::SubmitResult::kQueueFull:
+      return rejectJob({503, "QUEUE_FULL", "the queue is full (max_queued_jobs); try again later", job_id});
+    case jobs::Scheduler::SubmitResult::kAccepted:
+      break;
+  }
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "accepted");
+  w.Bool(true);
+  key(w, "job_id");
+  string(w, job_id);
+  key(w, "state");
+  w.String("queued");
+  w.EndObject();
+  return respond(202, buffer);
+}
+
+namespace {
+http::HttpResponse notFound(const std::string& job_id) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "job_id");
+  string(w, job_id);
+  key(w, "state");
+  w.String("not_found");
+  w.EndObject();
+  return respond(404, buffer);
+}
+}  // namespace
+
+http::HttpResponse WorkerApi::getJob(const http::HttpRequest&, const std::string& job_id) const {
+  const jobs::Job* job = store_.find(job_id);
+  if (job == nullptr) return notFound(job_id);
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  jobSummary(w, *job);
+  key(w, "stdout");
+  string(w, job->stdout_output.data);
+  key(w, "stderr");
+  string(w, job->stderr_output.data);
+  key(w, "stdout_truncated");
+  w.Bool(job->stdout_output.truncated);
+  key(w, "stderr_truncated");
+  w.Bool(job->stderr_output.truncated);
+  key(w, "oom_killed");
+  w.Bool(job->oom_killed);
+  key(w, "limits");
+  w.StartObject();
+  key(w, "memory_mb");
+  w.Int64(job->spec.limits.memory_mb);
+  key(w, "max_runtime_seconds");
+  w.Int64(job->spec.limits.max_runtime_seconds);
+  w.EndObject();
+  if (!job->image_id.empty()) {
+    key(w, "image_id");
+    string(w, job->image_id);
+  }
+  if (auto position = scheduler_.queuePosition(*job)) {
+    key(w, "queue_position");
+    w.Uint64(*position);
+  }
+  w.EndObject();
+  return respond(200, buffer);
+}
+
+http::HttpResponse WorkerApi::listJobs(const http::HttpRequest& request) const {
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!http::parseQuery(request.query, &query)) {
+    return renderError(400, "INVALID_QUERY", "the query string has a malformed %-escape");
+  }
+  std::optional<jobs::JobState> state;
+  size_t limit = 100;
+  for (const auto& [name, value] : query) {
+    if (name == "state") {
+      jobs::JobState parsed;
+      if (!jobs::parseState(value, &parsed)) {
+        return renderError(400, "INVALID_QUERY",
+                           "state must be one of queued, running, finished, failed");
+      }
+      state = parsed;
+    } else if (name == "limit") {
+      size_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 10000) {
+        return renderError(400, "INVALID_QUERY", "limit must be a whole number from 1 to 10000");
+      }
+      limit = n;
+    } else {
+      return renderError(400, "INVALID_QUERY", "unknown query parameter \"" + name + "\" (state, limit)");
+    }
+  }
+  const auto jobs = store_.list(state, limit);
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "jobs");
+  w.StartArray();
+  for (const jobs::Job* job : jobs) {
+    w.StartObject();
+    jobSummary(w, *job);
+    w.EndObject();
+  }
+  w.EndArray();
+  key(w, "count");
+  w.Uint64(jobs.size());
+  w.EndObject();
+  return respond(200, buffer);
+}
+
+http::HttpResponse WorkerApi::cancelJob(const std::string& job_id) {
+  int status = 200;
+  const char* note = nullptr;
+  switch (scheduler_.cancel(job_id)) {
+    case jobs::Scheduler::CancelResult::kNotFound:
+      return notFound(job_id);
+    case jobs::Scheduler::CancelResult::kCancelled:
+      note = "Cancelled while queued";
+      break;
+    case jobs::Scheduler::CancelResult::kCancelRequested:
+      status = 202;
+      note = "Cancellation requested";
+      break;
+    case jobs::Scheduler::CancelResult::kAlreadyEnded:
+      note = "The job has already ended; nothing to cancel";
+      break;
+  }
+  const jobs::Job* job = store_.find(job_id);
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key(w, "job_id");
+  string(w, job_id);
+  key(w, "state");
+  // A cancelled job may already be pruned (max_finished_jobs 0): it ended failed.
+  w.String(job ? jobs::stateName(job->state) : "failed");
+  key(w, "note");
+  w.String(note);
+  w.EndObject();
+  return respond(status, buffer);
+}
+
+}  // namespace wa::api

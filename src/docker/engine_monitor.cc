@@ -1,0 +1,60 @@
+#include "docker/engine_monitor.h"
+
+#include "core/log.h"
+
+namespace wa::docker {
+
+EngineMonitor::EngineMonitor(core::EventLoop& loop, DockerClient& docker, core::Millis interval)
+    : loop_(loop), docker_(docker), interval_(interval) {
+  timer_ = loop_.createTimer([this] { ping(); });
+}
+
+void EngineMonitor::start() { ping(); }
+
+void EngineMonitor::ping() {
+  timer_->enableAfter(interval_);
+  if (in_flight_) return;  // a slow engine gets one outstanding ping, not a pile of them
+  in_flight_ = true;
+  const core::MonoTime sent = loop_.clock().now();
+  docker_.ping([this, sent](Result<Unit> r) {
+    in_flight_ = false;
+    const double ms =
+        std::chrono::duration<double, std::milli>(loop_.clock().now() - sent).count();
+    onPinged(r.ok(), r.ok() ? std::string() : r.error().message, ms);
+  });
+}
+
+void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
+  const bool changed = !status_.checked || status_.reachable != ok;
+  status_.checked = true;
+  status_.reachable = ok;
+  if (ok) {
+    status_.ping_ms = ms;
+    status_.last_error.clear();
+  } else {
+    status_.ping_ms.reset();
+    status_.last_error = error;
+  }
+  if (ok && (!status_.version || status_.docker_root_dir.empty())) {
+    // Version and root directory rarely change: fetch them once per reconnection.
+    docker_.version([this](Result<EngineVersion> r) {
+      if (r.ok()) status_.version = r.value();
+    });
+    docker_.info([this](Result<EngineInfo> r) {
+      if (!r.ok()) return;
+      status_.docker_root_dir = r.value().docker_root_dir;
+      if (on_change_) on_change_(status_);
+    });
+  }
+  if (changed) {
+    if (ok) {
+      core::logInfo("docker engine reachable ping_ms=", static_cast<int>(ms));
+    } else {
+      core::logWarning("docker engine unreachable error=", error);
+      status_.version.reset();
+    }
+    if (on_change_) on_change_(status_);
+  }
+}
+
+}  // namespace wa::docker

@@ -1,0 +1,48 @@
+// EngineMonitor: keeps a cached view of the Docker engine (reachable, ping latency,
+// version, root directory) fresh with a periodic ping, so that /health and /info answer
+// from memory and never wait for the engine.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/event_loop.h"
+#include "docker/docker_client.h"
+
+namespace wa::docker {
+
+struct EngineStatus {
+  bool reachable = false;
+  bool checked = false;               // at least one ping has completed
+  std::optional<double> ping_ms;      // latency of the last successful ping
+  std::optional<EngineVersion> version;
+  std::string docker_root_dir;        // "" until known
+  std::string last_error;             // why the last ping failed
+};
+
+class EngineMonitor {
+ public:
+  EngineMonitor(core::EventLoop& loop, DockerClient& docker, core::Millis interval);
+  // Pings now, then every interval.
+  void start();
+  const EngineStatus& status() const { return status_; }
+  // Called when reachability changes (and after the first ping) and when the root
+  // directory becomes known.
+  void setOnChange(std::function<void(const EngineStatus&)> fn) { on_change_ = std::move(fn); }
+
+ private:
+  void ping();
+  void onPinged(bool ok, const std::string& error, double ms);
+
+  core::EventLoop& loop_;
+  DockerClient& docker_;
+  core::Millis interval_;
+  std::unique_ptr<core::Timer> timer_;
+  bool in_flight_ = false;
+  EngineStatus status_;
+  std::function<void(const EngineStatus&)> on_change_;
+};
+
+}  // namespace wa::docker

@@ -1,0 +1,80 @@
+// Job: one submitted job and everything the worker learns while running it.
+// The record is owned by JobStore; the scheduler and runner refer to it by pointer
+// while it is queued or running (the store never drops a job in those states).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wa::jobs {
+
+enum class JobState { kQueued, kRunning, kFinished, kFailed };
+
+// The protocol's name of a state: "queued", "running", "finished", "failed".
+const char* stateName(JobState state);
+// Parses a protocol state name; false if unknown.
+bool parseState(std::string_view text, JobState* out);
+inline bool isTerminal(JobState s) { return s == JobState::kFinished || s == JobState::kFailed; }
+
+struct JobLimits {
+  int64_t memory_mb = 0;
+  int64_t max_runtime_seconds = 0;
+};
+
+// What the master asked for, validated.
+struct JobSpec {
+  std::string job_id;
+  std::string task_type;
+  std::string image;
+  std::vector<std::string> cmd;                              // empty: the image's CMD
+  std::vector<std::pair<std::string, std::string>> env;      // in submission order
+  JobLimits limits;                                          // effective (defaults applied)
+  std::string job_json;  // the request body exactly as received; written to stdin
+};
+
+// Why a job failed: a stable code (NON_ZERO_EXIT, TIMEOUT, OOM_KILLED, CANCELLED,
+// DOCKER_ERROR) and a sentence for people.
+struct JobError {
+  std::string code;
+  std::string message;
+};
+
+// One captured output stream, capped: bytes past the cap are counted, not kept.
+struct CapturedOutput {
+  std::string data;
+  bool truncated = false;
+  uint64_t total_bytes = 0;  // everything the container wrote to this stream
+
+  void append(std::string_view chunk, size_t limit) {
+    total_bytes += chunk.size();
+    if (data.size() < limit) {
+      const size_t room = limit - data.size();
+      data.append(chunk.substr(0, room));
+      if (chunk.size() > room) truncated = true;
+    } else if (!chunk.empty()) {
+      truncated = true;
+    }
+  }
+};
+
+struct Job {
+  JobSpec spec;
+  JobState state = JobState::kQueued;
+  uint64_t sequence = 0;  // submission order, set by the store
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> started_at_ms;
+  std::optional<int64_t> finished_at_ms;
+  std::optional<int64_t> exit_code;
+  CapturedOutput stdout_output;
+  CapturedOutput stderr_output;
+  bool oom_killed = false;
+  std::optional<JobError> error;
+  std::string container_id;  // while known
+  std::string image_id;      // the image content id that ran (from inspect)
+};
+
+}  // namespace wa::jobs

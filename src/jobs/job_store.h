@@ -1,0 +1,59 @@
+// JobStore: every job record the worker holds, in memory. Finished and failed jobs are
+// kept for a retention time and up to a count, then dropped, so memory stays bounded;
+// queued and running jobs are never dropped.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "jobs/job.h"
+
+namespace wa::jobs {
+
+struct RetentionPolicy {
+  int64_t retention_ms = 3'600'000;  // terminal jobs older than this are dropped; 0 = no age limit
+  size_t max_finished = 10'000;      // and only this many are kept
+};
+
+class JobStore {
+ public:
+  explicit JobStore(RetentionPolicy policy) : policy_(policy) {}
+
+  // Stores a new queued job and gives it its sequence number. nullptr if job_id is taken.
+  Job* insert(std::unique_ptr<Job> job);
+  Job* find(std::string_view job_id);
+  const Job* find(std::string_view job_id) const;
+
+  // Moves job to state, keeping the per-state counts; terminal states enter retention
+  // (the job stays valid until the next prune()).
+  void transition(Job& job, JobState state, int64_t now_ms);
+
+  // Jobs oldest first, optionally only those in one state, at most limit of them.
+  std::vector<const Job*> list(std::optional<JobState> state, size_t limit) const;
+  size_t count(JobState state) const { return counts_[static_cast<size_t>(state)]; }
+  size_t size() const { return by_id_.size(); }
+
+  // Drops terminal jobs past the retention time or beyond the count. Returns how many.
+  size_t prune(int64_t now_ms);
+  void setPolicy(RetentionPolicy policy) { policy_ = policy; }
+
+ private:
+  void erase(Job* job);
+
+  RetentionPolicy policy_;
+  uint64_t next_sequence_ = 1;
+  std::unordered_map<std::string, std::unique_ptr<Job>> by_id_;
+  std::map<uint64_t, Job*> by_sequence_;
+  std::deque<Job*> terminal_;  // in the order they ended: the pruning order
+  std::array<size_t, 4> counts_{};
+};
+
+}  // namespace wa::jobs

@@ -1,0 +1,121 @@
+#include "jobs/scheduler.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+
+namespace wa::jobs {
+
+Scheduler::Scheduler(core::EventLoop& loop, JobStore& store, JobRunner& runner,
+                     size_t max_concurrent, size_t max_queued)
+    : loop_(loop),
+      store_(store),
+      runner_(runner),
+      max_concurrent_(max_concurrent),
+      max_queued_(max_queued) {}
+
+Scheduler::SubmitResult Scheduler::submit(std::unique_ptr<Job> job) {
+  if (store_.find(job->spec.job_id) != nullptr) return SubmitResult::kDuplicate;
+  if (queue_.size() >= max_queued_) return SubmitResult::kQueueFull;
+  job->created_at_ms = loop_.clock().wallMillis();
+  Job* stored = store_.insert(std::move(job));
+  queue_.push_back(stored);
+  core::logInfo("job queued job_id=", stored->spec.job_id, " image=", stored->spec.image);
+  schedulePump();
+  return SubmitResult::kAccepted;
+}
+
+Scheduler::CancelResult Scheduler::cancel(std::string_view job_id) {
+  Job* job = store_.find(job_id);
+  if (job == nullptr) return CancelResult::kNotFound;
+  switch (job->state) {
+    case JobState::kQueued:
+      queue_.erase(std::find(queue_.begin(), queue_.end(), job));
+      end(*job, JobState::kFailed, JobError{"CANCELLED", "cancelled while queued"});
+      return CancelResult::kCancelled;
+    case JobState::kRunning:
+      runner_.cancel(*job);
+      return CancelResult::kCancelRequested;
+    case JobState::kFinished:
+    case JobState::kFailed:
+      break;
+  }
+  return CancelResult::kAlreadyEnded;
+}
+
+std::optional<size_t> Scheduler::queuePosition(const Job& job) const {
+  if (job.state != JobState::kQueued) return std::nullopt;
+  auto it = std::find(queue_.begin(), queue_.end(), &job);
+  if (it == queue_.end()) return std::nullopt;
+  return static_cast<size_t>(it - queue_.begin()) + 1;
+}
+
+void Scheduler::setMaxConcurrent(size_t n) {
+  max_concurrent_ = n;
+  schedulePump();
+}
+
+void Scheduler::setPaused(bool paused) {
+  paused_ = paused;
+  if (!paused_) schedulePump();
+}
+
+void Scheduler::schedulePump() {
+  // Pumping after the current event batch batches many submissions into one pass and
+  // keeps runner.start() out of the caller's stack (an HTTP handler or a completion).
+  if (pump_posted_) return;
+  pump_posted_ = true;
+  loop_.post([this] {
+    pump_posted_ = false;
+    pump();
+  });
+}
+
+void Scheduler::pump() {
+  while (!paused_ && running_ < max_concurrent_ && !queue_.empty()) {
+    Job* job = queue_.front();
+    queue_.pop_front();
+    ++running_;
+    store_.transition(*job, JobState::kRunning, loop_.clock().wallMillis());
+    core::logInfo("job started job_id=", job->spec.job_id);
+    runner_.start(*job, [this](Job& ended, JobOutcome outcome) { finish(ended, std::move(outcome)); });
+  }
+}
+
+void Scheduler::finish(Job& job, JobOutcome outcome) {
+  --running_;
+  job.exit_code = outcome.exit_code;
+  job.oom_killed = outcome.oom_killed;
+  if (outcome.error) {
+    end(job, JobState::kFailed, std::move(outcome.error));
+  } else if (outcome.oom_killed && outcome.exit_code.value_or(-1) != 0) {
+    end(job, JobState::kFailed,
+        JobError{"OOM_KILLED", "the container ran out of memory (limit " +
+                                   std::to_string(job.spec.limits.memory_mb) + " MB) and was killed"});
+  } else if (outcome.exit_code == 0) {
+    end(job, JobState::kFinished, std::nullopt);
+  } else if (outcome.exit_code) {
+    end(job, JobState::kFailed,
+        JobError{"NON_ZERO_EXIT", "the container exited with code " + std::to_string(*outcome.exit_code)});
+  } else {
+    end(job, JobState::kFailed, JobError{"DOCKER_ERROR", "the container ended without an exit code"});
+  }
+  schedulePump();
+}
+
+void Scheduler::end(Job& job, JobState state, std::optional<JobError> error) {
+  job.error = std::move(error);
+  const std::string& job_id = job.spec.job_id;
+  if (job.error) {
+    core::logInfo("job failed job_id=", job_id, " code=", job.error->code, " message=", job.error->message);
+  } else {
+    core::logInfo("job finished job_id=", job_id, " exit_code=", job.exit_code.value_or(0));
+  }
+  const int64_t now = loop_.clock().wallMillis();
+  store_.transition(job, state, now);
+  if (on_job_ended_) on_job_ended_(job);
+  // May drop this very job (a count cap of 0): nothing may touch it after this line.
+  store_.prune(now);
+}
+
+}  // namespace wa::jobs

@@ -1,0 +1,65 @@
+// Scheduler: FIFO admission of queued jobs into at most max_concurrent_jobs runs.
+// Event-driven: a job starts as soon as a slot frees (after the current event batch),
+// never by polling. A job leaves the queue exactly once, so it can never start twice.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/event_loop.h"
+#include "jobs/job_runner.h"
+#include "jobs/job_store.h"
+
+namespace wa::jobs {
+
+class Scheduler {
+ public:
+  Scheduler(core::EventLoop& loop, JobStore& store, JobRunner& runner, size_t max_concurrent,
+            size_t max_queued);
+
+  enum class SubmitResult { kAccepted, kDuplicate, kQueueFull };
+  // Stores job as queued and schedules it.
+  SubmitResult submit(std::unique_ptr<Job> job);
+
+  enum class CancelResult { kCancelled, kCancelRequested, kAlreadyEnded, kNotFound };
+  // Queued: failed/CANCELLED at once. Running: the runner is asked to stop it.
+  CancelResult cancel(std::string_view job_id);
+
+  // 1-based position among queued jobs; nullopt if job is not queued.
+  std::optional<size_t> queuePosition(const Job& job) const;
+  size_t running() const { return running_; }
+  size_t queued() const { return store_.count(JobState::kQueued); }
+  size_t maxConcurrent() const { return max_concurrent_; }
+  void setMaxConcurrent(size_t n);
+
+  // While paused no job starts (used until start-up cleanup is over, and at shutdown).
+  void setPaused(bool paused);
+  // Called whenever a job reaches a terminal state (for logs and metrics).
+  void setOnJobEnded(std::function<void(const Job&)> fn) { on_job_ended_ = std::move(fn); }
+
+ private:
+  void schedulePump();
+  void pump();
+  void finish(Job& job, JobOutcome outcome);
+  void end(Job& job, JobState state, std::optional<JobError> error);
+
+  core::EventLoop& loop_;
+  JobStore& store_;
+  JobRunner& runner_;
+  size_t max_concurrent_;
+  size_t max_queued_;
+  size_t running_ = 0;
+  bool paused_ = false;
+  bool pump_posted_ = false;
+  // FIFO of queued jobs. A cancelled job is erased from it at once: once terminal it
+  // may be pruned from the store, so no pointer to it may stay here.
+  std::deque<Job*> queue_;
+  std::function<void(const Job&)> on_job_ended_;
+};
+
+}  // namespace wa::jobs

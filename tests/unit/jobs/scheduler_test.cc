@@ -1,0 +1,121 @@
+#include "jobs/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "fake_runner.h"
+
+namespace wa::jobs {
+namespace {
+
+std::unique_ptr<Job> makeJob(const std::string& id) {
+  auto job = std::make_unique<Job>();
+  job->spec.job_id = id;
+  job->spec.image = "img:1";
+  return job;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  core::ManualClock clock;
+  core::EventLoop loop{clock};
+  JobStore store{RetentionPolicy{}};
+  testing::FakeRunner runner{loop};
+  Scheduler scheduler{loop, store, runner, 2, 6};
+
+  void settle() { loop.runOnce(0); }
+};
+
+TEST_F(SchedulerTest, StartsInFifoOrderUpToTheCap) {
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(scheduler.submit(makeJob("j" + std::to_string(i))), Scheduler::SubmitResult::kAccepted);
+  }
+  EXPECT_TRUE(runner.started.empty());  // started after the current batch, not inside submit
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"j0", "j1"}));
+  EXPECT_EQ(scheduler.running(), 2u);
+  EXPECT_EQ(scheduler.queued(), 4u);
+  EXPECT_EQ(scheduler.queuePosition(*store.find("j2")), 1u);
+  EXPECT_EQ(scheduler.queuePosition(*store.find("j5")), 4u);
+
+  runner.finish("j1", JobOutcome{0, false, std::nullopt});
+  settle();
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"j0", "j1", "j2"}));
+  EXPECT_EQ(store.find("j1")->state, JobState::kFinished);
+  while (!runner.running.empty()) {
+    runner.finish(runner.running.front().job->spec.job_id, JobOutcome{0, false, std::nullopt});
+    settle();
+    settle();
+  }
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"j0", "j1", "j2", "j3", "j4", "j5"}));
+  EXPECT_EQ(runner.peak, 2u);
+  EXPECT_EQ(store.count(JobState::kFinished), 6u);
+}
+
+TEST_F(SchedulerTest, NeverStartsAJobTwice) {
+  for (int i = 0; i < 5; ++i) scheduler.submit(makeJob("j" + std::to_string(i)));
+  for (int round = 0; round < 20; ++round) {
+    settle();
+    if (!runner.running.empty()) {
+      runner.finish(runner.running.back().job->spec.job_id, JobOutcome{0, false, std::nullopt});
+    }
+    scheduler.setMaxConcurrent(1 + round % 3);
+  }
+  std::vector<std::string> sorted = runner.started;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_EQ(sorted.size(), 5u);
+}
+
+TEST_F(SchedulerTest, DuplicateAndFullQueueAreRefused) {
+  ASSERT_EQ(scheduler.submit(makeJob("a")), Scheduler::SubmitResult::kAccepted);
+  EXPECT_EQ(scheduler.submit(makeJob("a")), Scheduler::SubmitResult::kDuplicate);
+  for (int i = 0; i < 5; ++i) scheduler.submit(makeJob("q" + std::to_string(i)));
+  EXPECT_EQ(scheduler.submit(makeJob("over")), Scheduler::SubmitResult::kQueueFull);
+  EXPECT_EQ(store.find("over"), nullptr);
+}
+
+TEST_F(SchedulerTest, CancelQueuedEndsAtOnceAndRunningAsksTheRunner) {
+  scheduler.submit(makeJob("r1"));
+  scheduler.submit(makeJob("r2"));
+  scheduler.submit(makeJob("q"));
+  settle();
+  EXPECT_EQ(scheduler.cancel("q"), Scheduler::CancelResult::kCancelled);
+  EXPECT_EQ(store.find("q")->state, JobState::kFailed);
+  EXPECT_EQ(store.find("q")->error->code, "CANCELLED");
+  EXPECT_EQ(scheduler.cancel("r1"), Scheduler::CancelResult::kCancelRequested);
+  settle();
+  EXPECT_EQ(store.find("r1")->state, JobState::kFailed);
+  EXPECT_EQ(scheduler.cancel("r1"), Scheduler::CancelResult::kAlreadyEnded);
+  EXPECT_EQ(scheduler.cancel("nope"), Scheduler::CancelResult::kNotFound);
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"r1", "r2"}));  // q never starts
+}
+
+TEST_F(SchedulerTest, OutcomesMapToStatesAndCodes) {
+  for (const char* id : {"ok", "exit3", "oom"}) scheduler.submit(makeJob(id));
+  scheduler.setMaxConcurrent(3);
+  settle();
+  runner.finish("ok", JobOutcome{0, false, std::nullopt});
+  runner.finish("exit3", JobOutcome{3, false, std::nullopt});
+  runner.finish("oom", JobOutcome{137, true, std::nullopt});
+  settle();
+  EXPECT_EQ(store.find("ok")->state, JobState::kFinished);
+  EXPECT_EQ(store.find("exit3")->error->code, "NON_ZERO_EXIT");
+  EXPECT_EQ(store.find("exit3")->exit_code, 3);
+  EXPECT_EQ(store.find("oom")->error->code, "OOM_KILLED");
+  EXPECT_TRUE(store.find("oom")->oom_killed);
+}
+
+TEST_F(SchedulerTest, PausedSchedulerStartsNothing) {
+  scheduler.setPaused(true);
+  scheduler.submit(makeJob("a"));
+  settle();
+  EXPECT_TRUE(runner.started.empty());
+  scheduler.setPaused(false);
+  settle();
+  EXPECT_EQ(runner.started.size(), 1u);
+}
+
+}  // namespace
+}  // namespace wa::jobs
