@@ -1,0 +1,59 @@
+# worker-agent: `make run` and `make test` do their own set-up on a fresh Debian 12
+# machine as root (packages, a Docker engine, the local test image).
+
+comma := ,
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD_DIR ?= build
+else
+BUILD_DIR ?= build-$(subst $(comma),-,$(SANITIZE))
+endif
+BUILD_TYPE ?= RelWithDebInfo
+CONFIG ?= etc/worker-agent.yaml
+CTEST_ARGS ?=
+JOBS ?= $(shell nproc)
+
+CXX_SOURCES = $(shell git ls-files 'src/*.cc' 'src/*.h' 'tests/unit/*.cc' 'tests/unit/*.h' 2>/dev/null)
+TIDY_SOURCES = $(shell git ls-files 'src/*.cc' 2>/dev/null)
+
+.PHONY: all deps build run test test-unit test-integration images docker-up format lint clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE=$(SANITIZE)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+docker-up: deps
+	@scripts/docker-up.sh
+
+images: docker-up
+	@scripts/test-images.sh
+
+# Starts the worker in the foreground on port 9000 with the shipped default config.
+run: build images
+	mkdir -p /var/lib/worker-agent
+	$(BUILD_DIR)/src/worker-agent --config $(CONFIG)
+
+test: build images
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+test-unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
+
+test-integration: build images
+	cd $(BUILD_DIR) && ctest --output-on-failure -L integration $(CTEST_ARGS)
+
+format:
+	clang-format -i $(CXX_SOURCES)
+
+lint: build
+	clang-tidy -p $(BUILD_DIR) --quiet $(TIDY_SOURCES)
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,209 @@
+"""Test harness: runs the real worker-agent on a loopback port against the real Docker
+engine, and talks to both over HTTP. Standard library only."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+BIN = os.environ.get("WORKER_AGENT_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/worker-agent"))
+IMAGE = os.environ.get("TEST_IMAGE", "worker-agent-busybox:1")
+DOCKER_SOCK = "/var/run/docker.sock"
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("docker", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def docker(method, path, body=None):
+    """One Engine API call; returns (status, parsed JSON or raw text)."""
+    conn = UnixHTTPConnection(DOCKER_SOCK)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        try:
+            return resp.status, json.loads(data) if data else None
+        except ValueError:
+            return resp.status, data.decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def containers_of(worker_id):
+    filters = json.dumps({"label": ["worker-agent.worker_id=" + worker_id]})
+    status, body = docker("GET", "/containers/json?all=1&filters=" + urlquote(filters))
+    assert status == 200, body
+    return body
+
+
+def urlquote(s):
+    from urllib.parse import quote
+    return quote(s, safe="")
+
+
+class Worker:
+    """A worker-agent process with its own worker_id and config."""
+
+    def __init__(self, config=None, env=None, args=None):
+        self.worker_id = "it-" + uuid.uuid4().hex[:10]
+        cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
+               "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir()}
+        cfg.update(config or {})
+        self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
+        self.config_path = os.path.join(self.dir.name, "worker-agent.yaml")
+        with open(self.config_path, "w") as f:
+            for k, v in cfg.items():
+                f.write("%s: %s\n" % (k, json.dumps(v)))
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([BIN, "--config", self.config_path] + (args or []),
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=full_env)
+        self.log_lines = []
+        self.port = None
+        ready = threading.Event()
+
+        def pump():
+            for raw in self.proc.stderr:
+                line = raw.decode(errors="replace").rstrip("\n")
+                self.log_lines.append(line)
+                m = re.search(r"listening on \S+:(\d+)", line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                    ready.set()
+            ready.set()
+
+        self.reader = threading.Thread(target=pump, daemon=True)
+        self.reader.start()
+        ready.wait(15)
+        if self.port is None:
+            self.proc.kill()
+            raise RuntimeError("worker did not start:\n" + "\n".join(self.log_lines))
+        self.wait_engine()
+
+    def log(self):
+        return "\n".join(self.log_lines)
+
+    def wait_engine(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, body = self.request("GET", "/health")
+            if body.get("docker", {}).get("reachable"):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("worker never saw the engine:\n" + self.log())
+
+    def connection(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, raw=False):
+        conn = self.connection()
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            hdrs = {"Content-Type": "application/json"} if body is not None else {}
+            hdrs.update(headers or {})
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            if raw:
+                return resp, data
+            return resp.status, json.loads(data) if data else None
+        finally:
+            conn.close()
+
+    def submit(self, job):
+        return self.request("POST", "/jobs", job)
+
+    def job(self, job_id):
+        return self.request("GET", "/jobs/" + urlquote(job_id))
+
+    def wait_for(self, job_id, states=("finished", "failed"), timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, body = self.job(job_id)
+            if status == 200 and body["state"] in states:
+                return body
+            time.sleep(0.02)
+        raise AssertionError("job %s did not reach %s; last: %s\n%s" % (job_id, states, body, self.log()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        return self.proc.returncode
+
+    def close(self):
+        code = self.stop()
+        # Nothing a test started may outlive it.
+        for c in containers_of(self.worker_id):
+            docker("DELETE", "/containers/%s?force=1" % c["Id"])
+        self.dir.cleanup()
+        return code
+
+
+def make_job(job_id=None, cmd=None, env=None, limits=None, image=IMAGE, **extra):
+    runtime = {"mode": "image", "image": image}
+    if cmd is not None:
+        runtime["cmd"] = cmd
+    if env is not None:
+        runtime["env"] = env
+    if limits is not None:
+        runtime["limits"] = limits
+    job = {"protocol_version": 1, "job_id": job_id or "job-" + uuid.uuid4().hex[:12],
+           "task": {"type": "test", "payload": {}}, "runtime": runtime}
+    job.update(extra)
+    return job
+
+
+def parse_time(s):
+    from datetime import datetime
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+class WorkerTestCase(unittest.TestCase):
+    """Starts one worker per test class (override `config`), checks the image exists."""
+
+    config = {}
+
+    @classmethod
+    def setUpClass(cls):
+        status, _ = docker("GET", "/images/%s/json" % urlquote(IMAGE))
+        if status != 200:
+            raise RuntimeError("test image %s is missing: run `make images`" % IMAGE)
+        cls.worker = Worker(cls.config)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.close()
+
+    def assertNoContainersLeft(self, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            left = containers_of(self.worker.worker_id)
+            if not left:
+                return
+            time.sleep(0.1)
+        self.fail("containers left behind: %s" % [c["Id"][:12] for c in left])

@@ -1,0 +1,137 @@
+"""The daemon's lifecycle: command line, config errors, env overrides, signals, clean-up."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BIN, IMAGE, REPO, Worker, containers_of, docker, make_job, urlquote
+
+
+def run(args, env=None):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=full_env, timeout=30)
+
+
+class CommandLine(unittest.TestCase):
+    def test_version_and_help(self):
+        out = run(["--version"])
+        self.assertEqual(out.returncode, 0)
+        self.assertRegex(out.stdout, r"^worker-agent \d+\.\d+\.\d+")
+        out = run(["--help"])
+        self.assertEqual(out.returncode, 0)
+        self.assertIn("--check-config", out.stdout)
+        self.assertEqual(run(["--bogus"]).returncode, 2)
+
+    def test_shipped_config_checks_clean(self):
+        out = run(["--config", os.path.join(REPO, "etc/worker-agent.yaml"), "--check-config"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_config_errors_name_position_and_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("port: 9000\nmax_concurent_jobs: 3\n")
+        try:
+            out = run(["--config", f.name, "--check-config"])
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(f.name + ":2:1", out.stderr)
+            self.assertIn("max_concurent_jobs", out.stderr)
+            # Start-up refuses the same file the same way.
+            out = run(["--config", f.name])
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(f.name + ":2:1", out.stderr)
+        finally:
+            os.unlink(f.name)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("port: lots\n")
+        try:
+            out = run(["--config", f.name, "--check-config"])
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(":1:7", out.stderr)
+            self.assertIn("port", out.stderr)
+        finally:
+            os.unlink(f.name)
+
+    def test_env_overrides_reach_the_running_worker(self):
+        w = Worker(env={"WORKER_AGENT_LABELS": "from-env,second", "MAX_CONCURRENT_JOBS": "3"})
+        try:
+            _, info = w.request("GET", "/info")
+            self.assertEqual(info["labels"], ["from-env", "second"])
+            _, health = w.request("GET", "/health")
+            self.assertEqual(health["max_concurrent_jobs"], 3)
+        finally:
+            w.close()
+
+
+class Signals(unittest.TestCase):
+    def test_sigterm_removes_running_containers_and_exits_0(self):
+        w = Worker()
+        try:
+            for _ in range(2):
+                w.submit(make_job(cmd=["sleep", "60"]))
+            deadline = time.time() + 15
+            while len(containers_of(w.worker_id)) < 2 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(len(containers_of(w.worker_id)), 2)
+            self.assertEqual(w.stop(signal.SIGTERM), 0, w.log())
+            self.assertEqual(containers_of(w.worker_id), [])
+        finally:
+            w.close()
+
+    def test_restart_after_sigkill_removes_orphans(self):
+        w = Worker()
+        try:
+            w.submit(make_job(cmd=["sleep", "60"]))
+            deadline = time.time() + 15
+            while not containers_of(w.worker_id) and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(len(containers_of(w.worker_id)), 1)
+            w.stop(signal.SIGKILL)
+            self.assertEqual(len(containers_of(w.worker_id)), 1)  # the crash left it behind
+            again = Worker({"worker_id": w.worker_id})
+            try:
+                deadline = time.time() + 10
+                while containers_of(w.worker_id) and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(containers_of(w.worker_id), [])
+                self.assertIn("removed container left by this worker", again.log())
+                # The lost job is not invented.
+                self.assertEqual(again.request("GET", "/jobs")[1]["count"], 0)
+            finally:
+                again.close()
+        finally:
+            w.close()
+
+
+class EngineUnreachable(unittest.TestCase):
+    def test_health_degraded_and_jobs_fail_clearly(self):
+        missing = os.path.join(tempfile.gettempdir(), "wa-no-engine-%d.sock" % os.getpid())
+        w = StartWithoutEngine({"docker_host": "unix://" + missing})
+        try:
+            status, health = w.request("GET", "/health")
+            self.assertEqual(status, 503)
+            self.assertEqual(health["status"], "degraded")
+            self.assertFalse(health["docker"]["reachable"])
+            job = make_job(cmd=["true"])
+            self.assertEqual(w.submit(job)[0], 202)
+            record = w.wait_for(job["job_id"], timeout=30)
+            self.assertEqual(record["state"], "failed")
+            self.assertEqual(record["error"]["code"], "DOCKER_ERROR")
+            self.assertIn(missing, record["error"]["message"])
+            self.assertEqual(w.request("GET", "/info")[0], 200)  # still serving
+        finally:
+            w.stop()
+
+
+class StartWithoutEngine(Worker):
+    """A worker pointed at an engine that is not there: it must not wait for it."""
+
+    def wait_engine(self, timeout=10):
+        # Let the first ping fail so /health has something to say.
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    unittest.main()
