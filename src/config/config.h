@@ -25,9 +25,9 @@ struct Config {
   int64_t output_limit_bytes = 1048576;  // per stream
   int64_t finished_job_retention_seconds = 3600;
   int64_t max_finished_jobs = 10000;
-  int64_t max_body_bytes = 8388608;      // POST body limit (413 above)
+  int64_t max_body_bytes = 8388608;                 // POST body limit (413 above)
   std::string jobs_path = "/var/lib/worker-agent";  // workspace root, reported by /health
-  std::string log_level = "info";        // debug | info | warning | error
+  std::string log_level = "info";                   // debug | info | warning | error
 };
 
 }  // namespace wa::config

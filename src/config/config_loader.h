@@ -32,7 +32,8 @@ class ConfigLoader {
  public:
   // The process environment as a map.
   static Environment processEnvironment();
-  // Loads path (a missing file is an error) then env overrides. hostname fills the default worker_id.
+  // Loads path (a missing file is an error) then env overrides. hostname fills the default
+  // worker_id.
   static LoadResult loadFile(const std::string& path, const Environment& env,
                              const std::string& hostname);
   // Same, from text; name is used in error positions.

@@ -29,7 +29,11 @@ struct HostSample {
 class HostSampler {
  public:
   // root: prefix for /proc and /sys paths. The disk paths are used as given (statvfs).
+  // A non-positive interval is taken as 1 s. Nothing is read until start() or sampleNow().
   HostSampler(core::EventLoop& loop, std::string root, core::Millis interval);
+  // The timer's callback holds this, so the sampler stays where it was built.
+  HostSampler(const HostSampler&) = delete;
+  HostSampler& operator=(const HostSampler&) = delete;
   // Sets the directories whose file systems are reported; takes effect at the next sample.
   void setJobsPath(std::string path) { jobs_path_ = std::move(path); }
   void setDockerRootDir(std::string path) { docker_root_dir_ = std::move(path); }

@@ -1,0 +1,45 @@
+// ConfigKey: the table of every config key, the shape its value takes and the rule that
+// validates it. The YAML file and the environment overrides both go through this table,
+// so a key is checked the same way wherever it comes from.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+
+namespace wa::config {
+
+enum class ValueKind { kString, kInteger, kStringList };
+
+// A value already converted to its key's kind; only the member for that kind is set.
+struct ConfigValue {
+  std::string text;
+  int64_t integer = 0;
+  std::vector<std::string> list;
+};
+
+struct ConfigKey {
+  std::string_view name;
+  ValueKind kind;
+  // kStringList only: checks one item, returning "" when fine or why it is not.
+  std::string (*check_item)(std::string_view item);
+  // Checks the whole value and stores it into *config. Returns "" on success, else why the
+  // value is bad; *config is then unchanged.
+  std::string (*apply)(const ConfigValue& value, Config* config);
+};
+
+// Every key, in the order of config.h.
+const std::vector<ConfigKey>& configKeys();
+// The key called name, or null if there is none.
+const ConfigKey* findConfigKey(std::string_view name);
+// The valid key nearest to name when it is close enough to be a likely typo, else "".
+std::string suggestConfigKey(std::string_view name);
+
+enum class IntegerParse { kOk, kNotAnInteger, kOutOfRange };
+// Parses an optionally negative base-10 integer with no sign "+", spaces or other bases.
+IntegerParse parseInteger(std::string_view text, int64_t* out);
+
+}  // namespace wa::config

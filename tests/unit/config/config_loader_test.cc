@@ -1,0 +1,424 @@
+// The YAML file: every key, defaults, and each class of error with its exact position.
+#include "config/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config_test_util.h"
+
+namespace wa::config {
+namespace {
+
+using testing::defaultsFor;
+using testing::fields;
+using testing::kHost;
+using testing::loadError;
+using testing::loadOk;
+
+TEST(ConfigLoaderTest, EmptyTextGivesDefaults) {
+  EXPECT_EQ(fields(loadOk("")), fields(defaultsFor(kHost)));
+}
+
+TEST(ConfigLoaderTest, CommentsOnlyGiveDefaults) {
+  EXPECT_EQ(fields(loadOk("# nothing here\n\n   # still nothing\n")), fields(defaultsFor(kHost)));
+}
+
+TEST(ConfigLoaderTest, DefaultsMatchTheDocumentedValues) {
+  const Config c = loadOk("");
+  EXPECT_EQ(c.worker_id, "worker-box");
+  EXPECT_EQ(c.listen, "0.0.0.0");
+  EXPECT_EQ(c.port, 9000);
+  EXPECT_EQ(c.max_concurrent_jobs, 2);
+  EXPECT_EQ(c.max_queued_jobs, 1000);
+  EXPECT_TRUE(c.labels.empty());
+  EXPECT_TRUE(c.allowed_images.empty());
+  EXPECT_EQ(c.allowed_runtime_modes, std::vector<std::string>{"image"});
+  EXPECT_EQ(c.docker_host, "unix:///var/run/docker.sock");
+  EXPECT_EQ(c.default_memory_mb, 512);
+  EXPECT_EQ(c.default_max_runtime_seconds, 300);
+  EXPECT_EQ(c.max_memory_mb, 8192);
+  EXPECT_EQ(c.max_runtime_seconds, 86400);
+  EXPECT_EQ(c.output_limit_bytes, 1048576);
+  EXPECT_EQ(c.finished_job_retention_seconds, 3600);
+  EXPECT_EQ(c.max_finished_jobs, 10000);
+  EXPECT_EQ(c.max_body_bytes, 8388608);
+  EXPECT_EQ(c.jobs_path, "/var/lib/worker-agent");
+  EXPECT_EQ(c.log_level, "info");
+}
+
+TEST(ConfigLoaderTest, DefaultWorkerIdWithoutHostname) {
+  LoadResult r = ConfigLoader::loadString("", "test.yaml", {}, "");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->worker_id, "worker");
+}
+
+TEST(ConfigLoaderTest, LoadDefaultsWithoutFile) {
+  LoadResult r = ConfigLoader::loadDefaults({}, "node7");
+  ASSERT_TRUE(r.config) << r.error.format();
+  EXPECT_EQ(fields(*r.config), fields(defaultsFor("node7")));
+}
+
+TEST(ConfigLoaderTest, EveryKeyIsParsed) {
+  const Config c = loadOk(R"(
+worker_id: builder-1
+listen: "::1"
+port: 8080
+max_concurrent_jobs: 8
+max_queued_jobs: 0
+labels: [gpu, arm64]
+allowed_images:
+  - alpine:3.20
+  - "python:3.12-slim"
+allowed_runtime_modes: [image, build]
+docker_host: tcp://10.0.0.5:2375
+default_memory_mb: 256
+default_max_runtime_seconds: 60
+max_memory_mb: 1024
+max_runtime_seconds: 600
+output_limit_bytes: 4096
+finished_job_retention_seconds: 0
+max_finished_jobs: 5
+max_body_bytes: 65536
+jobs_path: /srv/jobs
+log_level: debug
+)");
+  EXPECT_EQ(c.worker_id, "builder-1");
+  EXPECT_EQ(c.listen, "::1");
+  EXPECT_EQ(c.port, 8080);
+  EXPECT_EQ(c.max_concurrent_jobs, 8);
+  EXPECT_EQ(c.max_queued_jobs, 0);
+  EXPECT_EQ(c.labels, (std::vector<std::string>{"gpu", "arm64"}));
+  EXPECT_EQ(c.allowed_images, (std::vector<std::string>{"alpine:3.20", "python:3.12-slim"}));
+  EXPECT_EQ(c.allowed_runtime_modes, (std::vector<std::string>{"image", "build"}));
+  EXPECT_EQ(c.docker_host, "tcp://10.0.0.5:2375");
+  EXPECT_EQ(c.default_memory_mb, 256);
+  EXPECT_EQ(c.default_max_runtime_seconds, 60);
+  EXPECT_EQ(c.max_memory_mb, 1024);
+  EXPECT_EQ(c.max_runtime_seconds, 600);
+  EXPECT_EQ(c.output_limit_bytes, 4096);
+  EXPECT_EQ(c.finished_job_retention_seconds, 0);
+  EXPECT_EQ(c.max_finished_jobs, 5);
+  EXPECT_EQ(c.max_body_bytes, 65536);
+  EXPECT_EQ(c.jobs_path, "/srv/jobs");
+  EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST(ConfigLoaderTest, EmptyListsAreAccepted) {
+  const Config c = loadOk("labels: []\nallowed_images: []\nallowed_runtime_modes: []\n");
+  EXPECT_TRUE(c.labels.empty());
+  EXPECT_TRUE(c.allowed_images.empty());
+  EXPECT_TRUE(c.allowed_runtime_modes.empty());
+}
+
+TEST(ConfigLoaderTest, LargeIntegersKeepAllDigits) {
+  const Config c = loadOk("max_memory_mb: 9007199254740993\nmax_body_bytes: 4294967296\n");
+  EXPECT_EQ(c.max_memory_mb, 9007199254740993);
+  EXPECT_EQ(c.max_body_bytes, 4294967296);
+}
+
+TEST(ConfigLoaderTest, IntegerBoundsAreInclusive) {
+  EXPECT_EQ(loadOk("port: 0").port, 0);
+  EXPECT_EQ(loadOk("port: 65535").port, 65535);
+  EXPECT_EQ(loadOk("max_concurrent_jobs: 1").max_concurrent_jobs, 1);
+  EXPECT_EQ(loadOk("max_concurrent_jobs: 1024").max_concurrent_jobs, 1024);
+  EXPECT_EQ(loadOk("max_queued_jobs: 1000000").max_queued_jobs, 1000000);
+  EXPECT_EQ(loadOk("output_limit_bytes: 1024").output_limit_bytes, 1024);
+  EXPECT_EQ(loadOk("max_body_bytes: 1024").max_body_bytes, 1024);
+  EXPECT_EQ(loadOk("max_finished_jobs: 0").max_finished_jobs, 0);
+  EXPECT_EQ(loadOk("default_memory_mb: 1").default_memory_mb, 1);
+}
+
+struct BadValue {
+  const char* yaml;
+  const char* key;
+  int column;
+  const char* message;
+};
+
+class BadValueTest : public ::testing::TestWithParam<BadValue> {};
+
+TEST_P(BadValueTest, NamesKeyPositionAndRule) {
+  const BadValue& bad = GetParam();
+  const ConfigError e = loadError(std::string("# leading comment\n") + bad.yaml + "\n");
+  EXPECT_EQ(e.file, "test.yaml");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, bad.column);
+  EXPECT_EQ(e.key, bad.key);
+  EXPECT_EQ(e.message, bad.message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ranges, BadValueTest,
+    ::testing::Values(
+        BadValue{"port: 65536", "port", 7, "must be between 0 and 65535, got 65536"},
+        BadValue{"port: -1", "port", 7, "must be between 0 and 65535, got -1"},
+        BadValue{"max_concurrent_jobs: 0", "max_concurrent_jobs", 22,
+                 "must be between 1 and 1024, got 0"},
+        BadValue{"max_concurrent_jobs: 1025", "max_concurrent_jobs", 22,
+                 "must be between 1 and 1024, got 1025"},
+        BadValue{"max_queued_jobs: 1000001", "max_queued_jobs", 18,
+                 "must be between 0 and 1000000, got 1000001"},
+        BadValue{"default_memory_mb: 0", "default_memory_mb", 20, "must be at least 1, got 0"},
+        BadValue{"default_max_runtime_seconds: -5", "default_max_runtime_seconds", 30,
+                 "must be at least 1, got -5"},
+        BadValue{"max_memory_mb: 0", "max_memory_mb", 16, "must be at least 1, got 0"},
+        BadValue{"max_runtime_seconds: 0", "max_runtime_seconds", 22, "must be at least 1, got 0"},
+        BadValue{"output_limit_bytes: 1023", "output_limit_bytes", 21,
+                 "must be at least 1024, got 1023"},
+        BadValue{"finished_job_retention_seconds: -1", "finished_job_retention_seconds", 33,
+                 "must be at least 0, got -1"},
+        BadValue{"max_finished_jobs: -1", "max_finished_jobs", 20, "must be at least 0, got -1"},
+        BadValue{"max_body_bytes: 100", "max_body_bytes", 17, "must be at least 1024, got 100"},
+        BadValue{"port: 99999999999999999999", "port", 7,
+                 "integer out of range: 99999999999999999999"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Strings, BadValueTest,
+    ::testing::Values(
+        BadValue{"worker_id: \"\"", "worker_id", 12, "must not be empty"},
+        BadValue{"worker_id: \"a\\tb\"", "worker_id", 12, "must not contain control characters"},
+        BadValue{"listen: localhost", "listen", 9,
+                 "must be an IPv4 or IPv6 address literal such as 0.0.0.0 or ::, got "
+                 "\"localhost\""},
+        BadValue{"listen: \"[::1]\"", "listen", 9,
+                 "must be an IPv4 or IPv6 address literal such as 0.0.0.0 or ::, got \"[::1]\""},
+        BadValue{"listen: 10.0.0.256", "listen", 9,
+                 "must be an IPv4 or IPv6 address literal such as 0.0.0.0 or ::, got "
+                 "\"10.0.0.256\""},
+        BadValue{"docker_host: /var/run/docker.sock", "docker_host", 14,
+                 "must start with unix:// or tcp:// and name a socket or address, got "
+                 "\"/var/run/docker.sock\""},
+        BadValue{"docker_host: unix://", "docker_host", 14,
+                 "must start with unix:// or tcp:// and name a socket or address, got "
+                 "\"unix://\""},
+        BadValue{"docker_host: ssh://me@host", "docker_host", 14,
+                 "must start with unix:// or tcp:// and name a socket or address, got "
+                 "\"ssh://me@host\""},
+        BadValue{"jobs_path: var/lib/jobs", "jobs_path", 12,
+                 "must be an absolute path, got \"var/lib/jobs\""},
+        BadValue{"log_level: verbose", "log_level", 12,
+                 "must be one of debug, info, warning, error, got \"verbose\""}));
+
+INSTANTIATE_TEST_SUITE_P(
+    ListItems, BadValueTest,
+    ::testing::Values(BadValue{"allowed_runtime_modes: [image, docker]", "allowed_runtime_modes",
+                               32, "item 2: must be \"image\" or \"build\", got \"docker\""},
+                      BadValue{"allowed_images: [alpine, \"\"]", "allowed_images", 26,
+                               "item 2: must not be an empty string"},
+                      BadValue{"labels: [\"\"]", "labels", 10,
+                               "item 1: must not be an empty string"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    WrongTypes, BadValueTest,
+    ::testing::Values(
+        BadValue{"port: [1]", "port", 7, "expected an integer, got a sequence"},
+        BadValue{"port: {a: 1}", "port", 7, "expected an integer, got a mapping"},
+        BadValue{"port: \"9000\"", "port", 7,
+                 "expected an integer, got the quoted string \"9000\""},
+        BadValue{"port: nine", "port", 7, "expected an integer, got \"nine\""},
+        BadValue{"port: 1.5", "port", 7, "expected an integer, got \"1.5\""},
+        BadValue{"port: 0x10", "port", 7, "expected an integer, got \"0x10\""},
+        BadValue{"port: +5", "port", 7, "expected an integer, got \"+5\""},
+        BadValue{"port:", "port", 6, "expected an integer, got null"},
+        BadValue{"worker_id: ~", "worker_id", 12, "expected a string, got null"},
+        BadValue{"worker_id: [a]", "worker_id", 12, "expected a string, got a sequence"},
+        BadValue{"labels: gpu", "labels", 9, "expected a sequence of strings, got \"gpu\""},
+        BadValue{"labels: {gpu: true}", "labels", 9,
+                 "expected a sequence of strings, got a mapping"},
+        BadValue{"labels: [gpu, [arm]]", "labels", 15, "item 2: expected a string, got a sequence"},
+        BadValue{"allowed_images: [null]", "allowed_images", 18,
+                 "item 1: expected a string, got null"}));
+
+TEST(ConfigLoaderTest, IntegersMayBeZeroPadded) {
+  // Base 10 always: YAML 1.1 would read 0700 as octal, which nobody means for a port.
+  EXPECT_EQ(loadOk("port: 08080").port, 8080);
+}
+
+TEST(ConfigLoaderTest, UnknownKeySuggestsNearestKey) {
+  const ConfigError e = loadError("port: 1\nmax_concurent_jobs: 3\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_EQ(e.key, "max_concurent_jobs");
+  EXPECT_EQ(e.message, "unknown key; did you mean \"max_concurrent_jobs\"?");
+  EXPECT_EQ(
+      e.format(),
+      "test.yaml:2:1: max_concurent_jobs: unknown key; did you mean \"max_concurrent_jobs\"?");
+}
+
+TEST(ConfigLoaderTest, UnknownKeyWithDashesSuggestsUnderscores) {
+  EXPECT_EQ(loadError("log-level: info").message, "unknown key; did you mean \"log_level\"?");
+}
+
+TEST(ConfigLoaderTest, UnknownKeyFarFromAnyKeyHasNoSuggestion) {
+  const ConfigError e = loadError("  # indented comment\nfrobnicate: yes\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_EQ(e.key, "frobnicate");
+  EXPECT_EQ(e.message, "unknown key");
+}
+
+TEST(ConfigLoaderTest, FlowMappingKeysArePositioned) {
+  const ConfigError e = loadError("{port: 1, lables: [a]}\n");
+  EXPECT_EQ(e.line, 1);
+  EXPECT_EQ(e.column, 11);
+  EXPECT_EQ(e.message, "unknown key; did you mean \"labels\"?");
+}
+
+TEST(ConfigLoaderTest, DuplicateKeyPointsAtTheSecondOccurrence) {
+  const ConfigError e = loadError("port: 1\nlisten: 0.0.0.0\nport: 2\n");
+  EXPECT_EQ(e.line, 3);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_EQ(e.key, "port");
+  EXPECT_EQ(e.message, "duplicate key (first set at line 1, column 1)");
+}
+
+TEST(ConfigLoaderTest, SyntaxErrorCarriesLibyamlProblemAndPosition) {
+  const ConfigError e = loadError("port: 1\nlabels: [gpu, arm\nlisten: ::\n");
+  EXPECT_EQ(e.file, "test.yaml");
+  EXPECT_EQ(e.line, 3);
+  EXPECT_EQ(e.column, 7);
+  EXPECT_EQ(e.key, "");
+  EXPECT_EQ(e.message,
+            "YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence");
+  EXPECT_EQ(e.format(),
+            "test.yaml:3:7: YAML syntax error: did not find expected ',' or ']' while "
+            "parsing a flow sequence");
+}
+
+TEST(ConfigLoaderTest, SyntaxErrorForBadIndentation) {
+  const ConfigError e = loadError("port: 1\n  listen: ::\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 9);
+  EXPECT_EQ(e.message, "YAML syntax error: mapping values are not allowed in this context");
+}
+
+TEST(ConfigLoaderTest, TabIndentationIsASyntaxError) {
+  const ConfigError e = loadError("labels:\n\t- gpu\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_NE(e.message.find("YAML syntax error: found character that cannot start any token"),
+            std::string::npos)
+      << e.message;
+}
+
+TEST(ConfigLoaderTest, TopLevelMustBeAMapping) {
+  const ConfigError e = loadError("# comment\n- port: 1\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_EQ(e.key, "");
+  EXPECT_EQ(e.message, "the top level must be a mapping of keys to values, got a sequence");
+}
+
+TEST(ConfigLoaderTest, TopLevelScalarIsRejected) {
+  const ConfigError e = loadError("port 9000\n");
+  EXPECT_EQ(e.line, 1);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_EQ(e.message, "the top level must be a mapping of keys to values, got \"port 9000\"");
+}
+
+TEST(ConfigLoaderTest, SecondDocumentIsRejected) {
+  const ConfigError e = loadError("port: 1\n---\nport: 2\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 1);
+  EXPECT_EQ(e.message, "YAML syntax error: only one YAML document is allowed");
+}
+
+TEST(ConfigLoaderTest, ExplicitDocumentMarkersAreFine) {
+  EXPECT_EQ(loadOk("---\nport: 7\n...\n").port, 7);
+}
+
+TEST(ConfigLoaderTest, NonScalarKeyIsRejected) {
+  const ConfigError e = loadError("? [a, b]\n: 1\n");
+  EXPECT_EQ(e.line, 1);
+  EXPECT_EQ(e.column, 3);
+  EXPECT_EQ(e.message, "keys must be strings, got a sequence");
+}
+
+TEST(ConfigLoaderTest, AliasesResolveToTheAnchoredValue) {
+  const Config c = loadOk("labels: &l [a, b]\nallowed_images: *l\n");
+  EXPECT_EQ(c.allowed_images, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(ConfigLoaderTest, InvalidUtf8IsASyntaxError) {
+  const ConfigError e = loadError("worker_id: \xff\xfe\n");
+  EXPECT_NE(e.message.find("YAML syntax error: invalid "), std::string::npos) << e.message;
+}
+
+TEST(ConfigLoaderTest, WorkerIdLengthLimitIsInBytes) {
+  EXPECT_EQ(loadOk("worker_id: " + std::string(256, 'w')).worker_id.size(), 256u);
+  EXPECT_EQ(loadError("worker_id: " + std::string(257, 'w')).message,
+            "must be at most 256 bytes, got 257");
+}
+
+TEST(ConfigLoaderTest, ListenAcceptsIpv4AndIpv6Literals) {
+  EXPECT_EQ(loadOk("listen: 127.0.0.1").listen, "127.0.0.1");
+  EXPECT_EQ(loadOk("listen: \"::\"").listen, "::");
+  EXPECT_EQ(loadOk("listen: fe80::1").listen, "fe80::1");
+}
+
+TEST(ConfigLoaderTest, DefaultMemoryAboveCeilingNamesTheDefault) {
+  const ConfigError e = loadError("max_memory_mb: 1024\ndefault_memory_mb: 2048\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 20);
+  EXPECT_EQ(e.key, "default_memory_mb");
+  EXPECT_EQ(e.message, "default_memory_mb 2048 must not be larger than max_memory_mb 1024");
+}
+
+TEST(ConfigLoaderTest, CeilingLoweredUnderBuiltInDefaultNamesTheDefault) {
+  const ConfigError e = loadError("port: 1\nmax_runtime_seconds: 60\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 22);
+  EXPECT_EQ(e.key, "default_max_runtime_seconds");
+  EXPECT_EQ(e.message,
+            "default_max_runtime_seconds 300 (its default) must not be larger than "
+            "max_runtime_seconds 60");
+}
+
+TEST(ConfigLoaderTest, DefaultEqualToCeilingIsFine) {
+  const Config c = loadOk("max_memory_mb: 512\nmax_runtime_seconds: 300\n");
+  EXPECT_EQ(c.max_memory_mb, 512);
+  EXPECT_EQ(c.max_runtime_seconds, 300);
+}
+
+TEST(ConfigErrorTest, FormatLeavesOutMissingParts) {
+  EXPECT_EQ((ConfigError{"a.yaml", 3, 5, "port", "bad"}).format(), "a.yaml:3:5: port: bad");
+  EXPECT_EQ((ConfigError{"a.yaml", 3, 0, "port", "bad"}).format(), "a.yaml:3: port: bad");
+  EXPECT_EQ((ConfigError{"a.yaml", 0, 0, "", "bad"}).format(), "a.yaml: bad");
+  EXPECT_EQ((ConfigError{"environment", 0, 0, "WORKER_PORT", "bad"}).format(),
+            "environment: WORKER_PORT: bad");
+}
+
+TEST(ConfigLoaderTest, LoadFileReadsAFixture) {
+  LoadResult r = ConfigLoader::loadFile(WA_FIXTURES_DIR "/config/small.yaml", {}, kHost);
+  ASSERT_TRUE(r.config) << r.error.format();
+  EXPECT_EQ(r.config->worker_id, "fixture-worker");
+  EXPECT_EQ(r.config->port, 9100);
+  EXPECT_EQ(r.config->labels, (std::vector<std::string>{"ssd"}));
+}
+
+TEST(ConfigLoaderTest, LoadFileErrorsNameThePath) {
+  const std::string path = WA_FIXTURES_DIR "/config/bad_port.yaml";
+  LoadResult r = ConfigLoader::loadFile(path, {}, kHost);
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.error.format(),
+            path + ":4:7: port: expected an integer, got the quoted string \"9000\"");
+}
+
+TEST(ConfigLoaderTest, MissingFileIsAnError) {
+  const std::string path = WA_FIXTURES_DIR "/config/does-not-exist.yaml";
+  LoadResult r = ConfigLoader::loadFile(path, {}, kHost);
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.error.file, path);
+  EXPECT_EQ(r.error.line, 0);
+  EXPECT_EQ(r.error.message, "cannot open config file: No such file or directory");
+}
+
+TEST(ConfigLoaderTest, DirectoryIsNotAConfigFile) {
+  LoadResult r = ConfigLoader::loadFile(WA_FIXTURES_DIR "/config", {}, kHost);
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.error.message, "config file is not a regular file");
+}
+
+}  // namespace
+}  // namespace wa::config

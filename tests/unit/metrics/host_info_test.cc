@@ -1,0 +1,124 @@
+// HostInfo read from fixture trees (x86 with sockets and cores, ARM without) and the real host.
+#include "metrics/host_info.h"
+
+#include <gtest/gtest.h>
+#include <sys/utsname.h>
+
+#include <string>
+
+#include "temp_tree.h"
+
+namespace wa::metrics {
+namespace {
+
+using testing::TempTree;
+
+const std::string kX86 = WA_FIXTURES_DIR "/metrics/x86_host";
+const std::string kArm = WA_FIXTURES_DIR "/metrics/arm_host";
+
+std::string unameMachine() {
+  utsname uts{};
+  EXPECT_EQ(::uname(&uts), 0);
+  return uts.machine;
+}
+
+TEST(HostInfoTest, X86Fixture) {
+  const HostInfo info = HostInfo::read(kX86);
+  EXPECT_EQ(info.hostname, "x86-fixture");
+  EXPECT_EQ(info.cpu_threads, 4);
+  EXPECT_EQ(info.cpu_cores, 2);  // two (physical id, core id) pairs, each with two threads
+  EXPECT_EQ(info.memory_mb, 16000);
+  EXPECT_EQ(info.os, "Debian GNU/Linux 12 (bookworm)");
+  EXPECT_EQ(info.cpu_model, "Intel(R) Core(TM) i5-7200U CPU @ 2.50GHz");
+  EXPECT_EQ(info.os_architecture, unameMachine());
+}
+
+TEST(HostInfoTest, ArmFixtureHasNoCoreTopologyOrOsRelease) {
+  const HostInfo info = HostInfo::read(kArm);
+  EXPECT_EQ(info.hostname, "arm-fixture");
+  EXPECT_EQ(info.cpu_threads, 4);
+  EXPECT_EQ(info.cpu_cores, std::nullopt);
+  EXPECT_EQ(info.memory_mb, 3793);  // 3884096 kB
+  EXPECT_EQ(info.os, "Linux");
+  // "Model" (the board) is preferred to "Hardware" (the SoC).
+  EXPECT_EQ(info.cpu_model, "Raspberry Pi 4 Model B Rev 1.1");
+}
+
+TEST(HostInfoTest, TrailingSlashOnRootIsFine) {
+  EXPECT_EQ(HostInfo::read(kX86 + "/").hostname, "x86-fixture");
+}
+
+TEST(HostInfoTest, EmptyTreeGivesEmptyFactsNotErrors) {
+  TempTree tree;
+  const HostInfo info = HostInfo::read(tree.root());
+  EXPECT_EQ(info.hostname, "");
+  EXPECT_EQ(info.cpu_threads, 0);  // no sysconf fallback: that would describe this host
+  EXPECT_EQ(info.cpu_cores, std::nullopt);
+  EXPECT_EQ(info.memory_mb, 0);
+  EXPECT_EQ(info.os, "Linux");
+  EXPECT_EQ(info.cpu_model, "");
+}
+
+TEST(HostInfoTest, TwoSocketsCountDistinctPairs) {
+  TempTree tree;
+  std::string cpuinfo;
+  // Two sockets, each with core ids 0 and 1, and two threads per core: 4 cores, 8 threads.
+  int processor = 0;
+  for (int thread = 0; thread < 2; ++thread) {
+    for (int socket = 0; socket < 2; ++socket) {
+      for (int core = 0; core < 2; ++core) {
+        cpuinfo += "processor\t: " + std::to_string(processor++) +
+                   "\nphysical id\t: " + std::to_string(socket) +
+                   "\ncore id\t\t: " + std::to_string(core) + "\n\n";
+      }
+    }
+  }
+  tree.write("proc/cpuinfo", cpuinfo);
+  const HostInfo info = HostInfo::read(tree.root());
+  EXPECT_EQ(info.cpu_threads, 8);
+  EXPECT_EQ(info.cpu_cores, 4);
+}
+
+TEST(HostInfoTest, OtherModelFields) {
+  TempTree hardware;
+  hardware.write("proc/cpuinfo", "processor\t: 0\nHardware\t: Allwinner sun8i\n");
+  EXPECT_EQ(HostInfo::read(hardware.root()).cpu_model, "Allwinner sun8i");
+  TempTree mips;
+  mips.write("proc/cpuinfo",
+             "system type\t\t: MT7621\nprocessor\t\t: 0\ncpu model\t\t: MIPS 1004Kc V2.15\n");
+  EXPECT_EQ(HostInfo::read(mips.root()).cpu_model, "MIPS 1004Kc V2.15");
+}
+
+TEST(HostInfoTest, OsReleaseQuotingAndFallback) {
+  TempTree single;
+  single.write("etc/os-release", "NAME=x\nPRETTY_NAME='Alpine Linux v3.20'\n");
+  EXPECT_EQ(HostInfo::read(single.root()).os, "Alpine Linux v3.20");
+  TempTree bare;
+  bare.write("etc/os-release", "PRETTY_NAME=Gentoo\n");
+  EXPECT_EQ(HostInfo::read(bare.root()).os, "Gentoo");
+  TempTree escaped;
+  escaped.write("etc/os-release", "PRETTY_NAME=\"My \\\"special\\\" OS\"\n");
+  EXPECT_EQ(HostInfo::read(escaped.root()).os, "My \"special\" OS");
+  TempTree usr_lib;
+  usr_lib.write("usr/lib/os-release", "PRETTY_NAME=\"Fedora Linux 40\"\n");
+  EXPECT_EQ(HostInfo::read(usr_lib.root()).os, "Fedora Linux 40");
+  TempTree no_pretty;
+  no_pretty.write("etc/os-release", "NAME=Thing\n");
+  EXPECT_EQ(HostInfo::read(no_pretty.root()).os, "Linux");
+}
+
+TEST(HostInfoTest, RealHost) {
+  const HostInfo info = HostInfo::read("/");
+  EXPECT_FALSE(info.hostname.empty());
+  EXPECT_GE(info.cpu_threads, 1);
+  EXPECT_GT(info.memory_mb, 0);
+  EXPECT_FALSE(info.os.empty());
+  EXPECT_EQ(info.os_architecture, unameMachine());
+  if (info.cpu_cores) {
+    EXPECT_GE(*info.cpu_cores, 1);
+    EXPECT_LE(*info.cpu_cores, info.cpu_threads);
+  }
+}
+
+}  // namespace
+}  // namespace wa::metrics

@@ -1,0 +1,168 @@
+// HostSampler over fixture trees: values parsed, missing files, the re-arming timer.
+#include "metrics/host_sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/clock.h"
+#include "core/event_loop.h"
+#include "temp_tree.h"
+
+namespace wa::metrics {
+namespace {
+
+using testing::TempTree;
+
+const std::string kX86 = WA_FIXTURES_DIR "/metrics/x86_host";
+const std::string kArm = WA_FIXTURES_DIR "/metrics/arm_host";
+constexpr core::Millis kInterval{5000};
+
+class HostSamplerTest : public ::testing::Test {
+ protected:
+  core::ManualClock clock_;
+  core::EventLoop loop_{clock_};
+};
+
+TEST_F(HostSamplerTest, NothingIsReadBeforeStart) {
+  HostSampler sampler(loop_, kX86, kInterval);
+  EXPECT_EQ(sampler.latest().memory_total_mb, std::nullopt);
+  EXPECT_EQ(sampler.latest().temperature_c, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, X86FixtureValues) {
+  HostSampler sampler(loop_, kX86, kInterval);
+  sampler.start();
+  const HostSample& s = sampler.latest();
+  EXPECT_DOUBLE_EQ(s.load_average[0], 0.52);
+  EXPECT_DOUBLE_EQ(s.load_average[1], 1.25);
+  EXPECT_DOUBLE_EQ(s.load_average[2], 2.50);
+  EXPECT_EQ(s.memory_total_mb, 16000);
+  EXPECT_EQ(s.memory_available_mb, 8000);
+  // Zones at 45.0, 71.5 and 38.25; the hottest wins; cooling_device0 is not a zone.
+  ASSERT_TRUE(s.temperature_c);
+  EXPECT_DOUBLE_EQ(*s.temperature_c, 71.5);
+}
+
+TEST_F(HostSamplerTest, ArmFixtureHasNoThermalZonesOrMemAvailable) {
+  HostSampler sampler(loop_, kArm, kInterval);
+  sampler.start();
+  const HostSample& s = sampler.latest();
+  EXPECT_DOUBLE_EQ(s.load_average[2], 0.05);
+  EXPECT_EQ(s.memory_total_mb, 3793);
+  EXPECT_EQ(s.memory_available_mb, std::nullopt);  // kernels before 3.14
+  EXPECT_EQ(s.temperature_c, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, MissingTreeGivesZerosAndNothing) {
+  HostSampler sampler(loop_, WA_FIXTURES_DIR "/metrics/no-such-host", kInterval);
+  sampler.setJobsPath(WA_FIXTURES_DIR "/metrics/no-such-host/jobs");
+  sampler.start();
+  const HostSample& s = sampler.latest();
+  EXPECT_EQ(s.load_average, (std::array<double, 3>{0, 0, 0}));
+  EXPECT_EQ(s.memory_total_mb, std::nullopt);
+  EXPECT_EQ(s.memory_available_mb, std::nullopt);
+  EXPECT_EQ(s.temperature_c, std::nullopt);
+  EXPECT_EQ(s.jobs_disk.total_mb, std::nullopt);
+  EXPECT_EQ(s.jobs_disk.available_mb, std::nullopt);
+  EXPECT_EQ(s.docker_disk.total_mb, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, MalformedLoadavgGivesZeros) {
+  TempTree tree;
+  tree.write("proc/loadavg", "0.10 garbage\n");
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().load_average, (std::array<double, 3>{0, 0, 0}));
+}
+
+TEST_F(HostSamplerTest, DiskUsageOfConfiguredPaths) {
+  HostSampler sampler(loop_, kX86, kInterval);
+  sampler.setJobsPath(WA_FIXTURES_DIR);
+  sampler.setDockerRootDir("");  // unknown until the engine says
+  EXPECT_EQ(sampler.jobsPath(), WA_FIXTURES_DIR);
+  sampler.sampleNow();
+  const HostSample& s = sampler.latest();
+  ASSERT_TRUE(s.jobs_disk.total_mb);
+  ASSERT_TRUE(s.jobs_disk.available_mb);
+  EXPECT_GT(*s.jobs_disk.total_mb, 0);
+  EXPECT_GE(*s.jobs_disk.available_mb, 0);
+  EXPECT_LE(*s.jobs_disk.available_mb, *s.jobs_disk.total_mb);
+  EXPECT_EQ(s.docker_disk.total_mb, std::nullopt);
+  EXPECT_EQ(s.docker_disk.available_mb, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, ImplausibleAndUnreadableZonesAreSkipped) {
+  TempTree tree;
+  const std::string zones = "sys/class/thermal/";
+  tree.write(zones + "thermal_zone0/temp", "-273000\n");     // sensor absent
+  tree.write(zones + "thermal_zone1/temp", "2147483647\n");  // INT_MAX: read error code
+  tree.write(zones + "thermal_zone2/temp", "warm\n");
+  tree.write(zones + "thermal_zone3/temp", "");
+  tree.makeDirectory(zones + "thermal_zone4");  // no temp file at all
+  tree.write(zones + "thermal_zone5/temp", "55000\n");
+  tree.write(zones + "thermal_zone6/temp", "-5000\n");
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.sampleNow();
+  ASSERT_TRUE(sampler.latest().temperature_c);
+  EXPECT_DOUBLE_EQ(*sampler.latest().temperature_c, 55.0);
+}
+
+TEST_F(HostSamplerTest, OnlyImplausibleZonesMeanNoTemperature) {
+  TempTree tree;
+  tree.write("sys/class/thermal/thermal_zone0/temp", "-273000\n");
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().temperature_c, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, TimerResamplesEveryInterval) {
+  TempTree tree;
+  tree.write("proc/loadavg", "1.00 1.00 1.00 1/1 1\n");
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.start();
+  EXPECT_DOUBLE_EQ(sampler.latest().load_average[0], 1.0);
+
+  tree.write("proc/loadavg", "2.00 1.00 1.00 1/1 1\n");
+  clock_.advance(kInterval - core::Millis(1));
+  loop_.runOnce(0);
+  EXPECT_DOUBLE_EQ(sampler.latest().load_average[0], 1.0) << "sampled before the interval";
+
+  clock_.advance(core::Millis(1));
+  loop_.runOnce(0);
+  EXPECT_DOUBLE_EQ(sampler.latest().load_average[0], 2.0);
+
+  // And again: the timer re-armed itself.
+  tree.write("proc/loadavg", "3.00 1.00 1.00 1/1 1\n");
+  clock_.advance(kInterval);
+  loop_.runOnce(0);
+  EXPECT_DOUBLE_EQ(sampler.latest().load_average[0], 3.0);
+}
+
+TEST_F(HostSamplerTest, DestroyingTheSamplerCancelsItsTimer) {
+  {
+    HostSampler sampler(loop_, kX86, kInterval);
+    sampler.start();
+  }
+  clock_.advance(kInterval);
+  loop_.runOnce(0);  // would touch the destroyed sampler if the timer were still armed
+  EXPECT_FALSE(loop_.timers().nextDeadline().has_value());
+}
+
+TEST_F(HostSamplerTest, RealHost) {
+  HostSampler sampler(loop_, "/", kInterval);
+  sampler.setJobsPath("/");
+  sampler.sampleNow();
+  const HostSample& s = sampler.latest();
+  ASSERT_TRUE(s.memory_total_mb);
+  EXPECT_GT(*s.memory_total_mb, 0);
+  EXPECT_TRUE(s.jobs_disk.total_mb);
+  for (double load : s.load_average) EXPECT_GE(load, 0.0);
+  if (s.temperature_c) {
+    EXPECT_GE(*s.temperature_c, -40.0);
+    EXPECT_LE(*s.temperature_c, 150.0);
+  }
+}
+
+}  // namespace
+}  // namespace wa::metrics
