@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/event_loop.h"
+#include "core/timer_queue.h"
 #include "core/unique_fd.h"
 #include "http/http_request.h"
 #include "http/router.h"
@@ -20,15 +21,15 @@
 namespace wa::http {
 
 struct HttpServerOptions {
-  size_t max_header_bytes = 16 * 1024;       // request line + headers; over it: 431
-  size_t max_body_bytes = 8 * 1024 * 1024;   // over it: 413
-  core::Millis header_timeout{10'000};       // to receive a whole request head
-  core::Millis idle_timeout{60'000};         // keep-alive connection with nothing pending
-  size_t max_connections = 10'000;           // excess connections get 503 and are closed
+  size_t max_header_bytes = size_t{16} * 1024;      // request line + headers; over it: 431
+  size_t max_body_bytes = size_t{8} * 1024 * 1024;  // over it: 413
+  core::Millis header_timeout{10'000};              // to receive a whole request head
+  core::Millis idle_timeout{60'000};                // keep-alive connection with nothing pending
+  size_t max_connections = 10'000;                  // excess connections get 503 and are closed
 };
 
 // Builds the body of an error the server itself produces (400, 404, 405, 408, 413, 431,
-// 503). code is a stable machine name such as "NOT_FOUND", "PAYLOAD_TOO_LARGE".
+// 500, 503). code is a stable machine name such as "NOT_FOUND", "PAYLOAD_TOO_LARGE".
 // The api layer supplies it so that every error in the daemon has one JSON shape.
 using ErrorRenderer =
     std::function<HttpResponse(int status, std::string_view code, std::string_view message)>;
@@ -39,6 +40,7 @@ class HttpServer {
  public:
   HttpServer(core::EventLoop& loop, const Router& router, HttpServerOptions options,
              ErrorRenderer render_error);
+  // Closes every connection. Not to be called from inside a handler.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -52,14 +54,29 @@ class HttpServer {
   void stopListening();
   size_t connectionCount() const { return connections_.size(); }
 
-  // Every response leaves through here: adds Content-Type (when a body is present),
-  // Content-Length, CORS headers and Connection. Exposed for tests.
+  // Every response leaves through here: adds Content-Type: application/json and
+  // Content-Length (except for 1xx/204/304, which carry no body), Cache-Control: no-store,
+  // Access-Control-Allow-Origin: * and Connection. The response's own headers follow;
+  // a Content-Type or Cache-Control there replaces the default; headers the server owns
+  // (Content-Length, Transfer-Encoding, Connection, Access-Control-Allow-Origin) and
+  // headers with CR/LF/NUL are dropped.
+  // The status line says HTTP/1.0 to an HTTP/1.0 client, else HTTP/1.1.
+  // Exposed for tests.
   static std::string serialize(const HttpResponse& response, bool keep_alive, int http_minor);
 
  private:
   friend class HttpConnection;
   void onAcceptable();
   void closeConnection(HttpConnection* connection);  // deferred free
+  // Stops accepting for a moment (descriptors or memory exhausted): level-triggered
+  // epoll would otherwise report the pending connection again at once, forever.
+  void pauseAccepting();
+  // Best-effort 503 to a connection over options_.max_connections, then closes it.
+  void rejectOverCapacity(core::UniqueFd fd);
+  // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler).
+  HttpResponse respond(const HttpRequest& request) const;
+  // render_error_, or a plain JSON error if there is none or it throws.
+  HttpResponse errorResponse(int status, std::string_view code, std::string_view message) const;
 
   core::EventLoop& loop_;
   const Router& router_;
@@ -69,6 +86,8 @@ class HttpServer {
   std::unique_ptr<core::FileEvent> listen_event_;
   uint16_t port_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
+  std::unique_ptr<core::Timer> accept_resume_timer_;
+  bool over_capacity_logged_ = false;  // one warning per episode, not one per connection
 };
 
 }  // namespace wa::http

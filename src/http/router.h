@@ -29,7 +29,9 @@ class Router {
     MatchKind kind = MatchKind::kNoPath;
     const Handler* handler = nullptr;  // set when kFound
     RouteParams params;                // set when kFound
-    std::string allow;                 // "GET, DELETE" when kWrongMethod
+    // Methods registered for the path, in registration order, e.g. "GET, DELETE".
+    // Set for kWrongMethod (the Allow header) and also for kFound.
+    std::string allow;
   };
   // Matches a still-encoded path (no query). kBadEncoding: a malformed %-escape or a
   // decoded NUL in a parameter.

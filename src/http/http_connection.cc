@@ -1,0 +1,276 @@
+#include "http/http_connection.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "core/log.h"
+#include "http/http_server.h"
+
+namespace wa::http {
+namespace {
+
+constexpr size_t kReadChunk = size_t{64} * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Empties a buffer; one that grew for a large request or response gives its memory
+// back, since thousands of idle keep-alive connections would otherwise each keep theirs.
+void releaseIfLarge(std::string* buffer) {
+  if (buffer->capacity() > size_t{16} * 1024) {
+    std::string().swap(*buffer);
+  } else {
+    buffer->clear();
+  }
+}
+
+}  // namespace
+
+HttpConnection::HttpConnection(HttpServer& server, core::UniqueFd fd)
+    : server_(server),
+      fd_(std::move(fd)),
+      parser_(server.options_.max_header_bytes, server.options_.max_body_bytes) {
+  event_ = server_.loop_.watch(fd_.get(), core::FileEvent::kReadable,
+                               [this](uint32_t ready) { onEvent(ready); });
+  timer_ = server_.loop_.createTimer([this] { onTimeout(); });
+  head_start_ = now();
+  armTimer();
+}
+
+HttpConnection::~HttpConnection() = default;
+
+core::MonoTime HttpConnection::now() const { return server_.loop_.clock().now(); }
+
+void HttpConnection::onEvent(uint32_t ready) {
+  // Closed earlier in this batch (by a timer, say): the object only awaits deletion.
+  if (state_ == State::kClosed) return;
+  if ((ready & core::FileEvent::kWritable) && !flush()) return;
+  if (ready & core::FileEvent::kReadable) {
+    if (state_ == State::kLingering) {
+      discardInput();
+      return;
+    }
+    // Also reached without read interest when epoll reports an error or hang-up: the
+    // read is what surfaces it.
+    if (!read_eof_ && !readInput()) return;
+  }
+  advance();
+}
+
+void HttpConnection::onTimeout() {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kLingering) {
+    close();
+    return;
+  }
+  if (pendingOutput() > 0) {
+    core::logDebug("http: closing a connection whose client stopped reading");
+    close();
+    return;
+  }
+  if (awaiting_request_) {  // idle keep-alive connection: nothing owed to anyone
+    close();
+    return;
+  }
+  queueError(408, "REQUEST_TIMEOUT",
+             parser_.headersComplete() ? "request body not received in time"
+                                       : "request head not received in time");
+  advance();
+}
+
+void HttpConnection::advance() {
+  for (;;) {
+    processInput();
+    if (!flush()) return;
+    // Output drained below the bound while pipelined requests wait in in_: go on.
+    if (state_ != State::kOpen || unparsedInput() == 0 || pendingOutput() >= kOutputHighWater) {
+      break;
+    }
+  }
+  if (state_ == State::kOpen && read_eof_ && unparsedInput() == 0) {
+    // The client will send nothing more; a request it left unfinished is dropped. What is
+    // already queued still goes out, since it may be reading still.
+    state_ = State::kClosing;
+    if (!flush()) return;
+  }
+  if (state_ == State::kClosed) return;
+  updateInterest();
+  armTimer();
+}
+
+void HttpConnection::processInput() {
+  while (state_ == State::kOpen && unparsedInput() > 0 && pendingOutput() < kOutputHighWater) {
+    if (awaiting_request_) {
+      awaiting_request_ = false;
+      head_start_ = now();
+    }
+    size_t consumed = 0;
+    const HttpParser::Result result =
+        parser_.feed(std::string_view(in_).substr(in_offset_), &consumed);
+    in_offset_ += consumed;
+    if (result == HttpParser::Result::kNeedMore) {
+      if (parser_.takeContinueRequest()) queue(kContinue);
+      break;
+    }
+    if (result == HttpParser::Result::kError) {
+      const HttpParser::Error& error = parser_.error();
+      core::logDebug("http: rejecting request: ", error.status, " ", error.message);
+      queueError(error.status, error.code, error.message);
+      break;
+    }
+    const bool keep_alive = parser_.keepAlive();
+    const HttpRequest request = parser_.takeRequest();
+    const HttpResponse response = server_.respond(request);
+    core::logDebug("http: ", request.method, " ", request.target, " -> ", response.status);
+    std::string bytes = HttpServer::serialize(response, keep_alive, request.http_minor);
+    // A response to HEAD announces the body's length but carries no body.
+    if (request.method == "HEAD") bytes.resize(bytes.find("\r\n\r\n") + 4);
+    queue(std::move(bytes));
+    if (keep_alive) {
+      awaiting_request_ = true;
+      idle_since_ = now();
+    } else {
+      state_ = State::kClosing;
+    }
+  }
+  if (in_offset_ == in_.size()) {
+    releaseIfLarge(&in_);
+    in_offset_ = 0;
+  }
+}
+
+bool HttpConnection::readInput() {
+  // One buffer for all connections (one loop, one thread): only bytes actually received
+  // are copied into in_, so an idle connection does not pin a whole read buffer.
+  thread_local char buffer[kReadChunk];
+  ssize_t n;
+  do {
+    n = ::recv(fd_.get(), buffer, sizeof buffer, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    if (in_offset_ > 0) {
+      in_.erase(0, in_offset_);
+      in_offset_ = 0;
+    }
+    in_.append(buffer, static_cast<size_t>(n));
+    last_read_ = now();
+    return true;
+  }
+  if (n == 0) {
+    read_eof_ = true;
+    return true;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+  // ECONNRESET and the like: the client is gone, and so is anything owed to it.
+  core::logDebug("http: recv: ", std::strerror(errno));
+  close();
+  return false;
+}
+
+void HttpConnection::discardInput() {
+  char buffer[16 * 1024];
+  ssize_t n;
+  do {
+    n = ::recv(fd_.get(), buffer, sizeof buffer, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+  close();  // EOF or error: the client has seen everything it is going to see
+}
+
+bool HttpConnection::flush() {
+  while (pendingOutput() > 0) {
+    const ssize_t n = ::send(fd_.get(), out_.data() + out_offset_, pendingOutput(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out_offset_ += static_cast<size_t>(n);
+      last_write_ = now();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    // EPIPE, ECONNRESET: the client went away mid-response.
+    core::logDebug("http: send: ", std::strerror(errno));
+    close();
+    return false;
+  }
+  if (pendingOutput() == 0) {
+    releaseIfLarge(&out_);
+    out_offset_ = 0;
+    if (state_ == State::kClosing) finishClosing();
+  } else if (out_offset_ >= kOutputHighWater) {
+    // Keep a response that goes out slowly from pinning its written prefix.
+    out_.erase(0, out_offset_);
+    out_offset_ = 0;
+  }
+  return state_ != State::kClosed;
+}
+
+void HttpConnection::queue(std::string_view bytes) {
+  if (pendingOutput() == 0) last_write_ = now();  // the write deadline starts now
+  out_ += bytes;
+}
+
+void HttpConnection::queueError(int status, std::string_view code, std::string_view message) {
+  queue(HttpServer::serialize(server_.errorResponse(status, code, message), false, 1));
+  state_ = State::kClosing;
+}
+
+void HttpConnection::finishClosing() {
+  if (read_eof_) {
+    close();
+    return;
+  }
+  // Shut the write side so the client sees the end of the response, and drain its input
+  // for a while: closing with unread bytes would answer with a RST that may reach the
+  // client before it has read the response (a 413 mid-upload, a 408).
+  if (::shutdown(fd_.get(), SHUT_WR) != 0) {
+    core::logDebug("http: shutdown: ", std::strerror(errno));
+    close();
+    return;
+  }
+  state_ = State::kLingering;
+  timer_->enableAfter(kLingerTimeout);
+}
+
+void HttpConnection::updateInterest() {
+  uint32_t interest = 0;
+  if (state_ == State::kLingering) {
+    interest = core::FileEvent::kReadable;
+  } else {
+    if (state_ == State::kOpen && !read_eof_ && pendingOutput() < kOutputHighWater) {
+      interest |= core::FileEvent::kReadable;
+    }
+    if (pendingOutput() > 0) interest |= core::FileEvent::kWritable;
+  }
+  event_->setInterest(interest);
+}
+
+void HttpConnection::armTimer() {
+  // The linger deadline is fixed when lingering starts.
+  if (state_ == State::kLingering || state_ == State::kClosed) return;
+  const HttpServerOptions& options = server_.options_;
+  core::MonoTime deadline;
+  if (pendingOutput() > 0) {
+    deadline = last_write_ + options.idle_timeout;
+  } else if (awaiting_request_) {
+    deadline = idle_since_ + options.idle_timeout;
+  } else if (!parser_.headersComplete()) {
+    // Fixed from the first byte: a client trickling bytes does not push it back.
+    deadline = head_start_ + options.header_timeout;
+  } else {
+    deadline = last_read_ + options.idle_timeout;
+  }
+  timer_->enableAfter(std::chrono::ceil<core::Millis>(deadline - now()));
+}
+
+void HttpConnection::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  timer_->disable();
+  // The server frees this object after the current batch; the fd closes then, after the
+  // watcher is gone, so a reused fd number never meets a stale watcher.
+  server_.closeConnection(this);
+}
+
+}  // namespace wa::http

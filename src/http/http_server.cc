@@ -1,0 +1,415 @@
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <utility>
+
+#include "core/log.h"
+#include "http/http_connection.h"
+
+namespace wa::http {
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr core::Millis kAcceptPause{100};
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return "Unknown";
+  }
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool hasHeader(const HeaderList& headers, std::string_view name) {
+  for (const auto& [field, value] : headers) {
+    if (equalsIgnoreCase(field, name)) return true;
+  }
+  return false;
+}
+
+// A header line is written verbatim: CR, LF or NUL in it would let a value from a
+// request (echoed by a handler) forge headers or split the response.
+bool isSafeHeader(const std::string& name, const std::string& value) {
+  if (name.empty() || name.find_first_of(":\r\n\0 \t"sv) != std::string::npos) return false;
+  return value.find_first_of("\r\n\0"sv) == std::string::npos;
+}
+
+std::string jsonEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(core::EventLoop& loop, const Router& router, HttpServerOptions options,
+                       ErrorRenderer render_error)
+    : loop_(loop),
+      router_(router),
+      options_(options),
+      render_error_(std::move(render_error)),
+      accept_resume_timer_(loop.createTimer([this] {
+        if (listen_event_) listen_event_->setInterest(core::FileEvent::kReadable);
+      })) {}
+
+HttpServer::~HttpServer() {
+  // Connections go first (their watchers and timers belong to the loop, which outlives
+  // us); any already in the loop's graveyard no longer touch the server.
+  connections_.clear();
+}
+
+std::string HttpServer::listen(const std::string& address, uint16_t port) {
+  std::string host = address;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const bool is_v6 = host.find(':') != std::string::npos;
+  const std::string where = (is_v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  if (listen_fd_) return "cannot listen on " + where + ": already listening";
+
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  if (!is_v6) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) != 1) {
+      return "cannot listen on " + where + ": not an IPv4 or IPv6 address";
+    }
+    length = sizeof(sockaddr_in);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) != 1) {
+      return "cannot listen on " + where + ": not an IPv4 or IPv6 address";
+    }
+    length = sizeof(sockaddr_in6);
+  }
+
+  auto failure = [&](const char* what) {
+    return "cannot listen on " + where + ": " + what + ": " + std::strerror(errno);
+  };
+  core::UniqueFd fd(::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return failure("socket");
+  const int one = 1;
+  // Lets a restarted daemon bind while connections of the previous one sit in TIME_WAIT.
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+    return failure("SO_REUSEADDR");
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+    return failure("bind");
+  }
+  if (::listen(fd.get(), SOMAXCONN) != 0) return failure("listen");
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof bound;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
+    return failure("getsockname");
+  }
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fd_ = std::move(fd);
+  listen_event_ = loop_.watch(listen_fd_.get(), core::FileEvent::kReadable,
+                              [this](uint32_t) { onAcceptable(); });
+  return "";
+}
+
+void HttpServer::stopListening() {
+  accept_resume_timer_->disable();
+  listen_event_.reset();  // before the fd closes
+  listen_fd_.reset();
+}
+
+void HttpServer::onAcceptable() {
+  // Drain the backlog: each accepted connection is cheap, and the listening socket would
+  // only be reported again.
+  while (listen_fd_) {
+    const int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      switch (errno) {
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+          return;
+        // The connection died in the backlog, or a network error accept(2) says to treat
+        // like EAGAIN: the next one may be fine.
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+          continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+          core::logWarning("http: accept: ", std::strerror(errno), "; pausing accepts for ",
+                           kAcceptPause.count(), " ms (", connections_.size(),
+                           " connections open)");
+          pauseAccepting();
+          return;
+        default:
+          core::logError("http: accept: ", std::strerror(errno));
+          pauseAccepting();
+          return;
+      }
+    }
+    core::UniqueFd connection_fd(fd);
+    if (connections_.size() >= options_.max_connections) {
+      rejectOverCapacity(std::move(connection_fd));
+      continue;
+    }
+    over_capacity_logged_ = false;
+    const int one = 1;
+    // Responses are written whole; Nagle would only delay the last segment.
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+      core::logWarning("http: TCP_NODELAY: ", std::strerror(errno));
+    }
+    auto connection = std::make_shared<HttpConnection>(*this, std::move(connection_fd));
+    HttpConnection* key = connection.get();
+    connections_.emplace(key, std::move(connection));
+  }
+}
+
+void HttpServer::pauseAccepting() {
+  if (listen_event_) listen_event_->setInterest(0);
+  accept_resume_timer_->enableAfter(kAcceptPause);
+}
+
+void HttpServer::rejectOverCapacity(core::UniqueFd fd) {
+  if (!over_capacity_logged_) {
+    core::logWarning("http: connection limit of ", options_.max_connections,
+                     " reached; refusing new connections with 503");
+    over_capacity_logged_ = true;
+  }
+  const std::string response =
+      serialize(errorResponse(503, "TOO_MANY_CONNECTIONS",
+                              "the server has " + std::to_string(options_.max_connections) +
+                                  " connections open; retry later"),
+                false, 1);
+  // Best effort: a fresh socket's send buffer takes a small response whole, and if not
+  // the client gets a closed connection, which it must handle anyway.
+  if (::send(fd.get(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    core::logDebug("http: send 503: ", std::strerror(errno));
+  }
+  // Read what the request already delivered, so that closing does not turn into a RST
+  // that could discard the 503 before the client reads it.
+  char buffer[4096];
+  for (int i = 0; i < 16 && ::recv(fd.get(), buffer, sizeof buffer, MSG_DONTWAIT) > 0; ++i) {
+  }
+  ::shutdown(fd.get(), SHUT_WR);  // result irrelevant: the fd closes next either way
+}
+
+void HttpServer::closeConnection(HttpConnection* connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  // Usually called from inside the connection's own callback: free it after the batch.
+  loop_.deferredDelete(std::move(it->second));
+  connections_.erase(it);
+}
+
+HttpResponse HttpServer::respond(const HttpRequest& request) const {
+  Router::Match match = router_.match(request.method, request.path);
+  // OPTIONS is the CORS preflight for whatever the path offers, unless a route claims
+  // OPTIONS itself.
+  if (request.method == "OPTIONS" && match.kind == Router::MatchKind::kWrongMethod) {
+    HttpResponse response{204, {}, {}};
+    response.headers.emplace_back("Access-Control-Allow-Methods", match.allow + ", OPTIONS");
+    response.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization");
+    response.headers.emplace_back("Access-Control-Max-Age", "600");
+    return response;
+  }
+  switch (match.kind) {
+    case Router::MatchKind::kFound:
+      try {
+        return (*match.handler)(request, match.params);
+      } catch (const std::exception& e) {
+        core::logError("http: handler for ", request.method, " ", request.path,
+                       " threw: ", e.what());
+      } catch (...) {
+        core::logError("http: handler for ", request.method, " ", request.path,
+                       " threw a non-std exception");
+      }
+      return errorResponse(500, "INTERNAL_ERROR", "internal error while handling the request");
+    case Router::MatchKind::kNoPath:
+      return errorResponse(404, "NOT_FOUND", "no such resource: " + request.path);
+    case Router::MatchKind::kWrongMethod: {
+      HttpResponse response = errorResponse(405, "METHOD_NOT_ALLOWED",
+                                            request.method + " is not allowed on " + request.path);
+      response.headers.emplace_back("Allow", match.allow);
+      return response;
+    }
+    case Router::MatchKind::kBadEncoding:
+      break;
+  }
+  return errorResponse(400, "BAD_REQUEST", "malformed percent-encoding in the request path");
+}
+
+HttpResponse HttpServer::errorResponse(int status, std::string_view code,
+                                       std::string_view message) const {
+  if (render_error_) {
+    try {
+      return render_error_(status, code, message);
+    } catch (const std::exception& e) {
+      core::logError("http: error renderer threw: ", e.what());
+    }
+  }
+  return HttpResponse::json(status, "{\"error\":{\"code\":\"" + jsonEscape(code) +
+                                        "\",\"message\":\"" + jsonEscape(message) + "\"}}");
+}
+
+std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive, int http_minor) {
+  int status = response.status;
+  if (status < 100 || status > 999) {
+    core::logError("http: invalid response status ", status, "; sending 500");
+    status = 500;
+  }
+  // These statuses carry no body, and a Content-Length on them is forbidden (204) or
+  // misleading: a body here would be read as the start of the next response.
+  const bool bodiless = status < 200 || status == 204 || status == 304;
+  std::string out;
+  out.reserve(256 + response.body.size());
+  out += http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reasonPhrase(status);
+  out += "\r\n";
+  if (!bodiless) {
+    if (!hasHeader(response.headers, "Content-Type")) out += "Content-Type: application/json\r\n";
+    out += "Content-Length: ";
+    out += std::to_string(response.body.size());
+    out += "\r\n";
+  }
+  if (!hasHeader(response.headers, "Cache-Control")) out += "Cache-Control: no-store\r\n";
+  out += "Access-Control-Allow-Origin: *\r\n";
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  for (const auto& [name, value] : response.headers) {
+    // The server owns the framing; a handler's copy could contradict it.
+    if (equalsIgnoreCase(name, "Content-Length") || equalsIgnoreCase(name, "Transfer-Encoding") ||
+        equalsIgnoreCase(name, "Connection") ||
+        equalsIgnoreCase(name, "Access-Control-Allow-Origin")) {
+      continue;
+    }
+    if (!isSafeHeader(name, value)) {
+      core::logWarning("http: dropping response header with forbidden characters: ", name);
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (!bodiless) out += response.body;
+  return out;
+}
+
+}  // namespace wa::http
