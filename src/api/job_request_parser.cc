@@ -4,6 +4,7 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <set>
 
@@ -59,12 +60,13 @@ std::string scalarToString(const Value& v) {
   if (v.IsBool()) return v.GetBool() ? "true" : "false";
   if (v.IsInt64()) return std::to_string(v.GetInt64());
   if (v.IsUint64()) return std::to_string(v.GetUint64());
-  // Doubles as JavaScript prints them where it matters: 1.5 -> "1.5", 2.0 -> "2".
+  // The shortest text that reads back as the same double, as JavaScript prints numbers
+  // (0.1 -> "0.1", 2.0 -> "2"), so env values match what the original worker passes.
   const double d = v.GetDouble();
   if (std::floor(d) == d && std::fabs(d) < 9.0e15) return std::to_string(static_cast<int64_t>(d));
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(d);
 }
 
 }  // namespace

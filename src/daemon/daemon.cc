@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include "api/worker_api.h"
 #include "core/event_loop.h"
 #include "core/log.h"
@@ -43,8 +45,13 @@ struct Daemon::Parts {
         server(loop, router, serverOptions(config), &api::WorkerApi::renderError) {}
 
   static api::WorkerIdentity identity(const config::Config& c) {
-    return api::WorkerIdentity{c.worker_id, WORKER_AGENT_VERSION, c.labels, c.allowed_runtime_modes,
-                               c.allowed_images};
+    // Advertise only the modes this worker will actually run.
+    std::vector<std::string> modes;
+    const auto implemented = api::JobPolicy{}.implemented_runtime_modes;
+    for (const auto& mode : c.allowed_runtime_modes) {
+      if (std::find(implemented.begin(), implemented.end(), mode) != implemented.end()) modes.push_back(mode);
+    }
+    return api::WorkerIdentity{c.worker_id, WORKER_AGENT_VERSION, c.labels, modes, c.allowed_images};
   }
   static api::JobRequestParser parser(const config::Config& c) {
     api::JobPolicy policy;
@@ -76,7 +83,6 @@ struct Daemon::Parts {
   http::HttpServer server;
   std::unique_ptr<core::SignalWatcher> signals;
   std::unique_ptr<core::Timer> prune_timer;
-  std::unique_ptr<core::Timer> shutdown_timer;
   std::unique_ptr<core::Timer> shutdown_deadline;
   bool sweep_done = false;
   bool shutting_down = false;
@@ -115,7 +121,9 @@ struct Daemon::Parts {
 
   void beginShutdown(int signo) {
     if (shutting_down) {
-      core::logWarning("second signal ", signo, ": exiting without waiting");
+      core::logWarning("second signal ", signo, ": exiting without waiting; ", runner.active(),
+                       " container(s) may be left for the next start-up to remove");
+      exit_status = 1;
       loop.stop();
       return;
     }
@@ -132,15 +140,12 @@ struct Daemon::Parts {
       loop.stop();
     });
     shutdown_deadline->enableAfter(kShutdownDeadline);
-    shutdown_timer = loop.createTimer([this] { checkShutdown(); });
     checkShutdown();
   }
 
+  // Runs at the start of shutdown and again as each job ends (Scheduler's hook).
   void checkShutdown() {
-    if (runner.active() > 0) {
-      shutdown_timer->enableAfter(core::Millis(20));
-      return;
-    }
+    if (!shutting_down || runner.active() > 0) return;
     if (!final_sweep_done) {
       final_sweep_done = true;
       sweepContainers([this] {
@@ -194,7 +199,12 @@ int Daemon::run() {
     if (!p.shutting_down) p.scheduler.setPaused(false);
   });
 
-  p.loop.run();
+  p.scheduler.setOnJobEnded([&p](const jobs::Job&) {
+    // The run is freed after this batch; look again then.
+    if (p.shutting_down) p.loop.post([&p] { p.checkShutdown(); });
+  });
+
+  if (!p.loop.run()) return 1;
   return p.exit_status;
 }
 

@@ -96,19 +96,31 @@ class DockerJobRunner::Run {
   }
 
   void killContainer() {
-    owner_.docker_.kill(container_id_, [this](Result<Unit> r) {
+    // The answer may come after this Run is gone: the callback holds copies, not this.
+    owner_.docker_.kill(container_id_, [job_id = job_.spec.job_id](Result<Unit> r) {
       if (!r.ok()) {
-        core::logWarning("killing container failed job_id=", job_.spec.job_id,
-                         " error=", describe(r.error()));
+        core::logWarning("killing container failed job_id=", job_id, " error=", describe(r.error()));
       }
     });
+    // If the engine never reports the container stopped, the slot must not be held for
+    // ever: give up waiting and go on to inspect and (force) remove.
+    if (!kill_deadline_) {
+      kill_deadline_ = owner_.loop_.createTimer([this] {
+        failWith("DOCKER_ERROR", "the engine did not stop the container after it was killed");
+        finalize();
+      });
+      kill_deadline_->enableAfter(owner_.options_.kill_grace);
+    }
   }
 
   void onWaited(const Result<int64_t>& r) {
     waited_ = true;
     if (runtime_timer_) runtime_timer_->disable();
     if (!r.ok()) {
-      failWith("DOCKER_ERROR", "waiting for the container failed: " + describe(r.error()));
+      // A 200 carrying an error is the engine's own account of the wait, already worded.
+      failWith("DOCKER_ERROR", r.error().http_status == 200
+                                   ? r.error().message
+                                   : "waiting for the container failed: " + describe(r.error()));
       finalize();
       return;
     }
@@ -142,6 +154,7 @@ class DockerJobRunner::Run {
     ending_ = true;
     if (runtime_timer_) runtime_timer_->disable();
     if (grace_timer_) grace_timer_->disable();
+    if (kill_deadline_) kill_deadline_->disable();
     // finalize() may run inside an attach callback: free the stream after this batch.
     if (attach_) owner_.loop_.deferredDelete(std::shared_ptr<docker::AttachStream>(std::move(attach_)));
     if (container_id_.empty()) {
@@ -203,6 +216,7 @@ class DockerJobRunner::Run {
   std::unique_ptr<docker::AttachStream> attach_;
   std::unique_ptr<core::Timer> runtime_timer_;
   std::unique_ptr<core::Timer> grace_timer_;
+  std::unique_ptr<core::Timer> kill_deadline_;
   std::optional<int64_t> exit_code_;
   std::optional<JobError> error_;
   bool oom_killed_ = false;

@@ -21,6 +21,8 @@ struct RunnerOptions {
   size_t output_limit_bytes = 1 << 20;  // per stream
   // After the container stopped, how long to wait for the rest of its output.
   core::Millis output_drain_grace{2000};
+  // After a kill, how long to wait for the engine to report the container stopped.
+  core::Millis kill_grace{15000};
   // How often removals that failed (engine down) are tried again.
   core::Millis removal_retry_interval{5000};
 };

@@ -19,7 +19,7 @@ JobRequestParser makeParser() {
 const char* kValid = R"({"protocol_version": 1, "job_id": "job-1",
   "task": {"type": "compile_and_run_cpp", "payload": {"x": 1}},
   "runtime": {"mode": "image", "image": "runner:1.0", "cmd": ["cat"],
-              "env": {"A": "x", "N": 3, "B": true, "F": 1.5},
+              "env": {"A": "x", "N": 3, "B": true, "F": 1.5, "T": 0.1},
               "limits": {"memory_mb": 512, "max_runtime_seconds": 5}}})";
 
 TEST(JobRequestParser, AcceptsTheProtocolExample) {
@@ -31,7 +31,7 @@ TEST(JobRequestParser, AcceptsTheProtocolExample) {
   EXPECT_EQ(spec.image, "runner:1.0");
   EXPECT_EQ(spec.cmd, std::vector<std::string>{"cat"});
   using Env = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(spec.env, (Env{{"A", "x"}, {"N", "3"}, {"B", "true"}, {"F", "1.5"}}));
+  EXPECT_EQ(spec.env, (Env{{"A", "x"}, {"N", "3"}, {"B", "true"}, {"F", "1.5"}, {"T", "0.1"}}));
   EXPECT_EQ(spec.limits.memory_mb, 512);
   EXPECT_EQ(spec.limits.max_runtime_seconds, 5);
   EXPECT_EQ(spec.job_json, kValid);

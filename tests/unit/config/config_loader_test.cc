@@ -65,7 +65,7 @@ worker_id: builder-1
 listen: "::1"
 port: 8080
 max_concurrent_jobs: 8
-max_queued_jobs: 0
+max_queued_jobs: 1
 labels: [gpu, arm64]
 allowed_images:
   - alpine:3.20
@@ -87,7 +87,7 @@ log_level: debug
   EXPECT_EQ(c.listen, "::1");
   EXPECT_EQ(c.port, 8080);
   EXPECT_EQ(c.max_concurrent_jobs, 8);
-  EXPECT_EQ(c.max_queued_jobs, 0);
+  EXPECT_EQ(c.max_queued_jobs, 1);
   EXPECT_EQ(c.labels, (std::vector<std::string>{"gpu", "arm64"}));
   EXPECT_EQ(c.allowed_images, (std::vector<std::string>{"alpine:3.20", "python:3.12-slim"}));
   EXPECT_EQ(c.allowed_runtime_modes, (std::vector<std::string>{"image", "build"}));
@@ -126,7 +126,7 @@ TEST(ConfigLoaderTest, IntegerBoundsAreInclusive) {
   EXPECT_EQ(loadOk("output_limit_bytes: 1024").output_limit_bytes, 1024);
   EXPECT_EQ(loadOk("max_body_bytes: 1024").max_body_bytes, 1024);
   EXPECT_EQ(loadOk("max_finished_jobs: 0").max_finished_jobs, 0);
-  EXPECT_EQ(loadOk("default_memory_mb: 1").default_memory_mb, 1);
+  EXPECT_EQ(loadOk("default_memory_mb: 6").default_memory_mb, 6);
 }
 
 struct BadValue {
@@ -158,11 +158,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"max_concurrent_jobs: 1025", "max_concurrent_jobs", 22,
                  "must be between 1 and 1024, got 1025"},
         BadValue{"max_queued_jobs: 1000001", "max_queued_jobs", 18,
-                 "must be between 0 and 1000000, got 1000001"},
-        BadValue{"default_memory_mb: 0", "default_memory_mb", 20, "must be at least 1, got 0"},
+                 "must be between 1 and 1000000, got 1000001"},
+        BadValue{"max_queued_jobs: 0", "max_queued_jobs", 18,
+                 "must be between 1 and 1000000, got 0"},
+        BadValue{"default_memory_mb: 5", "default_memory_mb", 20, "must be at least 6, got 5"},
         BadValue{"default_max_runtime_seconds: -5", "default_max_runtime_seconds", 30,
                  "must be at least 1, got -5"},
-        BadValue{"max_memory_mb: 0", "max_memory_mb", 16, "must be at least 1, got 0"},
+        BadValue{"max_memory_mb: 0", "max_memory_mb", 16, "must be at least 6, got 0"},
         BadValue{"max_runtime_seconds: 0", "max_runtime_seconds", 22, "must be at least 1, got 0"},
         BadValue{"output_limit_bytes: 1023", "output_limit_bytes", 21,
                  "must be at least 1024, got 1023"},
