@@ -125,7 +125,13 @@ void EventLoop::runDeferred() {
     fn();
   }
   posted_.clear();
-  graveyard_.clear();
+  // A destructor may hand the loop more objects to free (or post work): move the batch
+  // out first so that the vector is never modified while it is being cleared.
+  while (!graveyard_.empty()) {
+    std::vector<std::shared_ptr<void>> batch;
+    batch.swap(graveyard_);
+    batch.clear();
+  }
 }
 
 void EventLoop::runOnce(int max_wait_ms) {

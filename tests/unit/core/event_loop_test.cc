@@ -73,3 +73,31 @@ TEST(EventLoop, PostedWorkAndDeferredDeleteRunAfterTheBatch) {
 
 }  // namespace
 }  // namespace wa::core
+
+namespace wa::core {
+namespace {
+
+// An object whose destructor hands another object to the loop, as a connection or a
+// job run may when it is freed.
+struct Chained {
+  Chained(EventLoop& l, int d, int* count) : loop(l), depth(d), destroyed(count) {}
+  ~Chained() {
+    ++*destroyed;
+    if (depth > 0) loop.deferredDelete(std::make_shared<Chained>(loop, depth - 1, destroyed));
+  }
+  EventLoop& loop;
+  int depth;
+  int* destroyed;
+};
+
+TEST(EventLoop, DeferredDeleteFromADestructorIsSafe) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  int destroyed = 0;
+  for (int i = 0; i < 4; ++i) loop.deferredDelete(std::make_shared<Chained>(loop, 3, &destroyed));
+  loop.runOnce(0);
+  EXPECT_EQ(destroyed, 16);  // four chains of four, all freed in the same pass
+}
+
+}  // namespace
+}  // namespace wa::core
