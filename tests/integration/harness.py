@@ -153,6 +153,7 @@ class Worker:
                 self.proc.kill()
                 self.proc.wait()
         self.reader.join(5)
+        self.proc.stderr.close()
         return self.proc.returncode
 
     def close(self):
