@@ -16,10 +16,9 @@ void EngineMonitor::ping() {
   if (in_flight_) return;  // a slow engine gets one outstanding ping, not a pile of them
   in_flight_ = true;
   const core::MonoTime sent = loop_.clock().now();
-  docker_.ping([this, sent](Result<Unit> r) {
+  docker_.ping([this, sent](const Result<Unit>& r) {
     in_flight_ = false;
-    const double ms =
-        std::chrono::duration<double, std::milli>(loop_.clock().now() - sent).count();
+    const double ms = std::chrono::duration<double, std::milli>(loop_.clock().now() - sent).count();
     onPinged(r.ok(), r.ok() ? std::string() : r.error().message, ms);
   });
 }

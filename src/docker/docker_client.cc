@@ -1,0 +1,177 @@
+#include "docker/docker_client.h"
+
+#include <initializer_list>
+#include <optional>
+#include <utility>
+
+#include "docker/curl_multi.h"
+#include "docker/engine_endpoint.h"
+#include "docker/engine_json.h"
+#include "docker/hijacked_attach.h"
+
+namespace wa::docker {
+namespace {
+
+// Plain calls get this long; wait has no limit (it lasts as long as the container runs).
+constexpr long kRequestTimeoutMs = 30'000;
+constexpr long kNoTimeout = 0;
+
+}  // namespace
+
+struct DockerClient::Impl {
+  Impl(core::EventLoop& loop, std::string docker_host)
+      : loop(loop),
+        host(std::move(docker_host)),
+        endpoint(EngineEndpoint::parse(host)),
+        multi(loop) {}
+
+  ~Impl() {
+    // Streams outlive the client only as closed shells: no callbacks after this.
+    auto live = std::move(attaches->live);
+    for (HijackedAttach* stream : live) stream->abort();
+  }
+
+  // Sends method path (relative to /v1.41) and hands the response to handle: a transport
+  // failure or a status outside 2xx and extra_ok becomes a DockerError first.
+  template <typename T>
+  void call(const char* method, const std::string& path, std::string body, long timeout_ms,
+            std::initializer_list<long> extra_ok,
+            std::function<Result<T>(const CurlMulti::Response&)> parse, Callback<T> done) {
+    std::vector<long> ok_statuses(extra_ok);
+    auto complete = [this, ok_statuses = std::move(ok_statuses), parse = std::move(parse),
+                     done = std::move(done)](CurlMulti::Response response) {
+      if (std::optional<DockerError> error = errorOf(response, ok_statuses)) {
+        done(std::move(*error));
+        return;
+      }
+      done(parse(response));
+    };
+    if (!endpoint) {
+      CurlMulti::Response failure;
+      failure.result = CURLE_UNSUPPORTED_PROTOCOL;
+      failure.error = "unsupported docker host (expected unix:///path or tcp://host:port)";
+      multi.failLater(std::move(failure), std::move(complete));
+      return;
+    }
+    CurlMulti::Request request;
+    request.method = method;
+    request.url = endpoint->urlBase() + "/" + kApiVersion + path;
+    if (endpoint->kind == EngineEndpoint::Kind::kUnix)
+      request.unix_socket_path = endpoint->unix_path;
+    request.body = std::move(body);
+    request.timeout_ms = timeout_ms;
+    multi.start(std::move(request), std::move(complete));
+  }
+
+  std::optional<DockerError> errorOf(const CurlMulti::Response& response,
+                                     const std::vector<long>& ok_statuses) const {
+    if (response.result != CURLE_OK) {
+      std::string message = "Docker engine at " + host + ": " + curl_easy_strerror(response.result);
+      // For a unix socket curl's own text names "localhost port 80", which only confuses.
+      const bool misleading = endpoint && endpoint->kind == EngineEndpoint::Kind::kUnix &&
+                              response.result == CURLE_COULDNT_CONNECT;
+      if (!response.error.empty() && !misleading) message += " (" + response.error + ")";
+      return DockerError{0, std::move(message)};
+    }
+    const long status = response.http_status;
+    if (status >= 200 && status < 300) return std::nullopt;
+    for (long ok : ok_statuses) {
+      if (status == ok) return std::nullopt;
+    }
+    return DockerError{static_cast<int>(status), errorMessageFromBody(response.body, status)};
+  }
+
+  static Result<Unit> unit(const CurlMulti::Response&) { return Unit{}; }
+
+  core::EventLoop& loop;
+  std::string host;
+  std::optional<EngineEndpoint> endpoint;
+  std::shared_ptr<AttachRegistry> attaches = std::make_shared<AttachRegistry>();
+  CurlMulti multi;
+};
+
+DockerClient::DockerClient(core::EventLoop& loop, std::string docker_host)
+    : impl_(std::make_unique<Impl>(loop, std::move(docker_host))) {}
+
+DockerClient::~DockerClient() = default;
+
+size_t DockerClient::inFlight() const { return impl_->multi.inFlight(); }
+
+void DockerClient::ping(Callback<Unit> done) {
+  impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit, std::move(done));
+}
+
+void DockerClient::version(Callback<EngineVersion> done) {
+  impl_->call<EngineVersion>(
+      "GET", "/version", "", kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); }, std::move(done));
+}
+
+void DockerClient::info(Callback<EngineInfo> done) {
+  impl_->call<EngineInfo>(
+      "GET", "/info", "", kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseInfoResponse(r.body); }, std::move(done));
+}
+
+void DockerClient::createContainer(const ContainerSpec& spec, const std::string& name,
+                                   Callback<std::string> done) {
+  std::string path = "/containers/create";
+  if (!name.empty()) path += "?name=" + urlEncode(name);
+  impl_->call<std::string>(
+      "POST", path, buildCreateContainerBody(spec), kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseCreateResponse(r.body); }, std::move(done));
+}
+
+std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
+                                                   AttachStream::Callbacks callbacks) {
+  return std::make_unique<HijackedAttach>(impl_->loop, impl_->endpoint, impl_->host, id,
+                                          std::move(callbacks), impl_->attaches);
+}
+
+void DockerClient::start(const std::string& id, Callback<Unit> done) {
+  // 304: already started, which is what was asked for.
+  impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/start", "", kRequestTimeoutMs, {304},
+                    &Impl::unit, std::move(done));
+}
+
+void DockerClient::wait(const std::string& id, Callback<int64_t> done) {
+  impl_->call<int64_t>(
+      "POST", "/containers/" + urlEncode(id) + "/wait", "", kNoTimeout, {},
+      [](const CurlMulti::Response& r) { return parseWaitResponse(r.body); }, std::move(done));
+}
+
+void DockerClient::inspect(const std::string& id, Callback<ContainerState> done) {
+  impl_->call<ContainerState>(
+      "GET", "/containers/" + urlEncode(id) + "/json", "", kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); }, std::move(done));
+}
+
+void DockerClient::kill(const std::string& id, Callback<Unit> done) {
+  // 409 "Container ... is not running": it already stopped, which is what kill wants.
+  impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/kill", "", kRequestTimeoutMs, {},
+                    &Impl::unit, [done = std::move(done)](Result<Unit> r) {
+                      if (!r.ok() && r.error().http_status == 409 &&
+                          r.error().message.find("is not running") != std::string::npos) {
+                        done(Unit{});
+                        return;
+                      }
+                      done(std::move(r));
+                    });
+}
+
+void DockerClient::remove(const std::string& id, Callback<Unit> done) {
+  // 404: already gone, which is what remove wants.
+  impl_->call<Unit>("DELETE", "/containers/" + urlEncode(id) + "?force=1&v=1", "",
+                    kRequestTimeoutMs, {404}, &Impl::unit, std::move(done));
+}
+
+void DockerClient::listContainers(const std::string& label,
+                                  Callback<std::vector<std::string>> done) {
+  impl_->call<std::vector<std::string>>(
+      "GET", "/containers/json?all=1&filters=" + urlEncode(buildLabelFilter(label)), "",
+      kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseContainerListResponse(r.body); },
+      std::move(done));
+}
+
+}  // namespace wa::docker
