@@ -54,6 +54,9 @@ struct Case {
   int status = 400;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 std::string job(const std::string& runtime, const std::string& extra = "") {
   return R"({"protocol_version":1,"job_id":"j","task":{"type":"t"},"runtime":)" + runtime + extra + "}";
 }
