@@ -28,6 +28,8 @@ struct Config {
   int64_t max_body_bytes = 8388608;                 // POST body limit (413 above)
   std::string jobs_path = "/var/lib/worker-agent";  // workspace root, reported by /health
   std::string log_level = "info";                   // debug | info | warning | error
+  // On SIGTERM, how long running jobs may go on before they are cancelled (0 = at once).
+  int64_t shutdown_drain_seconds = 30;
 };
 
 }  // namespace wa::config

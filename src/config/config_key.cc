@@ -155,6 +155,8 @@ const std::vector<ConfigKey>& configKeys() {
       {"max_body_bytes", K::kInteger, nullptr, applyInteger<&Config::max_body_bytes, 1024, kNoMax>},
       {"jobs_path", K::kString, nullptr, applyJobsPath},
       {"log_level", K::kString, nullptr, applyLogLevel},
+      {"shutdown_drain_seconds", K::kInteger, nullptr,
+       applyInteger<&Config::shutdown_drain_seconds, 0, 86400>},
   };
   return keys;
 }

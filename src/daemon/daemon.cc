@@ -8,6 +8,7 @@
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/signal_watcher.h"
+#include "daemon/systemd_notifier.h"
 #include "docker/docker_client.h"
 #include "docker/engine_monitor.h"
 #include "http/http_server.h"
@@ -42,7 +43,17 @@ struct Daemon::Parts {
         scheduler(loop, store, runner, static_cast<size_t>(config.max_concurrent_jobs),
                   static_cast<size_t>(config.max_queued_jobs)),
         api(clock, identity(config), host, sampler, engine, store, scheduler, parser(config)),
-        server(loop, router, serverOptions(config), &api::WorkerApi::renderError) {}
+        server(loop, router, serverOptions(config), &api::WorkerApi::renderError),
+        notifier(loop, [this] { return summary(); }) {}
+
+  // The one-line STATUS= shown by `systemctl status`.
+  std::string summary() const {
+    std::string line = std::to_string(scheduler.running()) + " running, " +
+                       std::to_string(scheduler.queued()) + " queued";
+    if (!engine.status().reachable) line += "; docker engine unreachable";
+    if (shutting_down) line += "; shutting down";
+    return line;
+  }
 
   static api::WorkerIdentity identity(const config::Config& c) {
     // Advertise only the modes this worker will actually run.
@@ -81,12 +92,14 @@ struct Daemon::Parts {
   http::Router router;
   api::WorkerApi api;
   http::HttpServer server;
+  SystemdNotifier notifier;
   std::unique_ptr<core::SignalWatcher> signals;
   std::unique_ptr<core::Timer> prune_timer;
+  std::unique_ptr<core::Timer> drain_timer;
   std::unique_ptr<core::Timer> shutdown_deadline;
-  bool sweep_done = false;
   bool shutting_down = false;
-  bool final_sweep_done = false;
+  bool cancelling = false;
+  bool final_sweep_started = false;
   int exit_status = 0;
 
   // Removes every container labelled with this worker's id. At start-up this clears what
@@ -119,40 +132,75 @@ struct Daemon::Parts {
     });
   }
 
-  void beginShutdown(int signo) {
-    if (shutting_down) {
-      core::logWarning("second signal ", signo, ": exiting without waiting; ", runner.active(),
-                       " container(s) may be left for the next start-up to remove");
+  // Shutdown goes through three steps, each entered once: drain (new jobs refused with
+  // 503, running ones may finish, results stay readable), cancel (runs killed), and a
+  // final sweep of this worker's containers, after which the loop stops.
+  void onStopSignal(int signo) {
+    if (!shutting_down) {
+      startShutdown(signo);
+    } else if (!cancelling) {
+      core::logInfo("signal ", signo, " again: skipping the drain");
+      cancelRuns();
+    } else {
+      core::logWarning("signal ", signo, " during clean-up: exiting now; ", runner.active(),
+                       " container(s) are left for the next start-up to remove");
       exit_status = 1;
       loop.stop();
-      return;
     }
+  }
+
+  void startShutdown(int signo) {
     shutting_down = true;
-    core::logInfo("shutting down on signal ", signo, ": cancelling ", runner.active(),
-                  " running job(s) and removing this worker's containers");
+    notifier.stopping();
     api.setAcceptingJobs(false);
-    server.stopListening();
     scheduler.setPaused(true);
+    const auto drain = std::chrono::seconds(config.shutdown_drain_seconds);
+    if (drain.count() > 0 && runner.active() > 0) {
+      core::logInfo("shutting down on signal ", signo, ": letting ", runner.active(),
+                    " running job(s) finish for up to ", drain.count(), " s");
+      drain_timer = loop.createTimer([this] {
+        core::logInfo("drain time is over");
+        cancelRuns();
+      });
+      drain_timer->enableAfter(drain);
+    } else {
+      core::logInfo("shutting down on signal ", signo);
+      cancelRuns();
+    }
+    checkShutdown();
+  }
+
+  void cancelRuns() {
+    if (cancelling) return;
+    cancelling = true;
+    if (drain_timer) drain_timer->disable();
+    if (runner.active() > 0) core::logInfo("cancelling ", runner.active(), " running job(s)");
     runner.cancelAll();
+    armShutdownDeadline();
+  }
+
+  void armShutdownDeadline() {
+    if (shutdown_deadline) return;
     shutdown_deadline = loop.createTimer([this] {
       core::logWarning("shutdown deadline passed; exiting with ", runner.active(), " run(s) unfinished");
       exit_status = 1;
       loop.stop();
     });
     shutdown_deadline->enableAfter(kShutdownDeadline);
-    checkShutdown();
   }
 
-  // Runs at the start of shutdown and again as each job ends (Scheduler's hook).
+  // Runs at the start of shutdown and again after each job ends (Scheduler's hook).
   void checkShutdown() {
-    if (!shutting_down || runner.active() > 0) return;
-    if (!final_sweep_done) {
-      final_sweep_done = true;
-      sweepContainers([this] {
-        core::logInfo("shutdown complete");
-        loop.stop();
-      });
-    }
+    if (!shutting_down || runner.active() > 0 || final_sweep_started) return;
+    final_sweep_started = true;
+    cancelling = true;  // nothing left to cancel; a further signal means "exit now"
+    if (drain_timer) drain_timer->disable();
+    server.stopListening();
+    armShutdownDeadline();
+    sweepContainers([this] {
+      core::logInfo("shutdown complete");
+      loop.stop();
+    });
   }
 };
 
@@ -163,14 +211,14 @@ Daemon::~Daemon() = default;
 int Daemon::run() {
   Parts& p = *parts_;
   ::signal(SIGPIPE, SIG_IGN);
-  p.signals = std::make_unique<core::SignalWatcher>(p.loop, std::initializer_list<int>{SIGTERM, SIGINT, SIGHUP},
-                                                    [&p](int signo) {
-                                                      if (signo == SIGHUP) {
-                                                        core::logInfo("SIGHUP received; reloading is not supported yet");
-                                                        return;
-                                                      }
-                                                      p.beginShutdown(signo);
-                                                    });
+  p.signals = std::make_unique<core::SignalWatcher>(
+      p.loop, std::initializer_list<int>{SIGTERM, SIGINT, SIGHUP}, [&p](int signo) {
+        if (signo == SIGHUP) {
+          core::logInfo("SIGHUP received; reloading is not supported yet");
+          return;
+        }
+        p.onStopSignal(signo);
+      });
   p.api.registerRoutes(p.router);
   if (std::string error = p.server.listen(p.config.listen, static_cast<uint16_t>(p.config.port));
       !error.empty()) {
@@ -180,6 +228,8 @@ int Daemon::run() {
   core::logInfo("worker-agent ", WORKER_AGENT_VERSION, " listening on ", p.config.listen, ":",
                 p.server.port(), " worker_id=", p.config.worker_id,
                 " max_concurrent_jobs=", p.config.max_concurrent_jobs, " docker_host=", p.config.docker_host);
+
+  p.notifier.ready();
 
   p.sampler.setJobsPath(p.config.jobs_path);
   p.sampler.start();
@@ -195,7 +245,6 @@ int Daemon::run() {
 
   p.scheduler.setPaused(true);
   p.sweepContainers([&p] {
-    p.sweep_done = true;
     if (!p.shutting_down) p.scheduler.setPaused(false);
   });
 

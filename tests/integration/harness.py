@@ -65,7 +65,8 @@ class Worker:
     def __init__(self, config=None, env=None, args=None):
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
-               "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir()}
+               "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir(),
+               "shutdown_drain_seconds": 0}
         cfg.update(config or {})
         self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
         self.config_path = os.path.join(self.dir.name, "worker-agent.yaml")

@@ -80,6 +80,48 @@ class Signals(unittest.TestCase):
         finally:
             w.close()
 
+    def test_sigterm_drains_running_jobs_then_exits_0(self):
+        w = Worker({"shutdown_drain_seconds": 30})
+        try:
+            job = make_job(cmd=["sh", "-c", "sleep 2; echo drained"])
+            w.submit(job)
+            w.wait_for(job["job_id"], states=("running",))
+            time.sleep(0.5)
+            w.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            # Draining: new jobs are refused, results stay readable.
+            status, body = w.submit(make_job(cmd=["true"]))
+            self.assertEqual((status, body["error"]["code"]), (503, "SHUTTING_DOWN"))
+            status, record = w.job(job["job_id"])
+            self.assertEqual((status, record["state"]), (200, "running"))
+            # The job ends on its own, then the worker exits by itself.
+            self.assertEqual(w.proc.wait(15), 0, w.log())
+            w.reader.join(5)
+            self.assertIn("job finished job_id=%s exit_code=0" % job["job_id"], w.log())
+            self.assertNotIn("cancel", w.log())
+            self.assertEqual(containers_of(w.worker_id), [])
+        finally:
+            w.close()
+
+    def test_second_sigterm_skips_the_drain(self):
+        w = Worker({"shutdown_drain_seconds": 300})
+        try:
+            job = make_job(cmd=["sleep", "60"])
+            w.submit(job)
+            deadline = time.time() + 15
+            while not containers_of(w.worker_id) and time.time() < deadline:
+                time.sleep(0.05)
+            started = time.time()
+            w.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            self.assertIsNone(w.proc.poll())  # still draining
+            w.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(w.proc.wait(20), 0, w.log())
+            self.assertLess(time.time() - started, 20)
+            self.assertEqual(containers_of(w.worker_id), [])
+        finally:
+            w.close()
+
     def test_restart_after_sigkill_removes_orphans(self):
         w = Worker()
         try:

@@ -82,6 +82,7 @@ max_finished_jobs: 5
 max_body_bytes: 65536
 jobs_path: /srv/jobs
 log_level: debug
+shutdown_drain_seconds: 0
 )");
   EXPECT_EQ(c.worker_id, "builder-1");
   EXPECT_EQ(c.listen, "::1");
@@ -102,6 +103,7 @@ log_level: debug
   EXPECT_EQ(c.max_body_bytes, 65536);
   EXPECT_EQ(c.jobs_path, "/srv/jobs");
   EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.shutdown_drain_seconds, 0);
 }
 
 TEST(ConfigLoaderTest, EmptyListsAreAccepted) {
