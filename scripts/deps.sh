@@ -11,6 +11,10 @@ packages=(
   libgtest-dev libgmock-dev python3 curl clang-format clang-tidy
   # the engine and the static busybox the test images are made of
   docker.io busybox-static
+  # packaging and its tests: the .deb, lintian, man pages, a systemd rootfs
+  dpkg-dev debhelper lintian mandoc mmdebstrap systemd
+  # monitoring tests: promtool and a real Prometheus server
+  prometheus
 )
 
 missing=()
