@@ -432,6 +432,11 @@ TEST_F(HttpServerTest, HeadResponseHasLengthButNoBody) {
 }
 
 TEST_F(HttpServerTest, DescriptorExhaustionPausesAcceptingInsteadOfSpinning) {
+#ifdef WA_SANITIZED
+  // UBSan opens a pipe to probe memory during its checks; with no descriptor left it
+  // reports every checked access as invalid, so this test cannot run under it.
+  GTEST_SKIP() << "needs every file descriptor, which the sanitizer runtime uses too";
+#endif
   start();
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
