@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""make bench: worker-agent measured side by side, in one run on one machine, against
+the engine floor (the least work a client can do through the Engine API), optionally the
+original Node.js worker, and nginx serving static JSON. Prints a table of medians and
+ratios and writes the same figures as JSON under bench/results/.
+
+Only loopback and the local Docker socket are used."""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from urllib.parse import quote
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DOCKER_SOCK = "/var/run/docker.sock"
+API = "/v1.41"
+IMAGE = os.environ.get("TEST_IMAGE", "worker-agent-busybox:1")
+STDIN = json.dumps({"protocol_version": 1, "job_id": "x", "task": {"type": "bench"},
+                    "runtime": {"mode": "image", "image": IMAGE}}).encode()
+
+
+# --- the engine floor -----------------------------------------------------------------
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path=DOCKER_SOCK, timeout=60):
+        super().__init__("docker", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def call(conn, method, path, body=None, ok=(200, 201, 204)):
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    conn.request(method, API + path, body=json.dumps(body) if body is not None else None, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    if resp.status not in ok:
+        raise RuntimeError("%s %s: %d %s" % (method, path, resp.status, data[:200]))
+    return json.loads(data) if data else None
+
+
+def engine_job(conn, label):
+    """create -> attach -> start -> stdin -> wait -> remove: what every worker must do."""
+    created = call(conn, "POST", "/containers/create", {
+        "Image": IMAGE, "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
+        "OpenStdin": True, "StdinOnce": True, "Tty": False, "Labels": {"bench": label},
+        "HostConfig": {"NetworkMode": "none"}})
+    cid = created["Id"]
+    attach = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    attach.connect(DOCKER_SOCK)
+    attach.sendall(("POST %s/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+                    "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n" % (API, cid)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = attach.recv(4096)
+        if not chunk:
+            raise RuntimeError("attach closed")
+        head += chunk
+    rest = head.split(b"\r\n\r\n", 1)[1]
+    call(conn, "POST", "/containers/%s/start" % cid)
+    attach.sendall(STDIN)
+    attach.shutdown(socket.SHUT_WR)
+    out = rest
+    while True:
+        chunk = attach.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    attach.close()
+    status = call(conn, "POST", "/containers/%s/wait" % cid)
+    call(conn, "DELETE", "/containers/%s?force=1" % cid)
+    if status["StatusCode"] != 0 or STDIN not in out:
+        raise RuntimeError("engine job went wrong: %s" % status)
+
+
+def engine_sequential(n):
+    conn = UnixHTTPConnection()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        engine_job(conn, "floor")
+        times.append(time.perf_counter() - t)
+    conn.close()
+    return times
+
+
+def parallel(n, workers, fn):
+    """Runs fn(i) for i in range(n) on `workers` threads; returns jobs per second."""
+    counter = iter(range(n))
+    lock = threading.Lock()
+    errors = []
+
+    def run():
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            try:
+                fn(i)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - t
+    if errors:
+        raise errors[0]
+    return n / elapsed
+
+
+def engine_throughput(n, workers):
+    local = threading.local()
+
+    def job(_):
+        if not hasattr(local, "conn"):
+            local.conn = UnixHTTPConnection()
+        engine_job(local.conn, "floor")
+
+    return parallel(n, workers, job)
+
+
+# --- a worker speaking protocol v1 (worker-agent or the original) ----------------------
+
+class ProtocolWorker:
+    def __init__(self, port):
+        self.port = port
+        self.local = threading.local()
+
+    def conn(self):
+        if not hasattr(self.local, "conn"):
+            self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        return self.local.conn
+
+    def request(self, method, path, body=None):
+        for attempt in range(2):
+            conn = self.conn()
+            try:
+                conn.request(method, path, body=body,
+                             headers={"Content-Type": "application/json"} if body else {})
+                resp = conn.getresponse()
+                return resp.status, json.loads(resp.read() or b"null")
+            except (http.client.HTTPException, ConnectionError):
+                conn.close()
+                del self.local.conn
+                if attempt:
+                    raise
+
+    def run_job(self, poll_s=0.005):
+        job_id = "bench-" + uuid.uuid4().hex[:12]
+        body = json.dumps({"protocol_version": 1, "job_id": job_id, "task": {"type": "bench"},
+                           "runtime": {"mode": "image", "image": IMAGE}})
+        status, reply = self.request("POST", "/jobs", body)
+        if status != 202:
+            raise RuntimeError("submit: %s %s" % (status, reply))
+        while True:
+            status, record = self.request("GET", "/jobs/" + job_id)
+            if record.get("state") in ("finished", "failed"):
+                if record["state"] != "finished":
+                    raise RuntimeError("job failed: %s" % record.get("error"))
+                return job_id
+            time.sleep(poll_s)
+
+
+def start_worker_agent(binary, config):
+    path = tempfile.mktemp(suffix=".yaml")
+    with open(path, "w") as f:
+        for k, v in config.items():
+            f.write("%s: %s\n" % (k, json.dumps(v)))
+    proc = subprocess.Popen([binary, "--config", path], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    port = None
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        line = proc.stderr.readline().decode()
+        m = re.search(r"listening on \S+:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+            break
+    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
+    if port is None:
+        proc.kill()
+        raise RuntimeError("worker-agent did not start")
+    w = ProtocolWorker(port)
+    for _ in range(200):  # until it sees the engine
+        status, health = w.request("GET", "/health")
+        if status == 200:
+            break
+        time.sleep(0.05)
+    return proc, w
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+# --- HTTP: wrk against worker-agent and nginx ------------------------------------------
+
+def wrk(url, seconds, connections=64):
+    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale,
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def start_nginx(files):
+    root = tempfile.mkdtemp(prefix="wa-bench-nginx-")
+    for name, body in files.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(body)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    conf = os.path.join(root, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""worker_processes 1; daemon off; pid %(root)s/nginx.pid; error_log %(root)s/error.log;
+events { worker_connections 1024; }
+http { access_log off; default_type application/json; keepalive_requests 1000000;
+  server { listen 127.0.0.1:%(port)d; root %(root)s; } }
+""" % {"root": root, "port": port})
+    proc = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, port, root
+
+
+def run_original(args, results):
+    """The original Node.js worker (ProcessingCluster worker-agent/node), started from a
+    checkout outside this repository, measured with the very same jobs."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = dict(os.environ, WORKER_PORT=str(port), MAX_CONCURRENT_JOBS="4", WORKER_ID="bench-original")
+    proc = subprocess.Popen(["node", "src/index.js"], cwd=args.original, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        w = ProtocolWorker(port)
+        for _ in range(200):
+            try:
+                if w.request("GET", "/info")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        w.run_job()
+        lat, tp = [], []
+        for _ in range(args.rounds):
+            for _ in range(args.sequential_jobs):
+                t = time.perf_counter()
+                w.run_job()
+                lat.append(time.perf_counter() - t)
+            tp.append(parallel(args.throughput_jobs, 16, lambda _: w.run_job(poll_s=0.02)))
+        return {"ms_per_job": median(lat) * 1000, "jobs_per_s_at_4": median(tp)}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# --- the run ----------------------------------------------------------------------------
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--binary", default=os.path.join(REPO, "build/src/worker-agent"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--sequential-jobs", type=int, default=20)
+    ap.add_argument("--throughput-jobs", type=int, default=200)
+    ap.add_argument("--retained-jobs", type=int, default=10000)
+    ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--original", help="checkout of the original Node.js worker (worker-agent/node), "
+                                       "with its npm dependencies installed; skipped when absent")
+    args = ap.parse_args()
+
+    results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": args.rounds,
+               "image": IMAGE, "cpus": os.cpu_count()}
+    rows = []
+
+    # 1 and 2: job latency and throughput, engine floor and worker-agent in alternating
+    # rounds so that drift on a noisy machine hits both alike.
+    proc, wa = start_worker_agent(args.binary, {
+        "worker_id": "bench-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
+        "max_concurrent_jobs": 4, "max_queued_jobs": 100000, "shutdown_drain_seconds": 0,
+        "jobs_path": tempfile.gettempdir(), "max_finished_jobs": 100000})
+    floor_lat, wa_lat, floor_tp, wa_tp = [], [], [], []
+    try:
+        engine_sequential(2)  # warm-up: image layers, first container
+        wa.run_job()
+        for r in range(args.rounds):
+            floor_lat += engine_sequential(args.sequential_jobs)
+            for _ in range(args.sequential_jobs):
+                t = time.perf_counter()
+                wa.run_job()
+                wa_lat.append(time.perf_counter() - t)
+            floor_tp.append(engine_throughput(args.throughput_jobs, 4))
+            wa_tp.append(parallel(args.throughput_jobs, 16, lambda _: wa.run_job(poll_s=0.02)))
+            print("round %d/%d done" % (r + 1, args.rounds), file=sys.stderr)
+
+        results["engine_floor"] = {"ms_per_job": median(floor_lat) * 1000, "jobs_per_s_at_4": median(floor_tp)}
+        results["worker_agent"] = {"ms_per_job": median(wa_lat) * 1000, "jobs_per_s_at_4": median(wa_tp)}
+        rows.append(("job latency, ms (median)", results["engine_floor"]["ms_per_job"],
+                     results["worker_agent"]["ms_per_job"], "engine floor"))
+        rows.append(("jobs/s at 4 in parallel", results["engine_floor"]["jobs_per_s_at_4"],
+                     results["worker_agent"]["jobs_per_s_at_4"], "engine floor"))
+
+        # 4: HTTP against nginx serving bodies of the same size.
+        _, health_body = wa.request("GET", "/health")
+        job_id = wa.run_job()
+        conn = http.client.HTTPConnection("127.0.0.1", wa.port)
+        conn.request("GET", "/health")
+        health_bytes = conn.getresponse().read()
+        conn.request("GET", "/jobs/" + job_id)
+        job_bytes = conn.getresponse().read()
+        conn.close()
+        nginx, nport, nroot = start_nginx({"health.json": health_bytes, "job.json": job_bytes})
+        try:
+            http_results = {}
+            for name, wa_path, ng_path in (("GET /health", "/health", "/health.json"),
+                                           ("GET /jobs/{id}", "/jobs/" + job_id, "/job.json")):
+                wa_runs, ng_runs = [], []
+                for _ in range(args.rounds):
+                    wa_runs.append(wrk("http://127.0.0.1:%d%s" % (wa.port, wa_path), args.wrk_seconds))
+                    ng_runs.append(wrk("http://127.0.0.1:%d%s" % (nport, ng_path), args.wrk_seconds))
+                entry = {"worker_agent_rps": median([x["rps"] for x in wa_runs]),
+                         "nginx_rps": median([x["rps"] for x in ng_runs]),
+                         "worker_agent_p99_ms": median([x["p99_ms"] for x in wa_runs]),
+                         "nginx_p99_ms": median([x["p99_ms"] for x in ng_runs]),
+                         "worker_agent_non_2xx": sum(x["non_2xx"] for x in wa_runs),
+                         "body_bytes": len(health_bytes if name == "GET /health" else job_bytes)}
+                http_results[name] = entry
+                rows.append((name + " req/s", entry["nginx_rps"], entry["worker_agent_rps"], "nginx"))
+                rows.append((name + " p99 ms", entry["nginx_p99_ms"], entry["worker_agent_p99_ms"], "nginx"))
+            results["http"] = http_results
+        finally:
+            nginx.send_signal(signal.SIGQUIT)
+            nginx.wait(10)
+            shutil.rmtree(nroot, ignore_errors=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+    # 5: memory. A fresh worker; retained jobs are failed ones (a missing image fails at
+    # create), which costs the engine one quick 404 each and leaves a full job record.
+    proc, wa = start_worker_agent(args.binary, {
+        "worker_id": "bench-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
+        "max_concurrent_jobs": 8, "max_queued_jobs": 100000, "shutdown_drain_seconds": 0,
+        "jobs_path": tempfile.gettempdir(), "max_finished_jobs": args.retained_jobs * 2})
+    try:
+        time.sleep(1.0)
+        idle = rss_kib(proc.pid)
+        body = {"protocol_version": 1, "task": {"type": "bench"},
+                "runtime": {"mode": "image", "image": "worker-agent-bench-missing:0"}}
+        job_bytes = 0
+
+        def submit(i):
+            nonlocal job_bytes
+            b = dict(body, job_id="mem-%06d" % i)
+            text = json.dumps(b)
+            job_bytes = len(text)
+            status, _ = wa.request("POST", "/jobs", text)
+            if status != 202:
+                raise RuntimeError("submit %d" % status)
+
+        parallel(args.retained_jobs, 4, submit)
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            _, listing = wa.request("GET", "/jobs?state=failed&limit=1")
+            _, health = wa.request("GET", "/health")
+            if health.get("queued_jobs") == 0 and health.get("running_jobs") == 0:
+                break
+            time.sleep(0.5)
+        retained = rss_kib(proc.pid)
+        per_job = (retained - idle) * 1024 / args.retained_jobs
+        results["memory"] = {"rss_idle_kib": idle, "rss_retained_kib": retained,
+                             "retained_jobs": args.retained_jobs,
+                             "bytes_per_retained_job": per_job,
+                             "job_json_bytes": job_bytes}
+        rows.append(("RSS idle, KiB", None, idle, ""))
+        rows.append(("bytes per retained job (json %d B kept)" % job_bytes, None, per_job, ""))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+    # 3: the original worker, only when a checkout is given: same jobs, same engine.
+    if args.original:
+        results["original"] = run_original(args, results)
+        o, w = results["original"], results["worker_agent"]
+        rows.append(("job latency, ms: original vs worker-agent", o["ms_per_job"], w["ms_per_job"], "original"))
+        rows.append(("jobs/s at 4: original vs worker-agent", o["jobs_per_s_at_4"], w["jobs_per_s_at_4"],
+                     "original"))
+    else:
+        print("original Node.js worker: skipped (no --original PATH given)", file=sys.stderr)
+        results["original"] = None
+
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    out = os.path.join(HERE, "results", "bench-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
+    with open(out, "w") as f:
+        json.dump(results, f, indent=2)
+
+    print("\n%-44s %14s %14s %10s" % ("measure", "reference", "worker-agent", "ratio"))
+    for name, ref, mine, ref_name in rows:
+        ratio = "%9.2fx" % (mine / ref) if ref else ""
+        print("%-44s %14s %14.2f %10s%s" % (name, "%.2f" % ref if ref is not None else "-", mine, ratio,
+                                            "  (vs %s)" % ref_name if ref_name else ""))
+    print("\nresults: %s" % os.path.relpath(out, REPO))
+
+
+if __name__ == "__main__":
+    main()
