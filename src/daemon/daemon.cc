@@ -105,7 +105,7 @@ struct Daemon::Parts {
   // Removes every container labelled with this worker's id. At start-up this clears what
   // a crash left behind (the scheduler is paused until it is done, so no new job's
   // container can be caught in it); at shutdown it is the last word on leaks.
-  void sweepContainers(std::function<void()> done) {
+  void sweepContainers(const std::function<void()>& done) {
     const std::string label = std::string(jobs::kWorkerLabel) + "=" + config.worker_id;
     docker.listContainers(label, [this, done](docker::Result<std::vector<std::string>> r) {
       if (!r.ok()) {
@@ -119,7 +119,7 @@ struct Daemon::Parts {
         return;
       }
       for (const std::string& id : r.value()) {
-        docker.remove(id, [id, remaining, done](docker::Result<docker::Unit> removed) {
+        docker.remove(id, [id, remaining, done](const docker::Result<docker::Unit>& removed) {
           if (removed.ok()) {
             core::logInfo("removed container left by this worker container_id=", id);
           } else {

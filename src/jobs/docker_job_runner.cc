@@ -23,13 +23,18 @@ class DockerJobRunner::Run {
     docker::ContainerSpec spec;
     spec.image = job_.spec.image;
     spec.cmd = job_.spec.cmd;
-    for (const auto& [key, value] : job_.spec.env) spec.env.push_back(key + "=" + value);
+    for (const auto& [key, value] : job_.spec.env) {
+      std::string entry = key;
+      entry += '=';
+      entry += value;
+      spec.env.push_back(std::move(entry));
+    }
     spec.labels[kWorkerLabel] = owner_.options_.worker_id;
     spec.labels[kJobLabel] = job_.spec.job_id;
     spec.memory_bytes = job_.spec.limits.memory_mb * 1024 * 1024;
     spec.network_mode = "none";
     spec.open_stdin = true;
-    owner_.docker_.createContainer(spec, "", [this](Result<std::string> r) { onCreated(r); });
+    owner_.docker_.createContainer(spec, "", [this](const Result<std::string>& r) { onCreated(r); });
   }
 
   void cancel() {
@@ -59,7 +64,7 @@ class DockerJobRunner::Run {
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
       out.append(data, owner_.options_.output_limit_bytes);
     };
-    callbacks.on_closed = [this](std::optional<DockerError> error) { onStreamClosed(error); };
+    callbacks.on_closed = [this](const std::optional<DockerError>& error) { onStreamClosed(error); };
     attach_ = owner_.docker_.attach(container_id_, std::move(callbacks));
     // The engine buffers nothing for us: stdin goes out once attached, then is closed.
     attach_->writeStdinAndClose(job_.spec.job_json);
@@ -70,7 +75,7 @@ class DockerJobRunner::Run {
       finalize();
       return;
     }
-    owner_.docker_.start(container_id_, [this](Result<Unit> r) { onStarted(r); });
+    owner_.docker_.start(container_id_, [this](const Result<Unit>& r) { onStarted(r); });
   }
 
   void onStarted(const Result<Unit>& r) {
@@ -84,7 +89,7 @@ class DockerJobRunner::Run {
     runtime_timer_ = owner_.loop_.createTimer([this] { onRuntimeExceeded(); });
     runtime_timer_->enableAfter(std::chrono::seconds(job_.spec.limits.max_runtime_seconds));
     if (cancelled_) killContainer();
-    owner_.docker_.wait(container_id_, [this](Result<int64_t> r) { onWaited(r); });
+    owner_.docker_.wait(container_id_, [this](const Result<int64_t>& r) { onWaited(r); });
   }
 
   void onRuntimeExceeded() {
@@ -97,7 +102,7 @@ class DockerJobRunner::Run {
 
   void killContainer() {
     // The answer may come after this Run is gone: the callback holds copies, not this.
-    owner_.docker_.kill(container_id_, [job_id = job_.spec.job_id](Result<Unit> r) {
+    owner_.docker_.kill(container_id_, [job_id = job_.spec.job_id](const Result<Unit>& r) {
       if (!r.ok()) {
         core::logWarning("killing container failed job_id=", job_id, " error=", describe(r.error()));
       }
@@ -161,7 +166,7 @@ class DockerJobRunner::Run {
       complete();
       return;
     }
-    owner_.docker_.inspect(container_id_, [this](Result<docker::ContainerState> r) {
+    owner_.docker_.inspect(container_id_, [this](const Result<docker::ContainerState>& r) {
       if (r.ok()) {
         oom_killed_ = r.value().oom_killed;
         if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
@@ -169,7 +174,7 @@ class DockerJobRunner::Run {
       } else if (!error_) {
         failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
       }
-      owner_.docker_.remove(container_id_, [this](Result<Unit> removed) {
+      owner_.docker_.remove(container_id_, [this](const Result<Unit>& removed) {
         if (!removed.ok()) {
           core::logWarning("removing container failed, will retry container_id=", container_id_,
                            " error=", describe(removed.error()));
@@ -269,7 +274,7 @@ void DockerJobRunner::removeLater(const std::string& container_id) {
 
 void DockerJobRunner::retryRemovals() {
   for (const std::string& id : pending_removals_) {
-    docker_.remove(id, [this, id](Result<Unit> r) {
+    docker_.remove(id, [this, id](const Result<Unit>& r) {
       if (r.ok()) {
         pending_removals_.erase(id);
         core::logInfo("removed container left behind earlier container_id=", id);
