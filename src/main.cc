@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     } else if (arg.rfind("--config=", 0) == 0) {
       config_path = arg.substr(std::strlen("--config="));
     } else {
-      std::fprintf(stderr, "worker-agent: unknown or incomplete option '%s'\n\n%s", arg.c_str(), kUsage);
+      std::fprintf(stderr, "worker-agent: unknown or incomplete option '%s'\n\n%s", arg.c_str(),
+                   kUsage);
       return 2;
     }
   }
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
                           ? wa::config::ConfigLoader::loadDefaults(env, hostname())
                           : wa::config::ConfigLoader::loadFile(config_path, env, hostname());
   if (!loaded.config) {
-    std::fprintf(stderr, "worker-agent: invalid configuration: %s\n", loaded.error.format().c_str());
+    std::fprintf(stderr, "worker-agent: invalid configuration: %s\n",
+                 loaded.error.format().c_str());
     return 1;
   }
   if (check_only) {

@@ -76,11 +76,12 @@ ParsedJob JobRequestParser::parse(std::string_view body) const {
   rapidjson::Document doc;
   // Iterative parsing: deeply nested input cannot exhaust the stack.
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
-                                                                                   body.size());
+                                                                                    body.size());
   if (doc.HasParseError()) {
-    result.rejection = reject("INVALID_BODY", std::string("body is not valid JSON: ") +
-                                                  rapidjson::GetParseError_En(doc.GetParseError()) +
-                                                  " at offset " + std::to_string(doc.GetErrorOffset()));
+    result.rejection =
+        reject("INVALID_BODY", std::string("body is not valid JSON: ") +
+                                   rapidjson::GetParseError_En(doc.GetParseError()) +
+                                   " at offset " + std::to_string(doc.GetErrorOffset()));
     return result;
   }
   if (!doc.IsObject()) {
@@ -88,7 +89,9 @@ ParsedJob JobRequestParser::parse(std::string_view body) const {
     return result;
   }
   bool duplicate = false;
-  auto field = [&](const Value& object, const char* name) { return member(object, name, &duplicate); };
+  auto field = [&](const Value& object, const char* name) {
+    return member(object, name, &duplicate);
+  };
 
   // job_id first, so that later rejections can echo it back.
   const Value* job_id = field(doc, "job_id");
@@ -134,7 +137,8 @@ ParsedJob JobRequestParser::parse(std::string_view body) const {
   spec.task_type = std::string(view(*task_type));
 
   const Value* runtime = field(doc, "runtime");
-  if (runtime == nullptr || runtime->IsNull()) return fail("MISSING_RUNTIME", "runtime is required");
+  if (runtime == nullptr || runtime->IsNull())
+    return fail("MISSING_RUNTIME", "runtime is required");
   if (!runtime->IsObject()) return fail("MISSING_RUNTIME", "runtime must be an object");
 
   const Value* mode = field(*runtime, "mode");
@@ -143,8 +147,8 @@ ParsedJob JobRequestParser::parse(std::string_view body) const {
   }
   const std::string mode_name(view(*mode));
   if (mode_name != "image" && mode_name != "build") {
-    return fail("BAD_RUNTIME_MODE",
-                "runtime.mode \"" + core::toValidUtf8(mode_name) + "\" is not \"image\" or \"build\"");
+    return fail("BAD_RUNTIME_MODE", "runtime.mode \"" + core::toValidUtf8(mode_name) +
+                                        "\" is not \"image\" or \"build\"");
   }
   const auto listed = [&](const std::vector<std::string>& list) {
     return std::find(list.begin(), list.end(), mode_name) != list.end();
@@ -189,11 +193,12 @@ ParsedJob JobRequestParser::parse(std::string_view body) const {
       }
       const Value& value = it->value;
       if (!(value.IsString() || value.IsNumber() || value.IsBool())) {
-        return fail("INVALID_ENV", "runtime.env." + std::string(key) +
-                                       " must be a string, number or boolean");
+        return fail("INVALID_ENV",
+                    "runtime.env." + std::string(key) + " must be a string, number or boolean");
       }
       std::string text = scalarToString(value);
-      if (hasNul(text)) return fail("INVALID_ENV", "runtime.env." + std::string(key) + " contains NUL");
+      if (hasNul(text))
+        return fail("INVALID_ENV", "runtime.env." + std::string(key) + " contains NUL");
       spec.env.emplace_back(std::string(key), std::move(text));
     }
   }
@@ -225,7 +230,8 @@ ParsedJob JobRequestParser::parse(std::string_view body) const {
       }
       if (*n > limit.ceiling) {
         return fail("LIMIT_EXCEEDED", name + " " + std::to_string(*n) + " exceeds this worker's " +
-                                          limit.ceiling_key + " of " + std::to_string(limit.ceiling));
+                                          limit.ceiling_key + " of " +
+                                          std::to_string(limit.ceiling));
       }
       *limit.target = *n;
     }

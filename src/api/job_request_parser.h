@@ -24,8 +24,8 @@ struct JobPolicy {
 
 struct Rejection {
   int status = 400;
-  std::string code;     // e.g. "MISSING_IMAGE"
-  std::string message;  // names the field at fault
+  std::string code;                   // e.g. "MISSING_IMAGE"
+  std::string message;                // names the field at fault
   std::optional<std::string> job_id;  // echoed back when the body had a usable one
 };
 

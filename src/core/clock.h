@@ -23,8 +23,7 @@ class SystemClock final : public Clock {
  public:
   MonoTime now() const override { return std::chrono::steady_clock::now(); }
   int64_t wallMillis() const override {
-    return std::chrono::duration_cast<Millis>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
 };

@@ -10,8 +10,7 @@
 
 namespace wa::core {
 
-SignalWatcher::SignalWatcher(EventLoop& loop, std::initializer_list<int> signals,
-                             Callback callback)
+SignalWatcher::SignalWatcher(EventLoop& loop, std::initializer_list<int> signals, Callback callback)
     : callback_(std::move(callback)) {
   sigset_t mask;
   sigemptyset(&mask);

@@ -22,7 +22,7 @@ struct DockerError {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
   Result(DockerError error) : value_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return value_.index() == 0; }
   const T& value() const { return std::get<0>(value_); }
@@ -43,9 +43,9 @@ struct ContainerSpec {
   std::vector<std::string> cmd;  // empty: the image's CMD
   std::vector<std::string> env;  // "KEY=value"
   std::map<std::string, std::string> labels;
-  int64_t memory_bytes = 0;      // 0: no limit; MemorySwap is set equal (no extra swap)
+  int64_t memory_bytes = 0;  // 0: no limit; MemorySwap is set equal (no extra swap)
   std::string network_mode = "none";
-  bool open_stdin = true;        // OpenStdin + StdinOnce + AttachStdin
+  bool open_stdin = true;  // OpenStdin + StdinOnce + AttachStdin
 };
 
 struct ContainerState {

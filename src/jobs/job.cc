@@ -17,7 +17,8 @@ const char* stateName(JobState state) {
 }
 
 bool parseState(std::string_view text, JobState* out) {
-  for (JobState s : {JobState::kQueued, JobState::kRunning, JobState::kFinished, JobState::kFailed}) {
+  for (JobState s :
+       {JobState::kQueued, JobState::kRunning, JobState::kFinished, JobState::kFailed}) {
     if (text == stateName(s)) {
       *out = s;
       return true;

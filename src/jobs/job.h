@@ -30,9 +30,9 @@ struct JobSpec {
   std::string job_id;
   std::string task_type;
   std::string image;
-  std::vector<std::string> cmd;                              // empty: the image's CMD
-  std::vector<std::pair<std::string, std::string>> env;      // in submission order
-  JobLimits limits;                                          // effective (defaults applied)
+  std::vector<std::string> cmd;                          // empty: the image's CMD
+  std::vector<std::pair<std::string, std::string>> env;  // in submission order
+  JobLimits limits;                                      // effective (defaults applied)
   std::string job_json;  // the request body exactly as received; written to stdin
 };
 

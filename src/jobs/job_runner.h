@@ -13,7 +13,7 @@ namespace wa::jobs {
 struct JobOutcome {
   std::optional<int64_t> exit_code;  // nullopt when the container never exited by itself
   bool oom_killed = false;
-  std::optional<JobError> error;     // nullopt: exit code decides
+  std::optional<JobError> error;  // nullopt: exit code decides
 };
 
 class JobRunner {

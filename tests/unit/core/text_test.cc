@@ -16,7 +16,10 @@ TEST(Text, Utf8Validation) {
 }
 
 TEST(Text, InvalidBytesBecomeReplacementCharacters) {
-  EXPECT_EQ(toValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(toValidUtf8("a\xFF"
+                        "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(toValidUtf8("\xC3\xA9"), "\xC3\xA9");
   EXPECT_TRUE(isValidUtf8(toValidUtf8("\x80\x81\xC3")));
 }

@@ -28,7 +28,8 @@ class FakeRunner final : public JobRunner {
       if (it->job->spec.job_id != job_id) continue;
       Entry entry = std::move(*it);
       running.erase(it);
-      loop_.post([entry = std::move(entry), outcome]() mutable { entry.done(*entry.job, outcome); });
+      loop_.post(
+          [entry = std::move(entry), outcome]() mutable { entry.done(*entry.job, outcome); });
       return;
     }
   }

@@ -13,7 +13,7 @@ TEST(ImagePolicy, ExactAndAnyTag) {
   EXPECT_FALSE(policy.allows("runner:1.1"));
   EXPECT_FALSE(policy.allows("runner"));  // means runner:latest
   EXPECT_TRUE(policy.allows("tools:7"));
-  EXPECT_TRUE(policy.allows("tools"));    // tools:latest
+  EXPECT_TRUE(policy.allows("tools"));  // tools:latest
   EXPECT_FALSE(policy.allows("toolsx:7"));
   EXPECT_FALSE(policy.allows("other/tools:7"));
   EXPECT_FALSE(policy.allows("tools@sha256:abc"));

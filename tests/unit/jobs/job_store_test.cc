@@ -33,7 +33,8 @@ TEST(JobStore, InsertFindListAndCounts) {
 TEST(JobStore, PrunesTerminalJobsByAgeAndCountButNeverLiveOnes) {
   JobStore store(RetentionPolicy{1000, 2});
   for (const char* id : {"a", "b", "c", "live"}) store.insert(makeJob(id));
-  for (const char* id : {"a", "b", "c"}) store.transition(*store.find(id), JobState::kFinished, 100);
+  for (const char* id : {"a", "b", "c"})
+    store.transition(*store.find(id), JobState::kFinished, 100);
   EXPECT_EQ(store.prune(100), 1u);  // over the count of 2: the oldest goes
   EXPECT_EQ(store.find("a"), nullptr);
   EXPECT_EQ(store.prune(1099), 0u);

@@ -27,7 +27,8 @@ class SchedulerTest : public ::testing::Test {
 
 TEST_F(SchedulerTest, StartsInFifoOrderUpToTheCap) {
   for (int i = 0; i < 6; ++i) {
-    ASSERT_EQ(scheduler.submit(makeJob("j" + std::to_string(i))), Scheduler::SubmitResult::kAccepted);
+    ASSERT_EQ(scheduler.submit(makeJob("j" + std::to_string(i))),
+              Scheduler::SubmitResult::kAccepted);
   }
   EXPECT_TRUE(runner.started.empty());  // started after the current batch, not inside submit
   settle();
