@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <string_view>
@@ -51,19 +52,20 @@ DiskUsage diskUsage(const std::string& path) {
   return usage;
 }
 
-std::optional<double> hottestThermalZone(const std::string& root) {
+std::vector<ThermalZone> thermalZones(const std::string& root) {
+  std::vector<ThermalZone> zones;
   const std::string dir_path = rootedPath(root, "/sys/class/thermal");
   struct DirCloser {
     void operator()(DIR* dir) const { ::closedir(dir); }
   };
   std::unique_ptr<DIR, DirCloser> dir(::opendir(dir_path.c_str()));
-  if (!dir) return std::nullopt;  // no thermal class: containers, many VMs
-  std::optional<double> hottest;
+  if (!dir) return zones;  // no thermal class: containers, many VMs
   // readdir returns null both at the end and on error; either way there is nothing more.
   while (const dirent* entry = ::readdir(dir.get())) {
     const std::string_view name(entry->d_name);
     if (name.substr(0, 12) != "thermal_zone") continue;
-    auto text = readSmallFile(dir_path + "/" + std::string(name) + "/temp", 64);
+    const std::string zone_path = dir_path + "/" + std::string(name);
+    auto text = readSmallFile(zone_path + "/temp", 64);
     if (!text) continue;
     const std::string_view digits = trimWhitespace(*text);
     int64_t millidegrees = 0;
@@ -71,15 +73,63 @@ std::optional<double> hottestThermalZone(const std::string& root) {
     if (ec != std::errc() || end != digits.data() + digits.size()) continue;
     const double celsius = static_cast<double>(millidegrees) / 1000.0;
     if (celsius < kMinPlausibleC || celsius > kMaxPlausibleC) continue;
-    if (!hottest || celsius > *hottest) hottest = celsius;
+    ThermalZone zone;
+    zone.zone = std::string(name);
+    if (auto type = readSmallFile(zone_path + "/type", 256)) zone.type = std::string(trimWhitespace(*type));
+    zone.temperature_c = celsius;
+    zones.push_back(std::move(zone));
   }
-  return hottest;
+  // readdir's order is the file system's; a stable order keeps /health and /metrics steady.
+  std::sort(zones.begin(), zones.end(), [](const ThermalZone& a, const ThermalZone& b) {
+    return a.zone.size() != b.zone.size() ? a.zone.size() < b.zone.size() : a.zone < b.zone;
+  });
+  return zones;
+}
+
+// The aggregate "cpu" line of /proc/stat: user nice system idle iowait irq softirq steal
+// (guest time is already inside user and nice, so it is not added again).
+std::optional<std::pair<uint64_t, uint64_t>> cpuTimes(const std::string& root) {
+  auto text = readSmallFile(rootedPath(root, "/proc/stat"), 1 << 20);
+  if (!text || text->compare(0, 4, "cpu ") != 0) return std::nullopt;
+  std::string_view line(*text);
+  line = line.substr(4, line.find('\n') - 4);
+  std::array<uint64_t, 8> fields{};
+  size_t count = 0;
+  const char* p = line.data();
+  const char* end = p + line.size();
+  while (count < fields.size()) {
+    while (p < end && *p == ' ') ++p;
+    if (p == end) break;
+    auto [next, ec] = std::from_chars(p, end, fields[count]);
+    if (ec != std::errc()) return std::nullopt;
+    p = next;
+    ++count;
+  }
+  if (count < 4) return std::nullopt;
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += fields[i];
+  const uint64_t idle = fields[3] + (count > 4 ? fields[4] : 0);  // idle + iowait
+  return std::make_pair(total - idle, total);
+}
+
+// Adds b's set fields into a's.
+void addUsage(CgroupUsage& a, const CgroupUsage& b) {
+  const auto add = [](std::optional<uint64_t>& x, const std::optional<uint64_t>& y) {
+    if (y) x = x.value_or(0) + *y;
+  };
+  add(a.cpu_usage_usec, b.cpu_usage_usec);
+  add(a.memory_current_bytes, b.memory_current_bytes);
+  add(a.memory_max_bytes, b.memory_max_bytes);
+  add(a.oom_kills, b.oom_kills);
+  add(a.pids_current, b.pids_current);
+  add(a.io_read_bytes, b.io_read_bytes);
+  add(a.io_write_bytes, b.io_write_bytes);
 }
 
 }  // namespace
 
 HostSampler::HostSampler(core::EventLoop& loop, std::string root, core::Millis interval)
-    : root_(std::move(root)), interval_(interval) {
+    : loop_(loop), root_(std::move(root)), interval_(interval) {
   // A zero or negative interval would re-sample on every loop iteration.
   if (interval_ <= core::Millis(0)) interval_ = core::Millis(1000);
   timer_ = loop.createTimer([this] {
@@ -100,10 +150,50 @@ void HostSampler::sampleNow() {
     if (auto kb = meminfoKb(*meminfo, "MemTotal")) sample.memory_total_mb = *kb / 1024;
     if (auto kb = meminfoKb(*meminfo, "MemAvailable")) sample.memory_available_mb = *kb / 1024;
   }
-  sample.temperature_c = hottestThermalZone(root_);
+  sample.thermal_zones = thermalZones(root_);
+  for (const ThermalZone& zone : sample.thermal_zones) {
+    if (!sample.temperature_c || zone.temperature_c > *sample.temperature_c) {
+      sample.temperature_c = zone.temperature_c;
+    }
+  }
+  if (auto times = cpuTimes(root_)) {
+    const CpuTimes now{times->first, times->second};
+    // Counters only grow; a smaller total means a different tree (tests) or a wrap.
+    if (last_cpu_ && now.total > last_cpu_->total && now.busy >= last_cpu_->busy) {
+      sample.cpu_usage_percent = 100.0 * static_cast<double>(now.busy - last_cpu_->busy) /
+                                 static_cast<double>(now.total - last_cpu_->total);
+    }
+    last_cpu_ = now;
+  } else {
+    last_cpu_.reset();
+  }
   sample.jobs_disk = diskUsage(jobs_path_);
   sample.docker_disk = diskUsage(docker_root_dir_);
-  latest_ = sample;
+
+  CgroupSample& cgroup = sample.cgroup;
+  cgroup.version = detectCgroupVersion(root_);
+  cgroup.worker = readOwnCgroup(root_, cgroup.version);
+  const core::MonoTime now = loop_.clock().now();
+  if (cgroup.worker.cpu_usage_usec && last_worker_cpu_usec_ && now > last_worker_cpu_at_ &&
+      *cgroup.worker.cpu_usage_usec >= *last_worker_cpu_usec_) {
+    const double elapsed_usec =
+        std::chrono::duration<double, std::micro>(now - last_worker_cpu_at_).count();
+    cgroup.worker_cpu_percent =
+        100.0 * static_cast<double>(*cgroup.worker.cpu_usage_usec - *last_worker_cpu_usec_) / elapsed_usec;
+  }
+  last_worker_cpu_usec_ = cgroup.worker.cpu_usage_usec;
+  last_worker_cpu_at_ = now;
+  if (job_containers_) {
+    for (const std::string& id : job_containers_()) {
+      ++cgroup.job_containers;
+      const CgroupUsage usage = readContainerCgroup(root_, cgroup.version, id);
+      if (!usage.found) continue;
+      ++cgroup.job_containers_found;
+      addUsage(cgroup.jobs, usage);
+    }
+    cgroup.jobs.found = cgroup.job_containers_found > 0;
+  }
+  latest_ = std::move(sample);
 }
 
 }  // namespace wa::metrics

@@ -1,14 +1,19 @@
-// HostSampler: dynamic host metrics, refreshed by a loop timer so that /health is
-// answered from a cache and never reads files itself. All paths are rooted at root.
+// HostSampler: dynamic host metrics, refreshed by a loop timer so that /health and
+// /metrics are answered from a cache and never read files themselves. All /proc and /sys
+// paths are rooted at root ("/" normally, a fixture tree in tests); a missing or
+// malformed file leaves its value unset, never an error.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/event_loop.h"
+#include "metrics/cgroup_reader.h"
 
 namespace wa::metrics {
 
@@ -17,13 +22,35 @@ struct DiskUsage {
   std::optional<int64_t> available_mb;
 };
 
+struct ThermalZone {
+  std::string zone;     // "thermal_zone0"
+  std::string type;     // contents of its type file ("x86_pkg_temp"); "" when absent
+  double temperature_c = 0;
+};
+
+struct CgroupSample {
+  CgroupVersion version = CgroupVersion::kNone;
+  CgroupUsage worker;  // the worker's own cgroup
+  // CPU the worker's cgroup used since the previous sample, in percent of one CPU.
+  std::optional<double> worker_cpu_percent;
+  // The running jobs' containers: how many were asked for and found, and their sums
+  // (a field is set when at least one found container reported it).
+  size_t job_containers = 0;
+  size_t job_containers_found = 0;
+  CgroupUsage jobs;
+};
+
 struct HostSample {
   std::array<double, 3> load_average{};  // 1, 5, 15 minutes
+  // Busy share of all CPUs since the previous sample (/proc/stat); unset on the first.
+  std::optional<double> cpu_usage_percent;
   std::optional<int64_t> memory_total_mb;
   std::optional<int64_t> memory_available_mb;
-  std::optional<double> temperature_c;  // hottest /sys/class/thermal zone; nullopt if none
+  std::vector<ThermalZone> thermal_zones;  // plausible readings only, by zone name
+  std::optional<double> temperature_c;     // the hottest zone; nullopt if none
   DiskUsage jobs_disk;
   DiskUsage docker_disk;
+  CgroupSample cgroup;
 };
 
 class HostSampler {
@@ -39,6 +66,10 @@ class HostSampler {
   void setDockerRootDir(std::string path) { docker_root_dir_ = std::move(path); }
   const std::string& jobsPath() const { return jobs_path_; }
   const std::string& dockerRootDir() const { return docker_root_dir_; }
+  // Asked at each sample for the ids of the containers whose cgroups count as the jobs'.
+  void setJobContainers(std::function<std::vector<std::string>()> fn) {
+    job_containers_ = std::move(fn);
+  }
 
   // Samples now and then every interval.
   void start();
@@ -46,12 +77,23 @@ class HostSampler {
   const HostSample& latest() const { return latest_; }
 
  private:
+  struct CpuTimes {
+    uint64_t busy = 0;
+    uint64_t total = 0;
+  };
+
+  core::EventLoop& loop_;
   std::string root_;
   core::Millis interval_;
   std::unique_ptr<core::Timer> timer_;
   std::string jobs_path_;
   std::string docker_root_dir_;
+  std::function<std::vector<std::string>()> job_containers_;
   HostSample latest_;
+  // The previous readings the percentages are differences from.
+  std::optional<CpuTimes> last_cpu_;
+  std::optional<uint64_t> last_worker_cpu_usec_;
+  core::MonoTime last_worker_cpu_at_{};
 };
 
 }  // namespace wa::metrics

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/event_loop.h"
@@ -16,6 +17,8 @@ using testing::TempTree;
 
 const std::string kX86 = WA_FIXTURES_DIR "/metrics/x86_host";
 const std::string kArm = WA_FIXTURES_DIR "/metrics/arm_host";
+const std::string kV2Host = WA_FIXTURES_DIR "/metrics/cgroup_v2_host";
+const std::string kV1Host = WA_FIXTURES_DIR "/metrics/cgroup_v1_host";
 constexpr core::Millis kInterval{5000};
 
 class HostSamplerTest : public ::testing::Test {
@@ -162,6 +165,109 @@ TEST_F(HostSamplerTest, RealHost) {
     EXPECT_GE(*s.temperature_c, -40.0);
     EXPECT_LE(*s.temperature_c, 150.0);
   }
+}
+
+TEST_F(HostSamplerTest, SeveralThermalZonesWithTypes) {
+  HostSampler sampler(loop_, kV2Host, kInterval);
+  sampler.sampleNow();
+  const HostSample& s = sampler.latest();
+  // zone2 reads -273 (no sensor) and is left out; zone10 sorts after zone2, not after zone1.
+  ASSERT_EQ(s.thermal_zones.size(), 3u);
+  EXPECT_EQ(s.thermal_zones[0].zone, "thermal_zone0");
+  EXPECT_EQ(s.thermal_zones[0].type, "acpitz");
+  EXPECT_DOUBLE_EQ(s.thermal_zones[0].temperature_c, 27.8);
+  EXPECT_EQ(s.thermal_zones[1].type, "x86_pkg_temp");
+  EXPECT_EQ(s.thermal_zones[2].zone, "thermal_zone10");
+  EXPECT_EQ(s.thermal_zones[2].type, "pch_cannonlake");
+  ASSERT_TRUE(s.temperature_c);
+  EXPECT_DOUBLE_EQ(*s.temperature_c, 64.0);
+}
+
+TEST_F(HostSamplerTest, NoThermalZones) {
+  HostSampler sampler(loop_, kV1Host, kInterval);
+  sampler.sampleNow();
+  EXPECT_TRUE(sampler.latest().thermal_zones.empty());
+  EXPECT_EQ(sampler.latest().temperature_c, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, CpuBusyPercentIsTheDifferenceBetweenSamples) {
+  TempTree tree;
+  tree.write("proc/stat", "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3 4\n");
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cpu_usage_percent, std::nullopt) << "one reading is no rate";
+  // +300 busy (user 200, system 100) and +100 idle +100 iowait: 300 of 500.
+  tree.write("proc/stat", "cpu  300 0 200 800 200 0 0 0 0 0\n");
+  sampler.sampleNow();
+  ASSERT_TRUE(sampler.latest().cpu_usage_percent);
+  EXPECT_DOUBLE_EQ(*sampler.latest().cpu_usage_percent, 60.0);
+  // Nothing moved: no rate rather than a division by zero.
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cpu_usage_percent, std::nullopt);
+  tree.write("proc/stat", "garbage\n");
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cpu_usage_percent, std::nullopt);
+}
+
+TEST_F(HostSamplerTest, CgroupV2WorkerAndJobs) {
+  HostSampler sampler(loop_, kV2Host, kInterval);
+  sampler.setJobContainers([] {
+    return std::vector<std::string>{
+        "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111",
+        "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222",
+        "dddddddddddd4444444444444444444444444444444444444444444444444444"};  // gone
+  });
+  sampler.sampleNow();
+  const CgroupSample& c = sampler.latest().cgroup;
+  EXPECT_EQ(c.version, CgroupVersion::kV2);
+  EXPECT_EQ(c.worker.memory_current_bytes, 41'943'040u);
+  EXPECT_EQ(c.worker_cpu_percent, std::nullopt);
+  EXPECT_EQ(c.job_containers, 3u);
+  EXPECT_EQ(c.job_containers_found, 2u);
+  EXPECT_EQ(c.jobs.memory_current_bytes, 10'485'760u + 5'242'880u);
+  EXPECT_EQ(c.jobs.cpu_usage_usec, 1'500'000u);
+  EXPECT_EQ(c.jobs.pids_current, 3u);
+  EXPECT_EQ(c.jobs.oom_kills, 1u);
+  EXPECT_EQ(c.jobs.io_read_bytes, 4096u) << "only the one that has io.stat";
+}
+
+TEST_F(HostSamplerTest, CgroupWorkerCpuPercentFromTheClock) {
+  TempTree tree;
+  tree.write("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+  tree.write("proc/self/cgroup", "0::/w\n");
+  tree.write("sys/fs/cgroup/w/cpu.stat", "usage_usec 1000000\n");
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.sampleNow();
+  tree.write("sys/fs/cgroup/w/cpu.stat", "usage_usec 1250000\n");
+  clock_.advance(core::Millis(1000));
+  sampler.sampleNow();
+  ASSERT_TRUE(sampler.latest().cgroup.worker_cpu_percent);
+  EXPECT_DOUBLE_EQ(*sampler.latest().cgroup.worker_cpu_percent, 25.0);
+}
+
+TEST_F(HostSamplerTest, CgroupV1Fallback) {
+  HostSampler sampler(loop_, kV1Host, kInterval);
+  sampler.setJobContainers(
+      [] { return std::vector<std::string>{"cccccccccccc3333333333333333333333333333333333333333333333333333"}; });
+  sampler.sampleNow();
+  const CgroupSample& c = sampler.latest().cgroup;
+  EXPECT_EQ(c.version, CgroupVersion::kV1);
+  EXPECT_EQ(c.worker.memory_current_bytes, 31'457'280u);
+  EXPECT_EQ(c.worker.cpu_usage_usec, 3'000'000u);
+  EXPECT_EQ(c.job_containers_found, 1u);
+  EXPECT_EQ(c.jobs.memory_max_bytes, 134'217'728u);
+  EXPECT_DOUBLE_EQ(sampler.latest().load_average[0], 0.5);
+}
+
+TEST_F(HostSamplerTest, NoCgroupsAtAll) {
+  HostSampler sampler(loop_, kArm, kInterval);
+  sampler.setJobContainers([] { return std::vector<std::string>{"aaaaaaaaaaaa"}; });
+  sampler.sampleNow();
+  const CgroupSample& c = sampler.latest().cgroup;
+  EXPECT_EQ(c.version, CgroupVersion::kNone);
+  EXPECT_FALSE(c.worker.found);
+  EXPECT_EQ(c.job_containers_found, 0u);
+  EXPECT_EQ(c.jobs.memory_current_bytes, std::nullopt);
 }
 
 }  // namespace

@@ -1,0 +1,248 @@
+#include "metrics/cgroup_reader.h"
+
+#include <sys/stat.h>
+
+#include <charconv>
+#include <vector>
+
+#include "metrics/proc_files.h"
+
+namespace wa::metrics {
+namespace {
+
+// cgroup v1 reports "no limit" as the largest page-aligned signed 64-bit value (and some
+// kernels as other values near it); nothing real is that large.
+constexpr uint64_t kV1Unlimited = uint64_t{1} << 62;
+
+bool isDirectory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::optional<uint64_t> parseUnsigned(std::string_view text) {
+  text = trimWhitespace(text);
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// A file holding one number ("max" or anything else non-numeric gives nothing).
+std::optional<uint64_t> readNumber(const std::string& path) {
+  auto text = readSmallFile(path, 256);
+  if (!text) return std::nullopt;
+  return parseUnsigned(*text);
+}
+
+// Calls fn(line) for every line of text.
+template <typename Fn>
+void forEachLine(std::string_view text, Fn fn) {
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    fn(text.substr(0, end));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+}
+
+// The value of "key value" in a flat-keyed file such as cpu.stat or memory.events.
+std::optional<uint64_t> keyedValue(const std::optional<std::string>& text, std::string_view key) {
+  if (!text) return std::nullopt;
+  std::optional<uint64_t> found;
+  forEachLine(*text, [&](std::string_view line) {
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ') {
+      found = parseUnsigned(line.substr(key.size() + 1));
+    }
+  });
+  return found;
+}
+
+bool isContainerId(std::string_view id) {
+  if (id.size() < 12 || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// The path of a cgroup from a /proc/<pid>/cgroup line "id:controllers:path" whose
+// controller list names controller (v1), or whose id is 0 and list is empty (v2).
+std::optional<std::string> ownCgroupPath(const std::string& proc_cgroup, std::string_view controller) {
+  std::optional<std::string> path;
+  forEachLine(proc_cgroup, [&](std::string_view line) {
+    const size_t first = line.find(':');
+    if (first == std::string_view::npos) return;
+    const size_t second = line.find(':', first + 1);
+    if (second == std::string_view::npos) return;
+    const std::string_view controllers = line.substr(first + 1, second - first - 1);
+    const std::string_view cgroup = line.substr(second + 1);
+    if (controller.empty()) {
+      if (line.substr(0, first) == "0" && controllers.empty()) path = std::string(cgroup);
+      return;
+    }
+    std::string_view list = controllers;
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      if (list.substr(0, comma) == controller) {
+        path = std::string(cgroup);
+        return;
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  });
+  // A path leaving its mount ("/../x" in a cgroup namespace) names nothing we can read.
+  if (path && path->find("..") != std::string::npos) return std::nullopt;
+  return path;
+}
+
+std::string joinPath(const std::string& base, const std::string& cgroup_path) {
+  if (cgroup_path.empty() || cgroup_path == "/") return base;
+  return base + (cgroup_path.front() == '/' ? "" : "/") + cgroup_path;
+}
+
+}  // namespace
+
+const char* cgroupVersionName(CgroupVersion version) {
+  switch (version) {
+    case CgroupVersion::kV1:
+      return "v1";
+    case CgroupVersion::kV2:
+      return "v2";
+    case CgroupVersion::kNone:
+      break;
+  }
+  return "none";
+}
+
+CgroupVersion detectCgroupVersion(const std::string& root) {
+  const std::string base = rootedPath(root, "/sys/fs/cgroup");
+  if (exists(base + "/cgroup.controllers")) return CgroupVersion::kV2;
+  if (isDirectory(base + "/memory") || isDirectory(base + "/cpuacct")) return CgroupVersion::kV1;
+  return CgroupVersion::kNone;
+}
+
+CgroupUsage readCgroupV2(const std::string& dir) {
+  CgroupUsage usage;
+  if (!isDirectory(dir)) return usage;
+  usage.found = true;
+  usage.cpu_usage_usec = keyedValue(readSmallFile(dir + "/cpu.stat"), "usage_usec");
+  usage.memory_current_bytes = readNumber(dir + "/memory.current");
+  usage.memory_max_bytes = readNumber(dir + "/memory.max");  // "max": no limit
+  usage.oom_kills = keyedValue(readSmallFile(dir + "/memory.events"), "oom_kill");
+  usage.pids_current = readNumber(dir + "/pids.current");
+  // io.stat: one line per device, "8:0 rbytes=1 wbytes=2 rios=3 ...".
+  if (auto io = readSmallFile(dir + "/io.stat")) {
+    uint64_t read = 0;
+    uint64_t written = 0;
+    forEachLine(*io, [&](std::string_view line) {
+      size_t pos = line.find(' ');
+      while (pos != std::string_view::npos) {
+        line.remove_prefix(pos + 1);
+        const std::string_view field = line.substr(0, line.find(' '));
+        const size_t eq = field.find('=');
+        if (eq != std::string_view::npos) {
+          const auto value = parseUnsigned(field.substr(eq + 1));
+          if (field.substr(0, eq) == "rbytes" && value) read += *value;
+          if (field.substr(0, eq) == "wbytes" && value) written += *value;
+        }
+        pos = line.find(' ');
+      }
+    });
+    usage.io_read_bytes = read;
+    usage.io_write_bytes = written;
+  }
+  return usage;
+}
+
+CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs) {
+  CgroupUsage usage;
+  if (!dirs.memory.empty() && isDirectory(dirs.memory)) {
+    usage.found = true;
+    usage.memory_current_bytes = readNumber(dirs.memory + "/memory.usage_in_bytes");
+    const auto limit = readNumber(dirs.memory + "/memory.limit_in_bytes");
+    if (limit && *limit < kV1Unlimited) usage.memory_max_bytes = limit;
+    usage.oom_kills = keyedValue(readSmallFile(dirs.memory + "/memory.oom_control"), "oom_kill");
+  }
+  if (!dirs.cpuacct.empty() && isDirectory(dirs.cpuacct)) {
+    usage.found = true;
+    if (auto ns = readNumber(dirs.cpuacct + "/cpuacct.usage")) usage.cpu_usage_usec = *ns / 1000;
+  }
+  if (!dirs.pids.empty() && isDirectory(dirs.pids)) {
+    usage.found = true;
+    usage.pids_current = readNumber(dirs.pids + "/pids.current");
+  }
+  if (!dirs.blkio.empty() && isDirectory(dirs.blkio)) {
+    usage.found = true;
+    // "8:0 Read 4096" per device and operation, then "Total N"; the throttle file is
+    // filled whatever the I/O scheduler, unlike the CFQ/BFQ-specific ones.
+    if (auto text = readSmallFile(dirs.blkio + "/blkio.throttle.io_service_bytes")) {
+      uint64_t read = 0;
+      uint64_t written = 0;
+      forEachLine(*text, [&](std::string_view line) {
+        const size_t a = line.find(' ');
+        if (a == std::string_view::npos) return;
+        const std::string_view rest = line.substr(a + 1);
+        const size_t b = rest.find(' ');
+        if (b == std::string_view::npos) return;
+        const auto value = parseUnsigned(rest.substr(b + 1));
+        if (!value) return;
+        if (rest.substr(0, b) == "Read") read += *value;
+        if (rest.substr(0, b) == "Write") written += *value;
+      });
+      usage.io_read_bytes = read;
+      usage.io_write_bytes = written;
+    }
+  }
+  return usage;
+}
+
+CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version) {
+  const std::string base = rootedPath(root, "/sys/fs/cgroup");
+  const auto proc = readSmallFile(rootedPath(root, "/proc/self/cgroup"));
+  if (!proc) return {};
+  if (version == CgroupVersion::kV2) {
+    const auto path = ownCgroupPath(*proc, "");
+    if (!path) return {};
+    return readCgroupV2(joinPath(base, *path));
+  }
+  if (version == CgroupVersion::kV1) {
+    const auto dir = [&](const char* controller) -> std::string {
+      const auto path = ownCgroupPath(*proc, controller);
+      if (!path) return "";
+      return joinPath(base + "/" + controller, *path);
+    };
+    return readCgroupV1({dir("memory"), dir("cpuacct"), dir("pids"), dir("blkio")});
+  }
+  return {};
+}
+
+CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
+                                std::string_view container_id) {
+  // The id becomes part of a path: only the engine's hex ids, never "../".
+  if (!isContainerId(container_id)) return {};
+  const std::string id(container_id);
+  const std::string base = rootedPath(root, "/sys/fs/cgroup");
+  const std::vector<std::string> places = {"/system.slice/docker-" + id + ".scope",
+                                           "/docker/" + id};
+  if (version == CgroupVersion::kV2) {
+    for (const std::string& place : places) {
+      CgroupUsage usage = readCgroupV2(base + place);
+      if (usage.found) return usage;
+    }
+  } else if (version == CgroupVersion::kV1) {
+    for (const std::string& place : places) {
+      if (!isDirectory(base + "/memory" + place)) continue;
+      return readCgroupV1({base + "/memory" + place, base + "/cpuacct" + place,
+                           base + "/pids" + place, base + "/blkio" + place});
+    }
+  }
+  return {};
+}
+
+}  // namespace wa::metrics

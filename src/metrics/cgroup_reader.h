@@ -1,0 +1,58 @@
+// Cgroup usage of the worker and of its job containers, read from the cgroup file
+// system under a root prefix. cgroup v2 (the unified hierarchy) is read from cpu.stat,
+// memory.current, memory.max, memory.events, pids.current and io.stat; hosts still on
+// cgroup v1 are read from the memory, cpuacct, pids and blkio controllers. A hybrid host
+// (v1 controllers plus an empty cgroup2 mount at /sys/fs/cgroup/unified) counts as v1,
+// because that is where the controllers, and so the numbers, are.
+// Every missing or malformed file leaves its field unset; nothing here is an error.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wa::metrics {
+
+enum class CgroupVersion { kNone, kV1, kV2 };
+
+// "none", "v1", "v2".
+const char* cgroupVersionName(CgroupVersion version);
+
+struct CgroupUsage {
+  bool found = false;                          // the cgroup's directory exists
+  std::optional<uint64_t> cpu_usage_usec;      // v2 cpu.stat usage_usec; v1 cpuacct.usage / 1000
+  std::optional<uint64_t> memory_current_bytes;  // v2 memory.current; v1 memory.usage_in_bytes
+  std::optional<uint64_t> memory_max_bytes;    // the limit; unset when there is none
+  std::optional<uint64_t> oom_kills;           // v2 memory.events oom_kill; v1 memory.oom_control
+  std::optional<uint64_t> pids_current;        // pids.current
+  std::optional<uint64_t> io_read_bytes;       // v2 io.stat rbytes; v1 blkio service bytes Read
+  std::optional<uint64_t> io_write_bytes;      // v2 io.stat wbytes; v1 ... Write
+};
+
+// Which hierarchy root/sys/fs/cgroup holds: v2 when it has cgroup.controllers, v1 when it
+// has a memory or cpuacct controller directory, else none.
+CgroupVersion detectCgroupVersion(const std::string& root);
+
+// The cgroup the calling process is in (root/proc/self/cgroup). Unset fields, and
+// found == false, when the process's cgroup directory is not visible under root.
+CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version);
+
+// The cgroup Docker made for a container, looked up where the cgroupfs and systemd
+// drivers put it (v2: system.slice/docker-<id>.scope or docker/<id>; v1 the same under
+// each controller). found == false when it is in neither place, or id is not a hex id.
+CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
+                                std::string_view container_id);
+
+// Readers for one cgroup directory (exposed for tests). v1 takes one directory per
+// controller, "" for a controller that is not there.
+CgroupUsage readCgroupV2(const std::string& dir);
+struct CgroupV1Dirs {
+  std::string memory;
+  std::string cpuacct;
+  std::string pids;
+  std::string blkio;
+};
+CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs);
+
+}  // namespace wa::metrics
