@@ -57,3 +57,25 @@ lint: build
 
 clean:
 	rm -rf build build-*
+
+# Debian package: debian/ built with dpkg-buildpackage from a copy of the tree in
+# $(DEB_DIR), so the build leaves nothing behind in the source tree. Rebuilt only when a
+# file git knows of (tracked, or new and not ignored) changes.
+DEB_DIR ?= build-deb
+DEB_VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2 }' debian/changelog 2>/dev/null)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE := $(DEB_DIR)/worker-agent_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_INPUTS = $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null))
+
+.PHONY: deb test-package
+deb: deps $(DEB_FILE)
+
+$(DEB_FILE): $(DEB_INPUTS)
+	tests/package/build-deb.sh $(DEB_DIR)
+
+# `make test` builds the package first, so the package tests (CTest label "package") find it.
+test: deb
+
+# Only the package tests: lintian, mandoc -Tlint, and an install into a booted systemd container.
+test-package: build images deb
+	cd $(BUILD_DIR) && ctest --output-on-failure -L package $(CTEST_ARGS)
