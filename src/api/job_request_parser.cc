@@ -73,6 +73,12 @@ std::string scalarToString(const Value& v) {
 
 ParsedJob JobRequestParser::parse(std::string_view body) const {
   ParsedJob result;
+  // JSON exchanged between systems carries no byte order mark (RFC 8259); some parsers
+  // skip one and some refuse it, so a master and this worker could disagree.
+  if (body.starts_with("\xEF\xBB\xBF")) {
+    result.rejection = reject("INVALID_BODY", "body must not start with a byte order mark");
+    return result;
+  }
   rapidjson::Document doc;
   // Iterative parsing: deeply nested input cannot exhaust the stack.
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
