@@ -81,6 +81,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"not json", "{nope", "INVALID_BODY", "JSON"},
         Case{"array", "[1,2]", "INVALID_BODY", "object"}, Case{"empty", "", "INVALID_BODY", "JSON"},
+        Case{"byte order mark", "\xEF\xBB\xBF{}", "INVALID_BODY", "byte order mark"},
         Case{"no version", R"({"job_id":"j"})", "UNSUPPORTED_PROTOCOL_VERSION", "protocol_version"},
         Case{"version 2", R"({"protocol_version":2,"job_id":"j"})", "UNSUPPORTED_PROTOCOL_VERSION",
              "protocol_version"},
