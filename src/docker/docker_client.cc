@@ -83,6 +83,18 @@ struct DockerClient::Impl {
 
   static Result<Unit> unit(const CurlMulti::Response&) { return Unit{}; }
 
+  // done, reporting a failure to the observer first. Callbacks never outlive the Impl
+  // (destroying the client drops them unrun), so holding this is safe.
+  template <typename T>
+  Callback<T> observed(const char* endpoint, Callback<T> done) {
+    return [this, endpoint, done = std::move(done)](Result<T> r) {
+      if (!r.ok() && error_observer) error_observer(endpoint, r.error());
+      done(std::move(r));
+    };
+  }
+
+  DockerErrorObserver error_observer;
+
   core::EventLoop& loop;
   std::string host;
   std::optional<EngineEndpoint> endpoint;
@@ -95,22 +107,26 @@ DockerClient::DockerClient(core::EventLoop& loop, std::string docker_host)
 
 DockerClient::~DockerClient() = default;
 
+void DockerClient::setErrorObserver(DockerErrorObserver observer) {
+  impl_->error_observer = std::move(observer);
+}
+
 size_t DockerClient::inFlight() const { return impl_->multi.inFlight(); }
 
 void DockerClient::ping(Callback<Unit> done) {
-  impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit, std::move(done));
+  impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit, impl_->observed("ping", std::move(done)));
 }
 
 void DockerClient::version(Callback<EngineVersion> done) {
   impl_->call<EngineVersion>(
       "GET", "/version", "", kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); }, std::move(done));
+      [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); }, impl_->observed("version", std::move(done)));
 }
 
 void DockerClient::info(Callback<EngineInfo> done) {
   impl_->call<EngineInfo>(
       "GET", "/info", "", kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseInfoResponse(r.body); }, std::move(done));
+      [](const CurlMulti::Response& r) { return parseInfoResponse(r.body); }, impl_->observed("info", std::move(done)));
 }
 
 void DockerClient::createContainer(const ContainerSpec& spec, const std::string& name,
@@ -119,11 +135,18 @@ void DockerClient::createContainer(const ContainerSpec& spec, const std::string&
   if (!name.empty()) path += "?name=" + urlEncode(name);
   impl_->call<std::string>(
       "POST", path, buildCreateContainerBody(spec), kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseCreateResponse(r.body); }, std::move(done));
+      [](const CurlMulti::Response& r) { return parseCreateResponse(r.body); }, impl_->observed("create", std::move(done)));
 }
 
 std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
                                                    AttachStream::Callbacks callbacks) {
+  if (callbacks.on_closed) {
+    callbacks.on_closed = [impl = impl_.get(), closed = std::move(callbacks.on_closed)](
+                              std::optional<DockerError> error) {
+      if (error && impl->error_observer) impl->error_observer("attach", *error);
+      closed(std::move(error));
+    };
+  }
   return std::make_unique<HijackedAttach>(impl_->loop, impl_->endpoint, impl_->host, id,
                                           std::move(callbacks), impl_->attaches);
 }
@@ -131,25 +154,25 @@ std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
 void DockerClient::start(const std::string& id, Callback<Unit> done) {
   // 304: already started, which is what was asked for.
   impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/start", "", kRequestTimeoutMs, {304},
-                    &Impl::unit, std::move(done));
+                    &Impl::unit, impl_->observed("start", std::move(done)));
 }
 
 void DockerClient::wait(const std::string& id, Callback<int64_t> done) {
   impl_->call<int64_t>(
       "POST", "/containers/" + urlEncode(id) + "/wait", "", kNoTimeout, {},
-      [](const CurlMulti::Response& r) { return parseWaitResponse(r.body); }, std::move(done));
+      [](const CurlMulti::Response& r) { return parseWaitResponse(r.body); }, impl_->observed("wait", std::move(done)));
 }
 
 void DockerClient::inspect(const std::string& id, Callback<ContainerState> done) {
   impl_->call<ContainerState>(
       "GET", "/containers/" + urlEncode(id) + "/json", "", kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); }, std::move(done));
+      [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); }, impl_->observed("inspect", std::move(done)));
 }
 
 void DockerClient::kill(const std::string& id, Callback<Unit> done) {
   // 409 "Container ... is not running": it already stopped, which is what kill wants.
   impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/kill", "", kRequestTimeoutMs, {},
-                    &Impl::unit, [done = std::move(done)](Result<Unit> r) {
+                    &Impl::unit, [done = impl_->observed("kill", std::move(done))](Result<Unit> r) {
                       if (!r.ok() && r.error().http_status == 409 &&
                           r.error().message.find("is not running") != std::string::npos) {
                         done(Unit{});
@@ -162,7 +185,7 @@ void DockerClient::kill(const std::string& id, Callback<Unit> done) {
 void DockerClient::remove(const std::string& id, Callback<Unit> done) {
   // 404: already gone, which is what remove wants.
   impl_->call<Unit>("DELETE", "/containers/" + urlEncode(id) + "?force=1&v=1", "",
-                    kRequestTimeoutMs, {404}, &Impl::unit, std::move(done));
+                    kRequestTimeoutMs, {404}, &Impl::unit, impl_->observed("remove", std::move(done)));
 }
 
 void DockerClient::listContainers(const std::string& label,
@@ -171,7 +194,7 @@ void DockerClient::listContainers(const std::string& label,
       "GET", "/containers/json?all=1&filters=" + urlEncode(buildLabelFilter(label)), "",
       kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseContainerListResponse(r.body); },
-      std::move(done));
+      impl_->observed("list", std::move(done)));
 }
 
 }  // namespace wa::docker

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/event_loop.h"
 #include "docker/attach_stream.h"
@@ -15,6 +16,11 @@
 namespace wa::docker {
 
 class CurlMulti;
+
+// Told about every failed call, by endpoint name: "ping", "version", "info", "create",
+// "attach", "start", "wait", "inspect", "kill", "remove", "list". Outcomes the client
+// treats as success (kill of a stopped container, remove of a missing one) are not errors.
+using DockerErrorObserver = std::function<void(std::string_view endpoint, const DockerError& error)>;
 
 class DockerClient {
  public:
@@ -45,6 +51,9 @@ class DockerClient {
   void remove(const std::string& id, Callback<Unit> done);
   // GET /containers/json?all=1 filtered by label "key=value"; yields container ids.
   void listContainers(const std::string& label, Callback<std::vector<std::string>> done);
+
+  // Runs just before a failed call's callback (metrics). Must not call back into the client.
+  void setErrorObserver(DockerErrorObserver observer);
 
   // Requests currently in flight (for shutdown and tests).
   size_t inFlight() const;

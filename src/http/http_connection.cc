@@ -74,6 +74,7 @@ void HttpConnection::onTimeout() {
     close();
     return;
   }
+  server_.observeRefused(408);
   queueError(408, "REQUEST_TIMEOUT",
              parser_.headersComplete() ? "request body not received in time"
                                        : "request head not received in time");
@@ -117,6 +118,7 @@ void HttpConnection::processInput() {
     if (result == HttpParser::Result::kError) {
       const HttpParser::Error& error = parser_.error();
       core::logDebug("http: rejecting request: ", error.status, " ", error.message);
+      server_.observeRefused(error.status);
       queueError(error.status, error.code, error.message);
       break;
     }

@@ -317,7 +317,26 @@ void HttpServer::closeConnection(HttpConnection* connection) {
 }
 
 HttpResponse HttpServer::respond(const HttpRequest& request) const {
+  if (!observer_) {
+    std::string ignored;
+    return route(request, &ignored);
+  }
+  const core::MonoTime started = loop_.clock().now();
+  std::string pattern;
+  HttpResponse response = route(request, &pattern);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(loop_.clock().now() - started);
+  observer_(RequestRecord{request.method, pattern.empty() ? "unmatched" : pattern, response.status,
+                          elapsed.count()});
+  return response;
+}
+
+void HttpServer::observeRefused(int status) const {
+  if (observer_) observer_(RequestRecord{"", "unmatched", status, 0});
+}
+
+HttpResponse HttpServer::route(const HttpRequest& request, std::string* pattern) const {
   Router::Match match = router_.match(request.method, request.path);
+  *pattern = std::move(match.pattern);
   // OPTIONS is the CORS preflight for whatever the path offers, unless a route claims
   // OPTIONS itself.
   if (request.method == "OPTIONS" && match.kind == Router::MatchKind::kWrongMethod) {

@@ -36,6 +36,17 @@ using ErrorRenderer =
 
 class HttpConnection;
 
+// What the server tells an observer about each answered request.
+struct RequestRecord {
+  std::string_view method;  // as the client sent it
+  // The route pattern that matched ("/jobs/{job_id}"), or "unmatched" (no route for the
+  // path, or a request the parser refused before routing).
+  std::string_view route;
+  int status = 0;
+  int64_t duration_us = 0;  // from the complete request to its response being built
+};
+using RequestObserver = std::function<void(const RequestRecord&)>;
+
 class HttpServer {
  public:
   HttpServer(core::EventLoop& loop, const Router& router, HttpServerOptions options,
@@ -53,6 +64,9 @@ class HttpServer {
   // Stops accepting; open connections keep being served.
   void stopListening();
   size_t connectionCount() const { return connections_.size(); }
+  // Called for every response the server produces (metrics, access logs). It runs inside
+  // request handling, so it must be quick and must not touch the server.
+  void setObserver(RequestObserver observer) { observer_ = std::move(observer); }
 
   // Every response leaves through here: adds Content-Type: application/json and
   // Content-Length (except for 1xx/204/304, which carry no body), Cache-Control: no-store,
@@ -73,8 +87,12 @@ class HttpServer {
   void pauseAccepting();
   // Best-effort 503 to a connection over options_.max_connections, then closes it.
   void rejectOverCapacity(core::UniqueFd fd);
-  // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler).
+  // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler)
+  // and reports it to the observer.
   HttpResponse respond(const HttpRequest& request) const;
+  HttpResponse route(const HttpRequest& request, std::string* pattern) const;
+  // Reports a request refused by the parser (no method or route known).
+  void observeRefused(int status) const;
   // render_error_, or a plain JSON error if there is none or it throws.
   HttpResponse errorResponse(int status, std::string_view code, std::string_view message) const;
 
@@ -82,6 +100,7 @@ class HttpServer {
   const Router& router_;
   HttpServerOptions options_;
   ErrorRenderer render_error_;
+  RequestObserver observer_;
   core::UniqueFd listen_fd_;
   std::unique_ptr<core::FileEvent> listen_event_;
   uint16_t port_ = 0;

@@ -49,7 +49,7 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
     core::logError("fatal: bad route ", method, " ", pattern);
     std::abort();
   }
-  Route route{std::move(method), {}, std::move(handler)};
+  Route route{std::move(method), pattern, {}, std::move(handler)};
   for (std::string_view segment : splitPath(pattern)) route.segments.emplace_back(segment);
   routes_.push_back(std::move(route));
 }
@@ -89,9 +89,11 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
       result.kind = MatchKind::kBadEncoding;
       return result;
     }
+    if (!path_exists) result.pattern = route.pattern;
     path_exists = true;
     if (result.kind != MatchKind::kFound && route.method == method) {
       result.kind = MatchKind::kFound;
+      result.pattern = route.pattern;
       result.handler = &route.handler;
       for (size_t i = 0; i < decoded.size(); ++i) {
         if (isParameter(route.segments[i])) {

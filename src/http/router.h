@@ -32,6 +32,9 @@ class Router {
     // Methods registered for the path, in registration order, e.g. "GET, DELETE".
     // Set for kWrongMethod (the Allow header) and also for kFound.
     std::string allow;
+    // The pattern that matched the path ("/jobs/{job_id}"), for kFound and kWrongMethod;
+    // "" otherwise. Bounded by the routes, so fit for a metric label.
+    std::string pattern;
   };
   // Matches a still-encoded path (no query). kBadEncoding: a malformed %-escape or a
   // decoded NUL in a parameter.
@@ -40,6 +43,7 @@ class Router {
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
   };

@@ -34,13 +34,14 @@ class DockerJobRunner::Run {
     spec.memory_bytes = job_.spec.limits.memory_mb * 1024 * 1024;
     spec.network_mode = "none";
     spec.open_stdin = true;
+    create_sent_ = owner_.loop_.clock().now();
     owner_.docker_.createContainer(spec, "", [this](const Result<std::string>& r) { onCreated(r); });
   }
 
   void cancel() {
     if (cancelled_ || ending_) return;
     cancelled_ = true;
-    core::logInfo("job cancel requested job_id=", job_.spec.job_id);
+    core::Log::write(core::LogLevel::kInfo, "job cancel requested", fields());
     // Before the container exists onCreated() sees the flag; once it runs, kill it.
     if (started_) killContainer();
   }
@@ -54,6 +55,7 @@ class DockerJobRunner::Run {
     }
     container_id_ = r.value();
     job_.container_id = container_id_;
+    core::Log::write(core::LogLevel::kDebug, "container created", fields());
     if (cancelled_) {
       finalize();
       return;
@@ -85,7 +87,11 @@ class DockerJobRunner::Run {
       return;
     }
     started_ = true;
-    core::logDebug("container started job_id=", job_.spec.job_id, " container_id=", container_id_);
+    core::Log::write(core::LogLevel::kInfo, "container started", fields());
+    if (owner_.on_container_started_) {
+      owner_.on_container_started_(job_, std::chrono::duration_cast<std::chrono::microseconds>(
+                                             owner_.loop_.clock().now() - create_sent_));
+    }
     runtime_timer_ = owner_.loop_.createTimer([this] { onRuntimeExceeded(); });
     runtime_timer_->enableAfter(std::chrono::seconds(job_.spec.limits.max_runtime_seconds));
     if (cancelled_) killContainer();
@@ -95,8 +101,9 @@ class DockerJobRunner::Run {
   void onRuntimeExceeded() {
     if (ending_) return;
     timed_out_ = true;
-    core::logInfo("job timed out job_id=", job_.spec.job_id, " limit_seconds=",
-                  job_.spec.limits.max_runtime_seconds);
+    core::LogFields f = fields();
+    f.emplace_back("limit_seconds", std::to_string(job_.spec.limits.max_runtime_seconds));
+    core::Log::write(core::LogLevel::kInfo, "job timed out", f);
     killContainer();
   }
 
@@ -142,7 +149,9 @@ class DockerJobRunner::Run {
   void onStreamClosed(const std::optional<DockerError>& error) {
     stream_closed_ = true;
     if (error) {
-      core::logWarning("output stream failed job_id=", job_.spec.job_id, " error=", describe(*error));
+      core::LogFields f = fields();
+      f.emplace_back("error", describe(*error));
+      core::Log::write(core::LogLevel::kWarning, "output stream failed", f);
       // Before start, a failed attach means the job cannot get its stdin: give up.
       if (!started_ && !ending_) {
         failWith("DOCKER_ERROR", "attaching to the container failed: " + describe(*error));
@@ -209,6 +218,13 @@ class DockerJobRunner::Run {
     if (!error_) error_ = JobError{std::move(code), std::move(message)};
   }
 
+  // job_id and, once created, container_id: the journal fields that tie a job's story together.
+  core::LogFields fields() const {
+    core::LogFields f = {{"job_id", job_.spec.job_id}};
+    if (!container_id_.empty()) f.emplace_back("container_id", container_id_);
+    return f;
+  }
+
   static std::string describe(const DockerError& error) {
     if (error.http_status == 0) return error.message;
     return error.message + " (HTTP " + std::to_string(error.http_status) + ")";
@@ -218,6 +234,7 @@ class DockerJobRunner::Run {
   Job& job_;
   Completion done_;
   std::string container_id_;
+  core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;
   std::unique_ptr<core::Timer> runtime_timer_;
   std::unique_ptr<core::Timer> grace_timer_;
@@ -251,6 +268,14 @@ void DockerJobRunner::start(Job& job, Completion done) {
 void DockerJobRunner::cancel(Job& job) {
   auto it = runs_.find(&job);
   if (it != runs_.end()) it->second->cancel();
+}
+
+std::vector<std::string> DockerJobRunner::containerIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [job, run] : runs_) {
+    if (!job->container_id.empty()) ids.push_back(job->container_id);
+  }
+  return ids;
 }
 
 void DockerJobRunner::cancelAll() {

@@ -4,11 +4,14 @@
 // Every path, including failures and cancellation, ends by removing the container.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "core/event_loop.h"
 #include "docker/docker_client.h"
@@ -44,6 +47,13 @@ class DockerJobRunner final : public JobRunner {
   size_t active() const { return runs_.size(); }
   // Containers whose removal failed and is being retried.
   size_t pendingRemovals() const { return pending_removals_.size(); }
+  // Ids of the containers of the runs in progress (those created so far).
+  std::vector<std::string> containerIds() const;
+  // Called once per job whose container started, with the time from the create request
+  // to the engine's answer to start (metrics).
+  void setOnContainerStarted(std::function<void(const Job&, std::chrono::microseconds)> fn) {
+    on_container_started_ = std::move(fn);
+  }
 
  private:
   class Run;
@@ -58,6 +68,7 @@ class DockerJobRunner final : public JobRunner {
   std::unordered_map<Job*, std::shared_ptr<Run>> runs_;
   std::unordered_set<std::string> pending_removals_;
   std::unique_ptr<core::Timer> removal_timer_;
+  std::function<void(const Job&, std::chrono::microseconds)> on_container_started_;
 };
 
 }  // namespace wa::jobs

@@ -20,7 +20,9 @@ Scheduler::SubmitResult Scheduler::submit(std::unique_ptr<Job> job) {
   job->created_at_ms = loop_.clock().wallMillis();
   Job* stored = store_.insert(std::move(job));
   queue_.push_back(stored);
-  core::logInfo("job queued job_id=", stored->spec.job_id, " image=", stored->spec.image);
+  ++totals_[static_cast<size_t>(JobState::kQueued)];
+  core::Log::write(core::LogLevel::kInfo, "job queued",
+                   {{"job_id", stored->spec.job_id}, {"image", stored->spec.image}, {"state", "queued"}});
   schedulePump();
   return SubmitResult::kAccepted;
 }
@@ -77,7 +79,8 @@ void Scheduler::pump() {
     queue_.pop_front();
     ++running_;
     store_.transition(*job, JobState::kRunning, loop_.clock().wallMillis());
-    core::logInfo("job started job_id=", job->spec.job_id);
+    ++totals_[static_cast<size_t>(JobState::kRunning)];
+    core::Log::write(core::LogLevel::kInfo, "job started", {{"job_id", job->spec.job_id}, {"state", "running"}});
     runner_.start(*job, [this](Job& ended, JobOutcome outcome) { finish(ended, std::move(outcome)); });
   }
 }
@@ -106,11 +109,15 @@ void Scheduler::finish(Job& job, JobOutcome outcome) {
 void Scheduler::end(Job& job, JobState state, std::optional<JobError> error) {
   job.error = std::move(error);
   const std::string& job_id = job.spec.job_id;
+  ++totals_[static_cast<size_t>(state)];
+  core::LogFields fields = {{"job_id", job_id}};
+  if (job.exit_code) fields.emplace_back("exit_code", std::to_string(*job.exit_code));
   if (job.error) {
-    core::logInfo("job failed job_id=", job_id, " code=", job.error->code, " message=", job.error->message);
-  } else {
-    core::logInfo("job finished job_id=", job_id, " exit_code=", job.exit_code.value_or(0));
+    fields.emplace_back("code", job.error->code);
+    fields.emplace_back("message", job.error->message);
   }
+  fields.emplace_back("state", stateName(state));
+  core::Log::write(core::LogLevel::kInfo, job.error ? "job failed" : "job finished", fields);
   const int64_t now = loop_.clock().wallMillis();
   store_.transition(job, state, now);
   if (on_job_ended_) on_job_ended_(job);

@@ -3,7 +3,9 @@
 // never by polling. A job leaves the queue exactly once, so it can never start twice.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -35,6 +37,9 @@ class Scheduler {
   size_t running() const { return running_; }
   size_t queued() const { return store_.count(JobState::kQueued); }
   size_t maxConcurrent() const { return max_concurrent_; }
+  // Jobs that reached state since this scheduler was built (terminal states and kQueued,
+  // which counts every accepted submission); unlike the store, never pruned.
+  uint64_t totalEntered(JobState state) const { return totals_[static_cast<size_t>(state)]; }
   void setMaxConcurrent(size_t n);
 
   // While paused no job starts (used until start-up cleanup is over, and at shutdown).
@@ -60,6 +65,7 @@ class Scheduler {
   // may be pruned from the store, so no pointer to it may stay here.
   std::deque<Job*> queue_;
   std::function<void(const Job&)> on_job_ended_;
+  std::array<uint64_t, 4> totals_{};
 };
 
 }  // namespace wa::jobs

@@ -215,6 +215,31 @@ TEST_F(DockerClientTest, KillOfAStoppedContainerIsNotAnError) {
   EXPECT_EQ(engine.requests[0].target, "/v1.41/containers/abc/kill");
 }
 
+TEST_F(DockerClientTest, ErrorObserverCountsFailuresByEndpoint) {
+  engine.setHandler([](const FakeRequest& r) {
+    if (r.target == "/v1.41/_ping") return FakeReply{500, R"({"message":"engine sad"})"};
+    if (r.target.find("/kill") != std::string::npos) {
+      return FakeReply{409, R"({"message":"Container abc is not running"})"};
+    }
+    return FakeReply{404, R"({"message":"No such container: abc"})"};
+  });
+  std::vector<std::string> seen;
+  docker->setErrorObserver([&seen](std::string_view endpoint, const DockerError& e) {
+    seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
+  });
+  std::optional<Result<Unit>> ping, kill, remove;
+  std::optional<Result<ContainerState>> inspect;
+  docker->ping(into(ping));
+  EXPECT_FALSE(await(ping).ok());
+  docker->kill("abc", into(kill));
+  EXPECT_TRUE(await(kill).ok());  // not running: what kill wants, so no error
+  docker->remove("abc", into(remove));
+  EXPECT_TRUE(await(remove).ok());  // already gone: no error
+  docker->inspect("abc", into(inspect));
+  EXPECT_FALSE(await(inspect).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"ping 500", "inspect 404"}));
+}
+
 TEST_F(DockerClientTest, RemoveOfAMissingContainerIsNotAnError) {
   int n = 0;
   engine.setHandler([&](const FakeRequest&) {

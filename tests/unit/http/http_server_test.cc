@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "http/loopback_client.h"
 
@@ -106,6 +107,23 @@ TEST_F(HttpServerTest, ServesRequestsOnAKeepAliveConnection) {
   }
   EXPECT_FALSE(client->eof());
   EXPECT_EQ(server_->connectionCount(), 1u);
+}
+
+TEST_F(HttpServerTest, ObserverSeesRoutePatternsNotPaths) {
+  start();
+  std::vector<std::string> seen;
+  server_->setObserver([&seen](const RequestRecord& r) {
+    seen.push_back(std::string(r.method) + " " + std::string(r.route) + " " + std::to_string(r.status));
+  });
+  auto client = connect();
+  exchange(*client, "GET /jobs/abc HTTP/1.1\r\n\r\n");
+  exchange(*client, "PUT /jobs/xyz HTTP/1.1\r\n\r\n");
+  exchange(*client, "GET /nowhere/at/all HTTP/1.1\r\n\r\n");
+  exchange(*client, "GET /throw HTTP/1.1\r\n\r\n");
+  expectErrorAndClose("GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400, "");
+  EXPECT_EQ(seen, (std::vector<std::string>{"GET /jobs/{id} 200", "PUT /jobs/{id} 405",
+                                            "GET unmatched 404", "GET /throw 500",
+                                            " unmatched 400"}));
 }
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {

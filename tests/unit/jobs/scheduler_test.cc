@@ -53,6 +53,24 @@ TEST_F(SchedulerTest, StartsInFifoOrderUpToTheCap) {
   EXPECT_EQ(store.count(JobState::kFinished), 6u);
 }
 
+TEST_F(SchedulerTest, TotalsSinceStartOutliveRetention) {
+  JobStore keep_none{RetentionPolicy{0, 0}};
+  Scheduler s{loop, keep_none, runner, 2, 6};
+  for (const char* id : {"a", "b", "c"}) s.submit(makeJob(id));
+  settle();
+  runner.finish("a", JobOutcome{0, false, std::nullopt});
+  runner.finish("b", JobOutcome{3, false, std::nullopt});
+  settle();
+  // The fake runner ends a cancelled run at once, as CANCELLED.
+  EXPECT_EQ(s.cancel("c"), Scheduler::CancelResult::kCancelRequested);
+  settle();
+  EXPECT_EQ(keep_none.size(), 0u) << "every ended job was pruned";
+  EXPECT_EQ(s.totalEntered(JobState::kQueued), 3u);
+  EXPECT_EQ(s.totalEntered(JobState::kRunning), 3u);
+  EXPECT_EQ(s.totalEntered(JobState::kFinished), 1u);
+  EXPECT_EQ(s.totalEntered(JobState::kFailed), 2u);
+}
+
 TEST_F(SchedulerTest, NeverStartsAJobTwice) {
   for (int i = 0; i < 5; ++i) scheduler.submit(makeJob("j" + std::to_string(i)));
   for (int round = 0; round < 20; ++round) {
