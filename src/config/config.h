@@ -30,6 +30,11 @@ struct Config {
   std::string log_level = "info";                   // debug | info | warning | error
   // On SIGTERM, how long running jobs may go on before they are cancelled (0 = at once).
   int64_t shutdown_drain_seconds = 30;
+  // Prefix of the /proc and /sys paths the host sampler reads ("/" on a real host).
+  std::string metrics_root = "/";
+  int64_t sample_interval_ms = 1000;  // how often host, thermal and cgroup figures are read
+  int64_t thermal_limit_c = 90;       // /health is degraded above it (0 = no limit)
+  int64_t disk_min_free_percent = 5;  // /health is degraded below it on either disk (0 = never)
 };
 
 }  // namespace wa::config

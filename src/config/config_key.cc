@@ -98,6 +98,14 @@ std::string applyJobsPath(const ConfigValue& value, Config* config) {
   return "";
 }
 
+std::string applyMetricsRoot(const ConfigValue& value, Config* config) {
+  if (value.text.empty() || value.text.front() != '/') {
+    return "must be an absolute path, got " + quoted(value.text);
+  }
+  config->metrics_root = value.text;
+  return "";
+}
+
 std::string applyLogLevel(const ConfigValue& value, Config* config) {
   core::LogLevel level;
   if (!core::Log::parseLevel(value.text, &level)) {
@@ -126,37 +134,47 @@ size_t editDistance(std::string_view a, std::string_view b) {
 
 const std::vector<ConfigKey>& configKeys() {
   using K = ValueKind;
+  constexpr bool kLive = true;  // applied by a SIGHUP reload
   static const std::vector<ConfigKey> keys = {
       {"worker_id", K::kString, nullptr, applyWorkerId},
       {"listen", K::kString, nullptr, applyListen},
       // 0 asks the kernel for any free port, which tests use.
       {"port", K::kInteger, nullptr, applyInteger<&Config::port, 0, 65535>},
       {"max_concurrent_jobs", K::kInteger, nullptr,
-       applyInteger<&Config::max_concurrent_jobs, 1, 1024>},
-      {"max_queued_jobs", K::kInteger, nullptr, applyInteger<&Config::max_queued_jobs, 1, 1000000>},
-      {"labels", K::kStringList, nonEmptyItem, applyList<&Config::labels>},
-      {"allowed_images", K::kStringList, nonEmptyItem, applyList<&Config::allowed_images>},
+       applyInteger<&Config::max_concurrent_jobs, 1, 1024>, kLive},
+      {"max_queued_jobs", K::kInteger, nullptr, applyInteger<&Config::max_queued_jobs, 1, 1000000>,
+       kLive},
+      {"labels", K::kStringList, nonEmptyItem, applyList<&Config::labels>, kLive},
+      {"allowed_images", K::kStringList, nonEmptyItem, applyList<&Config::allowed_images>, kLive},
       {"allowed_runtime_modes", K::kStringList, runtimeModeItem,
-       applyList<&Config::allowed_runtime_modes>},
+       applyList<&Config::allowed_runtime_modes>, kLive},
       {"docker_host", K::kString, nullptr, applyDockerHost},
       {"default_memory_mb", K::kInteger, nullptr,
-       applyInteger<&Config::default_memory_mb, 6, kNoMax>},
+       applyInteger<&Config::default_memory_mb, 6, kNoMax>, kLive},
       {"default_max_runtime_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::default_max_runtime_seconds, 1, kNoMax>},
-      {"max_memory_mb", K::kInteger, nullptr, applyInteger<&Config::max_memory_mb, 6, kNoMax>},
+       applyInteger<&Config::default_max_runtime_seconds, 1, kNoMax>, kLive},
+      {"max_memory_mb", K::kInteger, nullptr, applyInteger<&Config::max_memory_mb, 6, kNoMax>,
+       kLive},
       {"max_runtime_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::max_runtime_seconds, 1, kNoMax>},
+       applyInteger<&Config::max_runtime_seconds, 1, kNoMax>, kLive},
       {"output_limit_bytes", K::kInteger, nullptr,
-       applyInteger<&Config::output_limit_bytes, 1024, kNoMax>},
+       applyInteger<&Config::output_limit_bytes, 1024, kNoMax>, kLive},
       {"finished_job_retention_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::finished_job_retention_seconds, 0, kNoMax>},
+       applyInteger<&Config::finished_job_retention_seconds, 0, kNoMax>, kLive},
       {"max_finished_jobs", K::kInteger, nullptr,
-       applyInteger<&Config::max_finished_jobs, 0, kNoMax>},
+       applyInteger<&Config::max_finished_jobs, 0, kNoMax>, kLive},
       {"max_body_bytes", K::kInteger, nullptr, applyInteger<&Config::max_body_bytes, 1024, kNoMax>},
-      {"jobs_path", K::kString, nullptr, applyJobsPath},
-      {"log_level", K::kString, nullptr, applyLogLevel},
+      {"jobs_path", K::kString, nullptr, applyJobsPath, kLive},
+      {"log_level", K::kString, nullptr, applyLogLevel, kLive},
       {"shutdown_drain_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::shutdown_drain_seconds, 0, 86400>},
+       applyInteger<&Config::shutdown_drain_seconds, 0, 86400>, kLive},
+      {"metrics_root", K::kString, nullptr, applyMetricsRoot},
+      {"sample_interval_ms", K::kInteger, nullptr,
+       applyInteger<&Config::sample_interval_ms, 100, 3'600'000>},
+      {"thermal_limit_c", K::kInteger, nullptr, applyInteger<&Config::thermal_limit_c, 0, 150>,
+       kLive},
+      {"disk_min_free_percent", K::kInteger, nullptr,
+       applyInteger<&Config::disk_min_free_percent, 0, 100>, kLive},
   };
   return keys;
 }
@@ -185,6 +203,46 @@ std::string suggestConfigKey(std::string_view name) {
     }
   }
   return std::string(best);
+}
+
+std::vector<std::string_view> changedKeys(const Config& a, const Config& b) {
+  // One comparison per key, by name; a key missing here is caught by the unit test that
+  // changes every key in turn.
+  const auto differs = [&](std::string_view name) -> bool {
+#define WA_FIELD(field) \
+  if (name == #field) return a.field != b.field;
+    WA_FIELD(worker_id)
+    WA_FIELD(listen)
+    WA_FIELD(port)
+    WA_FIELD(max_concurrent_jobs)
+    WA_FIELD(max_queued_jobs)
+    WA_FIELD(labels)
+    WA_FIELD(allowed_images)
+    WA_FIELD(allowed_runtime_modes)
+    WA_FIELD(docker_host)
+    WA_FIELD(default_memory_mb)
+    WA_FIELD(default_max_runtime_seconds)
+    WA_FIELD(max_memory_mb)
+    WA_FIELD(max_runtime_seconds)
+    WA_FIELD(output_limit_bytes)
+    WA_FIELD(finished_job_retention_seconds)
+    WA_FIELD(max_finished_jobs)
+    WA_FIELD(max_body_bytes)
+    WA_FIELD(jobs_path)
+    WA_FIELD(log_level)
+    WA_FIELD(shutdown_drain_seconds)
+    WA_FIELD(metrics_root)
+    WA_FIELD(sample_interval_ms)
+    WA_FIELD(thermal_limit_c)
+    WA_FIELD(disk_min_free_percent)
+#undef WA_FIELD
+    return false;
+  };
+  std::vector<std::string_view> changed;
+  for (const ConfigKey& key : configKeys()) {
+    if (differs(key.name)) changed.push_back(key.name);
+  }
+  return changed;
 }
 
 IntegerParse parseInteger(std::string_view text, int64_t* out) {

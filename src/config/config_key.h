@@ -29,6 +29,9 @@ struct ConfigKey {
   // Checks the whole value and stores it into *config. Returns "" on success, else why the
   // value is bad; *config is then unchanged.
   std::string (*apply)(const ConfigValue& value, Config* config);
+  // True when a SIGHUP reload applies a new value to the running daemon; false when
+  // only a restart does (sockets, the engine connection, the worker's identity).
+  bool reloadable = false;
 };
 
 // Every key, in the order of config.h.
@@ -37,6 +40,9 @@ const std::vector<ConfigKey>& configKeys();
 const ConfigKey* findConfigKey(std::string_view name);
 // The valid key nearest to name when it is close enough to be a likely typo, else "".
 std::string suggestConfigKey(std::string_view name);
+
+// The names of the keys whose values differ between a and b, in table order.
+std::vector<std::string_view> changedKeys(const Config& a, const Config& b);
 
 enum class IntegerParse { kOk, kNotAnInteger, kOutOfRange };
 // Parses an optionally negative base-10 integer with no sign "+", spaces or other bases.
