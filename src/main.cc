@@ -73,6 +73,12 @@ int main(int argc, char** argv) {
   wa::core::LogLevel level;
   if (wa::core::Log::parseLevel(loaded.config->log_level, &level)) wa::core::Log::setLevel(level);
 
-  wa::daemon::Daemon daemon(*loaded.config);
+  // SIGHUP loads the configuration again from the same places: the file, then the
+  // environment (which a reload cannot change, but which must still win over the file).
+  auto reload = [config_path, env] {
+    return config_path.empty() ? wa::config::ConfigLoader::loadDefaults(env, hostname())
+                               : wa::config::ConfigLoader::loadFile(config_path, env, hostname());
+  };
+  wa::daemon::Daemon daemon(*loaded.config, reload);
   return daemon.run();
 }

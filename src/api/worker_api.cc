@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include "core/text.h"
 
@@ -134,6 +135,9 @@ void WorkerApi::registerRoutes(http::Router& router) {
   router.add("GET", "/info", [this](const http::HttpRequest& r, const http::RouteParams&) { return info(r); });
   router.add("GET", "/health",
              [this](const http::HttpRequest& r, const http::RouteParams&) { return health(r); });
+  router.add("GET", "/metrics", [this](const http::HttpRequest& r, const http::RouteParams&) {
+    return prometheusMetrics(r);
+  });
   router.add("POST", "/jobs",
              [this](const http::HttpRequest& r, const http::RouteParams&) { return submitJob(r); });
   router.add("GET", "/jobs",
@@ -206,10 +210,70 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   return respond(200, buffer);
 }
 
+std::vector<std::string> healthReasons(const metrics::HostSample& sample, const docker::EngineStatus& engine,
+                                       const HealthPolicy& policy, const std::string& jobs_path,
+                                       const std::string& docker_root_dir) {
+  std::vector<std::string> reasons;
+  if (!engine.reachable) {
+    reasons.push_back("docker engine unreachable" + (engine.last_error.empty() ? "" : ": " + engine.last_error));
+  }
+  const auto disk = [&](const char* what, const std::string& path, const metrics::DiskUsage& usage) {
+    if (policy.disk_min_free_percent <= 0 || !usage.total_mb || !usage.available_mb || *usage.total_mb <= 0) {
+      return;
+    }
+    const double free_percent = 100.0 * static_cast<double>(*usage.available_mb) / static_cast<double>(*usage.total_mb);
+    if (free_percent >= static_cast<double>(policy.disk_min_free_percent)) return;
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f", free_percent);
+    reasons.push_back(std::string("disk nearly full: ") + what + " " + path + " has " + text + "% free (minimum " +
+                      std::to_string(policy.disk_min_free_percent) + "%)");
+  };
+  disk("jobs_path", jobs_path, sample.jobs_disk);
+  disk("docker_root_dir", docker_root_dir, sample.docker_disk);
+  if (policy.thermal_limit_c > 0 && sample.temperature_c &&
+      *sample.temperature_c > static_cast<double>(policy.thermal_limit_c)) {
+    std::string zone;
+    for (const metrics::ThermalZone& z : sample.thermal_zones) {
+      if (z.temperature_c == *sample.temperature_c) {
+        zone = " (" + z.zone + (z.type.empty() ? "" : " " + z.type) + ")";
+        break;
+      }
+    }
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f", *sample.temperature_c);
+    reasons.push_back(std::string("temperature ") + text + " C is above thermal_limit_c " +
+                      std::to_string(policy.thermal_limit_c) + zone);
+  }
+  return reasons;
+}
+
+namespace {
+void cgroupUsage(Writer& w, const metrics::CgroupUsage& u) {
+  const auto field = [&](const char* name, const std::optional<uint64_t>& v) {
+    key(w, name);
+    optionalInt(w, v);
+  };
+  key(w, "cpu_usage_seconds");
+  if (u.cpu_usage_usec) {
+    w.Double(std::round(static_cast<double>(*u.cpu_usage_usec) / 1e4) / 100.0);
+  } else {
+    w.Null();
+  }
+  field("memory_current_bytes", u.memory_current_bytes);
+  field("memory_max_bytes", u.memory_max_bytes);
+  field("oom_kills", u.oom_kills);
+  field("pids_current", u.pids_current);
+  field("io_read_bytes", u.io_read_bytes);
+  field("io_write_bytes", u.io_write_bytes);
+}
+}  // namespace
+
 http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   const metrics::HostSample& sample = sampler_.latest();
   const auto& engine = engine_.status();
-  const bool degraded = !engine.reachable;
+  const std::vector<std::string> reasons =
+      healthReasons(sample, engine, health_policy_, sampler_.jobsPath(), sampler_.dockerRootDir());
+  const bool degraded = !reasons.empty();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -217,9 +281,7 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   w.String(degraded ? "degraded" : "ok");
   if (degraded) {
     key(w, "reasons");
-    w.StartArray();
-    string(w, "docker engine unreachable" + (engine.last_error.empty() ? "" : ": " + engine.last_error));
-    w.EndArray();
+    stringList(w, reasons);
   }
   key(w, "health_protocol_version");
   w.Int(2);
@@ -279,8 +341,74 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
     string(w, engine.last_error);
   }
   w.EndObject();
+  key(w, "cpu_usage_percent");
+  optionalDouble(w, sample.cpu_usage_percent, 10.0);
+  key(w, "thermal_zones");
+  w.StartArray();
+  for (const metrics::ThermalZone& zone : sample.thermal_zones) {
+    w.StartObject();
+    key(w, "zone");
+    string(w, zone.zone);
+    key(w, "type");
+    string(w, zone.type);
+    key(w, "temperature_c");
+    optionalDouble(w, zone.temperature_c, 10.0);
+    w.EndObject();
+  }
+  w.EndArray();
+  const metrics::CgroupSample& cgroup = sample.cgroup;
+  key(w, "cgroup");
+  w.StartObject();
+  key(w, "version");
+  w.String(metrics::cgroupVersionName(cgroup.version));
+  key(w, "worker");
+  if (cgroup.worker.found) {
+    w.StartObject();
+    key(w, "cpu_percent");
+    optionalDouble(w, cgroup.worker_cpu_percent, 10.0);
+    cgroupUsage(w, cgroup.worker);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  key(w, "jobs");
+  w.StartObject();
+  key(w, "containers");
+  w.Uint64(cgroup.job_containers);
+  key(w, "containers_found");
+  w.Uint64(cgroup.job_containers_found);
+  cgroupUsage(w, cgroup.jobs);
+  w.EndObject();
+  w.EndObject();
+  key(w, "jobs");
+  w.StartObject();
+  key(w, "queued");
+  w.Uint64(scheduler_.queued());
+  key(w, "running");
+  w.Uint64(scheduler_.running());
+  key(w, "accepted_total");
+  w.Uint64(scheduler_.totalEntered(jobs::JobState::kQueued));
+  key(w, "finished_total");
+  w.Uint64(scheduler_.totalEntered(jobs::JobState::kFinished));
+  key(w, "failed_total");
+  w.Uint64(scheduler_.totalEntered(jobs::JobState::kFailed));
+  w.EndObject();
+  key(w, "health_limits");
+  w.StartObject();
+  key(w, "thermal_limit_c");
+  w.Int64(health_policy_.thermal_limit_c);
+  key(w, "disk_min_free_percent");
+  w.Int64(health_policy_.disk_min_free_percent);
+  w.EndObject();
   w.EndObject();
   return respond(degraded ? 503 : 200, buffer);
+}
+
+http::HttpResponse WorkerApi::prometheusMetrics(const http::HttpRequest& request) const {
+  if (metrics_ == nullptr) return renderError(404, "NOT_FOUND", "no such resource: " + request.path);
+  http::HttpResponse response{200, {}, metrics_->render()};
+  response.headers.emplace_back("Content-Type", metrics::MetricsRegistry::kContentType);
+  return response;
 }
 
 http::HttpResponse WorkerApi::rejectJob(const Rejection& rejection) const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/job_request_parser.h"
+#include "api/worker_metrics.h"
 #include "core/clock.h"
 #include "docker/engine_monitor.h"
 #include "http/http_request.h"
@@ -28,6 +29,20 @@ struct WorkerIdentity {
   std::vector<std::string> allowed_images;
 };
 
+// Thresholds that make /health report "degraded" (0 disables one).
+struct HealthPolicy {
+  int64_t thermal_limit_c = 90;
+  int64_t disk_min_free_percent = 5;
+};
+
+// Why the worker is degraded, one sentence per reason; empty when it is ok. Rules: the
+// engine did not answer the last ping; either disk (jobs_path, the engine's data
+// directory) has less than disk_min_free_percent of its space available; the hottest
+// thermal zone is above thermal_limit_c.
+std::vector<std::string> healthReasons(const metrics::HostSample& sample, const docker::EngineStatus& engine,
+                                       const HealthPolicy& policy, const std::string& jobs_path,
+                                       const std::string& docker_root_dir);
+
 class WorkerApi {
  public:
   WorkerApi(const core::Clock& clock, WorkerIdentity identity, const metrics::HostInfo& host,
@@ -38,12 +53,20 @@ class WorkerApi {
 
   // While false, POST /jobs answers 503 SHUTTING_DOWN.
   void setAcceptingJobs(bool accepting) { accepting_jobs_ = accepting; }
+  // Replaced by a configuration reload; the next request sees the new values.
+  void setIdentity(WorkerIdentity identity) { identity_ = std::move(identity); }
+  void setParser(JobRequestParser parser) { parser_ = std::move(parser); }
+  void setHealthPolicy(HealthPolicy policy) { health_policy_ = policy; }
+  // The metrics GET /metrics renders; without them the route answers 404.
+  void setMetrics(const WorkerMetrics* metrics) { metrics_ = metrics; }
 
   // {"error": {"code": ..., "message": ...}}: the body of errors not tied to a job.
   static http::HttpResponse renderError(int status, std::string_view code, std::string_view message);
 
   http::HttpResponse info(const http::HttpRequest& request) const;
   http::HttpResponse health(const http::HttpRequest& request) const;
+  // The Prometheus text exposition, as text/plain; version=0.0.4.
+  http::HttpResponse prometheusMetrics(const http::HttpRequest& request) const;
   http::HttpResponse submitJob(const http::HttpRequest& request);
   http::HttpResponse getJob(const http::HttpRequest& request, const std::string& job_id) const;
   http::HttpResponse listJobs(const http::HttpRequest& request) const;
@@ -62,6 +85,8 @@ class WorkerApi {
   JobRequestParser parser_;
   core::MonoTime started_;
   bool accepting_jobs_ = true;
+  HealthPolicy health_policy_;
+  const WorkerMetrics* metrics_ = nullptr;
 };
 
 }  // namespace wa::api

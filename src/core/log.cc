@@ -6,8 +6,10 @@
 namespace wa::core {
 namespace {
 LogLevel g_level = LogLevel::kInfo;
+Log::Sink g_sink = nullptr;
+}  // namespace
 
-const char* levelName(LogLevel level) {
+const char* Log::levelName(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug:
       return "debug";
@@ -20,7 +22,6 @@ const char* levelName(LogLevel level) {
   }
   return "?";
 }
-}  // namespace
 
 void Log::setLevel(LogLevel level) { g_level = level; }
 LogLevel Log::level() { return g_level; }
@@ -35,8 +36,9 @@ bool Log::parseLevel(std::string_view text, LogLevel* out) {
   return false;
 }
 
-void Log::write(LogLevel level, std::string_view message, const LogFields& fields) {
-  if (level < g_level) return;
+void Log::setSink(Sink sink) { g_sink = sink; }
+
+std::string Log::formatLine(LogLevel level, std::string_view message, const LogFields& fields) {
   std::string line;
   line.reserve(message.size() + 32);
   line += levelName(level);
@@ -48,6 +50,16 @@ void Log::write(LogLevel level, std::string_view message, const LogFields& field
     line += '=';
     line += value;
   }
+  return line;
+}
+
+void Log::write(LogLevel level, std::string_view message, const LogFields& fields) {
+  if (level < g_level) return;
+  if (g_sink != nullptr) {
+    g_sink(level, message, fields);
+    return;
+  }
+  std::string line = formatLine(level, message, fields);
   line += '\n';
   // One fwrite per line keeps lines whole; stderr is unbuffered.
   std::fwrite(line.data(), 1, line.size(), stderr);

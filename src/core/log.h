@@ -1,5 +1,7 @@
-// Logging: one line per event on stderr, "LEVEL message key=value ...".
-// Structured fields are kept separate so a journal sink can send them as fields.
+// Logging: one line per event on stderr, "LEVEL message key=value ...", or, once a sink
+// is installed (the systemd journal), whatever that sink does with it.
+// Structured fields are kept separate so a journal sink can send them as fields: keys are
+// lower_snake_case ("job_id"), and a sink may rename them (the journal's JOB_ID).
 #pragma once
 
 #include <sstream>
@@ -20,7 +22,16 @@ class Log {
   static LogLevel level();
   // Parses "debug", "info", "warning", "error"; returns false on anything else.
   static bool parseLevel(std::string_view text, LogLevel* out);
+  // Writes one event if level is at or above the current level.
   static void write(LogLevel level, std::string_view message, const LogFields& fields = {});
+
+  // Receives every event that passes the level instead of stderr; nullptr restores
+  // stderr. Called on the thread that logs; must not log itself.
+  using Sink = void (*)(LogLevel level, std::string_view message, const LogFields& fields);
+  static void setSink(Sink sink);
+  // The stderr line for an event, without the newline: "info message key=value".
+  static std::string formatLine(LogLevel level, std::string_view message, const LogFields& fields);
+  static const char* levelName(LogLevel level);
 };
 
 namespace detail {

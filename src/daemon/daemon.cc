@@ -2,12 +2,19 @@
 
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include "api/worker_api.h"
+#include "api/worker_metrics.h"
+#include "config/config_key.h"
+#include "core/journal_stream.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/signal_watcher.h"
+#include "daemon/journal_log.h"
 #include "daemon/systemd_notifier.h"
 #include "docker/docker_client.h"
 #include "docker/engine_monitor.h"
@@ -22,26 +29,26 @@
 namespace wa::daemon {
 namespace {
 constexpr core::Millis kEnginePingInterval{2000};
-constexpr core::Millis kSampleInterval{1000};
 constexpr core::Millis kPruneInterval{1000};
 // How long shutdown waits for the engine to kill and remove containers.
 constexpr core::Millis kShutdownDeadline{20'000};
 }  // namespace
 
 struct Daemon::Parts {
-  explicit Parts(config::Config c)
+  Parts(config::Config c, std::function<config::LoadResult()> reload_fn)
       : config(std::move(c)),
+        reload_config(std::move(reload_fn)),
         loop(clock),
         docker(loop, config.docker_host),
         engine(loop, docker, kEnginePingInterval),
         host(metrics::HostInfo::read("/")),
-        sampler(loop, "/", kSampleInterval),
-        store(jobs::RetentionPolicy{config.finished_job_retention_seconds * 1000,
-                                    static_cast<size_t>(config.max_finished_jobs)}),
+        sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
+        store(retention(config)),
         runner(loop, docker,
                jobs::RunnerOptions{config.worker_id, static_cast<size_t>(config.output_limit_bytes)}),
         scheduler(loop, store, runner, static_cast<size_t>(config.max_concurrent_jobs),
                   static_cast<size_t>(config.max_queued_jobs)),
+        metrics(clock, WORKER_AGENT_VERSION, scheduler, sampler, engine),
         api(clock, identity(config), host, sampler, engine, store, scheduler, parser(config)),
         server(loop, router, serverOptions(config), &api::WorkerApi::renderError),
         notifier(loop, [this] { return summary(); }) {}
@@ -73,13 +80,20 @@ struct Daemon::Parts {
     policy.max_runtime_seconds = c.max_runtime_seconds;
     return api::JobRequestParser(policy, jobs::ImagePolicy(c.allowed_images));
   }
+  static api::HealthPolicy healthPolicy(const config::Config& c) {
+    return api::HealthPolicy{c.thermal_limit_c, c.disk_min_free_percent};
+  }
+  static jobs::RetentionPolicy retention(const config::Config& c) {
+    return jobs::RetentionPolicy{c.finished_job_retention_seconds * 1000, static_cast<size_t>(c.max_finished_jobs)};
+  }
   static http::HttpServerOptions serverOptions(const config::Config& c) {
     http::HttpServerOptions options;
     options.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
     return options;
   }
 
-  config::Config config;
+  config::Config config;  // what runs now: reloads replace the keys they apply
+  std::function<config::LoadResult()> reload_config;
   core::SystemClock clock;
   core::EventLoop loop;
   docker::DockerClient docker;
@@ -89,6 +103,7 @@ struct Daemon::Parts {
   jobs::JobStore store;
   jobs::DockerJobRunner runner;
   jobs::Scheduler scheduler;
+  api::WorkerMetrics metrics;
   http::Router router;
   api::WorkerApi api;
   http::HttpServer server;
@@ -101,6 +116,61 @@ struct Daemon::Parts {
   bool cancelling = false;
   bool final_sweep_started = false;
   int exit_status = 0;
+
+  // SIGHUP: load the configuration again; apply the keys that can change while running
+  // (config_key.cc marks them reloadable), keep the running value of the others and say
+  // so. A configuration that does not load changes nothing. Jobs queued or running are
+  // untouched: new limits and policies apply to what is submitted or started next.
+  void reload() {
+    if (shutting_down) return;
+    if (!reload_config) {
+      core::logWarning("SIGHUP: no configuration source to reload from");
+      return;
+    }
+    notifier.reloading();
+    config::LoadResult loaded = reload_config();
+    if (!loaded.config) {
+      core::logError("reload failed; keeping the running configuration: ", loaded.error.format());
+      notifier.ready();
+      return;
+    }
+    config::Config next = std::move(*loaded.config);
+    std::string applied;
+    std::string need_restart;
+    for (std::string_view name : config::changedKeys(config, next)) {
+      std::string& list = config::findConfigKey(name)->reloadable ? applied : need_restart;
+      list += (list.empty() ? "" : ",") + std::string(name);
+    }
+    // These keys are bound into sockets, the engine client, the sampler and container
+    // labels at start-up: the running values stay until a restart. Keep in step with the
+    // keys config_key.cc does not mark reloadable.
+    next.worker_id = config.worker_id;
+    next.listen = config.listen;
+    next.port = config.port;
+    next.docker_host = config.docker_host;
+    next.max_body_bytes = config.max_body_bytes;
+    next.metrics_root = config.metrics_root;
+    next.sample_interval_ms = config.sample_interval_ms;
+    config = std::move(next);
+
+    core::LogLevel level;
+    if (core::Log::parseLevel(config.log_level, &level)) core::Log::setLevel(level);
+    api.setIdentity(identity(config));
+    api.setParser(parser(config));
+    api.setHealthPolicy(healthPolicy(config));
+    store.setPolicy(retention(config));
+    scheduler.setMaxQueued(static_cast<size_t>(config.max_queued_jobs));
+    scheduler.setMaxConcurrent(static_cast<size_t>(config.max_concurrent_jobs));
+    runner.setOutputLimit(static_cast<size_t>(config.output_limit_bytes));
+    sampler.setJobsPath(config.jobs_path);
+    core::Log::write(core::LogLevel::kInfo, "configuration reloaded",
+                     {{"applied", applied.empty() ? "none" : applied}});
+    if (!need_restart.empty()) {
+      core::Log::write(core::LogLevel::kWarning, "changed keys need a restart to take effect; running values kept",
+                       {{"keys", need_restart}});
+    }
+    notifier.ready();
+  }
 
   // Removes every container labelled with this worker's id. At start-up this clears what
   // a crash left behind (the scheduler is paused until it is done, so no new job's
@@ -204,22 +274,37 @@ struct Daemon::Parts {
   }
 };
 
-Daemon::Daemon(config::Config config) : parts_(std::make_unique<Parts>(std::move(config))) {}
+Daemon::Daemon(config::Config config, std::function<config::LoadResult()> reload)
+    : parts_(std::make_unique<Parts>(std::move(config), std::move(reload))) {}
 
 Daemon::~Daemon() = default;
 
 int Daemon::run() {
   Parts& p = *parts_;
   ::signal(SIGPIPE, SIG_IGN);
+  // Under systemd, stderr is the journal's stream: send structured entries instead.
+  if (core::fdIsJournalStream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO)) {
+    useJournal(p.config.worker_id);
+    core::logInfo("logging to the systemd journal");
+  }
   p.signals = std::make_unique<core::SignalWatcher>(
       p.loop, std::initializer_list<int>{SIGTERM, SIGINT, SIGHUP}, [&p](int signo) {
         if (signo == SIGHUP) {
-          core::logInfo("SIGHUP received; reloading is not supported yet");
+          core::logInfo("SIGHUP received: reloading the configuration");
+          p.reload();
           return;
         }
         p.onStopSignal(signo);
       });
+  p.api.setHealthPolicy(Parts::healthPolicy(p.config));
+  p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);
+  p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
+  p.docker.setErrorObserver(
+      [&p](std::string_view endpoint, const docker::DockerError&) { p.metrics.onDockerError(endpoint); });
+  p.runner.setOnContainerStarted(
+      [&p](const jobs::Job&, std::chrono::microseconds latency) { p.metrics.onContainerStarted(latency); });
+  p.sampler.setJobContainers([&p] { return p.runner.containerIds(); });
   if (std::string error = p.server.listen(p.config.listen, static_cast<uint16_t>(p.config.port));
       !error.empty()) {
     core::logError("cannot listen: ", error);
@@ -248,7 +333,8 @@ int Daemon::run() {
     if (!p.shutting_down) p.scheduler.setPaused(false);
   });
 
-  p.scheduler.setOnJobEnded([&p](const jobs::Job&) {
+  p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {
+    p.metrics.onJobEnded(job);
     // The run is freed after this batch; look again then.
     if (p.shutting_down) p.loop.post([&p] { p.checkShutdown(); });
   });

@@ -17,7 +17,10 @@ using docker::Unit;
 class DockerJobRunner::Run {
  public:
   Run(DockerJobRunner& owner, Job& job, Completion done)
-      : owner_(owner), job_(job), done_(std::move(done)) {}
+      : owner_(owner),
+        job_(job),
+        done_(std::move(done)),
+        output_limit_(owner.options_.output_limit_bytes) {}
 
   void begin() {
     docker::ContainerSpec spec;
@@ -64,7 +67,7 @@ class DockerJobRunner::Run {
     callbacks.on_attached = [this] { onAttached(); };
     callbacks.on_output = [this](StreamKind kind, std::string_view data) {
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
-      out.append(data, owner_.options_.output_limit_bytes);
+      out.append(data, output_limit_);
     };
     callbacks.on_closed = [this](const std::optional<DockerError>& error) { onStreamClosed(error); };
     attach_ = owner_.docker_.attach(container_id_, std::move(callbacks));
@@ -233,6 +236,8 @@ class DockerJobRunner::Run {
   DockerJobRunner& owner_;
   Job& job_;
   Completion done_;
+  // Fixed when the run begins, so that a reload changes the cap of later jobs only.
+  size_t output_limit_;
   std::string container_id_;
   core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;

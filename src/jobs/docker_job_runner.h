@@ -47,6 +47,8 @@ class DockerJobRunner final : public JobRunner {
   size_t active() const { return runs_.size(); }
   // Containers whose removal failed and is being retried.
   size_t pendingRemovals() const { return pending_removals_.size(); }
+  // Output cap per stream for runs that begin from now on (a reload).
+  void setOutputLimit(size_t bytes) { options_.output_limit_bytes = bytes; }
   // Ids of the containers of the runs in progress (those created so far).
   std::vector<std::string> containerIds() const;
   // Called once per job whose container started, with the time from the create request

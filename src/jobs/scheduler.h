@@ -41,6 +41,8 @@ class Scheduler {
   // which counts every accepted submission); unlike the store, never pruned.
   uint64_t totalEntered(JobState state) const { return totals_[static_cast<size_t>(state)]; }
   void setMaxConcurrent(size_t n);
+  // Applies to later submissions; jobs already queued stay queued.
+  void setMaxQueued(size_t n) { max_queued_ = n; }
 
   // While paused no job starts (used until start-up cleanup is over, and at shutdown).
   void setPaused(bool paused);

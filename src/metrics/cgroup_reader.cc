@@ -206,15 +206,17 @@ CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version) {
   const std::string base = rootedPath(root, "/sys/fs/cgroup");
   const auto proc = readSmallFile(rootedPath(root, "/proc/self/cgroup"));
   if (!proc) return {};
+  // A process in the root cgroup has no cgroup of its own: the root's figures are the
+  // whole host's, and reporting them as the worker's would mislead.
   if (version == CgroupVersion::kV2) {
     const auto path = ownCgroupPath(*proc, "");
-    if (!path) return {};
+    if (!path || *path == "/") return {};
     return readCgroupV2(joinPath(base, *path));
   }
   if (version == CgroupVersion::kV1) {
     const auto dir = [&](const char* controller) -> std::string {
       const auto path = ownCgroupPath(*proc, controller);
-      if (!path) return "";
+      if (!path || *path == "/") return "";
       return joinPath(base + "/" + controller, *path);
     };
     return readCgroupV1({dir("memory"), dir("cpuacct"), dir("pids"), dir("blkio")});

@@ -35,7 +35,8 @@ struct CgroupUsage {
 CgroupVersion detectCgroupVersion(const std::string& root);
 
 // The cgroup the calling process is in (root/proc/self/cgroup). Unset fields, and
-// found == false, when the process's cgroup directory is not visible under root.
+// found == false, when the process's cgroup directory is not visible under root or is
+// the root cgroup (whose figures are the whole host's); on v1 this holds per controller.
 CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version);
 
 // The cgroup Docker made for a container, looked up where the cgroupfs and systemd

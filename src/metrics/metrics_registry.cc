@@ -120,9 +120,21 @@ std::string formatMetricValue(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  if (ec != std::errc()) return "NaN";
-  return std::string(buffer, end);
+  const double magnitude = std::fabs(value);
+  // Whole numbers (counts, bytes) as integers; other ordinary magnitudes in plain decimal
+  // (0.0005 rather than 5e-04); only the extremes in exponent form. All shortest
+  // round-trip, so nothing is lost.
+  std::to_chars_result r{};
+  if (magnitude < 9007199254740992.0 && value == std::trunc(value)) {
+    r = std::to_chars(buffer, buffer + sizeof buffer, static_cast<int64_t>(value));
+  } else if (magnitude >= 1e-6 && magnitude < 1e15) {
+    r = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed);
+  } else {
+    r = std::to_chars(buffer, buffer + sizeof buffer, value);
+  }
+  if (r.ec != std::errc()) return "NaN";
+  const char* const end = r.ptr;
+  return std::string(static_cast<const char*>(buffer), end);
 }
 
 void MetricsWriter::gauge(std::string_view name, std::string_view help, const Labels& labels,

@@ -105,6 +105,23 @@ TEST(CgroupReaderTest, CgroupOutsideTheMountIsNotRead) {
   EXPECT_FALSE(readOwnCgroup(tree.root(), CgroupVersion::kV2).found);
 }
 
+TEST(CgroupReaderTest, TheRootCgroupIsNotTheWorkers) {
+  TempTree tree;
+  tree.write("sys/fs/cgroup/cgroup.controllers", "memory\n");
+  tree.write("sys/fs/cgroup/cpu.stat", "usage_usec 999999999\n");
+  tree.write("proc/self/cgroup", "0::/\n");
+  EXPECT_FALSE(readOwnCgroup(tree.root(), CgroupVersion::kV2).found);
+  // v1: per controller; memory in a cgroup of its own, cpuacct at the root.
+  TempTree v1;
+  v1.write("sys/fs/cgroup/memory/w/memory.usage_in_bytes", "4096\n");
+  v1.write("sys/fs/cgroup/cpuacct/cpuacct.usage", "999999999999\n");
+  v1.write("proc/self/cgroup", "4:memory:/w\n2:cpuacct:/\n");
+  const CgroupUsage u = readOwnCgroup(v1.root(), CgroupVersion::kV1);
+  EXPECT_TRUE(u.found);
+  EXPECT_EQ(u.memory_current_bytes, 4096u);
+  EXPECT_EQ(u.cpu_usage_usec, std::nullopt);
+}
+
 TEST(CgroupReaderTest, RealHostDoesNotFail) {
   const CgroupVersion version = detectCgroupVersion("/");
   const CgroupUsage u = readOwnCgroup("/", version);

@@ -89,6 +89,7 @@ TEST(MetricsRegistryTest, ValueFormatting) {
   EXPECT_EQ(formatMetricValue(0), "0");
   EXPECT_EQ(formatMetricValue(42), "42");
   EXPECT_EQ(formatMetricValue(0.25), "0.25");
+  EXPECT_EQ(formatMetricValue(0.0005), "0.0005");
   EXPECT_EQ(formatMetricValue(1e21), "1e+21");
   EXPECT_EQ(formatMetricValue(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_EQ(formatMetricValue(-std::numeric_limits<double>::infinity()), "-Inf");

@@ -1,0 +1,58 @@
+// WorkerMetrics: the worker's Prometheus metrics, all named worker_agent_*. Events (a job
+// ended, a container started, an HTTP request, a failed Engine API call) are counted as
+// they happen; states (queue depth, running jobs, the engine, host, thermal and cgroup
+// samples) are read from their owners' caches when /metrics is scraped, so a scrape
+// reads no file and waits for nothing. protocol/WORKER_HTTP_API.md lists every name.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "docker/docker_types.h"
+#include "docker/engine_monitor.h"
+#include "http/http_server.h"
+#include "jobs/job.h"
+#include "jobs/scheduler.h"
+#include "metrics/host_sampler.h"
+#include "metrics/metrics_registry.h"
+
+namespace wa::api {
+
+class WorkerMetrics {
+ public:
+  // Everything passed is read at scrape time and must outlive this object.
+  WorkerMetrics(const core::Clock& clock, std::string version, const jobs::Scheduler& scheduler,
+                const metrics::HostSampler& sampler, const docker::EngineMonitor& engine);
+  WorkerMetrics(const WorkerMetrics&) = delete;
+  WorkerMetrics& operator=(const WorkerMetrics&) = delete;
+
+  // A job reached finished or failed: its state and error code, run time, queue wait and
+  // the bytes its container wrote.
+  void onJobEnded(const jobs::Job& job);
+  void onContainerStarted(std::chrono::microseconds latency);
+  void onHttpRequest(const http::RequestRecord& record);
+  void onDockerError(std::string_view endpoint);
+
+  // The text exposition for GET /metrics.
+  std::string render() const { return registry_.render(); }
+  const metrics::MetricsRegistry& registry() const { return registry_; }
+
+ private:
+  void collect(metrics::MetricsWriter& w) const;
+
+  const core::Clock& clock_;
+  std::string version_;
+  const jobs::Scheduler& scheduler_;
+  const metrics::HostSampler& sampler_;
+  const docker::EngineMonitor& engine_;
+  int64_t started_unix_ms_;
+  metrics::MetricsRegistry registry_;
+  metrics::Histogram* job_duration_;
+  metrics::Histogram* queue_wait_;
+  metrics::Histogram* container_start_;
+};
+
+}  // namespace wa::api
