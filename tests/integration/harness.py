@@ -68,11 +68,10 @@ class Worker:
                "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir(),
                "shutdown_drain_seconds": 0}
         cfg.update(config or {})
+        self.config = cfg
         self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
         self.config_path = os.path.join(self.dir.name, "worker-agent.yaml")
-        with open(self.config_path, "w") as f:
-            for k, v in cfg.items():
-                f.write("%s: %s\n" % (k, json.dumps(v)))
+        self.write_config(cfg)
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen([BIN, "--config", self.config_path] + (args or []),
@@ -99,8 +98,25 @@ class Worker:
             raise RuntimeError("worker did not start:\n" + "\n".join(self.log_lines))
         self.wait_engine()
 
+    def write_config(self, cfg):
+        """Writes cfg as the worker's config file (read at start and on SIGHUP)."""
+        self.config = dict(cfg)
+        with open(self.config_path, "w") as f:
+            for k, v in cfg.items():
+                f.write("%s: %s\n" % (k, json.dumps(v)))
+
     def log(self):
         return "\n".join(self.log_lines)
+
+    def wait_log(self, pattern, timeout=10, start=0):
+        """Waits for a log line matching pattern (a regex) at index >= start; returns it."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for line in self.log_lines[start:]:
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.02)
+        raise AssertionError("no log line matching %r:\n%s" % (pattern, self.log()))
 
     def wait_engine(self, timeout=10):
         deadline = time.time() + timeout
