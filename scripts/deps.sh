@@ -12,7 +12,7 @@ packages=(
   # the engine and the static busybox the test images are made of
   docker.io busybox-static
   # packaging and its tests: the .deb, lintian, man pages, a systemd rootfs
-  dpkg-dev debhelper lintian mandoc mmdebstrap systemd
+  dpkg-dev debhelper lintian mandoc mmdebstrap systemd manpages
   # monitoring tests: promtool and a real Prometheus server
   prometheus
 )

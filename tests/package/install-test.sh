@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The package's real install test. Boots a Debian bookworm rootfs (rootfs.sh) in the
+# local Docker engine with systemd as PID 1, installs the .deb with dpkg and checks,
+# step by step: the service is enabled and active, /health answers with the engine
+# reachable through the mounted socket, a job runs, the sandbox holds, `systemctl
+# reload` keeps it active, an upgrade restarts it and keeps the admin's config edit,
+# `systemctl stop` drains a running job and exits cleanly, and `dpkg --purge` removes
+# everything. Needs root, a Docker engine, mmdebstrap, and the local test image.
+# Usage: install-test.sh [DEB]   (default: build-deb/worker-agent_VERSION_ARCH.deb)
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+here="$repo/tests/package"
+version="$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)"
+deb="${1:-${DEB_DIR:-$repo/build-deb}/worker-agent_${version}_$(dpkg --print-architecture).deb}"
+job_image="${TEST_IMAGE:-worker-agent-busybox:1}"
+sock=/var/run/docker.sock
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+started=$SECONDS
+
+[ -f "$deb" ] || fail "no package at $deb (make deb)"
+docker image inspect "$job_image" >/dev/null 2>&1 || fail "no image $job_image (make images)"
+gid="$(stat -L -c %g "$sock")"
+[ "$gid" != 0 ] || fail "$sock belongs to group root; the service user reaches it through a docker group"
+
+step "rootfs image"
+# The package's dependencies go into the image, as apt would install them; the Docker
+# engine is the exception: the container uses the host's (see below).
+mapfile -t deps < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v docker \
+  | sed -E 's/^ *([^ |(]+).*/\1/' | grep -v '^$')
+tag="$("$here/rootfs.sh" "${deps[@]}")"
+echo "image: $tag"
+
+work="$(mktemp -d)"
+name="wa-pkgtest-$$-$RANDOM"
+worker_id="worker-$name"  # the packaged config leaves worker_id to its default
+leftovers() {
+  docker ps -aq --filter "label=worker-agent.worker_id=$worker_id"
+}
+cleanup() {
+  if [ "${keep:-0}" = 1 ]; then echo "keeping container $name"; else docker rm -f "$name" >/dev/null 2>&1 || true; fi
+  leftovers | xargs -r docker rm -f >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+ct() { docker exec "$name" "$@"; }
+diagnose() {
+  ct systemctl status --no-pager worker-agent 2>&1 | tail -n 20 || true
+  ct journalctl --no-pager -n 40 -u worker-agent 2>&1 || true
+}
+trap 'status=$?; [ $status -eq 0 ] || diagnose; cleanup' EXIT
+
+step "boot systemd in a container"
+# No --privileged (CI refuses it). CAP_SYS_ADMIN lets systemd build the unit's mount
+# sandbox (ProtectSystem=, PrivateTmp=, ...); where the engine refuses even that, the
+# test runs without it and systemd skips the mount sandbox, which is reported.
+# --network none: the worker is reached on the container's own loopback; its engine is
+# the host's, through the socket mounted at /run/docker.sock.
+run_args=(-d --name "$name" --hostname "$name" --cgroupns=host
+  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock
+  --network none -v "$sock:/run/docker.sock")
+sandbox=yes
+if ! docker run --cap-add SYS_ADMIN "${run_args[@]}" "$tag" >/dev/null 2>"$work/run.err"; then
+  cat "$work/run.err" >&2
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  echo "NOTE: the engine refused --cap-add SYS_ADMIN; running without it (mount sandbox not checked)"
+  sandbox=no
+  docker run "${run_args[@]}" "$tag" >/dev/null
+fi
+state=""
+for _ in $(seq 1 60); do
+  state="$(ct systemctl is-system-running 2>/dev/null || true)"
+  case "$state" in running | degraded) break ;; esac
+  sleep 0.5
+done
+echo "system: $state"
+case "$state" in
+  running) ;;
+  degraded) ct systemctl --failed --no-pager ;;
+  *) fail "systemd did not finish booting (state: $state)" ;;
+esac
+
+step "install with dpkg"
+# On a real host docker.io provides the engine and creates the docker group. Here the
+# engine is the host's: a one-file package that Provides docker.io stands in for it
+# (what equivs would build), and the docker group gets the gid of the mounted socket.
+mkdir -p "$work/host-docker/DEBIAN"
+cat >"$work/host-docker/DEBIAN/control" <<CONTROL
+Package: host-docker-engine
+Version: 1.0
+Architecture: all
+Maintainer: worker-agent package test <root@localhost>
+Provides: docker.io
+Description: stands in for docker.io: the host's engine, reached through a mounted socket
+CONTROL
+dpkg-deb --root-owner-group --build "$work/host-docker" "$work/host-docker-engine.deb" >/dev/null
+ct groupadd --system --non-unique --gid "$gid" docker
+docker cp "$work/host-docker-engine.deb" "$name:/tmp/"
+docker cp "$deb" "$name:/tmp/worker-agent.deb"
+ct dpkg -i /tmp/host-docker-engine.deb
+ct dpkg -i /tmp/worker-agent.deb
+
+health() { ct curl -fsS --max-time 5 http://127.0.0.1:9000/health; }
+# Prints one field of a JSON document read from stdin (a.b for nested fields).
+field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[k]
+print(json.dumps(v) if not isinstance(v,str) else v)' "$1"; }
+main_pid() { ct systemctl show -p MainPID --value worker-agent; }
+wait_healthy() {
+  for _ in $(seq 1 40); do
+    if out="$(health 2>/dev/null)" && [ "$(field docker.reachable <<<"$out")" = true ]; then
+      echo "$out"
+      return 0
+    fi
+    sleep 0.25
+  done
+  fail "/health did not answer with the engine reachable: ${out:-no answer}"
+}
+
+step "service enabled and active"
+[ "$(ct systemctl is-enabled worker-agent)" = enabled ] || fail "not enabled"
+[ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active"
+echo "enabled, active, main PID $(main_pid)"
+
+step "user, group, workspace, conffile, manual pages"
+ct id worker-agent
+ct id -nG worker-agent | tr ' ' '\n' | grep -qx docker || fail "worker-agent is not in the docker group"
+[ "$(ct stat -c '%U:%G %a' /var/lib/worker-agent)" = "worker-agent:worker-agent 750" ] \
+  || fail "/var/lib/worker-agent: $(ct stat -c '%U:%G %a' /var/lib/worker-agent)"
+ct dpkg-query -W -f='${Conffiles}\n' worker-agent | grep -q ' /etc/worker-agent/worker-agent.yaml ' \
+  || fail "/etc/worker-agent/worker-agent.yaml is not a conffile"
+ct test -x /usr/sbin/worker-agent
+ct man -w 'worker-agent(8)' 'worker-agent.yaml(5)'
+
+step "systemd-analyze verify and security (inside the container)"
+ct systemd-analyze verify /lib/systemd/system/worker-agent.service
+ct systemd-analyze security --no-pager worker-agent.service | tail -n 1
+
+step "GET /health"
+out="$(wait_healthy)"
+echo "$out" | cut -c1-200
+[ "$(field status <<<"$out")" = ok ] || fail "status is not ok"
+
+if [ "$sandbox" = yes ]; then
+  step "sandbox"
+  pid="$(main_pid)"
+  ct grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd):' "/proc/$pid/status"
+  ct grep -qE '^NoNewPrivs:\s+1$' "/proc/$pid/status" || fail "NoNewPrivs not set"
+  ct grep -qE '^Seccomp:\s+2$' "/proc/$pid/status" || fail "no seccomp filter"
+  ct grep -qE '^CapEff:\s+0+$' "/proc/$pid/status" || fail "capabilities left"
+  # mountinfo: field 5 is the mount point, field 6 its options.
+  mount_opts() { ct awk -v m="$1" '$5 == m { o = $6 } END { print o }' "/proc/$pid/mountinfo"; }
+  echo "/: $(mount_opts /)  /var/lib/worker-agent: $(mount_opts /var/lib/worker-agent)  /tmp: $(mount_opts /tmp)"
+  [[ "$(mount_opts /)" == ro,* ]] || fail "/ is not read-only for the service"
+  [[ "$(mount_opts /var/lib/worker-agent)" == rw,* ]] || fail "/var/lib/worker-agent is not writable"
+  [ -n "$(mount_opts /tmp)" ] || fail "no private /tmp"
+fi
+
+# Submits a job (JSON on stdin) inside the container; prints the answer.
+submit() {
+  docker exec -i "$name" curl -sS --max-time 5 -X POST -H 'Content-Type: application/json' --data-binary @- \
+    http://127.0.0.1:9000/jobs
+}
+job() { ct curl -fsS --max-time 5 "http://127.0.0.1:9000/jobs/$1"; }
+job_json() {  # job_id, then the runtime's cmd as a JSON array (empty: the image's)
+  printf '{"protocol_version": 1, "job_id": "%s", "task": {"type": "package_test", "payload": {}},
+    "runtime": {"mode": "image", "image": "%s", "cmd": %s,
+    "limits": {"memory_mb": 64, "max_runtime_seconds": 30}}}' "$1" "$job_image" "${2:-[]}"
+}
+
+step "a job runs through the host's engine"
+job_json pkg-echo-1 '["echo", "hello from the package test"]' | submit
+echo
+for _ in $(seq 1 80); do
+  out="$(job pkg-echo-1)"
+  case "$(field state <<<"$out")" in finished | failed) break ;; esac
+  sleep 0.25
+done
+echo "$out" | cut -c1-300
+[ "$(field state <<<"$out")" = finished ] || fail "the job did not finish"
+[ "$(field stdout <<<"$out")" = "hello from the package test" ] || fail "unexpected stdout"
+
+step "systemctl reload keeps it active"
+pid="$(main_pid)"
+ct systemctl reload worker-agent
+sleep 0.5
+[ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active after reload"
+[ "$(main_pid)" = "$pid" ] || fail "reload changed the main PID"
+health >/dev/null || fail "/health does not answer after reload"
+echo "active, main PID still $pid"
+
+step "upgrade: the admin's edit survives, the service restarts"
+ct sed -i 's/^max_concurrent_jobs: .*/max_concurrent_jobs: 3/' /etc/worker-agent/worker-agent.yaml
+ct dpkg -i /tmp/worker-agent.deb
+ct grep -qx 'max_concurrent_jobs: 3' /etc/worker-agent/worker-agent.yaml || fail "the edit was lost"
+[ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active after the upgrade"
+[ "$(main_pid)" != "$pid" ] || fail "the upgrade did not restart the service"
+out="$(wait_healthy)"
+[ "$(field max_concurrent_jobs <<<"$out")" = 3 ] || fail "the restarted worker does not use the edited config"
+echo "restarted (main PID $(main_pid)), max_concurrent_jobs 3"
+
+step "systemctl stop drains a running job, then exits 0"
+job_json pkg-sleep-1 '["sleep", "3"]' | submit
+echo
+for _ in $(seq 1 40); do
+  [ "$(job pkg-sleep-1 | field state)" = running ] && break
+  sleep 0.25
+done
+[ "$(job pkg-sleep-1 | field state)" = running ] || fail "the sleep job is not running"
+t0=$SECONDS
+ct systemctl stop worker-agent
+echo "stopped in $((SECONDS - t0)) s"
+[ "$(ct systemctl is-active worker-agent || true)" = inactive ] || fail "not inactive after stop"
+[ "$(ct systemctl show -p Result --value worker-agent)" = success ] || fail "stop did not end in success"
+[ "$(ct systemctl show -p ExecMainStatus --value worker-agent)" = 0 ] || fail "exit status is not 0"
+ct journalctl --no-pager -u worker-agent -o cat | grep -E 'shutting down|drain|shutdown complete' | tail -n 4
+ct journalctl --no-pager -u worker-agent -o cat | grep -q 'letting 1 running job(s) finish' \
+  || fail "the running job was not given the drain"
+ct journalctl --no-pager -u worker-agent -o cat | grep -q 'shutdown complete' || fail "no 'shutdown complete'"
+[ -z "$(leftovers)" ] || fail "containers left behind: $(leftovers)"
+
+step "dpkg --purge removes it"
+ct dpkg --purge worker-agent
+for path in /usr/sbin/worker-agent /lib/systemd/system/worker-agent.service /etc/worker-agent \
+            /var/lib/worker-agent /usr/share/man/man8/worker-agent.8.gz; do
+  if ct test -e "$path"; then fail "$path is still there"; fi
+done
+if ct getent passwd worker-agent >/dev/null; then fail "the worker-agent user is still there"; fi
+[ "$(ct systemctl is-active worker-agent || true)" != active ] || fail "still active after purge"
+echo "gone: binary, unit, config, workspace, manual pages, user"
+
+printf '\nPASS: package install test in %d s (mount sandbox checked: %s)\n' \
+  "$((SECONDS - started))" "$sandbox"
