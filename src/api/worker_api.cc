@@ -15,7 +15,9 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+void key(Writer& w, std::string_view k) {
+  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+}
 
 // Writes text as a JSON string; bytes that are not UTF-8 become U+FFFD.
 void string(Writer& w, std::string_view text) {
@@ -111,7 +113,8 @@ bool mediaTypeIsJson(const std::string& content_type) {
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
   while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
   std::string lower(type);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return lower == "application/json" || (lower.size() > 5 && lower.ends_with("+json"));
 }
 
@@ -132,7 +135,8 @@ WorkerApi::WorkerApi(const core::Clock& clock, WorkerIdentity identity,
       started_(clock.now()) {}
 
 void WorkerApi::registerRoutes(http::Router& router) {
-  router.add("GET", "/info", [this](const http::HttpRequest& r, const http::RouteParams&) { return info(r); });
+  router.add("GET", "/info",
+             [this](const http::HttpRequest& r, const http::RouteParams&) { return info(r); });
   router.add("GET", "/health",
              [this](const http::HttpRequest& r, const http::RouteParams&) { return health(r); });
   router.add("GET", "/metrics", [this](const http::HttpRequest& r, const http::RouteParams&) {
@@ -142,14 +146,18 @@ void WorkerApi::registerRoutes(http::Router& router) {
              [this](const http::HttpRequest& r, const http::RouteParams&) { return submitJob(r); });
   router.add("GET", "/jobs",
              [this](const http::HttpRequest& r, const http::RouteParams&) { return listJobs(r); });
-  router.add("GET", "/jobs/{job_id}", [this](const http::HttpRequest& r, const http::RouteParams& p) {
-    return getJob(r, p.get("job_id"));
-  });
+  router.add("GET", "/jobs/{job_id}",
+             [this](const http::HttpRequest& r, const http::RouteParams& p) {
+               return getJob(r, p.get("job_id"));
+             });
   router.add("DELETE", "/jobs/{job_id}",
-             [this](const http::HttpRequest&, const http::RouteParams& p) { return cancelJob(p.get("job_id")); });
+             [this](const http::HttpRequest&, const http::RouteParams& p) {
+               return cancelJob(p.get("job_id"));
+             });
 }
 
-http::HttpResponse WorkerApi::renderError(int status, std::string_view code, std::string_view message) {
+http::HttpResponse WorkerApi::renderError(int status, std::string_view code,
+                                          std::string_view message) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -210,23 +218,28 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   return respond(200, buffer);
 }
 
-std::vector<std::string> healthReasons(const metrics::HostSample& sample, const docker::EngineStatus& engine,
+std::vector<std::string> healthReasons(const metrics::HostSample& sample,
+                                       const docker::EngineStatus& engine,
                                        const HealthPolicy& policy, const std::string& jobs_path,
                                        const std::string& docker_root_dir) {
   std::vector<std::string> reasons;
   if (!engine.reachable) {
-    reasons.push_back("docker engine unreachable" + (engine.last_error.empty() ? "" : ": " + engine.last_error));
+    reasons.push_back("docker engine unreachable" +
+                      (engine.last_error.empty() ? "" : ": " + engine.last_error));
   }
-  const auto disk = [&](const char* what, const std::string& path, const metrics::DiskUsage& usage) {
-    if (policy.disk_min_free_percent <= 0 || !usage.total_mb || !usage.available_mb || *usage.total_mb <= 0) {
+  const auto disk = [&](const char* what, const std::string& path,
+                        const metrics::DiskUsage& usage) {
+    if (policy.disk_min_free_percent <= 0 || !usage.total_mb || !usage.available_mb ||
+        *usage.total_mb <= 0) {
       return;
     }
-    const double free_percent = 100.0 * static_cast<double>(*usage.available_mb) / static_cast<double>(*usage.total_mb);
+    const double free_percent =
+        100.0 * static_cast<double>(*usage.available_mb) / static_cast<double>(*usage.total_mb);
     if (free_percent >= static_cast<double>(policy.disk_min_free_percent)) return;
     char text[64];
     std::snprintf(text, sizeof text, "%.1f", free_percent);
-    reasons.push_back(std::string("disk nearly full: ") + what + " " + path + " has " + text + "% free (minimum " +
-                      std::to_string(policy.disk_min_free_percent) + "%)");
+    reasons.push_back(std::string("disk nearly full: ") + what + " " + path + " has " + text +
+                      "% free (minimum " + std::to_string(policy.disk_min_free_percent) + "%)");
   };
   disk("jobs_path", jobs_path, sample.jobs_disk);
   disk("docker_root_dir", docker_root_dir, sample.docker_disk);
@@ -405,7 +418,8 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
 }
 
 http::HttpResponse WorkerApi::prometheusMetrics(const http::HttpRequest& request) const {
-  if (metrics_ == nullptr) return renderError(404, "NOT_FOUND", "no such resource: " + request.path);
+  if (metrics_ == nullptr)
+    return renderError(404, "NOT_FOUND", "no such resource: " + request.path);
   http::HttpResponse response{200, {}, metrics_->render()};
   response.headers.emplace_back("Content-Type", metrics::MetricsRegistry::kContentType);
   return response;
@@ -438,12 +452,15 @@ http::HttpResponse WorkerApi::rejectJob(const Rejection& rejection) const {
 
 http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   if (!accepting_jobs_) {
-    return rejectJob({503, "SHUTTING_DOWN", "this worker is shutting down and takes no new jobs", {}});
+    return rejectJob(
+        {503, "SHUTTING_DOWN", "this worker is shutting down and takes no new jobs", {}});
   }
   // No Content-Type is tolerated (hand-written clients); a different one is not.
   if (const std::string* type = request.header("Content-Type"); type && !mediaTypeIsJson(*type)) {
-    return rejectJob({415, "UNSUPPORTED_MEDIA_TYPE",
-                      "Content-Type must be application/json, not \"" + *type + "\"", {}});
+    return rejectJob({415,
+                      "UNSUPPORTED_MEDIA_TYPE",
+                      "Content-Type must be application/json, not \"" + *type + "\"",
+                      {}});
   }
   ParsedJob parsed = parser_.parse(request.body);
   if (!parsed.spec) return rejectJob(parsed.rejection);
@@ -453,10 +470,11 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   const std::string job_id = job->spec.job_id;
   switch (scheduler_.submit(std::move(job))) {
     case jobs::Scheduler::SubmitResult::kDuplicate:
-      return rejectJob({409, "JOB_ID_ALREADY_EXISTS", "job_id \"" + job_id + "\" is already known to this worker",
-                        job_id});
+      return rejectJob({409, "JOB_ID_ALREADY_EXISTS",
+                        "job_id \"" + job_id + "\" is already known to this worker", job_id});
     case jobs::Scheduler::SubmitResult::kQueueFull:
-      return rejectJob({503, "QUEUE_FULL", "the queue is full (max_queued_jobs); try again later", job_id});
+      return rejectJob(
+          {503, "QUEUE_FULL", "the queue is full (max_queued_jobs); try again later", job_id});
     case jobs::Scheduler::SubmitResult::kAccepted:
       break;
   }
@@ -546,7 +564,8 @@ http::HttpResponse WorkerApi::listJobs(const http::HttpRequest& request) const {
       }
       limit = n;
     } else {
-      return renderError(400, "INVALID_QUERY", "unknown query parameter \"" + name + "\" (state, limit)");
+      return renderError(400, "INVALID_QUERY",
+                         "unknown query parameter \"" + name + "\" (state, limit)");
     }
   }
   const auto jobs = store_.list(state, limit);

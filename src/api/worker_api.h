@@ -39,7 +39,8 @@ struct HealthPolicy {
 // engine did not answer the last ping; either disk (jobs_path, the engine's data
 // directory) has less than disk_min_free_percent of its space available; the hottest
 // thermal zone is above thermal_limit_c.
-std::vector<std::string> healthReasons(const metrics::HostSample& sample, const docker::EngineStatus& engine,
+std::vector<std::string> healthReasons(const metrics::HostSample& sample,
+                                       const docker::EngineStatus& engine,
                                        const HealthPolicy& policy, const std::string& jobs_path,
                                        const std::string& docker_root_dir);
 
@@ -61,7 +62,8 @@ class WorkerApi {
   void setMetrics(const WorkerMetrics* metrics) { metrics_ = metrics; }
 
   // {"error": {"code": ..., "message": ...}}: the body of errors not tied to a job.
-  static http::HttpResponse renderError(int status, std::string_view code, std::string_view message);
+  static http::HttpResponse renderError(int status, std::string_view code,
+                                        std::string_view message);
 
   http::HttpResponse info(const http::HttpRequest& request) const;
   http::HttpResponse health(const http::HttpRequest& request) const;

@@ -11,15 +11,17 @@ constexpr double kMiB = 1024.0 * 1024.0;
 
 // Bucket bounds in seconds. Jobs run from under a second to hours; the queue wait is
 // usually short but can be long under load; a container start is a few engine calls.
-const std::vector<double> kJobDurationBuckets = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400};
-const std::vector<double> kQueueWaitBuckets = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600};
+const std::vector<double> kJobDurationBuckets = {0.1, 0.5, 1,   2.5, 5,    10,   30,
+                                                 60,  120, 300, 600, 1800, 3600, 14400};
+const std::vector<double> kQueueWaitBuckets = {0.01, 0.05, 0.1, 0.5, 1,   5,
+                                               10,   30,   60,  300, 900, 3600};
 const std::vector<double> kContainerStartBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 const std::vector<double> kHttpDurationBuckets = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
 
 // Methods become a label; anything a client invents is "other", so a scanner sending
 // random methods cannot grow the series without bound.
 std::string_view methodLabel(std::string_view method) {
-  static constexpr std::array<std::string_view, 7> kKnown = {"GET", "HEAD", "POST", "PUT",
+  static constexpr std::array<std::string_view, 7> kKnown = {"GET",    "HEAD",    "POST", "PUT",
                                                              "DELETE", "OPTIONS", "PATCH"};
   if (method.empty()) return "none";  // refused before the request line was understood
   for (std::string_view known : kKnown) {
@@ -53,8 +55,9 @@ WorkerMetrics::WorkerMetrics(const core::Clock& clock, std::string version,
   job_duration_ = &registry_.histogram("worker_agent_job_duration_seconds",
                                        "Time from a job's start to its end, for jobs that started.",
                                        kJobDurationBuckets);
-  queue_wait_ = &registry_.histogram("worker_agent_job_queue_wait_seconds",
-                                     "Time jobs waited in the queue before they started.", kQueueWaitBuckets);
+  queue_wait_ =
+      &registry_.histogram("worker_agent_job_queue_wait_seconds",
+                           "Time jobs waited in the queue before they started.", kQueueWaitBuckets);
   container_start_ = &registry_.histogram(
       "worker_agent_container_start_seconds",
       "Time from the create request to the engine's answer to start, per job container.",
@@ -77,21 +80,23 @@ void WorkerMetrics::onJobEnded(const jobs::Job& job) {
   const bool failed = job.state == jobs::JobState::kFailed;
   registry_
       .counter("worker_agent_jobs_total", "Jobs that ended, by final state and error code.",
-               {{"state", jobs::stateName(job.state)}, {"error_code", failed && job.error ? job.error->code : "none"}})
+               {{"state", jobs::stateName(job.state)},
+                {"error_code", failed && job.error ? job.error->code : "none"}})
       .inc();
   if (job.started_at_ms) {
     queue_wait_->observe(static_cast<double>(*job.started_at_ms - job.created_at_ms) / 1000.0);
     if (job.finished_at_ms) {
-      job_duration_->observe(static_cast<double>(*job.finished_at_ms - *job.started_at_ms) / 1000.0);
+      job_duration_->observe(static_cast<double>(*job.finished_at_ms - *job.started_at_ms) /
+                             1000.0);
     }
   }
   registry_
-      .counter("worker_agent_job_output_bytes_total", "Bytes job containers wrote, kept or not, by stream.",
-               {{"stream", "stdout"}})
+      .counter("worker_agent_job_output_bytes_total",
+               "Bytes job containers wrote, kept or not, by stream.", {{"stream", "stdout"}})
       .inc(static_cast<double>(job.stdout_output.total_bytes));
   registry_
-      .counter("worker_agent_job_output_bytes_total", "Bytes job containers wrote, kept or not, by stream.",
-               {{"stream", "stderr"}})
+      .counter("worker_agent_job_output_bytes_total",
+               "Bytes job containers wrote, kept or not, by stream.", {{"stream", "stderr"}})
       .inc(static_cast<double>(job.stderr_output.total_bytes));
 }
 
@@ -102,8 +107,10 @@ void WorkerMetrics::onContainerStarted(std::chrono::microseconds latency) {
 void WorkerMetrics::onHttpRequest(const http::RequestRecord& record) {
   const std::string route(record.route);
   registry_
-      .counter("worker_agent_http_requests_total", "HTTP requests answered, by method, route pattern and status.",
-               {{"method", std::string(methodLabel(record.method))}, {"route", route},
+      .counter("worker_agent_http_requests_total",
+               "HTTP requests answered, by method, route pattern and status.",
+               {{"method", std::string(methodLabel(record.method))},
+                {"route", route},
                 {"status", std::to_string(record.status)}})
       .inc();
   registry_
@@ -115,7 +122,8 @@ void WorkerMetrics::onHttpRequest(const http::RequestRecord& record) {
 
 void WorkerMetrics::onDockerError(std::string_view endpoint) {
   registry_
-      .counter("worker_agent_docker_api_errors_total", "Failed Docker Engine API calls, by endpoint.",
+      .counter("worker_agent_docker_api_errors_total",
+               "Failed Docker Engine API calls, by endpoint.",
                {{"endpoint", std::string(endpoint)}})
       .inc();
 }
@@ -127,35 +135,40 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
           static_cast<double>(started_unix_ms_) / 1000.0);
   w.gauge("worker_agent_jobs_queued", "Jobs waiting in the queue (queue depth).", {},
           static_cast<double>(scheduler_.queued()));
-  w.gauge("worker_agent_jobs_running", "Jobs running now.", {}, static_cast<double>(scheduler_.running()));
+  w.gauge("worker_agent_jobs_running", "Jobs running now.", {},
+          static_cast<double>(scheduler_.running()));
   w.gauge("worker_agent_max_concurrent_jobs", "Jobs that may run at the same time.", {},
           static_cast<double>(scheduler_.maxConcurrent()));
   w.counter("worker_agent_jobs_accepted_total", "Jobs accepted into the queue since start.", {},
             static_cast<double>(scheduler_.totalEntered(jobs::JobState::kQueued)));
 
   const docker::EngineStatus& engine = engine_.status();
-  w.gauge("worker_agent_docker_engine_up", "1 when the last ping of the Docker engine succeeded.", {},
-          engine.reachable ? 1 : 0);
-  optionalGauge(w, "worker_agent_docker_ping_seconds", "Latency of the last successful engine ping.", {},
+  w.gauge("worker_agent_docker_engine_up", "1 when the last ping of the Docker engine succeeded.",
+          {}, engine.reachable ? 1 : 0);
+  optionalGauge(w, "worker_agent_docker_ping_seconds",
+                "Latency of the last successful engine ping.", {},
                 engine.ping_ms ? std::optional<double>(*engine.ping_ms / 1000.0) : std::nullopt);
 
   const metrics::HostSample& s = sampler_.latest();
   for (size_t i = 0; i < s.load_average.size(); ++i) {
     static constexpr std::array<const char*, 3> kPeriods = {"1m", "5m", "15m"};
-    w.gauge("worker_agent_host_load_average", "Load average from /proc/loadavg.", {{"period", kPeriods[i]}},
-            s.load_average[i]);
+    w.gauge("worker_agent_host_load_average", "Load average from /proc/loadavg.",
+            {{"period", kPeriods[i]}}, s.load_average[i]);
   }
-  optionalGauge(w, "worker_agent_host_cpu_busy_ratio",
-                "Share of all CPUs' time spent busy between the last two samples (/proc/stat).", {},
-                s.cpu_usage_percent ? std::optional<double>(*s.cpu_usage_percent / 100.0) : std::nullopt);
+  optionalGauge(
+      w, "worker_agent_host_cpu_busy_ratio",
+      "Share of all CPUs' time spent busy between the last two samples (/proc/stat).", {},
+      s.cpu_usage_percent ? std::optional<double>(*s.cpu_usage_percent / 100.0) : std::nullopt);
   optionalGauge(w, "worker_agent_host_memory_total_bytes", "MemTotal from /proc/meminfo.", {},
                 asDouble(s.memory_total_mb, kMiB));
-  optionalGauge(w, "worker_agent_host_memory_available_bytes", "MemAvailable from /proc/meminfo.", {},
-                asDouble(s.memory_available_mb, kMiB));
-  const auto disk = [&](const char* which, const std::string& path, const metrics::DiskUsage& usage) {
+  optionalGauge(w, "worker_agent_host_memory_available_bytes", "MemAvailable from /proc/meminfo.",
+                {}, asDouble(s.memory_available_mb, kMiB));
+  const auto disk = [&](const char* which, const std::string& path,
+                        const metrics::DiskUsage& usage) {
     if (path.empty()) return;
-    optionalGauge(w, "worker_agent_host_disk_total_bytes", "Size of the file system holding a directory.",
-                  {{"disk", which}, {"path", path}}, asDouble(usage.total_mb, kMiB));
+    optionalGauge(w, "worker_agent_host_disk_total_bytes",
+                  "Size of the file system holding a directory.", {{"disk", which}, {"path", path}},
+                  asDouble(usage.total_mb, kMiB));
     optionalGauge(w, "worker_agent_host_disk_available_bytes",
                   "Space available to unprivileged users on the file system holding a directory.",
                   {{"disk", which}, {"path", path}}, asDouble(usage.available_mb, kMiB));
@@ -168,33 +181,41 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
   }
 
   const metrics::CgroupSample& c = s.cgroup;
-  w.gauge("worker_agent_cgroup_info", "Always 1; the version label says which cgroup hierarchy is read.",
+  w.gauge("worker_agent_cgroup_info",
+          "Always 1; the version label says which cgroup hierarchy is read.",
           {{"version", metrics::cgroupVersionName(c.version)}}, 1);
   const metrics::CgroupUsage& own = c.worker;
   if (own.cpu_usage_usec) {
-    w.counter("worker_agent_cgroup_cpu_usage_seconds_total", "CPU time used by the worker's cgroup.", {},
+    w.counter("worker_agent_cgroup_cpu_usage_seconds_total",
+              "CPU time used by the worker's cgroup.", {},
               static_cast<double>(*own.cpu_usage_usec) / 1e6);
   }
-  optionalGauge(w, "worker_agent_cgroup_memory_usage_bytes", "Memory charged to the worker's cgroup.", {},
-                asDouble(own.memory_current_bytes));
-  optionalGauge(w, "worker_agent_cgroup_memory_limit_bytes", "Memory limit of the worker's cgroup, when it has one.",
-                {}, asDouble(own.memory_max_bytes));
+  optionalGauge(w, "worker_agent_cgroup_memory_usage_bytes",
+                "Memory charged to the worker's cgroup.", {}, asDouble(own.memory_current_bytes));
+  optionalGauge(w, "worker_agent_cgroup_memory_limit_bytes",
+                "Memory limit of the worker's cgroup, when it has one.", {},
+                asDouble(own.memory_max_bytes));
   if (own.oom_kills) {
-    w.counter("worker_agent_cgroup_oom_kills_total", "Processes the OOM killer ended in the worker's cgroup.", {},
+    w.counter("worker_agent_cgroup_oom_kills_total",
+              "Processes the OOM killer ended in the worker's cgroup.", {},
               static_cast<double>(*own.oom_kills));
   }
-  optionalGauge(w, "worker_agent_cgroup_pids", "Tasks in the worker's cgroup.", {}, asDouble(own.pids_current));
+  optionalGauge(w, "worker_agent_cgroup_pids", "Tasks in the worker's cgroup.", {},
+                asDouble(own.pids_current));
   if (own.io_read_bytes && own.io_write_bytes) {
-    w.counter("worker_agent_cgroup_io_bytes_total", "Block I/O of the worker's cgroup, by direction.",
-              {{"direction", "read"}}, static_cast<double>(*own.io_read_bytes));
-    w.counter("worker_agent_cgroup_io_bytes_total", "Block I/O of the worker's cgroup, by direction.",
-              {{"direction", "write"}}, static_cast<double>(*own.io_write_bytes));
+    w.counter("worker_agent_cgroup_io_bytes_total",
+              "Block I/O of the worker's cgroup, by direction.", {{"direction", "read"}},
+              static_cast<double>(*own.io_read_bytes));
+    w.counter("worker_agent_cgroup_io_bytes_total",
+              "Block I/O of the worker's cgroup, by direction.", {{"direction", "write"}},
+              static_cast<double>(*own.io_write_bytes));
   }
   // The jobs' containers come and go, so their sums are gauges, not counters.
   w.gauge("worker_agent_job_cgroups", "Running jobs' container cgroups found on this host.", {},
           static_cast<double>(c.job_containers_found));
-  optionalGauge(w, "worker_agent_job_cgroups_memory_usage_bytes", "Memory charged to the running jobs' containers.",
-                {}, asDouble(c.jobs.memory_current_bytes));
+  optionalGauge(w, "worker_agent_job_cgroups_memory_usage_bytes",
+                "Memory charged to the running jobs' containers.", {},
+                asDouble(c.jobs.memory_current_bytes));
   optionalGauge(w, "worker_agent_job_cgroups_cpu_usage_seconds",
                 "CPU time used so far by the running jobs' containers.", {},
                 asDouble(c.jobs.cpu_usage_usec, 1e-6));

@@ -23,7 +23,8 @@ bool fdIsJournalStream(const char* journal_stream, int fd) {
   if (::fstat(fd, &st) != 0) return false;
   // A child that inherited JOURNAL_STREAM but had stderr redirected must not use the
   // journal: only the very stream systemd connected counts.
-  return static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
 std::string journalFieldName(std::string_view key) {
@@ -37,7 +38,8 @@ std::string journalFieldName(std::string_view key) {
       name += '_';
     }
   }
-  if (name.empty() || name.front() == '_' || (name.front() >= '0' && name.front() <= '9')) name = "F" + name;
+  if (name.empty() || name.front() == '_' || (name.front() >= '0' && name.front() <= '9'))
+    name = "F" + name;
   // The journal caps field names at 64 bytes.
   if (name.size() > 64) name.resize(64);
   return name;

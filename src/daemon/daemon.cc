@@ -1,7 +1,6 @@
 #include "daemon/daemon.h"
 
 #include <signal.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +9,8 @@
 #include "api/worker_api.h"
 #include "api/worker_metrics.h"
 #include "config/config_key.h"
-#include "core/journal_stream.h"
 #include "core/event_loop.h"
+#include "core/journal_stream.h"
 #include "core/log.h"
 #include "core/signal_watcher.h"
 #include "daemon/journal_log.h"
@@ -44,8 +43,9 @@ struct Daemon::Parts {
         host(metrics::HostInfo::read("/")),
         sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
         store(retention(config)),
-        runner(loop, docker,
-               jobs::RunnerOptions{config.worker_id, static_cast<size_t>(config.output_limit_bytes)}),
+        runner(
+            loop, docker,
+            jobs::RunnerOptions{config.worker_id, static_cast<size_t>(config.output_limit_bytes)}),
         scheduler(loop, store, runner, static_cast<size_t>(config.max_concurrent_jobs),
                   static_cast<size_t>(config.max_queued_jobs)),
         metrics(clock, WORKER_AGENT_VERSION, scheduler, sampler, engine),
@@ -67,9 +67,11 @@ struct Daemon::Parts {
     std::vector<std::string> modes;
     const auto implemented = api::JobPolicy{}.implemented_runtime_modes;
     for (const auto& mode : c.allowed_runtime_modes) {
-      if (std::find(implemented.begin(), implemented.end(), mode) != implemented.end()) modes.push_back(mode);
+      if (std::find(implemented.begin(), implemented.end(), mode) != implemented.end())
+        modes.push_back(mode);
     }
-    return api::WorkerIdentity{c.worker_id, WORKER_AGENT_VERSION, c.labels, modes, c.allowed_images};
+    return api::WorkerIdentity{c.worker_id, WORKER_AGENT_VERSION, c.labels, modes,
+                               c.allowed_images};
   }
   static api::JobRequestParser parser(const config::Config& c) {
     api::JobPolicy policy;
@@ -84,7 +86,8 @@ struct Daemon::Parts {
     return api::HealthPolicy{c.thermal_limit_c, c.disk_min_free_percent};
   }
   static jobs::RetentionPolicy retention(const config::Config& c) {
-    return jobs::RetentionPolicy{c.finished_job_retention_seconds * 1000, static_cast<size_t>(c.max_finished_jobs)};
+    return jobs::RetentionPolicy{c.finished_job_retention_seconds * 1000,
+                                 static_cast<size_t>(c.max_finished_jobs)};
   }
   static http::HttpServerOptions serverOptions(const config::Config& c) {
     http::HttpServerOptions options;
@@ -166,7 +169,8 @@ struct Daemon::Parts {
     core::Log::write(core::LogLevel::kInfo, "configuration reloaded",
                      {{"applied", applied.empty() ? "none" : applied}});
     if (!need_restart.empty()) {
-      core::Log::write(core::LogLevel::kWarning, "changed keys need a restart to take effect; running values kept",
+      core::Log::write(core::LogLevel::kWarning,
+                       "changed keys need a restart to take effect; running values kept",
                        {{"keys", need_restart}});
     }
     notifier.ready();
@@ -252,7 +256,8 @@ struct Daemon::Parts {
   void armShutdownDeadline() {
     if (shutdown_deadline) return;
     shutdown_deadline = loop.createTimer([this] {
-      core::logWarning("shutdown deadline passed; exiting with ", runner.active(), " run(s) unfinished");
+      core::logWarning("shutdown deadline passed; exiting with ", runner.active(),
+                       " run(s) unfinished");
       exit_status = 1;
       loop.stop();
     });
@@ -300,10 +305,12 @@ int Daemon::run() {
   p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
-  p.docker.setErrorObserver(
-      [&p](std::string_view endpoint, const docker::DockerError&) { p.metrics.onDockerError(endpoint); });
-  p.runner.setOnContainerStarted(
-      [&p](const jobs::Job&, std::chrono::microseconds latency) { p.metrics.onContainerStarted(latency); });
+  p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError&) {
+    p.metrics.onDockerError(endpoint);
+  });
+  p.runner.setOnContainerStarted([&p](const jobs::Job&, std::chrono::microseconds latency) {
+    p.metrics.onContainerStarted(latency);
+  });
   p.sampler.setJobContainers([&p] { return p.runner.containerIds(); });
   if (std::string error = p.server.listen(p.config.listen, static_cast<uint16_t>(p.config.port));
       !error.empty()) {
@@ -312,14 +319,16 @@ int Daemon::run() {
   }
   core::logInfo("worker-agent ", WORKER_AGENT_VERSION, " listening on ", p.config.listen, ":",
                 p.server.port(), " worker_id=", p.config.worker_id,
-                " max_concurrent_jobs=", p.config.max_concurrent_jobs, " docker_host=", p.config.docker_host);
+                " max_concurrent_jobs=", p.config.max_concurrent_jobs,
+                " docker_host=", p.config.docker_host);
 
   p.notifier.ready();
 
   p.sampler.setJobsPath(p.config.jobs_path);
   p.sampler.start();
   p.engine.setOnChange([&p](const docker::EngineStatus& status) {
-    if (status.reachable && !status.docker_root_dir.empty()) p.sampler.setDockerRootDir(status.docker_root_dir);
+    if (status.reachable && !status.docker_root_dir.empty())
+      p.sampler.setDockerRootDir(status.docker_root_dir);
   });
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {

@@ -37,7 +37,8 @@ void journalSink(core::LogLevel level, std::string_view message, const core::Log
   entries.push_back("PRIORITY=" + std::to_string(priority(level)));
   entries.push_back("SYSLOG_IDENTIFIER=worker-agent");
   if (!g_worker_id.empty()) entries.push_back("WORKER_ID=" + g_worker_id);
-  for (const auto& [key, value] : fields) entries.push_back(core::journalFieldName(key) + "=" + value);
+  for (const auto& [key, value] : fields)
+    entries.push_back(core::journalFieldName(key) + "=" + value);
   std::vector<iovec> iov;
   iov.reserve(entries.size());
   for (std::string& e : entries) iov.push_back(iovec{e.data(), e.size()});

@@ -1,7 +1,6 @@
 #include "daemon/systemd_notifier.h"
 
 #include <systemd/sd-daemon.h>
-
 #include <time.h>
 
 #include <cstdlib>
@@ -42,13 +41,12 @@ void SystemdNotifier::reloading() {
   // Type=notify-reload wants the monotonic time the reload started with RELOADING=1.
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
-  const uint64_t usec = static_cast<uint64_t>(now.tv_sec) * 1'000'000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+  const uint64_t usec =
+      static_cast<uint64_t>(now.tv_sec) * 1'000'000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-void SystemdNotifier::stopping() {
-  send("STOPPING=1");
-}
+void SystemdNotifier::stopping() { send("STOPPING=1"); }
 
 void SystemdNotifier::status(const std::string& line) {
   if (line == last_status_) return;

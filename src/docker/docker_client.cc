@@ -114,19 +114,22 @@ void DockerClient::setErrorObserver(DockerErrorObserver observer) {
 size_t DockerClient::inFlight() const { return impl_->multi.inFlight(); }
 
 void DockerClient::ping(Callback<Unit> done) {
-  impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit, impl_->observed("ping", std::move(done)));
+  impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit,
+                    impl_->observed("ping", std::move(done)));
 }
 
 void DockerClient::version(Callback<EngineVersion> done) {
   impl_->call<EngineVersion>(
       "GET", "/version", "", kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); }, impl_->observed("version", std::move(done)));
+      [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); },
+      impl_->observed("version", std::move(done)));
 }
 
 void DockerClient::info(Callback<EngineInfo> done) {
   impl_->call<EngineInfo>(
       "GET", "/info", "", kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseInfoResponse(r.body); }, impl_->observed("info", std::move(done)));
+      [](const CurlMulti::Response& r) { return parseInfoResponse(r.body); },
+      impl_->observed("info", std::move(done)));
 }
 
 void DockerClient::createContainer(const ContainerSpec& spec, const std::string& name,
@@ -135,7 +138,8 @@ void DockerClient::createContainer(const ContainerSpec& spec, const std::string&
   if (!name.empty()) path += "?name=" + urlEncode(name);
   impl_->call<std::string>(
       "POST", path, buildCreateContainerBody(spec), kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseCreateResponse(r.body); }, impl_->observed("create", std::move(done)));
+      [](const CurlMulti::Response& r) { return parseCreateResponse(r.body); },
+      impl_->observed("create", std::move(done)));
 }
 
 std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
@@ -160,13 +164,15 @@ void DockerClient::start(const std::string& id, Callback<Unit> done) {
 void DockerClient::wait(const std::string& id, Callback<int64_t> done) {
   impl_->call<int64_t>(
       "POST", "/containers/" + urlEncode(id) + "/wait", "", kNoTimeout, {},
-      [](const CurlMulti::Response& r) { return parseWaitResponse(r.body); }, impl_->observed("wait", std::move(done)));
+      [](const CurlMulti::Response& r) { return parseWaitResponse(r.body); },
+      impl_->observed("wait", std::move(done)));
 }
 
 void DockerClient::inspect(const std::string& id, Callback<ContainerState> done) {
   impl_->call<ContainerState>(
       "GET", "/containers/" + urlEncode(id) + "/json", "", kRequestTimeoutMs, {},
-      [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); }, impl_->observed("inspect", std::move(done)));
+      [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); },
+      impl_->observed("inspect", std::move(done)));
 }
 
 void DockerClient::kill(const std::string& id, Callback<Unit> done) {
@@ -185,7 +191,8 @@ void DockerClient::kill(const std::string& id, Callback<Unit> done) {
 void DockerClient::remove(const std::string& id, Callback<Unit> done) {
   // 404: already gone, which is what remove wants.
   impl_->call<Unit>("DELETE", "/containers/" + urlEncode(id) + "?force=1&v=1", "",
-                    kRequestTimeoutMs, {404}, &Impl::unit, impl_->observed("remove", std::move(done)));
+                    kRequestTimeoutMs, {404}, &Impl::unit,
+                    impl_->observed("remove", std::move(done)));
 }
 
 void DockerClient::listContainers(const std::string& label,

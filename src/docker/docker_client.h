@@ -20,7 +20,8 @@ class CurlMulti;
 // Told about every failed call, by endpoint name: "ping", "version", "info", "create",
 // "attach", "start", "wait", "inspect", "kill", "remove", "list". Outcomes the client
 // treats as success (kill of a stopped container, remove of a missing one) are not errors.
-using DockerErrorObserver = std::function<void(std::string_view endpoint, const DockerError& error)>;
+using DockerErrorObserver =
+    std::function<void(std::string_view endpoint, const DockerError& error)>;
 
 class DockerClient {
  public:

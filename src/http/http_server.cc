@@ -324,7 +324,8 @@ HttpResponse HttpServer::respond(const HttpRequest& request) const {
   const core::MonoTime started = loop_.clock().now();
   std::string pattern;
   HttpResponse response = route(request, &pattern);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(loop_.clock().now() - started);
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(loop_.clock().now() - started);
   observer_(RequestRecord{request.method, pattern.empty() ? "unmatched" : pattern, response.status,
                           elapsed.count()});
   return response;

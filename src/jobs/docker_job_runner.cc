@@ -38,7 +38,8 @@ class DockerJobRunner::Run {
     spec.network_mode = "none";
     spec.open_stdin = true;
     create_sent_ = owner_.loop_.clock().now();
-    owner_.docker_.createContainer(spec, "", [this](const Result<std::string>& r) { onCreated(r); });
+    owner_.docker_.createContainer(spec, "",
+                                   [this](const Result<std::string>& r) { onCreated(r); });
   }
 
   void cancel() {
@@ -69,7 +70,9 @@ class DockerJobRunner::Run {
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
       out.append(data, output_limit_);
     };
-    callbacks.on_closed = [this](const std::optional<DockerError>& error) { onStreamClosed(error); };
+    callbacks.on_closed = [this](const std::optional<DockerError>& error) {
+      onStreamClosed(error);
+    };
     attach_ = owner_.docker_.attach(container_id_, std::move(callbacks));
     // The engine buffers nothing for us: stdin goes out once attached, then is closed.
     attach_->writeStdinAndClose(job_.spec.job_json);
@@ -114,7 +117,8 @@ class DockerJobRunner::Run {
     // The answer may come after this Run is gone: the callback holds copies, not this.
     owner_.docker_.kill(container_id_, [job_id = job_.spec.job_id](const Result<Unit>& r) {
       if (!r.ok()) {
-        core::logWarning("killing container failed job_id=", job_id, " error=", describe(r.error()));
+        core::logWarning("killing container failed job_id=", job_id,
+                         " error=", describe(r.error()));
       }
     });
     // If the engine never reports the container stopped, the slot must not be held for
@@ -173,7 +177,8 @@ class DockerJobRunner::Run {
     if (grace_timer_) grace_timer_->disable();
     if (kill_deadline_) kill_deadline_->disable();
     // finalize() may run inside an attach callback: free the stream after this batch.
-    if (attach_) owner_.loop_.deferredDelete(std::shared_ptr<docker::AttachStream>(std::move(attach_)));
+    if (attach_)
+      owner_.loop_.deferredDelete(std::shared_ptr<docker::AttachStream>(std::move(attach_)));
     if (container_id_.empty()) {
       complete();
       return;

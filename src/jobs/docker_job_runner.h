@@ -20,7 +20,7 @@
 namespace wa::jobs {
 
 struct RunnerOptions {
-  std::string worker_id;            // labels every container (orphan cleanup finds them by it)
+  std::string worker_id;                // labels every container (orphan cleanup finds them by it)
   size_t output_limit_bytes = 1 << 20;  // per stream
   // After the container stopped, how long to wait for the rest of its output.
   core::Millis output_drain_grace{2000};

@@ -21,8 +21,9 @@ Scheduler::SubmitResult Scheduler::submit(std::unique_ptr<Job> job) {
   Job* stored = store_.insert(std::move(job));
   queue_.push_back(stored);
   ++totals_[static_cast<size_t>(JobState::kQueued)];
-  core::Log::write(core::LogLevel::kInfo, "job queued",
-                   {{"job_id", stored->spec.job_id}, {"image", stored->spec.image}, {"state", "queued"}});
+  core::Log::write(
+      core::LogLevel::kInfo, "job queued",
+      {{"job_id", stored->spec.job_id}, {"image", stored->spec.image}, {"state", "queued"}});
   schedulePump();
   return SubmitResult::kAccepted;
 }
@@ -80,8 +81,10 @@ void Scheduler::pump() {
     ++running_;
     store_.transition(*job, JobState::kRunning, loop_.clock().wallMillis());
     ++totals_[static_cast<size_t>(JobState::kRunning)];
-    core::Log::write(core::LogLevel::kInfo, "job started", {{"job_id", job->spec.job_id}, {"state", "running"}});
-    runner_.start(*job, [this](Job& ended, JobOutcome outcome) { finish(ended, std::move(outcome)); });
+    core::Log::write(core::LogLevel::kInfo, "job started",
+                     {{"job_id", job->spec.job_id}, {"state", "running"}});
+    runner_.start(*job,
+                  [this](Job& ended, JobOutcome outcome) { finish(ended, std::move(outcome)); });
   }
 }
 
@@ -94,14 +97,17 @@ void Scheduler::finish(Job& job, JobOutcome outcome) {
   } else if (outcome.oom_killed && outcome.exit_code.value_or(-1) != 0) {
     end(job, JobState::kFailed,
         JobError{"OOM_KILLED", "the container ran out of memory (limit " +
-                                   std::to_string(job.spec.limits.memory_mb) + " MB) and was killed"});
+                                   std::to_string(job.spec.limits.memory_mb) +
+                                   " MB) and was killed"});
   } else if (outcome.exit_code == 0) {
     end(job, JobState::kFinished, std::nullopt);
   } else if (outcome.exit_code) {
     end(job, JobState::kFailed,
-        JobError{"NON_ZERO_EXIT", "the container exited with code " + std::to_string(*outcome.exit_code)});
+        JobError{"NON_ZERO_EXIT",
+                 "the container exited with code " + std::to_string(*outcome.exit_code)});
   } else {
-    end(job, JobState::kFailed, JobError{"DOCKER_ERROR", "the container ended without an exit code"});
+    end(job, JobState::kFailed,
+        JobError{"DOCKER_ERROR", "the container ended without an exit code"});
   }
   schedulePump();
 }

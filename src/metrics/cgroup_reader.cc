@@ -72,7 +72,8 @@ bool isContainerId(std::string_view id) {
 
 // The path of a cgroup from a /proc/<pid>/cgroup line "id:controllers:path" whose
 // controller list names controller (v1), or whose id is 0 and list is empty (v2).
-std::optional<std::string> ownCgroupPath(const std::string& proc_cgroup, std::string_view controller) {
+std::optional<std::string> ownCgroupPath(const std::string& proc_cgroup,
+                                         std::string_view controller) {
   std::optional<std::string> path;
   forEachLine(proc_cgroup, [&](std::string_view line) {
     const size_t first = line.find(':');

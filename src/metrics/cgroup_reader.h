@@ -20,14 +20,14 @@ enum class CgroupVersion { kNone, kV1, kV2 };
 const char* cgroupVersionName(CgroupVersion version);
 
 struct CgroupUsage {
-  bool found = false;                          // the cgroup's directory exists
-  std::optional<uint64_t> cpu_usage_usec;      // v2 cpu.stat usage_usec; v1 cpuacct.usage / 1000
+  bool found = false;                            // the cgroup's directory exists
+  std::optional<uint64_t> cpu_usage_usec;        // v2 cpu.stat usage_usec; v1 cpuacct.usage / 1000
   std::optional<uint64_t> memory_current_bytes;  // v2 memory.current; v1 memory.usage_in_bytes
-  std::optional<uint64_t> memory_max_bytes;    // the limit; unset when there is none
-  std::optional<uint64_t> oom_kills;           // v2 memory.events oom_kill; v1 memory.oom_control
-  std::optional<uint64_t> pids_current;        // pids.current
-  std::optional<uint64_t> io_read_bytes;       // v2 io.stat rbytes; v1 blkio service bytes Read
-  std::optional<uint64_t> io_write_bytes;      // v2 io.stat wbytes; v1 ... Write
+  std::optional<uint64_t> memory_max_bytes;      // the limit; unset when there is none
+  std::optional<uint64_t> oom_kills;             // v2 memory.events oom_kill; v1 memory.oom_control
+  std::optional<uint64_t> pids_current;          // pids.current
+  std::optional<uint64_t> io_read_bytes;         // v2 io.stat rbytes; v1 blkio service bytes Read
+  std::optional<uint64_t> io_write_bytes;        // v2 io.stat wbytes; v1 ... Write
 };
 
 // Which hierarchy root/sys/fs/cgroup holds: v2 when it has cgroup.controllers, v1 when it

@@ -75,7 +75,8 @@ std::vector<ThermalZone> thermalZones(const std::string& root) {
     if (celsius < kMinPlausibleC || celsius > kMaxPlausibleC) continue;
     ThermalZone zone;
     zone.zone = std::string(name);
-    if (auto type = readSmallFile(zone_path + "/type", 256)) zone.type = std::string(trimWhitespace(*type));
+    if (auto type = readSmallFile(zone_path + "/type", 256))
+      zone.type = std::string(trimWhitespace(*type));
     zone.temperature_c = celsius;
     zones.push_back(std::move(zone));
   }
@@ -179,7 +180,8 @@ void HostSampler::sampleNow() {
     const double elapsed_usec =
         std::chrono::duration<double, std::micro>(now - last_worker_cpu_at_).count();
     cgroup.worker_cpu_percent =
-        100.0 * static_cast<double>(*cgroup.worker.cpu_usage_usec - *last_worker_cpu_usec_) / elapsed_usec;
+        100.0 * static_cast<double>(*cgroup.worker.cpu_usage_usec - *last_worker_cpu_usec_) /
+        elapsed_usec;
   }
   last_worker_cpu_usec_ = cgroup.worker.cpu_usage_usec;
   last_worker_cpu_at_ = now;

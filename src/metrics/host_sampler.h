@@ -23,8 +23,8 @@ struct DiskUsage {
 };
 
 struct ThermalZone {
-  std::string zone;     // "thermal_zone0"
-  std::string type;     // contents of its type file ("x86_pkg_temp"); "" when absent
+  std::string zone;  // "thermal_zone0"
+  std::string type;  // contents of its type file ("x86_pkg_temp"); "" when absent
   double temperature_c = 0;
 };
 

@@ -15,8 +15,8 @@ bool validName(std::string_view name, bool colon_allowed) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                        (colon_allowed && c == ':');
+    const bool letter =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon_allowed && c == ':');
     if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
   }
   return true;
@@ -81,7 +81,8 @@ std::string withLabel(const std::string& rendered, std::string_view name, std::s
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
 
 void Histogram::observe(double value) {
   if (std::isnan(value)) return;
@@ -173,7 +174,8 @@ MetricsRegistry::Family& MetricsRegistry::family(std::string_view name, std::str
   return it->second;
 }
 
-Counter& MetricsRegistry::counter(std::string_view name, std::string_view help, const Labels& labels) {
+Counter& MetricsRegistry::counter(std::string_view name, std::string_view help,
+                                  const Labels& labels) {
   checkNames(name, labels);
   Family& f = family(name, help, "counter");
   auto& slot = f.counters[renderLabels(labels)];
@@ -221,7 +223,8 @@ std::string MetricsRegistry::render() const {
   MetricsWriter writer;
   for (const Collector& collect : collectors_) collect(writer);
   for (MetricsWriter::Family& f : writer.families_) {
-    if (families_.find(f.name) != families_.end()) misuse("collector reports a registered metric", f.name);
+    if (families_.find(f.name) != families_.end())
+      misuse("collector reports a registered metric", f.name);
     header(out, f.name, f.help, f.type);
     std::stable_sort(f.series.begin(), f.series.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -74,8 +74,8 @@ class MetricsRegistry {
   // [a-zA-Z_:][a-zA-Z0-9_:]* and label names [a-zA-Z_][a-zA-Z0-9_]*, and a name keeps one
   // type and one set of buckets: metric names come from code, so breaking this aborts.
   Counter& counter(std::string_view name, std::string_view help, const Labels& labels = {});
-  Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& bounds,
-                       const Labels& labels = {});
+  Histogram& histogram(std::string_view name, std::string_view help,
+                       const std::vector<double>& bounds, const Labels& labels = {});
 
   using Collector = std::function<void(MetricsWriter&)>;
   // Collectors run at each render, after the registry's own series are written.
@@ -91,7 +91,7 @@ class MetricsRegistry {
   struct Family {
     std::string help;
     const char* type;
-    std::vector<double> bounds;  // histograms only
+    std::vector<double> bounds;                                    // histograms only
     std::map<std::string, std::unique_ptr<Counter>> counters;      // by rendered labels
     std::map<std::string, std::unique_ptr<Histogram>> histograms;  // by rendered labels
   };

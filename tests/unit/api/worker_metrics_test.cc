@@ -45,7 +45,8 @@ TEST(HealthReasonsTest, EachRuleGivesItsReason) {
   ASSERT_EQ(reasons.size(), 3u);
   EXPECT_EQ(reasons[0], "docker engine unreachable: Couldn't connect to server");
   EXPECT_EQ(reasons[1], "disk nearly full: jobs_path /jobs has 4.0% free (minimum 5%)");
-  EXPECT_EQ(reasons[2], "temperature 95.5 C is above thermal_limit_c 90 (thermal_zone1 x86_pkg_temp)");
+  EXPECT_EQ(reasons[2],
+            "temperature 95.5 C is above thermal_limit_c 90 (thermal_zone1 x86_pkg_temp)");
 }
 
 TEST(HealthReasonsTest, ZeroDisablesARuleAndUnknownValuesNeverDegrade) {
@@ -93,8 +94,10 @@ TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
            "worker_agent_job_queue_wait_seconds_sum 0.5\n",
            "worker_agent_container_start_seconds_bucket{le=\"0.5\"} 1\n",
            "worker_agent_job_output_bytes_total{stream=\"stdout\"} 5\n",
-           "worker_agent_http_requests_total{method=\"GET\",route=\"/jobs/{job_id}\",status=\"404\"} 1\n",
-           "worker_agent_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 1\n",
+           "worker_agent_http_requests_total{method=\"GET\",route=\"/jobs/"
+           "{job_id}\",status=\"404\"} 1\n",
+           "worker_agent_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} "
+           "1\n",
            "worker_agent_docker_api_errors_total{endpoint=\"create\"} 1\n",
            "worker_agent_build_info{version=\"1.2.3\"} 1\n",
            "worker_agent_jobs_queued 0\n",
@@ -102,7 +105,8 @@ TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
            "worker_agent_docker_engine_up 0\n",
            "worker_agent_host_load_average{period=\"1m\"} 0.1\n",
            "worker_agent_host_memory_available_bytes 4194304000\n",
-           "worker_agent_host_temperature_celsius{zone=\"thermal_zone1\",type=\"x86_pkg_temp\"} 64\n",
+           "worker_agent_host_temperature_celsius{zone=\"thermal_zone1\",type=\"x86_pkg_temp\"} "
+           "64\n",
            "worker_agent_cgroup_info{version=\"v2\"} 1\n",
            "worker_agent_cgroup_cpu_usage_seconds_total 2.5\n",
            "worker_agent_cgroup_memory_usage_bytes 41943040\n",
@@ -112,7 +116,8 @@ TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "\n" << text;
   }
-  EXPECT_EQ(text.find("worker_agent_cgroup_memory_limit_bytes"), std::string::npos) << "memory.max is max";
+  EXPECT_EQ(text.find("worker_agent_cgroup_memory_limit_bytes"), std::string::npos)
+      << "memory.max is max";
   EXPECT_EQ(text.find("worker_agent_docker_ping_seconds"), std::string::npos) << "never pinged";
 }
 

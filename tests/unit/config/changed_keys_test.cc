@@ -15,9 +15,10 @@ using testing::defaultsFor;
 // A value of the key's kind that differs from any default.
 ConfigValue otherValue(const ConfigKey& key) {
   ConfigValue v;
-  v.text = key.name == "listen" ? "127.0.0.2" : key.name == "docker_host" ? "tcp://10.0.0.1:2375"
-           : key.name == "log_level"                                     ? "debug"
-                                                                          : "/srv/other";
+  v.text = key.name == "listen"        ? "127.0.0.2"
+           : key.name == "docker_host" ? "tcp://10.0.0.1:2375"
+           : key.name == "log_level"   ? "debug"
+                                       : "/srv/other";
   if (key.name == "worker_id") v.text = "other-worker";
   v.integer = key.name == "port" ? 9100 : key.name == "thermal_limit_c" ? 70 : 37;
   if (key.name == "disk_min_free_percent") v.integer = 12;
@@ -46,14 +47,15 @@ TEST(ChangedKeysTest, WhatNeedsARestart) {
   for (const ConfigKey& key : configKeys()) {
     if (!key.reloadable) restart.emplace(key.name);
   }
-  EXPECT_EQ(restart, (std::set<std::string>{"worker_id", "listen", "port", "docker_host",
-                                            "max_body_bytes", "metrics_root",
-                                            "sample_interval_ms"}));
+  EXPECT_EQ(restart,
+            (std::set<std::string>{"worker_id", "listen", "port", "docker_host", "max_body_bytes",
+                                   "metrics_root", "sample_interval_ms"}));
 }
 
 TEST(ChangedKeysTest, NewKeysHaveDefaultsAndRanges) {
-  const Config c = testing::loadOk("metrics_root: /tmp/fixture\nsample_interval_ms: 250\n"
-                                   "thermal_limit_c: 0\ndisk_min_free_percent: 10\n");
+  const Config c = testing::loadOk(
+      "metrics_root: /tmp/fixture\nsample_interval_ms: 250\n"
+      "thermal_limit_c: 0\ndisk_min_free_percent: 10\n");
   EXPECT_EQ(c.metrics_root, "/tmp/fixture");
   EXPECT_EQ(c.sample_interval_ms, 250);
   EXPECT_EQ(c.thermal_limit_c, 0);

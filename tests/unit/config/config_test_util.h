@@ -19,8 +19,7 @@ inline auto fields(const Config& c) {
                   c.default_max_runtime_seconds, c.max_memory_mb, c.max_runtime_seconds,
                   c.output_limit_bytes, c.finished_job_retention_seconds, c.max_finished_jobs,
                   c.max_body_bytes, c.jobs_path, c.log_level, c.shutdown_drain_seconds,
-                  c.metrics_root, c.sample_interval_ms, c.thermal_limit_c,
-                  c.disk_min_free_percent);
+                  c.metrics_root, c.sample_interval_ms, c.thermal_limit_c, c.disk_min_free_percent);
 }
 
 inline Config defaultsFor(const std::string& hostname) {

@@ -113,7 +113,8 @@ TEST_F(HttpServerTest, ObserverSeesRoutePatternsNotPaths) {
   start();
   std::vector<std::string> seen;
   server_->setObserver([&seen](const RequestRecord& r) {
-    seen.push_back(std::string(r.method) + " " + std::string(r.route) + " " + std::to_string(r.status));
+    seen.push_back(std::string(r.method) + " " + std::string(r.route) + " " +
+                   std::to_string(r.status));
   });
   auto client = connect();
   exchange(*client, "GET /jobs/abc HTTP/1.1\r\n\r\n");
@@ -121,9 +122,9 @@ TEST_F(HttpServerTest, ObserverSeesRoutePatternsNotPaths) {
   exchange(*client, "GET /nowhere/at/all HTTP/1.1\r\n\r\n");
   exchange(*client, "GET /throw HTTP/1.1\r\n\r\n");
   expectErrorAndClose("GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400, "");
-  EXPECT_EQ(seen, (std::vector<std::string>{"GET /jobs/{id} 200", "PUT /jobs/{id} 405",
-                                            "GET unmatched 404", "GET /throw 500",
-                                            " unmatched 400"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"GET /jobs/{id} 200", "PUT /jobs/{id} 405",
+                                      "GET unmatched 404", "GET /throw 500", " unmatched 400"}));
 }
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -247,8 +247,10 @@ TEST_F(HostSamplerTest, CgroupWorkerCpuPercentFromTheClock) {
 
 TEST_F(HostSamplerTest, CgroupV1Fallback) {
   HostSampler sampler(loop_, kV1Host, kInterval);
-  sampler.setJobContainers(
-      [] { return std::vector<std::string>{"cccccccccccc3333333333333333333333333333333333333333333333333333"}; });
+  sampler.setJobContainers([] {
+    return std::vector<std::string>{
+        "cccccccccccc3333333333333333333333333333333333333333333333333333"};
+  });
   sampler.sampleNow();
   const CgroupSample& c = sampler.latest().cgroup;
   EXPECT_EQ(c.version, CgroupVersion::kV1);
