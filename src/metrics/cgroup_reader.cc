@@ -239,10 +239,17 @@ CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
       if (usage.found) return usage;
     }
   } else if (version == CgroupVersion::kV1) {
+    const auto under = [&](std::string_view controller, const std::string& place) {
+      std::string dir = base;
+      dir += '/';
+      dir += controller;
+      dir += place;
+      return dir;
+    };
     for (const std::string& place : places) {
-      if (!isDirectory(base + "/memory" + place)) continue;
-      return readCgroupV1({base + "/memory" + place, base + "/cpuacct" + place,
-                           base + "/pids" + place, base + "/blkio" + place});
+      if (!isDirectory(under("memory", place))) continue;
+      return readCgroupV1({under("memory", place), under("cpuacct", place), under("pids", place),
+                           under("blkio", place)});
     }
   }
   return {};
