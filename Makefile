@@ -79,3 +79,27 @@ test: deb
 # Only the package tests: lintian, mandoc -Tlint, and an install into a booted systemd container.
 test-package: build images deb
 	cd $(BUILD_DIR) && ctest --output-on-failure -L package $(CTEST_ARGS)
+
+# libFuzzer targets (clang, ASan+UBSan), each run for FUZZ_SECONDS on its seed corpus and
+# the inputs it found before (kept in build-fuzz/corpus), after replaying past crashes.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = http_request job_request config stream_demux
+FUZZ_DIR ?= build-fuzz
+
+.PHONY: fuzz bench
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DWA_FUZZ=ON -DSANITIZE=address,undefined -DBUILD_TESTING=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	  if [ -d tests/fuzz/regressions/$$t ]; then $(FUZZ_DIR)/tests/fuzz/fuzz_$$t tests/fuzz/regressions/$$t/*; fi; \
+	  $(FUZZ_DIR)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/crash-$$t- $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
+# The benchmark harness (not part of make test): ORIGINAL=<checkout of the original
+# worker's worker-agent/node> adds the comparison with it.
+bench: build images
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+	  (apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null)
+	python3 bench/bench.py --binary $(BUILD_DIR)/src/worker-agent $(if $(ORIGINAL),--original $(ORIGINAL))
