@@ -88,6 +88,8 @@ FUZZ_DIR ?= build-fuzz
 
 .PHONY: fuzz bench
 fuzz: deps
+	@dpkg-query -W clang libclang-rt-14-dev >/dev/null 2>&1 || \
+	  (apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null)
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DWA_FUZZ=ON -DSANITIZE=address,undefined -DBUILD_TESTING=OFF
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
