@@ -46,8 +46,7 @@ std::optional<double> asDouble(const std::optional<T>& v, double scale = 1.0) {
 WorkerMetrics::WorkerMetrics(const core::Clock& clock, std::string version,
                              const jobs::Scheduler& scheduler, const metrics::HostSampler& sampler,
                              const docker::EngineMonitor& engine)
-    : clock_(clock),
-      version_(std::move(version)),
+    : version_(std::move(version)),
       scheduler_(scheduler),
       sampler_(sampler),
       engine_(engine),

@@ -43,7 +43,6 @@ class WorkerMetrics {
  private:
   void collect(metrics::MetricsWriter& w) const;
 
-  const core::Clock& clock_;
   std::string version_;
   const jobs::Scheduler& scheduler_;
   const metrics::HostSampler& sampler_;
