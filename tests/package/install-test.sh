@@ -12,7 +12,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$repo/tests/package"
 version="$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)"
-deb="${1:-${DEB_DIR:-$repo/build-deb}/worker-agent_${version}_$(dpkg --print-architecture).deb}"
+deb_dir="${DEB_DIR:-build-deb}"  # as in the Makefile: relative to the source tree
+[[ "$deb_dir" == /* ]] || deb_dir="$repo/$deb_dir"
+deb="${1:-$deb_dir/worker-agent_${version}_$(dpkg --print-architecture).deb}"
 job_image="${TEST_IMAGE:-worker-agent-busybox:1}"
 sock=/var/run/docker.sock
 

@@ -6,7 +6,9 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 version="$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)"
-changes="${1:-${DEB_DIR:-$repo/build-deb}/worker-agent_${version}_$(dpkg --print-architecture).changes}"
+deb_dir="${DEB_DIR:-build-deb}"  # as in the Makefile: relative to the source tree
+[[ "$deb_dir" == /* ]] || deb_dir="$repo/$deb_dir"
+changes="${1:-$deb_dir/worker-agent_${version}_$(dpkg --print-architecture).changes}"
 [ -f "$changes" ] || { echo "no $changes (make deb)" >&2; exit 1; }
 
 lintian --version
