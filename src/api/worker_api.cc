@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <concepts>
 #include <cstdio>
+#include <type_traits>
 
 #include "core/text.h"
 
@@ -60,16 +62,45 @@ void optionalDouble(Writer& w, const std::optional<double>& v, double scale = 10
   }
 }
 
+// One "name": value member. The overloads keep each member of a JSON object on one line.
+void field(Writer& w, std::string_view name, std::string_view text) {
+  key(w, name);
+  string(w, text);
+}
+// A string literal would otherwise pick the bool overload (a standard conversion beats
+// the conversion to string_view): make such a call fail to compile instead.
+void field(Writer& w, std::string_view name, const char* text) = delete;
+void field(Writer& w, std::string_view name, bool value) {
+  key(w, name);
+  w.Bool(value);
+}
+template <std::integral T>
+void field(Writer& w, std::string_view name, T value) {
+  key(w, name);
+  if constexpr (std::is_signed_v<T>) {
+    w.Int64(static_cast<int64_t>(value));
+  } else {
+    w.Uint64(static_cast<uint64_t>(value));
+  }
+}
+template <std::integral T>
+void field(Writer& w, std::string_view name, const std::optional<T>& value) {
+  key(w, name);
+  optionalInt(w, value);
+}
+void field(Writer& w, std::string_view name, const std::vector<std::string>& list) {
+  key(w, name);
+  stringList(w, list);
+}
+
 void jobError(Writer& w, const std::optional<jobs::JobError>& error) {
   if (!error) {
     w.Null();
     return;
   }
   w.StartObject();
-  key(w, "code");
-  string(w, error->code);
-  key(w, "message");
-  string(w, error->message);
+  field(w, "code", error->code);
+  field(w, "message", error->message);
   w.EndObject();
 }
 
@@ -85,26 +116,20 @@ std::optional<int64_t> durationMs(const jobs::Job& job) {
 
 // The fields every view of a job shares.
 void jobSummary(Writer& w, const jobs::Job& job) {
-  key(w, "job_id");
-  string(w, job.spec.job_id);
-  key(w, "state");
-  w.String(jobs::stateName(job.state));
+  field(w, "job_id", job.spec.job_id);
+  field(w, "state", std::string_view(jobs::stateName(job.state)));
   key(w, "created_at");
   timestamp(w, job.created_at_ms);
   key(w, "started_at");
   timestamp(w, job.started_at_ms);
   key(w, "finished_at");
   timestamp(w, job.finished_at_ms);
-  key(w, "exit_code");
-  optionalInt(w, job.exit_code);
+  field(w, "exit_code", job.exit_code);
   key(w, "error");
   jobError(w, job.error);
-  key(w, "task_type");
-  string(w, job.spec.task_type);
-  key(w, "image");
-  string(w, job.spec.image);
-  key(w, "duration_ms");
-  optionalInt(w, durationMs(job));
+  field(w, "task_type", job.spec.task_type);
+  field(w, "image", job.spec.image);
+  field(w, "duration_ms", durationMs(job));
 }
 
 bool mediaTypeIsJson(const std::string& content_type) {
@@ -163,10 +188,8 @@ http::HttpResponse WorkerApi::renderError(int status, std::string_view code,
   w.StartObject();
   key(w, "error");
   w.StartObject();
-  key(w, "code");
-  string(w, code);
-  key(w, "message");
-  string(w, message);
+  field(w, "code", code);
+  field(w, "message", message);
   w.EndObject();
   w.EndObject();
   return respond(status, buffer);
@@ -176,40 +199,25 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "worker_id");
-  string(w, identity_.worker_id);
-  key(w, "hostname");
-  string(w, host_.hostname);
-  key(w, "protocol_version");
-  w.Int(1);
-  key(w, "cpu_cores");
-  optionalInt(w, host_.cpu_cores);
-  key(w, "cpu_threads");
-  w.Int(host_.cpu_threads);
-  key(w, "memory_mb");
-  w.Int64(host_.memory_mb);
-  key(w, "labels");
-  stringList(w, identity_.labels);
-  key(w, "os");
-  string(w, host_.os);
-  key(w, "os_architecture");
-  string(w, host_.os_architecture);
-  key(w, "cpu_model");
-  string(w, host_.cpu_model);
-  key(w, "version");
-  string(w, identity_.version);
-  key(w, "runtime_modes");
-  stringList(w, identity_.runtime_modes);
-  key(w, "allowed_images");
-  stringList(w, identity_.allowed_images);
+  field(w, "worker_id", identity_.worker_id);
+  field(w, "hostname", host_.hostname);
+  field(w, "protocol_version", 1);
+  field(w, "cpu_cores", host_.cpu_cores);
+  field(w, "cpu_threads", host_.cpu_threads);
+  field(w, "memory_mb", host_.memory_mb);
+  field(w, "labels", identity_.labels);
+  field(w, "os", host_.os);
+  field(w, "os_architecture", host_.os_architecture);
+  field(w, "cpu_model", host_.cpu_model);
+  field(w, "version", identity_.version);
+  field(w, "runtime_modes", identity_.runtime_modes);
+  field(w, "allowed_images", identity_.allowed_images);
   key(w, "docker");
   const auto& engine = engine_.status();
   if (engine.version) {
     w.StartObject();
-    key(w, "server_version");
-    string(w, engine.version->version);
-    key(w, "api_version");
-    string(w, engine.version->api_version);
+    field(w, "server_version", engine.version->version);
+    field(w, "api_version", engine.version->api_version);
     w.EndObject();
   } else {
     w.Null();
@@ -290,61 +298,44 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "status");
-  w.String(degraded ? "degraded" : "ok");
+  field(w, "status", std::string_view(degraded ? "degraded" : "ok"));
   if (degraded) {
-    key(w, "reasons");
-    stringList(w, reasons);
+    field(w, "reasons", reasons);
   }
-  key(w, "health_protocol_version");
-  w.Int(2);
-  key(w, "timestamp_unix_ms");
-  w.Int64(clock_.wallMillis());
-  key(w, "uptime_seconds");
-  w.Int64(std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_).count());
+  field(w, "health_protocol_version", 2);
+  field(w, "timestamp_unix_ms", clock_.wallMillis());
+  field(w, "uptime_seconds",
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_).count());
   key(w, "load_average");
   w.StartArray();
   for (double load : sample.load_average) w.Double(std::round(load * 100.0) / 100.0);
   w.EndArray();
-  key(w, "running_jobs");
-  w.Uint64(scheduler_.running());
-  key(w, "queued_jobs");
-  w.Uint64(scheduler_.queued());
-  key(w, "max_concurrent_jobs");
-  w.Uint64(scheduler_.maxConcurrent());
+  field(w, "running_jobs", scheduler_.running());
+  field(w, "queued_jobs", scheduler_.queued());
+  field(w, "max_concurrent_jobs", scheduler_.maxConcurrent());
   key(w, "temperature_c");
   optionalDouble(w, sample.temperature_c, 10.0);
-  key(w, "cpu_threads");
-  w.Int(host_.cpu_threads);
+  field(w, "cpu_threads", host_.cpu_threads);
   key(w, "dedicated_reserved_cpu_ids");
   w.StartArray();
   w.EndArray();
-  key(w, "dedicated_reserved_count");
-  w.Int(0);
-  key(w, "memory_total_mb");
-  optionalInt(w, sample.memory_total_mb);
-  key(w, "memory_available_mb");
-  optionalInt(w, sample.memory_available_mb);
-  key(w, "jobs_path");
-  string(w, sampler_.jobsPath());
-  key(w, "jobs_disk_total_mb");
-  optionalInt(w, sample.jobs_disk.total_mb);
-  key(w, "jobs_disk_available_mb");
-  optionalInt(w, sample.jobs_disk.available_mb);
+  field(w, "dedicated_reserved_count", 0);
+  field(w, "memory_total_mb", sample.memory_total_mb);
+  field(w, "memory_available_mb", sample.memory_available_mb);
+  field(w, "jobs_path", sampler_.jobsPath());
+  field(w, "jobs_disk_total_mb", sample.jobs_disk.total_mb);
+  field(w, "jobs_disk_available_mb", sample.jobs_disk.available_mb);
   key(w, "docker_root_dir");
   if (sampler_.dockerRootDir().empty()) {
     w.Null();
   } else {
     string(w, sampler_.dockerRootDir());
   }
-  key(w, "docker_disk_total_mb");
-  optionalInt(w, sample.docker_disk.total_mb);
-  key(w, "docker_disk_available_mb");
-  optionalInt(w, sample.docker_disk.available_mb);
+  field(w, "docker_disk_total_mb", sample.docker_disk.total_mb);
+  field(w, "docker_disk_available_mb", sample.docker_disk.available_mb);
   key(w, "docker");
   w.StartObject();
-  key(w, "reachable");
-  w.Bool(engine.reachable);
+  field(w, "reachable", engine.reachable);
   key(w, "ping_ms");
   optionalDouble(w, engine.ping_ms);
   key(w, "error");
@@ -360,10 +351,8 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   w.StartArray();
   for (const metrics::ThermalZone& zone : sample.thermal_zones) {
     w.StartObject();
-    key(w, "zone");
-    string(w, zone.zone);
-    key(w, "type");
-    string(w, zone.type);
+    field(w, "zone", zone.zone);
+    field(w, "type", zone.type);
     key(w, "temperature_c");
     optionalDouble(w, zone.temperature_c, 10.0);
     w.EndObject();
@@ -372,8 +361,7 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   const metrics::CgroupSample& cgroup = sample.cgroup;
   key(w, "cgroup");
   w.StartObject();
-  key(w, "version");
-  w.String(metrics::cgroupVersionName(cgroup.version));
+  field(w, "version", std::string_view(metrics::cgroupVersionName(cgroup.version)));
   key(w, "worker");
   if (cgroup.worker.found) {
     w.StartObject();
@@ -386,32 +374,23 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   }
   key(w, "jobs");
   w.StartObject();
-  key(w, "containers");
-  w.Uint64(cgroup.job_containers);
-  key(w, "containers_found");
-  w.Uint64(cgroup.job_containers_found);
+  field(w, "containers", cgroup.job_containers);
+  field(w, "containers_found", cgroup.job_containers_found);
   cgroupUsage(w, cgroup.jobs);
   w.EndObject();
   w.EndObject();
   key(w, "jobs");
   w.StartObject();
-  key(w, "queued");
-  w.Uint64(scheduler_.queued());
-  key(w, "running");
-  w.Uint64(scheduler_.running());
-  key(w, "accepted_total");
-  w.Uint64(scheduler_.totalEntered(jobs::JobState::kQueued));
-  key(w, "finished_total");
-  w.Uint64(scheduler_.totalEntered(jobs::JobState::kFinished));
-  key(w, "failed_total");
-  w.Uint64(scheduler_.totalEntered(jobs::JobState::kFailed));
+  field(w, "queued", scheduler_.queued());
+  field(w, "running", scheduler_.running());
+  field(w, "accepted_total", scheduler_.totalEntered(jobs::JobState::kQueued));
+  field(w, "finished_total", scheduler_.totalEntered(jobs::JobState::kFinished));
+  field(w, "failed_total", scheduler_.totalEntered(jobs::JobState::kFailed));
   w.EndObject();
   key(w, "health_limits");
   w.StartObject();
-  key(w, "thermal_limit_c");
-  w.Int64(health_policy_.thermal_limit_c);
-  key(w, "disk_min_free_percent");
-  w.Int64(health_policy_.disk_min_free_percent);
+  field(w, "thermal_limit_c", health_policy_.thermal_limit_c);
+  field(w, "disk_min_free_percent", health_policy_.disk_min_free_percent);
   w.EndObject();
   w.EndObject();
   return respond(degraded ? 503 : 200, buffer);
@@ -429,22 +408,18 @@ http::HttpResponse WorkerApi::rejectJob(const Rejection& rejection) const {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "accepted");
-  w.Bool(false);
+  field(w, "accepted", false);
   key(w, "job_id");
   if (rejection.job_id) {
     string(w, *rejection.job_id);
   } else {
     w.Null();
   }
-  key(w, "state");
-  w.String("rejected");
+  field(w, "state", std::string_view("rejected"));
   key(w, "error");
   w.StartObject();
-  key(w, "code");
-  string(w, rejection.code);
-  key(w, "message");
-  string(w, rejection.message);
+  field(w, "code", rejection.code);
+  field(w, "message", rejection.message);
   w.EndObject();
   w.EndObject();
   return respond(rejection.status, buffer);
@@ -481,12 +456,9 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "accepted");
-  w.Bool(true);
-  key(w, "job_id");
-  string(w, job_id);
-  key(w, "state");
-  w.String("queued");
+  field(w, "accepted", true);
+  field(w, "job_id", job_id);
+  field(w, "state", std::string_view("queued"));
   w.EndObject();
   return respond(202, buffer);
 }
@@ -496,10 +468,8 @@ http::HttpResponse notFound(const std::string& job_id) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "job_id");
-  string(w, job_id);
-  key(w, "state");
-  w.String("not_found");
+  field(w, "job_id", job_id);
+  field(w, "state", std::string_view("not_found"));
   w.EndObject();
   return respond(404, buffer);
 }
@@ -512,30 +482,21 @@ http::HttpResponse WorkerApi::getJob(const http::HttpRequest&, const std::string
   Writer w(buffer);
   w.StartObject();
   jobSummary(w, *job);
-  key(w, "stdout");
-  string(w, job->stdout_output.data);
-  key(w, "stderr");
-  string(w, job->stderr_output.data);
-  key(w, "stdout_truncated");
-  w.Bool(job->stdout_output.truncated);
-  key(w, "stderr_truncated");
-  w.Bool(job->stderr_output.truncated);
-  key(w, "oom_killed");
-  w.Bool(job->oom_killed);
+  field(w, "stdout", job->stdout_output.data);
+  field(w, "stderr", job->stderr_output.data);
+  field(w, "stdout_truncated", job->stdout_output.truncated);
+  field(w, "stderr_truncated", job->stderr_output.truncated);
+  field(w, "oom_killed", job->oom_killed);
   key(w, "limits");
   w.StartObject();
-  key(w, "memory_mb");
-  w.Int64(job->spec.limits.memory_mb);
-  key(w, "max_runtime_seconds");
-  w.Int64(job->spec.limits.max_runtime_seconds);
+  field(w, "memory_mb", job->spec.limits.memory_mb);
+  field(w, "max_runtime_seconds", job->spec.limits.max_runtime_seconds);
   w.EndObject();
   if (!job->image_id.empty()) {
-    key(w, "image_id");
-    string(w, job->image_id);
+    field(w, "image_id", job->image_id);
   }
   if (auto position = scheduler_.queuePosition(*job)) {
-    key(w, "queue_position");
-    w.Uint64(*position);
+    field(w, "queue_position", *position);
   }
   w.EndObject();
   return respond(200, buffer);
@@ -580,8 +541,7 @@ http::HttpResponse WorkerApi::listJobs(const http::HttpRequest& request) const {
     w.EndObject();
   }
   w.EndArray();
-  key(w, "count");
-  w.Uint64(jobs.size());
+  field(w, "count", jobs.size());
   w.EndObject();
   return respond(200, buffer);
 }
@@ -607,13 +567,11 @@ http::HttpResponse WorkerApi::cancelJob(const std::string& job_id) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  key(w, "job_id");
-  string(w, job_id);
+  field(w, "job_id", job_id);
   key(w, "state");
   // A cancelled job may already be pruned (max_finished_jobs 0): it ended failed.
   w.String(job ? jobs::stateName(job->state) : "failed");
-  key(w, "note");
-  w.String(note);
+  field(w, "note", std::string_view(note));
   w.EndObject();
   return respond(status, buffer);
 }
