@@ -35,6 +35,29 @@ struct Config {
   int64_t sample_interval_ms = 1000;  // how often host, thermal and cgroup figures are read
   int64_t thermal_limit_c = 90;       // /health is degraded above it (0 = no limit)
   int64_t disk_min_free_percent = 5;  // /health is degraded below it on either disk (0 = never)
+
+  // Images (execution backend).
+  std::string pull_policy = "missing";  // never | missing | always
+  int64_t pull_timeout_seconds = 600;   // one pull, start to end
+  // A Docker-style credentials file ({"auths": {"registry": {"auth": base64(user:password)}}}
+  // or username/password members); "" = none. Read at start and on reload; never shown.
+  std::string registry_auth_file;
+  int64_t build_timeout_seconds = 600;            // one build (runtime.mode "build")
+  int64_t max_build_context_bytes = 16777216;     // Dockerfile + context files, decoded
+  // Payload and workspace.
+  std::string workspace_path = "/workspace";   // inside the container; also the working directory
+  int64_t workspace_size_mb = 256;             // tmpfs size when the job brings no files or outputs
+  int64_t max_job_files_bytes = 4194304;       // runtime.files, decoded, all files together
+  int64_t output_file_limit_bytes = 1048576;   // each runtime.outputs file in the record
+  // Isolation. Capabilities are always all dropped and no-new-privileges always set.
+  bool allow_network = false;  // may a job ask for runtime.network "bridge"
+  int64_t pids_limit = 256;    // 0: no limit
+  double default_cpus = 1.0;   // runtime.limits.cpus when the job gives none (0: no limit)
+  double max_cpus = 0;         // ceiling; 0: the host's CPU count
+  bool read_only_rootfs = true;  // the workspace and /tmp stay writable
+  int64_t tmp_size_mb = 64;      // the tmpfs at /tmp
+  std::string job_user = "65534:65534";  // "uid:gid" the job runs as; "" = the image's user
+  std::string container_runtime;         // e.g. "runsc"; "" = the engine's default
 };
 
 }  // namespace wa::config

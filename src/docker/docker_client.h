@@ -18,7 +18,8 @@ namespace wa::docker {
 class CurlMulti;
 
 // Told about every failed call, by endpoint name: "ping", "version", "info", "create",
-// "attach", "start", "wait", "inspect", "kill", "remove", "list". Outcomes the client
+// "attach", "start", "wait", "inspect", "kill", "remove", "list", "image_inspect", "pull",
+// "build", "archive_put", "archive_get". Outcomes the client
 // treats as success (kill of a stopped container, remove of a missing one) are not errors.
 using DockerErrorObserver =
     std::function<void(std::string_view endpoint, const DockerError& error)>;
@@ -52,6 +53,27 @@ class DockerClient {
   void remove(const std::string& id, Callback<Unit> done);
   // GET /containers/json?all=1 filtered by label "key=value"; yields container ids.
   void listContainers(const std::string& label, Callback<std::vector<std::string>> done);
+
+  // GET /images/{name}/json. A missing image is a DockerError with http_status 404.
+  void inspectImage(const std::string& reference, Callback<ImageInfo> done);
+  // POST /images/create?fromImage=...&tag=... (tag from the reference, "latest" if none;
+  // a digest reference pulls by digest). registry_auth is the X-Registry-Auth header
+  // value (base64url JSON) or empty. An {"error": ...} line in the progress stream is a
+  // DockerError (http_status 200) carrying the registry's message. timeout_ms 0: none.
+  void pullImage(const std::string& reference, const std::string& registry_auth, long timeout_ms,
+                 Callback<StreamedResult> done);
+  // POST /build?t=tag&dockerfile=Dockerfile&rm=1&forcerm=1 with context_tar as the body
+  // (application/x-tar). An {"error": ...} line is a DockerError (http_status 200) whose
+  // message is the error followed by the log tail. timeout_ms 0: none.
+  void buildImage(const std::string& tag, std::string context_tar, long timeout_ms,
+                  Callback<StreamedResult> done);
+  // PUT /containers/{id}/archive?path=... : extracts tar into path in the container
+  // (which must exist; a created container's volumes count).
+  void putArchive(const std::string& id, const std::string& path, std::string tar,
+                  Callback<Unit> done);
+  // GET /containers/{id}/archive?path=... : the tar of path (a file or a directory).
+  // A missing path is a DockerError with http_status 404.
+  void getArchive(const std::string& id, const std::string& path, Callback<std::string> done);
 
   // Runs just before a failed call's callback (metrics). Must not call back into the client.
   void setErrorObserver(DockerErrorObserver observer);

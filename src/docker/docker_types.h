@@ -46,6 +46,31 @@ struct ContainerSpec {
   int64_t memory_bytes = 0;  // 0: no limit; MemorySwap is set equal (no extra swap)
   std::string network_mode = "none";
   bool open_stdin = true;  // OpenStdin + StdinOnce + AttachStdin
+  // Isolation (HostConfig). Empty / 0 / false leaves the engine's default.
+  int64_t nano_cpus = 0;               // NanoCpus
+  int64_t pids_limit = 0;              // PidsLimit
+  bool cap_drop_all = false;           // CapDrop ["ALL"]
+  bool no_new_privileges = false;      // SecurityOpt ["no-new-privileges"]
+  bool read_only_rootfs = false;       // ReadonlyRootfs
+  std::map<std::string, std::string> tmpfs;  // Tmpfs: mount point -> options ("rw,size=64m")
+  std::vector<std::string> anonymous_volumes;  // Mounts of Type "volume" with no Source
+  std::string user;         // User ("uid:gid")
+  std::string working_dir;  // WorkingDir
+  std::string runtime;      // Runtime ("runsc"); empty: the engine's default
+  bool log_driver_none = false;  // LogConfig {"Type": "none"}: output comes through attach
+};
+
+// What GET /images/{name}/json tells about a local image.
+struct ImageInfo {
+  std::string id;  // "sha256:..."
+  std::vector<std::string> repo_digests;  // "name@sha256:..."
+};
+
+// The outcome of a streamed image operation (pull, build): the engine answers 200 and
+// reports progress and errors as JSON lines, so success is known only at the end.
+struct StreamedResult {
+  std::string image_id;  // build: the aux ID; pull: empty (inspect the image)
+  std::string log_tail;  // the last lines of "stream"/"status" text, bounded
 };
 
 struct ContainerState {

@@ -23,6 +23,22 @@ inline bool isTerminal(JobState s) { return s == JobState::kFinished || s == Job
 struct JobLimits {
   int64_t memory_mb = 0;
   int64_t max_runtime_seconds = 0;
+  int64_t nano_cpus = 0;  // CPU time in billionths of a CPU (runtime.limits.cpus); 0: no limit
+};
+
+// One file the job brings: runtime.files, or a build context entry. Validated at
+// submission: path is relative, normalized ("a/b.txt", no "." or ".." parts, no
+// leading "/"), unique within its list; content is the decoded bytes.
+struct JobFile {
+  std::string path;
+  std::string content;
+  uint32_t mode = 0644;  // permission bits only
+};
+
+// runtime.build: the Dockerfile and the files of the build context.
+struct BuildSpec {
+  std::string dockerfile;        // the Dockerfile's text
+  std::vector<JobFile> context;  // never contains "Dockerfile" (the field above is it)
 };
 
 // What the master asked for, validated.
@@ -33,6 +49,11 @@ struct JobSpec {
   std::vector<std::string> cmd;                          // empty: the image's CMD
   std::vector<std::pair<std::string, std::string>> env;  // in submission order
   JobLimits limits;                                      // effective (defaults applied)
+  std::string runtime_mode = "image";                    // "image" or "build"
+  std::optional<BuildSpec> build;                        // set for mode "build"; image is ""
+  std::vector<JobFile> files;           // runtime.files, placed under the workspace
+  std::vector<std::string> outputs;     // runtime.outputs: normalized workspace-relative paths
+  bool network = false;                 // runtime.network "bridge", allowed by policy
   std::string job_json;  // the request body exactly as received; written to stdin
 };
 
@@ -61,6 +82,25 @@ struct CapturedOutput {
   }
 };
 
+// One runtime.outputs path as collected from the workspace after the container exited.
+struct OutputFile {
+  std::string path;
+  std::string data;  // at most the configured cap
+  bool truncated = false;
+  bool found = false;  // false: the job did not leave a regular file at that path
+  uint64_t size = 0;   // the file's full size
+};
+
+// The isolation a run actually had, recorded for reproducibility (set when it starts).
+struct RunSettings {
+  std::string network = "none";  // "none" or "bridge"
+  int64_t pids_limit = 0;        // 0: none
+  bool read_only_rootfs = false;
+  std::string user;               // "uid:gid"; empty: the image's user
+  std::string container_runtime;  // empty: the engine's default
+  std::string workspace;          // the workspace directory inside the container
+};
+
 struct Job {
   JobSpec spec;
   JobState state = JobState::kQueued;
@@ -75,6 +115,11 @@ struct Job {
   std::optional<JobError> error;
   std::string container_id;  // while known
   std::string image_id;      // the image content id that ran (from inspect)
+  std::string image_ref;     // the reference the container was created from (a built tag too)
+  bool image_pulled = false;  // this job pulled its image
+  bool image_built = false;   // this job built its image (false: an identical build was reused)
+  std::vector<OutputFile> output_files;  // runtime.outputs, in request order
+  RunSettings run_settings;
 };
 
 }  // namespace wa::jobs
