@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "api/worker_api.h"
 #include "api/worker_metrics.h"
@@ -19,6 +21,7 @@
 #include "docker/engine_monitor.h"
 #include "http/http_server.h"
 #include "jobs/docker_job_runner.h"
+#include "jobs/image_supplier.h"
 #include "jobs/job_store.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_info.h"
@@ -43,9 +46,8 @@ struct Daemon::Parts {
         host(metrics::HostInfo::read("/")),
         sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
         store(retention(config)),
-        runner(
-            loop, docker,
-            jobs::RunnerOptions{config.worker_id, static_cast<size_t>(config.output_limit_bytes)}),
+        images(imageEngine(docker), jobs::SupplyOptions{}),
+        runner(loop, docker, images, runnerOptions(config)),
         scheduler(loop, store, runner, static_cast<size_t>(config.max_concurrent_jobs),
                   static_cast<size_t>(config.max_queued_jobs)),
         metrics(clock, WORKER_AGENT_VERSION, scheduler, sampler, engine),
@@ -82,6 +84,58 @@ struct Daemon::Parts {
     policy.max_runtime_seconds = c.max_runtime_seconds;
     return api::JobRequestParser(policy, jobs::ImagePolicy(c.allowed_images));
   }
+  static jobs::RunnerOptions runnerOptions(const config::Config& c) {
+    jobs::RunnerOptions options;
+    options.worker_id = c.worker_id;
+    options.output_limit_bytes = static_cast<size_t>(c.output_limit_bytes);
+    options.output_file_limit_bytes = static_cast<size_t>(c.output_file_limit_bytes);
+    jobs::IsolationOptions& iso = options.isolation;
+    iso.pids_limit = c.pids_limit;
+    iso.read_only_rootfs = c.read_only_rootfs;
+    iso.tmp_size_mb = c.tmp_size_mb;
+    iso.workspace_path = c.workspace_path;
+    iso.workspace_size_mb = c.workspace_size_mb;
+    iso.user = c.job_user;
+    iso.container_runtime = c.container_runtime;
+    return options;
+  }
+  static jobs::ImageEngine imageEngine(docker::DockerClient& docker) {
+    jobs::ImageEngine engine;
+    engine.inspect = [&docker](const std::string& reference,
+                               docker::Callback<docker::ImageInfo> done) {
+      docker.inspectImage(reference, std::move(done));
+    };
+    engine.pull = [&docker](const std::string& reference, const std::string& auth, long timeout_ms,
+                            docker::Callback<docker::StreamedResult> done) {
+      docker.pullImage(reference, auth, timeout_ms, std::move(done));
+    };
+    engine.build = [&docker](const std::string& tag, std::string context, long timeout_ms,
+                             docker::Callback<docker::StreamedResult> done) {
+      docker.buildImage(tag, std::move(context), timeout_ms, std::move(done));
+    };
+    return engine;
+  }
+  // The image options of c, with its registry credentials file read; nullopt (and
+  // *error) when that file cannot be used.
+  static std::optional<jobs::SupplyOptions> supplyOptions(const config::Config& c,
+                                                          std::string* error) {
+    jobs::SupplyOptions options;
+    if (!jobs::parsePullPolicy(c.pull_policy, &options.pull_policy)) {
+      *error = "pull_policy \"" + c.pull_policy + "\" is not never, missing or always";
+      return std::nullopt;
+    }
+    options.pull_timeout = std::chrono::seconds(c.pull_timeout_seconds);
+    options.build_timeout = std::chrono::seconds(c.build_timeout_seconds);
+    if (!c.registry_auth_file.empty()) {
+      std::optional<jobs::RegistryAuth> auth = jobs::RegistryAuth::load(c.registry_auth_file, error);
+      if (!auth) {
+        *error = "registry_auth_file " + *error;
+        return std::nullopt;
+      }
+      options.registry_auth = std::move(*auth);
+    }
+    return options;
+  }
   static api::HealthPolicy healthPolicy(const config::Config& c) {
     return api::HealthPolicy{c.thermal_limit_c, c.disk_min_free_percent};
   }
@@ -104,6 +158,7 @@ struct Daemon::Parts {
   metrics::HostInfo host;
   metrics::HostSampler sampler;
   jobs::JobStore store;
+  jobs::ImageSupplier images;
   jobs::DockerJobRunner runner;
   jobs::Scheduler scheduler;
   api::WorkerMetrics metrics;
@@ -138,6 +193,13 @@ struct Daemon::Parts {
       return;
     }
     config::Config next = std::move(*loaded.config);
+    std::string supply_error;
+    std::optional<jobs::SupplyOptions> supply = supplyOptions(next, &supply_error);
+    if (!supply) {
+      core::logError("reload failed; keeping the running configuration: ", supply_error);
+      notifier.ready();
+      return;
+    }
     std::string applied;
     std::string need_restart;
     for (std::string_view name : config::changedKeys(config, next)) {
@@ -164,7 +226,8 @@ struct Daemon::Parts {
     store.setPolicy(retention(config));
     scheduler.setMaxQueued(static_cast<size_t>(config.max_queued_jobs));
     scheduler.setMaxConcurrent(static_cast<size_t>(config.max_concurrent_jobs));
-    runner.setOutputLimit(static_cast<size_t>(config.output_limit_bytes));
+    runner.setOptions(runnerOptions(config));
+    images.setOptions(std::move(*supply));
     sampler.setJobsPath(config.jobs_path);
     core::Log::write(core::LogLevel::kInfo, "configuration reloaded",
                      {{"applied", applied.empty() ? "none" : applied}});
@@ -301,6 +364,13 @@ int Daemon::run() {
         }
         p.onStopSignal(signo);
       });
+  std::string supply_error;
+  std::optional<jobs::SupplyOptions> supply = Parts::supplyOptions(p.config, &supply_error);
+  if (!supply) {
+    core::logError("cannot start: ", supply_error);
+    return 1;
+  }
+  p.images.setOptions(std::move(*supply));
   p.api.setHealthPolicy(Parts::healthPolicy(p.config));
   p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);

@@ -1,9 +1,11 @@
 #include "jobs/docker_job_runner.h"
 
+#include <cstdio>
 #include <optional>
 #include <utility>
 
 #include "core/log.h"
+#include "docker/tar_archive.h"
 
 namespace wa::jobs {
 
@@ -14,46 +16,124 @@ using docker::Unit;
 
 // One job's trip through the engine. It owns the attach stream and the runtime timer;
 // the runner owns it and frees it after completion, outside its own callbacks.
-class DockerJobRunner::Run {
+class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
  public:
   Run(DockerJobRunner& owner, Job& job, Completion done)
       : owner_(owner),
         job_(job),
         done_(std::move(done)),
-        output_limit_(owner.options_.output_limit_bytes) {}
+        options_(owner.options_) {}
 
   void begin() {
-    docker::ContainerSpec spec;
-    spec.image = job_.spec.image;
-    spec.cmd = job_.spec.cmd;
-    for (const auto& [key, value] : job_.spec.env) {
-      std::string entry = key;
-      entry += '=';
-      entry += value;
-      spec.env.push_back(std::move(entry));
-    }
-    spec.labels[kWorkerLabel] = owner_.options_.worker_id;
-    spec.labels[kJobLabel] = job_.spec.job_id;
-    spec.memory_bytes = job_.spec.limits.memory_mb * 1024 * 1024;
-    spec.network_mode = "none";
-    spec.open_stdin = true;
-    create_sent_ = owner_.loop_.clock().now();
-    owner_.docker_.createContainer(spec, "",
-                                   [this](const Result<std::string>& r) { onCreated(r); });
+    recordSettings();
+    // The pull or build may outlive this run (a cancel), and serves other jobs too.
+    owner_.images_.supply(job_.spec, [weak = weak_from_this()](
+                                         std::optional<SuppliedImage> image,
+                                         std::optional<JobError> error) {
+      if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
+    });
   }
 
   void cancel() {
     if (cancelled_ || ending_) return;
     cancelled_ = true;
     core::Log::write(core::LogLevel::kInfo, "job cancel requested", fields());
+    if (!supplied_) {
+      // Waiting for its image: nothing of the job exists in the engine yet. Completions
+      // never run inside the call that caused them, so this one waits for the loop.
+      ending_ = true;
+      owner_.loop_.post([weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->complete();
+      });
+      return;
+    }
     // Before the container exists onCreated() sees the flag; once it runs, kill it.
     if (started_) killContainer();
   }
 
  private:
+  bool usesVolume() const { return !job_.spec.files.empty() || !job_.spec.outputs.empty(); }
+
+  void recordSettings() {
+    const IsolationOptions& iso = options_.isolation;
+    RunSettings& settings = job_.run_settings;
+    settings.network = job_.spec.network ? "bridge" : "none";
+    settings.pids_limit = iso.pids_limit;
+    settings.read_only_rootfs = iso.read_only_rootfs;
+    settings.user = iso.user;
+    settings.container_runtime = iso.container_runtime;
+    settings.workspace = iso.workspace_path;
+  }
+
+  // The owner of the workspace and of the files put there: the job's user, or root.
+  std::pair<uint32_t, uint32_t> workspaceOwner() const {
+    unsigned uid = 0;
+    unsigned gid = 0;
+    if (std::sscanf(options_.isolation.user.c_str(), "%u:%u", &uid, &gid) != 2) return {0, 0};
+    return {uid, gid};
+  }
+
+  docker::ContainerSpec containerSpec() const {
+    const IsolationOptions& iso = options_.isolation;
+    docker::ContainerSpec spec;
+    spec.image = job_.image_ref;
+    spec.cmd = job_.spec.cmd;
+    for (const auto& [key, value] : job_.spec.env) spec.env.push_back(key + "=" + value);
+    // Set last, so that they win over a runtime.env entry of the same name.
+    spec.env.push_back("JOB_ID=" + job_.spec.job_id);
+    spec.env.push_back("TASK_TYPE=" + job_.spec.task_type);
+    spec.labels[kWorkerLabel] = options_.worker_id;
+    spec.labels[kJobLabel] = job_.spec.job_id;
+    spec.memory_bytes = job_.spec.limits.memory_mb * 1024 * 1024;
+    spec.nano_cpus = job_.spec.limits.nano_cpus;
+    spec.network_mode = job_.run_settings.network;
+    spec.open_stdin = true;
+    spec.pids_limit = iso.pids_limit;
+    spec.cap_drop_all = true;
+    spec.no_new_privileges = true;
+    spec.read_only_rootfs = iso.read_only_rootfs;
+    spec.user = iso.user;
+    spec.working_dir = iso.workspace_path;
+    spec.runtime = iso.container_runtime;
+    spec.log_driver_none = true;
+    // exec: jobs compile and run programs in both places; nosuid and nodev stay.
+    spec.tmpfs["/tmp"] = "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m,mode=1777";
+    if (usesVolume()) {
+      // Files must be in place before start and outputs read after exit, which a tmpfs
+      // (mounted at start, gone at stop) cannot do; an anonymous volume can, and goes
+      // with the container.
+      spec.anonymous_volumes.push_back(iso.workspace_path);
+    } else {
+      const auto [uid, gid] = workspaceOwner();
+      spec.tmpfs[iso.workspace_path] = "rw,nosuid,nodev,exec,size=" +
+                                       std::to_string(iso.workspace_size_mb) +
+                                       "m,uid=" + std::to_string(uid) +
+                                       ",gid=" + std::to_string(gid) + ",mode=0755";
+    }
+    return spec;
+  }
+
+  void onImage(std::optional<SuppliedImage> image, std::optional<JobError> error) {
+    if (ending_) return;
+    supplied_ = true;
+    if (!image) {
+      error_ = std::move(error);
+      ending_ = true;
+      complete();
+      return;
+    }
+    job_.image_ref = image->reference;
+    job_.image_pulled = image->pulled;
+    job_.image_built = image->built;
+    create_sent_ = owner_.loop_.clock().now();
+    owner_.docker_.createContainer(containerSpec(), "",
+                                   [this](const Result<std::string>& r) { onCreated(r); });
+  }
+
   void onCreated(const Result<std::string>& r) {
     if (!r.ok()) {
       failWith("DOCKER_ERROR", "creating the container failed: " + describe(r.error()));
+      ending_ = true;
       complete();
       return;
     }
@@ -64,11 +144,41 @@ class DockerJobRunner::Run {
       finalize();
       return;
     }
+    if (!usesVolume()) {
+      attach();
+      return;
+    }
+    // The workspace root first: it makes the volume the job user's own.
+    const auto [uid, gid] = workspaceOwner();
+    docker::TarWriter tar;
+    tar.addDirectory("", 0755, uid, gid);
+    for (const JobFile& file : job_.spec.files) {
+      tar.addFile(file.path, file.content, file.mode, uid, gid);
+    }
+    owner_.docker_.putArchive(container_id_, options_.isolation.workspace_path, tar.finish(),
+                              [this](const Result<Unit>& put) {
+                                if (!put.ok()) {
+                                  failWith("DOCKER_ERROR",
+                                           "placing runtime.files in the workspace failed: " +
+                                               describe(put.error()));
+                                  finalize();
+                                  return;
+                                }
+                                if (cancelled_) {
+                                  finalize();
+                                  return;
+                                }
+                                attach();
+                              });
+  }
+
+  void attach() {
     docker::AttachStream::Callbacks callbacks;
     callbacks.on_attached = [this] { onAttached(); };
     callbacks.on_output = [this](StreamKind kind, std::string_view data) {
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
-      out.append(data, output_limit_);
+      const size_t kept = out.append(data, options_.output_limit_bytes);
+      if (kept > 0 && owner_.on_output_) owner_.on_output_(job_, kind, data.substr(0, kept));
     };
     callbacks.on_closed = [this](const std::optional<DockerError>& error) {
       onStreamClosed(error);
@@ -191,14 +301,55 @@ class DockerJobRunner::Run {
       } else if (!error_) {
         failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
       }
-      owner_.docker_.remove(container_id_, [this](const Result<Unit>& removed) {
-        if (!removed.ok()) {
-          core::logWarning("removing container failed, will retry container_id=", container_id_,
-                           " error=", describe(removed.error()));
-          owner_.removeLater(container_id_);
-        }
-        complete();
-      });
+      if (started_ && !cancelled_ && !job_.spec.outputs.empty()) {
+        collectOutput(0);
+      } else {
+        removeContainer();
+      }
+    });
+  }
+
+  // Reads runtime.outputs[index] from the stopped container's workspace, then the next;
+  // after the last, removes the container.
+  void collectOutput(size_t index) {
+    if (index == job_.spec.outputs.size()) {
+      removeContainer();
+      return;
+    }
+    const std::string& path = job_.spec.outputs[index];
+    owner_.docker_.getArchive(
+        container_id_, options_.isolation.workspace_path + "/" + path,
+        [this, index, path](const Result<std::string>& r) {
+          OutputFile file;
+          file.path = path;
+          std::vector<docker::TarEntry> entries;
+          std::string tar_error;
+          if (r.ok() && docker::readTar(r.value(), options_.output_file_limit_bytes, &entries,
+                                        &tar_error) &&
+              !entries.empty() && entries.front().type == docker::TarEntry::Type::kFile) {
+            file.found = true;
+            file.size = entries.front().size;
+            file.data = std::move(entries.front().content);
+            file.truncated = file.size > file.data.size();
+          } else if (!r.ok() && r.error().http_status != 404) {
+            core::LogFields f = fields();
+            f.emplace_back("path", path);
+            f.emplace_back("error", describe(r.error()));
+            core::Log::write(core::LogLevel::kWarning, "collecting an output failed", f);
+          }
+          job_.output_files.push_back(std::move(file));
+          collectOutput(index + 1);
+        });
+  }
+
+  void removeContainer() {
+    owner_.docker_.remove(container_id_, [this](const Result<Unit>& removed) {
+      if (!removed.ok()) {
+        core::logWarning("removing container failed, will retry container_id=", container_id_,
+                         " error=", describe(removed.error()));
+        owner_.removeLater(container_id_);
+      }
+      complete();
     });
   }
 
@@ -241,8 +392,8 @@ class DockerJobRunner::Run {
   DockerJobRunner& owner_;
   Job& job_;
   Completion done_;
-  // Fixed when the run begins, so that a reload changes the cap of later jobs only.
-  size_t output_limit_;
+  // Fixed when the run begins, so that a reload changes later jobs only.
+  const RunnerOptions options_;
   std::string container_id_;
   core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;
@@ -252,6 +403,7 @@ class DockerJobRunner::Run {
   std::optional<int64_t> exit_code_;
   std::optional<JobError> error_;
   bool oom_killed_ = false;
+  bool supplied_ = false;  // the image question is settled (available or failed)
   bool started_ = false;
   bool waited_ = false;
   bool stream_closed_ = false;
@@ -261,8 +413,8 @@ class DockerJobRunner::Run {
 };
 
 DockerJobRunner::DockerJobRunner(core::EventLoop& loop, docker::DockerClient& docker,
-                                 RunnerOptions options)
-    : loop_(loop), docker_(docker), options_(std::move(options)) {
+                                 ImageSupplier& images, RunnerOptions options)
+    : loop_(loop), docker_(docker), images_(images), options_(std::move(options)) {
   removal_timer_ = loop_.createTimer([this] { retryRemovals(); });
 }
 

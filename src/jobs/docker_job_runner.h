@@ -1,7 +1,9 @@
 // DockerJobRunner: runs each job as one Docker container through the Engine API:
-// create -> attach (stdin, stdout, stderr) -> start -> stdin = the job JSON, closed ->
-// wait, with the runtime limit on a timer -> inspect (exit code, OOM) -> remove.
-// Every path, including failures and cancellation, ends by removing the container.
+// image (pull or build, ImageSupplier) -> create -> upload runtime.files into the
+// workspace -> attach (stdin, stdout, stderr) -> start -> stdin = the job JSON, closed ->
+// wait, with the runtime limit on a timer -> inspect (exit code, OOM) -> collect
+// runtime.outputs -> remove. Every path, including failures and cancellation, ends by
+// removing the container.
 #pragma once
 
 #include <chrono>
@@ -15,13 +17,28 @@
 
 #include "core/event_loop.h"
 #include "docker/docker_client.h"
+#include "jobs/image_supplier.h"
 #include "jobs/job_runner.h"
 
 namespace wa::jobs {
 
+// How every job container is confined (documented in worker-agent.yaml(5)). Capabilities
+// are always all dropped and no-new-privileges always set; these are the settings.
+struct IsolationOptions {
+  int64_t pids_limit = 256;  // 0: none
+  bool read_only_rootfs = true;
+  int64_t tmp_size_mb = 64;                   // the writable tmpfs at /tmp
+  std::string workspace_path = "/workspace";  // also the working directory
+  int64_t workspace_size_mb = 256;  // tmpfs size when the job brings no files nor outputs
+  std::string user = "65534:65534";  // "uid:gid"; "": the image's user
+  std::string container_runtime;     // "": the engine's default
+};
+
 struct RunnerOptions {
   std::string worker_id;                // labels every container (orphan cleanup finds them by it)
   size_t output_limit_bytes = 1 << 20;  // per stream
+  size_t output_file_limit_bytes = 1 << 20;  // per runtime.outputs file
+  IsolationOptions isolation;
   // After the container stopped, how long to wait for the rest of its output.
   core::Millis output_drain_grace{2000};
   // After a kill, how long to wait for the engine to report the container stopped.
@@ -36,7 +53,8 @@ inline constexpr const char* kJobLabel = "worker-agent.job_id";
 
 class DockerJobRunner final : public JobRunner {
  public:
-  DockerJobRunner(core::EventLoop& loop, docker::DockerClient& docker, RunnerOptions options);
+  DockerJobRunner(core::EventLoop& loop, docker::DockerClient& docker, ImageSupplier& images,
+                  RunnerOptions options);
   ~DockerJobRunner() override;
 
   void start(Job& job, Completion done) override;
@@ -47,8 +65,11 @@ class DockerJobRunner final : public JobRunner {
   size_t active() const { return runs_.size(); }
   // Containers whose removal failed and is being retried.
   size_t pendingRemovals() const { return pending_removals_.size(); }
-  // Output cap per stream for runs that begin from now on (a reload).
-  void setOutputLimit(size_t bytes) { options_.output_limit_bytes = bytes; }
+  // Options for runs that begin from now on (a reload); worker_id stays as it was.
+  void setOptions(RunnerOptions options) {
+    options.worker_id = options_.worker_id;
+    options_ = std::move(options);
+  }
   // Ids of the containers of the runs in progress (those created so far).
   std::vector<std::string> containerIds() const;
   // Called once per job whose container started, with the time from the create request
@@ -56,6 +77,9 @@ class DockerJobRunner final : public JobRunner {
   void setOnContainerStarted(std::function<void(const Job&, std::chrono::microseconds)> fn) {
     on_container_started_ = std::move(fn);
   }
+  // Called with every chunk of output as it is captured (only the bytes kept under the cap).
+  using OutputObserver = std::function<void(const Job&, docker::StreamKind, std::string_view)>;
+  void setOnOutput(OutputObserver fn) { on_output_ = std::move(fn); }
 
  private:
   class Run;
@@ -66,11 +90,13 @@ class DockerJobRunner final : public JobRunner {
 
   core::EventLoop& loop_;
   docker::DockerClient& docker_;
+  ImageSupplier& images_;
   RunnerOptions options_;
   std::unordered_map<Job*, std::shared_ptr<Run>> runs_;
   std::unordered_set<std::string> pending_removals_;
   std::unique_ptr<core::Timer> removal_timer_;
   std::function<void(const Job&, std::chrono::microseconds)> on_container_started_;
+  OutputObserver on_output_;
 };
 
 }  // namespace wa::jobs

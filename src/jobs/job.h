@@ -3,6 +3,7 @@
 // while it is queued or running (the store never drops a job in those states).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -70,15 +71,14 @@ struct CapturedOutput {
   bool truncated = false;
   uint64_t total_bytes = 0;  // everything the container wrote to this stream
 
-  void append(std::string_view chunk, size_t limit) {
+  // Keeps what fits under limit; returns how many leading bytes of chunk were kept.
+  size_t append(std::string_view chunk, size_t limit) {
     total_bytes += chunk.size();
-    if (data.size() < limit) {
-      const size_t room = limit - data.size();
-      data.append(chunk.substr(0, room));
-      if (chunk.size() > room) truncated = true;
-    } else if (!chunk.empty()) {
-      truncated = true;
-    }
+    const size_t room = data.size() < limit ? limit - data.size() : 0;
+    const size_t kept = std::min(room, chunk.size());
+    data.append(chunk.substr(0, kept));
+    if (kept < chunk.size()) truncated = true;
+    return kept;
   }
 };
 

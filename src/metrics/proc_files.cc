@@ -1,12 +1,8 @@
 #include "metrics/proc_files.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 
-#include "core/unique_fd.h"
+#include "core/file_reader.h"
 
 namespace wa::metrics {
 
@@ -19,21 +15,7 @@ std::string rootedPath(const std::string& root, std::string_view absolute_path) 
 }
 
 std::optional<std::string> readSmallFile(const std::string& path, size_t max_bytes) {
-  core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // EIO/ENODATA: e.g. a thermal zone whose sensor is powered down.
-      return std::nullopt;
-    }
-    if (n == 0) return text;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > max_bytes) return std::nullopt;
-  }
+  return core::readFile(path, max_bytes);
 }
 
 std::string_view trimWhitespace(std::string_view s) {

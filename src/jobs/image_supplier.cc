@@ -1,0 +1,162 @@
+#include "jobs/image_supplier.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/log.h"
+#include "core/sha256.h"
+#include "docker/tar_archive.h"
+
+namespace wa::jobs {
+namespace {
+
+using docker::DockerError;
+using docker::ImageInfo;
+using docker::Result;
+using docker::StreamedResult;
+
+constexpr int kNotFound = 404;
+constexpr const char* kBuildRepository = "worker-agent-build";
+
+std::string describe(const DockerError& error) {
+  if (error.http_status == 0 || error.http_status == 200) return error.message;
+  return error.message + " (HTTP " + std::to_string(error.http_status) + ")";
+}
+
+void fail(const ImageSupplier::Done& done, const char* code, std::string message) {
+  done(std::nullopt, JobError{code, std::move(message)});
+}
+
+}  // namespace
+
+bool parsePullPolicy(std::string_view text, PullPolicy* out) {
+  if (text == "never") {
+    *out = PullPolicy::kNever;
+  } else if (text == "missing") {
+    *out = PullPolicy::kMissing;
+  } else if (text == "always") {
+    *out = PullPolicy::kAlways;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+ImageSupplier::ImageSupplier(ImageEngine engine, SupplyOptions options)
+    : engine_(std::move(engine)), options_(std::move(options)) {}
+
+void ImageSupplier::supply(const JobSpec& spec, Done done) {
+  if (spec.build) {
+    supplyBuild(*spec.build, std::move(done));
+  } else {
+    supplyImage(spec.image, std::move(done));
+  }
+}
+
+std::string ImageSupplier::buildContext(const BuildSpec& spec) {
+  std::vector<const JobFile*> files;
+  files.reserve(spec.context.size());
+  for (const JobFile& file : spec.context) files.push_back(&file);
+  // The same inputs in another order are the same build: one tar, one tag.
+  std::sort(files.begin(), files.end(),
+            [](const JobFile* a, const JobFile* b) { return a->path < b->path; });
+  docker::TarWriter tar;
+  tar.addFile("Dockerfile", spec.dockerfile, 0644);
+  for (const JobFile* file : files) tar.addFile(file->path, file->content, file->mode);
+  return tar.finish();
+}
+
+std::string ImageSupplier::buildTag(const std::string& context_tar) {
+  return std::string(kBuildRepository) + ":" + core::sha256Hex(context_tar);
+}
+
+void ImageSupplier::supplyImage(const std::string& reference, Done done) {
+  if (options_.pull_policy == PullPolicy::kAlways) {
+    pull(reference, std::move(done));
+    return;
+  }
+  engine_.inspect(reference, [this, reference, done = std::move(done),
+                              policy = options_.pull_policy](Result<ImageInfo> r) mutable {
+    if (r.ok()) {
+      done(SuppliedImage{reference, false, false}, std::nullopt);
+    } else if (r.error().http_status != kNotFound) {
+      fail(done, "DOCKER_ERROR",
+           "inspecting image \"" + reference + "\" failed: " + describe(r.error()));
+    } else if (policy == PullPolicy::kNever) {
+      fail(done, "IMAGE_PULL_FAILED",
+           "image \"" + reference + "\" is not present on this worker and pull_policy is never");
+    } else {
+      pull(reference, std::move(done));
+    }
+  });
+}
+
+void ImageSupplier::pull(const std::string& reference, Done done) {
+  std::vector<Done>& waiters = pulls_[reference];
+  waiters.push_back(std::move(done));
+  if (waiters.size() > 1) return;  // joins the pull in flight
+  core::logInfo("pulling image reference=", reference);
+  engine_.pull(
+      reference, options_.registry_auth.headerFor(reference),
+      static_cast<long>(options_.pull_timeout.count()),
+      [this, reference](Result<StreamedResult> r) {
+        std::vector<Done> ready = std::move(pulls_[reference]);
+        pulls_.erase(reference);
+        if (r.ok()) {
+          core::logInfo("image pulled reference=", reference);
+        } else {
+          core::logWarning("pulling image failed reference=", reference,
+                           " error=", describe(r.error()));
+        }
+        for (Done& waiter : ready) {
+          if (r.ok()) {
+            waiter(SuppliedImage{reference, true, false}, std::nullopt);
+          } else {
+            fail(waiter, "IMAGE_PULL_FAILED",
+                 "pulling image \"" + reference + "\" failed: " + describe(r.error()));
+          }
+        }
+      });
+}
+
+void ImageSupplier::supplyBuild(const BuildSpec& spec, Done done) {
+  std::string context = buildContext(spec);
+  std::string tag = buildTag(context);
+  engine_.inspect(tag, [this, tag, context = std::move(context),
+                        done = std::move(done)](Result<ImageInfo> r) mutable {
+    if (r.ok()) {
+      core::logInfo("reusing built image tag=", tag);
+      done(SuppliedImage{tag, false, false}, std::nullopt);
+    } else if (r.error().http_status != kNotFound) {
+      fail(done, "DOCKER_ERROR", "inspecting image \"" + tag + "\" failed: " + describe(r.error()));
+    } else {
+      build(tag, std::move(context), std::move(done));
+    }
+  });
+}
+
+void ImageSupplier::build(const std::string& tag, std::string context_tar, Done done) {
+  std::vector<Done>& waiters = builds_[tag];
+  waiters.push_back(std::move(done));
+  if (waiters.size() > 1) return;  // joins the identical build in flight
+  core::logInfo("building image tag=", tag, " context_bytes=", context_tar.size());
+  engine_.build(tag, std::move(context_tar), static_cast<long>(options_.build_timeout.count()),
+                [this, tag](Result<StreamedResult> r) {
+                  std::vector<Done> ready = std::move(builds_[tag]);
+                  builds_.erase(tag);
+                  if (r.ok()) {
+                    core::logInfo("image built tag=", tag);
+                  } else {
+                    core::logWarning("building image failed tag=", tag);
+                  }
+                  for (Done& waiter : ready) {
+                    if (r.ok()) {
+                      waiter(SuppliedImage{tag, false, true}, std::nullopt);
+                    } else {
+                      fail(waiter, "BUILD_FAILED", "building the image failed: " + describe(r.error()));
+                    }
+                  }
+                });
+}
+
+}  // namespace wa::jobs

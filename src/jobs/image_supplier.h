@@ -1,0 +1,88 @@
+// ImageSupplier: makes the image a job runs available before its container is created.
+// Image mode follows the pull policy (never | missing | always); build mode builds the
+// job's Dockerfile and context, tagged by a hash of those inputs, so an identical build
+// later reuses the image instead of building again. Jobs that need the same pull or the
+// same build at the same time share one engine request.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "docker/docker_types.h"
+#include "jobs/job.h"
+#include "jobs/registry_auth.h"
+
+namespace wa::jobs {
+
+enum class PullPolicy { kNever, kMissing, kAlways };
+// "never", "missing", "always"; false if text is none of them.
+bool parsePullPolicy(std::string_view text, PullPolicy* out);
+
+// The engine calls the supplier makes; the daemon binds them to DockerClient, unit tests
+// to fakes. Each callback runs later, on the loop.
+struct ImageEngine {
+  std::function<void(const std::string& reference, docker::Callback<docker::ImageInfo>)> inspect;
+  std::function<void(const std::string& reference, const std::string& registry_auth,
+                     long timeout_ms, docker::Callback<docker::StreamedResult>)>
+      pull;
+  std::function<void(const std::string& tag, std::string context_tar, long timeout_ms,
+                     docker::Callback<docker::StreamedResult>)>
+      build;
+};
+
+struct SupplyOptions {
+  PullPolicy pull_policy = PullPolicy::kMissing;
+  core::Millis pull_timeout{600'000};
+  core::Millis build_timeout{600'000};
+  RegistryAuth registry_auth;
+};
+
+// What a job's container is created from.
+struct SuppliedImage {
+  std::string reference;  // the job's image, or the built image's tag
+  bool pulled = false;    // a pull ran for this job (shared or not)
+  bool built = false;     // a build ran for this job; false when an earlier one is reused
+};
+
+class ImageSupplier {
+ public:
+  // Either the image or why it cannot be had (IMAGE_PULL_FAILED, BUILD_FAILED,
+  // DOCKER_ERROR).
+  using Done = std::function<void(std::optional<SuppliedImage>, std::optional<JobError>)>;
+
+  ImageSupplier(ImageEngine engine, SupplyOptions options);
+
+  // Makes spec's image available, then calls done once. A caller that goes away first
+  // guards its own callback (the shared request goes on for the others).
+  void supply(const JobSpec& spec, Done done);
+  // For jobs supplied from now on (a reload).
+  void setOptions(SupplyOptions options) { options_ = std::move(options); }
+
+  // "worker-agent-build:<sha256 of the build context tar>"; the tar is deterministic
+  // (entries sorted by path, fixed times and owners).
+  static std::string buildTag(const std::string& context_tar);
+  // The build context of spec as a tar: the Dockerfile and the context files.
+  static std::string buildContext(const BuildSpec& spec);
+
+  // Pulls and builds in flight (each may serve several jobs).
+  size_t inFlight() const { return pulls_.size() + builds_.size(); }
+
+ private:
+  void supplyImage(const std::string& reference, Done done);
+  void supplyBuild(const BuildSpec& build, Done done);
+  void pull(const std::string& reference, Done done);
+  void build(const std::string& tag, std::string context_tar, Done done);
+
+  ImageEngine engine_;
+  SupplyOptions options_;
+  // Waiters of each pull (by reference) and build (by tag) in flight.
+  std::unordered_map<std::string, std::vector<Done>> pulls_;
+  std::unordered_map<std::string, std::vector<Done>> builds_;
+};
+
+}  // namespace wa::jobs

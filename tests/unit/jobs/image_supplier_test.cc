@@ -1,0 +1,263 @@
+#include "jobs/image_supplier.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "docker/tar_archive.h"
+
+namespace wa::jobs {
+namespace {
+
+using docker::Callback;
+using docker::DockerError;
+using docker::ImageInfo;
+using docker::StreamedResult;
+
+// Records every engine call and lets the test answer each one when it chooses, as the
+// loop would later.
+struct FakeImageEngine {
+  struct Pull {
+    std::string reference;
+    std::string auth;
+    long timeout_ms;
+    Callback<StreamedResult> done;
+  };
+  struct Build {
+    std::string tag;
+    std::string context;
+    long timeout_ms;
+    Callback<StreamedResult> done;
+  };
+  std::vector<std::string> present;  // references inspect finds
+  std::vector<std::string> inspected;
+  std::vector<Pull> pulls;
+  std::vector<Build> builds;
+
+  ImageEngine bind() {
+    ImageEngine engine;
+    engine.inspect = [this](const std::string& ref, Callback<ImageInfo> done) {
+      inspected.push_back(ref);
+      for (const std::string& p : present) {
+        if (p == ref) {
+          done(ImageInfo{"sha256:feed", {}});
+          return;
+        }
+      }
+      done(DockerError{404, "No such image: " + ref});
+    };
+    engine.pull = [this](const std::string& ref, const std::string& auth, long timeout,
+                         Callback<StreamedResult> done) {
+      pulls.push_back(Pull{ref, auth, timeout, std::move(done)});
+    };
+    engine.build = [this](const std::string& tag, std::string context, long timeout,
+                          Callback<StreamedResult> done) {
+      builds.push_back(Build{tag, std::move(context), timeout, std::move(done)});
+    };
+    return engine;
+  }
+};
+
+struct Outcome {
+  bool called = false;
+  std::optional<SuppliedImage> image;
+  std::optional<JobError> error;
+};
+
+ImageSupplier::Done recordInto(Outcome* out) {
+  return [out](std::optional<SuppliedImage> image, std::optional<JobError> error) {
+    out->called = true;
+    out->image = std::move(image);
+    out->error = std::move(error);
+  };
+}
+
+JobSpec imageJob(std::string image) {
+  JobSpec spec;
+  spec.image = std::move(image);
+  return spec;
+}
+
+JobSpec buildJob(std::string dockerfile, std::vector<JobFile> context = {}) {
+  JobSpec spec;
+  spec.runtime_mode = "build";
+  spec.build = BuildSpec{std::move(dockerfile), std::move(context)};
+  return spec;
+}
+
+SupplyOptions withPolicy(PullPolicy policy) {
+  SupplyOptions options;
+  options.pull_policy = policy;
+  return options;
+}
+
+TEST(PullPolicy, Parses) {
+  PullPolicy p;
+  ASSERT_TRUE(parsePullPolicy("never", &p));
+  EXPECT_EQ(p, PullPolicy::kNever);
+  ASSERT_TRUE(parsePullPolicy("always", &p));
+  EXPECT_EQ(p, PullPolicy::kAlways);
+  ASSERT_TRUE(parsePullPolicy("missing", &p));
+  EXPECT_EQ(p, PullPolicy::kMissing);
+  EXPECT_FALSE(parsePullPolicy("Missing", &p));
+  EXPECT_FALSE(parsePullPolicy("", &p));
+}
+
+TEST(ImageSupplier, PresentImageIsUsedWithoutPull) {
+  FakeImageEngine engine;
+  engine.present = {"app:1"};
+  ImageSupplier supplier(engine.bind(), withPolicy(PullPolicy::kMissing));
+  Outcome out;
+  supplier.supply(imageJob("app:1"), recordInto(&out));
+  ASSERT_TRUE(out.called);
+  ASSERT_TRUE(out.image);
+  EXPECT_EQ(out.image->reference, "app:1");
+  EXPECT_FALSE(out.image->pulled);
+  EXPECT_TRUE(engine.pulls.empty());
+}
+
+TEST(ImageSupplier, MissingImageIsPulledOnceForConcurrentJobs) {
+  FakeImageEngine engine;
+  ImageSupplier supplier(engine.bind(), withPolicy(PullPolicy::kMissing));
+  Outcome a, b, c;
+  supplier.supply(imageJob("reg:5000/app:1"), recordInto(&a));
+  supplier.supply(imageJob("reg:5000/app:1"), recordInto(&b));
+  supplier.supply(imageJob("reg:5000/other:1"), recordInto(&c));
+  ASSERT_EQ(engine.pulls.size(), 2u);  // one per reference
+  EXPECT_EQ(supplier.inFlight(), 2u);
+  EXPECT_FALSE(a.called);
+  engine.pulls[0].done(StreamedResult{});
+  ASSERT_TRUE(a.called && b.called);
+  EXPECT_TRUE(a.image && a.image->pulled);
+  EXPECT_TRUE(b.image && b.image->pulled);
+  EXPECT_FALSE(c.called);
+  engine.pulls[1].done(DockerError{200, "manifest for reg:5000/other:1 not found"});
+  ASSERT_TRUE(c.called);
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.error->code, "IMAGE_PULL_FAILED");
+  EXPECT_NE(c.error->message.find("manifest for reg:5000/other:1 not found"), std::string::npos);
+  EXPECT_EQ(supplier.inFlight(), 0u);
+}
+
+TEST(ImageSupplier, NeverPolicyRefusesToPull) {
+  FakeImageEngine engine;
+  ImageSupplier supplier(engine.bind(), withPolicy(PullPolicy::kNever));
+  Outcome out;
+  supplier.supply(imageJob("app:2"), recordInto(&out));
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, "IMAGE_PULL_FAILED");
+  EXPECT_NE(out.error->message.find("pull_policy is never"), std::string::npos);
+  EXPECT_TRUE(engine.pulls.empty());
+}
+
+TEST(ImageSupplier, AlwaysPolicyPullsEvenWhenPresent) {
+  FakeImageEngine engine;
+  engine.present = {"app:1"};
+  SupplyOptions options = withPolicy(PullPolicy::kAlways);
+  options.pull_timeout = core::Millis(1234);
+  ImageSupplier supplier(engine.bind(), std::move(options));
+  Outcome out;
+  supplier.supply(imageJob("app:1"), recordInto(&out));
+  ASSERT_EQ(engine.pulls.size(), 1u);
+  EXPECT_EQ(engine.pulls[0].timeout_ms, 1234);
+  EXPECT_TRUE(engine.inspected.empty());
+  engine.pulls[0].done(StreamedResult{});
+  EXPECT_TRUE(out.image && out.image->pulled);
+}
+
+TEST(ImageSupplier, InspectFailureOtherThanMissingIsADockerError) {
+  FakeImageEngine engine;
+  ImageEngine bound = engine.bind();
+  bound.inspect = [](const std::string&, Callback<ImageInfo> done) {
+    done(DockerError{0, "Docker engine at unix:///x: Couldn't connect to server"});
+  };
+  ImageSupplier supplier(std::move(bound), withPolicy(PullPolicy::kMissing));
+  Outcome out;
+  supplier.supply(imageJob("app:1"), recordInto(&out));
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, "DOCKER_ERROR");
+  EXPECT_TRUE(engine.pulls.empty());
+}
+
+TEST(ImageSupplier, CredentialsGoOnlyToTheirRegistry) {
+  std::string error;
+  auto auth = RegistryAuth::parse(
+      R"({"auths": {"127.0.0.1:5001": {"username": "ci", "password": "s3cret"}}})", &error);
+  ASSERT_TRUE(auth) << error;
+  FakeImageEngine engine;
+  SupplyOptions options = withPolicy(PullPolicy::kAlways);
+  options.registry_auth = *auth;
+  ImageSupplier supplier(engine.bind(), std::move(options));
+  Outcome a, b;
+  supplier.supply(imageJob("127.0.0.1:5001/team/app:1"), recordInto(&a));
+  supplier.supply(imageJob("127.0.0.1:5000/team/app:1"), recordInto(&b));
+  ASSERT_EQ(engine.pulls.size(), 2u);
+  EXPECT_FALSE(engine.pulls[0].auth.empty());
+  EXPECT_TRUE(engine.pulls[1].auth.empty());
+}
+
+TEST(ImageSupplier, BuildTagIsAHashOfTheInputsInAnyOrder) {
+  const JobFile a{"a.txt", "A", 0644};
+  const JobFile b{"dir/b.sh", "B", 0755};
+  const std::string one = ImageSupplier::buildContext(BuildSpec{"FROM x\n", {a, b}});
+  const std::string two = ImageSupplier::buildContext(BuildSpec{"FROM x\n", {b, a}});
+  EXPECT_EQ(one, two);
+  const std::string tag = ImageSupplier::buildTag(one);
+  EXPECT_EQ(tag.rfind("worker-agent-build:", 0), 0u);
+  EXPECT_EQ(tag.size(), std::string("worker-agent-build:").size() + 64);
+  // Any difference (Dockerfile, content, mode) is another image.
+  EXPECT_NE(tag, ImageSupplier::buildTag(ImageSupplier::buildContext(BuildSpec{"FROM y\n", {a, b}})));
+  EXPECT_NE(tag, ImageSupplier::buildTag(ImageSupplier::buildContext(
+                     BuildSpec{"FROM x\n", {a, JobFile{"dir/b.sh", "B", 0644}}})));
+  // The Dockerfile and the files are all in the context.
+  std::vector<docker::TarEntry> entries;
+  std::string error;
+  ASSERT_TRUE(docker::readTar(one, 1 << 20, &entries, &error)) << error;
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].path, "Dockerfile");
+  EXPECT_EQ(entries[0].content, "FROM x\n");
+  EXPECT_EQ(entries[2].path, "dir/b.sh");
+  EXPECT_EQ(entries[2].mode, 0755u);
+}
+
+TEST(ImageSupplier, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) {
+  FakeImageEngine engine;
+  SupplyOptions options;
+  options.build_timeout = core::Millis(999);
+  ImageSupplier supplier(engine.bind(), std::move(options));
+  Outcome first, second;
+  supplier.supply(buildJob("FROM base\n"), recordInto(&first));
+  supplier.supply(buildJob("FROM base\n"), recordInto(&second));
+  ASSERT_EQ(engine.builds.size(), 1u);
+  EXPECT_EQ(engine.builds[0].timeout_ms, 999);
+  const std::string tag = engine.builds[0].tag;
+  engine.builds[0].done(StreamedResult{"sha256:built", ""});
+  ASSERT_TRUE(first.image && second.image);
+  EXPECT_TRUE(first.image->built);
+  EXPECT_EQ(first.image->reference, tag);
+  // Later the tag exists: the third job reuses it without building.
+  engine.present.push_back(tag);
+  Outcome third;
+  supplier.supply(buildJob("FROM base\n"), recordInto(&third));
+  ASSERT_TRUE(third.image);
+  EXPECT_FALSE(third.image->built);
+  EXPECT_EQ(third.image->reference, tag);
+  EXPECT_EQ(engine.builds.size(), 1u);
+}
+
+TEST(ImageSupplier, FailedBuildIsBuildFailedWithTheEnginesAccount) {
+  FakeImageEngine engine;
+  ImageSupplier supplier(engine.bind(), SupplyOptions{});
+  Outcome out;
+  supplier.supply(buildJob("FROM base\nRUN false\n"), recordInto(&out));
+  ASSERT_EQ(engine.builds.size(), 1u);
+  engine.builds[0].done(
+      DockerError{200, "The command '/bin/sh -c false' returned a non-zero code: 1\nStep 2/2"});
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, "BUILD_FAILED");
+  EXPECT_NE(out.error->message.find("returned a non-zero code: 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wa::jobs
