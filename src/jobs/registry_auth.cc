@@ -5,8 +5,8 @@
 #include <rapidjson/writer.h>
 
 
-#include "core/base64.h"
 #include "core/file_reader.h"
+#include "core/text.h"
 
 namespace wa::jobs {
 namespace {
@@ -113,12 +113,7 @@ std::string RegistryAuth::headerFor(std::string_view reference) const {
   w.String(it->first.data(), static_cast<rapidjson::SizeType>(it->first.size()));
   w.EndObject();
   // The engine decodes the header with the URL-safe alphabet.
-  std::string header = core::base64Encode({buffer.GetString(), buffer.GetSize()});
-  for (char& c : header) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return header;
+  return core::base64Encode({buffer.GetString(), buffer.GetSize()}, core::Base64Alphabet::kUrl);
 }
 
 }  // namespace wa::jobs

@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "core/base64.h"
+#include "core/text.h"
 
 namespace wa::jobs {
 namespace {
 
 // The header the engine receives, decoded back to its JSON.
-std::string decodeHeader(std::string header) {
-  for (char& c : header) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  return core::base64Decode(header).value_or("<not base64>");
+std::string decodeHeader(const std::string& header) {
+  return core::base64Decode(header, core::Base64Alphabet::kUrl).value_or("<not base64>");
 }
 
 TEST(RegistryOf, FollowsTheEnginesRule) {
