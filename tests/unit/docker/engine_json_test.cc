@@ -338,6 +338,20 @@ TEST(EngineJson, ProgressStreamErrorOfABuildCarriesTheLogTail) {
   EXPECT_FALSE(bare.error().message.empty());
 }
 
+TEST(EngineJson, ProgressStreamErrorOfAPullAsEngine2010SendsIt) {
+  // Recorded from engine 20.10.24 pulling from a registry whose layer blob is missing:
+  // the manifest was found, so the answer was 200 and the failure came at the end.
+  const std::string body =
+      "{\"status\":\"Pulling from nothing\",\"id\":\"1\"}\r\n"
+      "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"222222222222\"}\r\n"
+      "{\"status\":\"Downloading\",\"progressDetail\":{},\"id\":\"222222222222\"}\r\n"
+      "{\"errorDetail\":{\"message\":\"unknown blob\"},\"error\":\"unknown blob\"}\r\n";
+  auto r = parseProgressStream(body, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 200);
+  EXPECT_EQ(r.error().message, "unknown blob");
+}
+
 TEST(EngineJson, ProgressStreamOfAPullSkipsProgressBars) {
   const std::string body = R"({"status":"Pulling from library/busybox","id":"1.36"})"
                            "\r\n"
