@@ -20,9 +20,15 @@ constexpr size_t kMtimeOff = 136, kMtimeLen = 12;
 constexpr size_t kChksumOff = 148, kChksumLen = 8;
 constexpr size_t kTypeOff = 156;
 constexpr size_t kLinkOff = 157, kLinkLen = 100;
-constexpr size_t kMagicOff = 257;
+constexpr size_t kMagicOff = 257, kMagicLen = 8;  // magic and version
 constexpr size_t kDevMajorOff = 329, kDevMinorOff = 337, kDevLen = 8;
 constexpr size_t kPrefixOff = 345, kPrefixLen = 155;
+
+// POSIX ustar's magic "ustar" NUL and version "00"; GNU tar's own format has "ustar  " NUL.
+constexpr std::string_view kPosixMagic(
+    "ustar\0"
+    "00",
+    kMagicLen);
 
 // The largest values the octal fields hold (7 and 11 digits before the NUL).
 constexpr uint64_t kMaxOctal7 = 07777777;
@@ -288,10 +294,7 @@ void TarWriter::addEntry(char type, std::string_view path, std::string_view cont
     putOctal(h + kSizeOff, kSizeLen, std::min(h_size, kMaxOctal11));
     putOctal(h + kMtimeOff, kMtimeLen, 0);  // mtime 0: the same files give the same bytes
     h[kTypeOff] = typeflag;
-    std::memcpy(h + kMagicOff,
-                "ustar\0"
-                "00",
-                8);
+    putText(h + kMagicOff, kMagicLen, kPosixMagic);
     putOctal(h + kDevMajorOff, kDevLen, 0);
     putOctal(h + kDevMinorOff, kDevLen, 0);
     putText(h + kPrefixOff, kPrefixLen, h_prefix);
@@ -381,13 +384,12 @@ bool readTar(std::string_view tar, size_t max_content_bytes, std::vector<TarEntr
     if (pending.path) {
       entry.path = entryPath(*pending.path);
     } else {
-      std::string name(textField(h + kNameOff, kNameLen));
       // The prefix field exists only in POSIX ustar; GNU's format keeps times there.
-      const bool posix = std::memcmp(h + kMagicOff, "ustar\0", 6) == 0;
-      if (posix) {
-        const std::string_view prefix = textField(h + kPrefixOff, kPrefixLen);
-        if (!prefix.empty()) name = std::string(prefix) + "/" + name;
-      }
+      const bool posix = std::memcmp(h + kMagicOff, kPosixMagic.data(), 6) == 0;
+      const std::string_view prefix = posix ? textField(h + kPrefixOff, kPrefixLen) : "";
+      std::string name(prefix);
+      if (!name.empty()) name += '/';
+      name += textField(h + kNameOff, kNameLen);
       entry.path = entryPath(name);
     }
     switch (type) {
