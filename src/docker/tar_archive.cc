@@ -46,6 +46,7 @@ void putOctal(char* field, size_t width, uint64_t value) {
 }
 
 void putText(char* field, size_t width, std::string_view text) {
+  if (text.empty()) return;  // an empty view's data() may be null, which memcpy must not get
   std::memcpy(field, text.data(), std::min(width, text.size()));
 }
 
