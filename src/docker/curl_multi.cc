@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "core/log.h"
 
@@ -133,31 +135,52 @@ bool CurlMulti::configure(Transfer& t) {
   set(CURLOPT_TIMEOUT_MS, "CURLOPT_TIMEOUT_MS", req.timeout_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, "CURLOPT_CONNECTTIMEOUT_MS", req.connect_timeout_ms);
   set(CURLOPT_TCP_KEEPALIVE, "CURLOPT_TCP_KEEPALIVE", 1L);
+  const bool sends_body = req.method == "POST" || req.method == "PUT";
   if (req.method == "GET") {
     set(CURLOPT_HTTPGET, "CURLOPT_HTTPGET", 1L);
-  } else if (req.method == "POST") {
-    // POSTFIELDS is not copied: the body lives in the Transfer until completion. An empty
+  } else if (sends_body) {
+    // POSTFIELDS is not copied: the body lives in the Transfer until completion. Its size
+    // is given, so binary bodies (tar) are sent whole rather than up to a NUL. An empty
     // body still goes out as "Content-Length: 0", which the engine expects on POST.
     set(CURLOPT_POST, "CURLOPT_POST", 1L);
-    set(CURLOPT_POSTFIELDS, "CURLOPT_POSTFIELDS", req.body.c_str());
     set(CURLOPT_POSTFIELDSIZE_LARGE, "CURLOPT_POSTFIELDSIZE_LARGE",
         static_cast<curl_off_t>(req.body.size()));
+    set(CURLOPT_POSTFIELDS, "CURLOPT_POSTFIELDS", req.body.data());
+    // PUT is a POST with another method name: curl's own PUT would read the body from a
+    // callback instead.
+    if (req.method != "POST")
+      set(CURLOPT_CUSTOMREQUEST, "CURLOPT_CUSTOMREQUEST", req.method.c_str());
   } else {
     set(CURLOPT_CUSTOMREQUEST, "CURLOPT_CUSTOMREQUEST", req.method.c_str());
   }
   // "Expect:" suppresses 100-continue, a round trip the engine does not need.
-  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
-  t.headers.reset(headers);
-  if (headers != nullptr && req.method == "POST") {
+  std::vector<std::string> lines = {"Expect:"};
+  if (sends_body) {
     // Without a body, "Content-Type:" drops curl's default form-urlencoded type.
-    headers = curl_slist_append(
-        headers, req.body.empty() ? "Content-Type:" : "Content-Type: application/json");
-    if (headers == nullptr) t.headers.reset();
+    if (req.body.empty()) {
+      lines.emplace_back("Content-Type:");
+    } else {
+      lines.push_back("Content-Type: " + (req.content_type.empty() ? std::string("application/json")
+                                                                   : req.content_type));
+    }
   }
-  if (!t.headers) {
-    t.failure.result = CURLE_OUT_OF_MEMORY;
-    t.failure.error = "curl_slist_append failed";
-    return false;
+  lines.insert(lines.end(), req.headers.begin(), req.headers.end());
+  t.headers.reset();
+  for (const std::string& line : lines) {
+    // A line break would end the header early and start another: never send one.
+    if (line.find_first_of("\r\n") != std::string::npos) {
+      t.failure.result = CURLE_BAD_FUNCTION_ARGUMENT;
+      t.failure.error = "a request header contains a line break";
+      return false;
+    }
+    // curl copies each line; the list keeps its first node, so t.headers owns it all.
+    curl_slist* list = curl_slist_append(t.headers.get(), line.c_str());
+    if (list == nullptr) {
+      t.failure.result = CURLE_OUT_OF_MEMORY;
+      t.failure.error = "curl_slist_append failed";
+      return false;
+    }
+    if (!t.headers) t.headers.reset(list);
   }
   set(CURLOPT_HTTPHEADER, "CURLOPT_HTTPHEADER", t.headers.get());
   if (failed != CURLE_OK) {

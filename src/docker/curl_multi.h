@@ -27,11 +27,13 @@ namespace wa::docker {
 class CurlMulti {
  public:
   struct Request {
-    std::string method = "GET";  // GET, POST, DELETE, ...
+    std::string method = "GET";  // GET, POST, PUT, DELETE, ...
     std::string url;
-    std::string unix_socket_path;  // empty: connect by the URL's host
-    std::string body;              // POST only; sent as application/json when non-empty
-    long timeout_ms = 30'000;      // whole request; 0: none (long polls such as wait)
+    std::string unix_socket_path;      // empty: connect by the URL's host
+    std::string body;                  // POST and PUT only; any bytes (NULs included)
+    std::string content_type;          // of a non-empty body; empty: application/json
+    std::vector<std::string> headers;  // extra "Name: value" lines (X-Registry-Auth, ...)
+    long timeout_ms = 30'000;          // whole request; 0: none (long polls such as wait)
     long connect_timeout_ms = 10'000;
   };
   struct Response {

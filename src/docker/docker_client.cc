@@ -15,6 +15,9 @@ namespace {
 // Plain calls get this long; wait has no limit (it lasts as long as the container runs).
 constexpr long kRequestTimeoutMs = 30'000;
 constexpr long kNoTimeout = 0;
+// Archives carry files of any size (up to CurlMulti::kMaxResponseBytes back), written to
+// or read from the container's disk: more than a plain call, still bounded.
+constexpr long kArchiveTimeoutMs = 300'000;
 
 }  // namespace
 
@@ -31,12 +34,26 @@ struct DockerClient::Impl {
     for (HijackedAttach* stream : live) stream->abort();
   }
 
-  // Sends method path (relative to /v1.41) and hands the response to handle: a transport
-  // failure or a status outside 2xx and extra_ok becomes a DockerError first.
+  // Sends method path (relative to /v1.41) and hands the response to parse (which may take
+  // its body): a transport failure or a status outside 2xx and extra_ok becomes a
+  // DockerError first.
   template <typename T>
   void call(const char* method, const std::string& path, std::string body, long timeout_ms,
             std::initializer_list<long> extra_ok,
-            std::function<Result<T>(const CurlMulti::Response&)> parse, Callback<T> done) {
+            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done) {
+    CurlMulti::Request request;
+    request.method = method;
+    request.body = std::move(body);
+    request.timeout_ms = timeout_ms;
+    send<T>(std::move(request), path, extra_ok, std::move(parse), std::move(done));
+  }
+
+  // call() for a request with its own headers or content type; request.url and
+  // unix_socket_path are filled in here.
+  template <typename T>
+  void send(CurlMulti::Request request, const std::string& path,
+            std::initializer_list<long> extra_ok,
+            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done) {
     std::vector<long> ok_statuses(extra_ok);
     auto complete = [this, ok_statuses = std::move(ok_statuses), parse = std::move(parse),
                      done = std::move(done)](CurlMulti::Response response) {
@@ -53,13 +70,9 @@ struct DockerClient::Impl {
       multi.failLater(std::move(failure), std::move(complete));
       return;
     }
-    CurlMulti::Request request;
-    request.method = method;
     request.url = endpoint->urlBase() + "/" + kApiVersion + path;
     if (endpoint->kind == EngineEndpoint::Kind::kUnix)
       request.unix_socket_path = endpoint->unix_path;
-    request.body = std::move(body);
-    request.timeout_ms = timeout_ms;
     multi.start(std::move(request), std::move(complete));
   }
 
@@ -202,6 +215,65 @@ void DockerClient::listContainers(const std::string& label,
       kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseContainerListResponse(r.body); },
       impl_->observed("list", std::move(done)));
+}
+
+void DockerClient::inspectImage(const std::string& reference, Callback<ImageInfo> done) {
+  impl_->call<ImageInfo>(
+      "GET", "/images/" + urlEncode(reference) + "/json", "", kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseImageInspectResponse(r.body); },
+      impl_->observed("image_inspect", std::move(done)));
+}
+
+void DockerClient::pullImage(const std::string& reference, const std::string& registry_auth,
+                             long timeout_ms, Callback<StreamedResult> done) {
+  const PullArguments pull = splitPullReference(reference);
+  std::string path = "/images/create?fromImage=" + urlEncode(pull.from_image);
+  if (!pull.tag.empty()) path += "&tag=" + urlEncode(pull.tag);
+  CurlMulti::Request request;
+  request.method = "POST";
+  request.timeout_ms = timeout_ms;
+  if (!registry_auth.empty()) request.headers.push_back("X-Registry-Auth: " + registry_auth);
+  // The engine answers 200 at once and reports the outcome at the end of the stream.
+  impl_->send<StreamedResult>(
+      std::move(request), path, {},
+      [](const CurlMulti::Response& r) { return parseProgressStream(r.body, /*build=*/false); },
+      impl_->observed("pull", std::move(done)));
+}
+
+void DockerClient::buildImage(const std::string& tag, std::string context_tar, long timeout_ms,
+                              Callback<StreamedResult> done) {
+  CurlMulti::Request request;
+  request.method = "POST";
+  request.body = std::move(context_tar);
+  request.content_type = "application/x-tar";
+  request.timeout_ms = timeout_ms;
+  // rm and forcerm: no intermediate containers are left behind, even after a failed step.
+  impl_->send<StreamedResult>(
+      std::move(request), "/build?t=" + urlEncode(tag) + "&dockerfile=Dockerfile&rm=1&forcerm=1",
+      {}, [](const CurlMulti::Response& r) { return parseProgressStream(r.body, /*build=*/true); },
+      impl_->observed("build", std::move(done)));
+}
+
+void DockerClient::putArchive(const std::string& id, const std::string& path, std::string tar,
+                              Callback<Unit> done) {
+  CurlMulti::Request request;
+  request.method = "PUT";
+  request.body = std::move(tar);
+  request.content_type = "application/x-tar";
+  request.timeout_ms = kArchiveTimeoutMs;
+  impl_->send<Unit>(std::move(request),
+                    "/containers/" + urlEncode(id) + "/archive?path=" + urlEncode(path), {},
+                    &Impl::unit, impl_->observed("archive_put", std::move(done)));
+}
+
+void DockerClient::getArchive(const std::string& id, const std::string& path,
+                              Callback<std::string> done) {
+  CurlMulti::Request request;
+  request.timeout_ms = kArchiveTimeoutMs;
+  impl_->send<std::string>(
+      std::move(request), "/containers/" + urlEncode(id) + "/archive?path=" + urlEncode(path), {},
+      [](CurlMulti::Response& r) -> Result<std::string> { return std::move(r.body); },
+      impl_->observed("archive_get", std::move(done)));
 }
 
 }  // namespace wa::docker

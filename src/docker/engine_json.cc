@@ -2,8 +2,12 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <optional>
+#include <utility>
 
 namespace wa::docker {
 namespace {
@@ -58,6 +62,59 @@ bool optionalString(const rapidjson::Value& object, const char* name, std::strin
   return true;
 }
 
+// The end of a growing text, bounded while it grows; tail() gives its last lines.
+class LogTail {
+ public:
+  void append(std::string_view text) {
+    text_.append(text);
+    // Only the last kLogTailBytes can be shown; a margin keeps trailing newlines in reach.
+    if (text_.size() > 4 * kLogTailBytes) text_.erase(0, text_.size() - 2 * kLogTailBytes);
+  }
+
+  // The last kLogTailLines lines, at most kLogTailBytes, without the final newlines.
+  std::string tail() const {
+    std::string_view t = text_;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+    size_t newlines = 0;
+    for (size_t i = t.size(); i-- > 0;) {
+      if (t[i] == '\n' && ++newlines == kLogTailLines) {
+        t.remove_prefix(i + 1);
+        break;
+      }
+    }
+    if (t.size() > kLogTailBytes) {
+      t.remove_prefix(t.size() - kLogTailBytes);
+      // Start at a line when one begins in the window, else at a UTF-8 character.
+      const size_t newline = t.find('\n');
+      if (newline != std::string_view::npos && newline + 1 < t.size()) {
+        t.remove_prefix(newline + 1);
+      } else {
+        while (!t.empty() && (static_cast<unsigned char>(t.front()) & 0xC0) == 0x80)
+          t.remove_prefix(1);
+      }
+    }
+    return std::string(t);
+  }
+
+ private:
+  std::string text_;
+};
+
+// A progress message's failure, if it is one: "error", else errorDetail.message.
+std::optional<std::string> progressError(const rapidjson::Value& message) {
+  const rapidjson::Value* error = member(message, "error");
+  const rapidjson::Value* detail = member(message, "errorDetail");
+  const bool has_error = error != nullptr && !error->IsNull();
+  const bool has_detail = detail != nullptr && detail->IsObject();
+  if (!has_error && !has_detail) return std::nullopt;
+  std::string text;
+  if (has_error && error->IsString()) text.assign(error->GetString(), error->GetStringLength());
+  if (text.empty() && has_detail && !optionalString(*detail, "message", &text)) text.clear();
+  // An error the engine did not describe is still an error.
+  if (text.empty()) text = "the engine reported an error without a message";
+  return text;
+}
+
 }  // namespace
 
 std::string buildCreateContainerBody(const ContainerSpec& spec) {
@@ -92,6 +149,14 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
   w.Bool(spec.open_stdin);
   writeKey(w, "Tty");
   w.Bool(false);  // without a TTY the attach stream is multiplexed (stdout and stderr apart)
+  if (!spec.user.empty()) {
+    writeKey(w, "User");
+    writeString(w, spec.user);
+  }
+  if (!spec.working_dir.empty()) {
+    writeKey(w, "WorkingDir");
+    writeString(w, spec.working_dir);
+  }
   writeKey(w, "HostConfig");
   w.StartObject();
   if (spec.memory_bytes > 0) {
@@ -100,8 +165,65 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
     writeKey(w, "MemorySwap");  // equal to Memory: no swap beyond the memory limit
     w.Int64(spec.memory_bytes);
   }
+  if (spec.nano_cpus > 0) {
+    writeKey(w, "NanoCpus");
+    w.Int64(spec.nano_cpus);
+  }
+  if (spec.pids_limit > 0) {
+    writeKey(w, "PidsLimit");
+    w.Int64(spec.pids_limit);
+  }
   writeKey(w, "NetworkMode");
   writeString(w, spec.network_mode);
+  if (spec.cap_drop_all) {
+    writeKey(w, "CapDrop");
+    writeStringArray(w, {"ALL"});
+  }
+  if (spec.no_new_privileges) {
+    writeKey(w, "SecurityOpt");
+    writeStringArray(w, {"no-new-privileges"});
+  }
+  if (spec.read_only_rootfs) {
+    writeKey(w, "ReadonlyRootfs");
+    w.Bool(true);
+  }
+  if (!spec.tmpfs.empty()) {
+    writeKey(w, "Tmpfs");
+    w.StartObject();
+    for (const auto& [mount_point, options] : spec.tmpfs) {
+      writeKey(w, mount_point);
+      writeString(w, options);
+    }
+    w.EndObject();
+  }
+  if (!spec.anonymous_volumes.empty()) {
+    // No Source: the engine creates a fresh volume, removed with the container (v=1).
+    writeKey(w, "Mounts");
+    w.StartArray();
+    for (const std::string& target : spec.anonymous_volumes) {
+      w.StartObject();
+      writeKey(w, "Type");
+      writeString(w, "volume");
+      writeKey(w, "Target");
+      writeString(w, target);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  if (!spec.runtime.empty()) {
+    writeKey(w, "Runtime");
+    writeString(w, spec.runtime);
+  }
+  if (spec.log_driver_none) {
+    writeKey(w, "LogConfig");
+    w.StartObject();
+    writeKey(w, "Type");
+    writeString(w, "none");
+    writeKey(w, "Config");
+    w.StartObject();
+    w.EndObject();
+    w.EndObject();
+  }
   w.EndObject();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
@@ -132,6 +254,25 @@ std::string urlEncode(std::string_view text) {
       out.push_back(kHex[u & 0xF]);
     }
   }
+  return out;
+}
+
+PullArguments splitPullReference(std::string_view reference) {
+  PullArguments out;
+  if (reference.find('@') != std::string_view::npos) {
+    out.from_image = std::string(reference);
+    return out;
+  }
+  const size_t slash = reference.rfind('/');
+  const size_t colon = reference.rfind(':');
+  // A ':' before the last '/' is a registry's port ("localhost:5000/app"), not a tag.
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    out.from_image = std::string(reference.substr(0, colon));
+    out.tag = std::string(reference.substr(colon + 1));
+  } else {
+    out.from_image = std::string(reference);
+  }
+  if (out.tag.empty()) out.tag = "latest";
   return out;
 }
 
@@ -235,6 +376,71 @@ Result<std::vector<std::string>> parseContainerListResponse(std::string_view bod
     ids.push_back(std::move(id));
   }
   return ids;
+}
+
+Result<ImageInfo> parseImageInspectResponse(std::string_view body) {
+  rapidjson::Document doc;
+  std::string error;
+  if (!parseJson(body, doc, &error)) return malformed("image inspect", error);
+  if (!doc.IsObject()) return malformed("image inspect", "not an object");
+  ImageInfo info;
+  if (!optionalString(doc, "Id", &info.id) || info.id.empty())
+    return malformed("image inspect", "no Id");
+  const rapidjson::Value* digests = member(doc, "RepoDigests");
+  if (digests != nullptr && !digests->IsNull()) {
+    if (!digests->IsArray()) return malformed("image inspect", "RepoDigests is not an array");
+    for (const rapidjson::Value& digest : digests->GetArray()) {
+      if (!digest.IsString()) return malformed("image inspect", "a RepoDigests entry");
+      info.repo_digests.emplace_back(digest.GetString(), digest.GetStringLength());
+    }
+  }
+  return info;
+}
+
+Result<StreamedResult> parseProgressStream(std::string_view body, bool build) {
+  const char* what = build ? "build" : "pull";
+  StreamedResult result;
+  LogTail log;
+  rapidjson::MemoryStream stream(body.data(), body.size());
+  for (;;) {
+    while (stream.Tell() < body.size() && (stream.Peek() == ' ' || stream.Peek() == '\n' ||
+                                           stream.Peek() == '\r' || stream.Peek() == '\t'))
+      stream.Take();
+    if (stream.Tell() == body.size()) break;
+    // One value, then stop: the next object starts right where this one ended.
+    rapidjson::Document doc;
+    doc.ParseStream<rapidjson::kParseStopWhenDoneFlag>(stream);
+    if (doc.HasParseError()) {
+      return malformed(what, std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
+                                 " at offset " + std::to_string(doc.GetErrorOffset()));
+    }
+    if (!doc.IsObject()) return malformed(what, "a progress message is not an object");
+    if (std::optional<std::string> error = progressError(doc)) {
+      if (build) {
+        const std::string tail = log.tail();
+        if (!tail.empty()) *error += "\n" + tail;
+      }
+      return DockerError{200, std::move(*error)};
+    }
+    std::string text;
+    if (optionalString(doc, "stream", &text) && !text.empty()) log.append(text);
+    std::string status, progress, id;
+    // Progress bars ("Downloading [==>  ]") repeat for every chunk: not worth a line.
+    if (optionalString(doc, "status", &status) && !status.empty() &&
+        optionalString(doc, "progress", &progress) && progress.empty()) {
+      if (optionalString(doc, "id", &id) && !id.empty()) log.append(id + ": ");
+      log.append(status + "\n");
+    }
+    if (build) {
+      if (const rapidjson::Value* aux = member(doc, "aux")) {
+        std::string image_id;
+        if (optionalString(*aux, "ID", &image_id) && !image_id.empty())
+          result.image_id = std::move(image_id);
+      }
+    }
+  }
+  result.log_tail = log.tail();
+  return result;
 }
 
 }  // namespace wa::docker

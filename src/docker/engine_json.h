@@ -3,6 +3,7 @@
 // the engine documents becomes a DockerError with http_status 0.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,12 +14,24 @@
 namespace wa::docker {
 
 // Body of POST /containers/create. Cmd is left out when spec.cmd is empty (the image's
-// CMD runs); Memory and MemorySwap (equal: no extra swap) are left out when 0.
+// CMD runs); Memory and MemorySwap (equal: no extra swap) are left out when 0. Each
+// isolation field (User, WorkingDir, NanoCpus, PidsLimit, CapDrop, SecurityOpt,
+// ReadonlyRootfs, Tmpfs, Mounts, Runtime, LogConfig) is left out when empty, 0 or false,
+// so a spec without them gives the same bytes as before they existed.
 std::string buildCreateContainerBody(const ContainerSpec& spec);
 // {"label":["key=value"]}: the filters argument of GET /containers/json.
 std::string buildLabelFilter(const std::string& label);
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string urlEncode(std::string_view text);
+
+// The fromImage and tag arguments of POST /images/create for an image reference: a ':'
+// after the last '/' starts the tag ("latest" when there is none, since an empty tag
+// pulls every tag); a digest reference ("name@sha256:...") is fromImage whole, tag "".
+struct PullArguments {
+  std::string from_image;
+  std::string tag;
+};
+PullArguments splitPullReference(std::string_view reference);
 
 // The engine's {"message": "..."} of an error response; falls back to the body text
 // (trimmed, bounded) or "HTTP <status>" when the body has no message.
@@ -39,5 +52,19 @@ Result<int64_t> parseWaitResponse(std::string_view body);
 Result<ContainerState> parseInspectResponse(std::string_view body);
 // GET /containers/json: every entry's Id.
 Result<std::vector<std::string>> parseContainerListResponse(std::string_view body);
+// GET /images/{name}/json: Id, RepoDigests.
+Result<ImageInfo> parseImageInspectResponse(std::string_view body);
+
+// Bounds of StreamedResult::log_tail: its last lines, at most this many bytes.
+constexpr size_t kLogTailLines = 20;
+constexpr size_t kLogTailBytes = 4096;
+
+// The 200 body of POST /images/create (build false) or POST /build (build true): JSON
+// objects one after another (usually one a line, but neither split nor joined lines are
+// relied on). "stream" and "status" text (not progress bars) makes log_tail; build's
+// {"aux":{"ID":...}} is image_id. The first object with "error" (or errorDetail.message)
+// is a DockerError with http_status 200: its text, and for a build then a newline and the
+// log tail so far, which shows what failed.
+Result<StreamedResult> parseProgressStream(std::string_view body, bool build);
 
 }  // namespace wa::docker

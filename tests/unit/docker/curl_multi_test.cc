@@ -85,6 +85,80 @@ TEST_F(CurlMultiTest, PostSendsTheBodyAsJsonAndEmptyPostsWithContentLengthZero) 
   }
 }
 
+TEST_F(CurlMultiTest, PutAndPostSendBinaryBodiesWithTheirTypeAndExtraHeaders) {
+  engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
+  // NULs throughout, and large enough that curl would otherwise ask for 100-continue.
+  std::string tar(3 << 20, '\0');
+  for (size_t i = 0; i < tar.size(); i += 7) tar[i] = static_cast<char>(i & 0xff);
+  int done = 0;
+  auto put = get("/containers/x/archive?path=%2Fw");
+  put.method = "PUT";
+  put.body = tar;
+  put.content_type = "application/x-tar";
+  multi->start(put, [&](CurlMulti::Response r) {
+    EXPECT_EQ(r.http_status, 200) << r.error;
+    ++done;
+  });
+  auto post = get("/images/create?fromImage=x");
+  post.method = "POST";
+  post.body = std::string("a\0b", 3);
+  post.content_type = "application/x-tar";
+  post.headers = {"X-Registry-Auth: e30"};
+  multi->start(post, [&](CurlMulti::Response) { ++done; });
+  ASSERT_TRUE(runUntil(
+      loop, [&] { return done == 2; }, 10s));
+  ASSERT_EQ(engine.requests.size(), 2u);
+  for (const FakeRequest& r : engine.requests) {
+    if (r.method == "PUT") {
+      EXPECT_EQ(r.target, "/containers/x/archive?path=%2Fw");
+      EXPECT_TRUE(r.body == tar) << "PUT body differs; size " << r.body.size();
+      EXPECT_EQ(r.headers.at("content-type"), "application/x-tar");
+      EXPECT_EQ(r.headers.count("expect"), 0u);
+      EXPECT_EQ(r.headers.count("x-registry-auth"), 0u);
+    } else {
+      EXPECT_EQ(r.method, "POST");
+      EXPECT_EQ(r.body, std::string("a\0b", 3));
+      EXPECT_EQ(r.headers.at("content-type"), "application/x-tar");
+      EXPECT_EQ(r.headers.at("x-registry-auth"), "e30");
+    }
+  }
+}
+
+TEST_F(CurlMultiTest, ARecycledHandleForgetsThePreviousMethod) {
+  engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
+  std::vector<std::string> methods = {"PUT", "GET", "DELETE", "POST", "GET"};
+  size_t done = 0;
+  std::function<void(CurlMulti::Response)> next = [&](CurlMulti::Response) {
+    if (++done == methods.size()) return;
+    auto request = get("/r");
+    request.method = methods[done];
+    multi->start(request, next);
+  };
+  auto first = get("/r");
+  first.method = methods[0];
+  first.body = "x";
+  multi->start(first, next);
+  ASSERT_TRUE(runUntil(loop, [&] { return done == methods.size(); }));
+  ASSERT_EQ(engine.requests.size(), methods.size());
+  for (size_t i = 0; i < methods.size(); ++i) {
+    EXPECT_EQ(engine.requests[i].method, methods[i]);
+    if (i > 0) {
+      EXPECT_EQ(engine.requests[i].body, "");
+    }
+  }
+}
+
+TEST_F(CurlMultiTest, AHeaderWithALineBreakIsNotSent) {
+  auto request = get("/x");
+  request.headers = {"X-Registry-Auth: a\r\nX-Evil: 1"};
+  std::optional<CurlMulti::Response> response;
+  multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
+  ASSERT_TRUE(runUntil(loop, [&] { return response.has_value(); }));
+  EXPECT_NE(response->result, CURLE_OK);
+  EXPECT_NE(response->error.find("line break"), std::string::npos) << response->error;
+  EXPECT_TRUE(engine.requests.empty());
+}
+
 TEST_F(CurlMultiTest, SequentialRequestsReuseOneConnection) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   int done = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "docker/fake_engine.h"
+#include "docker/tar_archive.h"
 
 namespace wa::docker {
 namespace {
@@ -276,6 +277,214 @@ TEST_F(DockerClientTest, ListContainersFiltersByLabel) {
       onlyRequest().target,
       "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22worker-agent.worker_id%3Dw1"
       "%22%5D%7D");
+}
+
+TEST_F(DockerClientTest, InspectImageEncodesTheReference) {
+  engine.setHandler([](const FakeRequest& r) {
+    if (r.target == "/v1.41/images/busybox%3A1/json")
+      return FakeReply{200, R"({"Id":"sha256:abc","RepoDigests":["busybox@sha256:def"]})"};
+    return FakeReply{404, R"({"message":"No such image: 127.0.0.1:5999/nothing:1"})"};
+  });
+  std::vector<std::string> seen;
+  docker->setErrorObserver([&seen](std::string_view endpoint, const DockerError& e) {
+    seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
+  });
+  std::optional<Result<ImageInfo>> found, missing;
+  docker->inspectImage("busybox:1", into(found));
+  auto r = await(found);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().id, "sha256:abc");
+  EXPECT_EQ(r.value().repo_digests, (std::vector<std::string>{"busybox@sha256:def"}));
+  docker->inspectImage("127.0.0.1:5999/nothing:1", into(missing));
+  auto m = await(missing);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().http_status, 404);
+  EXPECT_EQ(m.error().message, "No such image: 127.0.0.1:5999/nothing:1");
+  ASSERT_EQ(engine.requests.size(), 2u);
+  EXPECT_EQ(engine.requests[1].method, "GET");
+  EXPECT_EQ(engine.requests[1].target, "/v1.41/images/127.0.0.1%3A5999%2Fnothing%3A1/json");
+  EXPECT_EQ(seen, (std::vector<std::string>{"image_inspect 404"}));
+}
+
+TEST_F(DockerClientTest, PullSendsFromImageTagAndAuthOnlyWhenGiven) {
+  engine.setHandler([](const FakeRequest&) {
+    return FakeReply{200,
+                     "{\"status\":\"Pulling from team/app\",\"id\":\"1.2\"}\r\n"
+                     "{\"status\":\"Status: Downloaded newer image for app:1.2\"}\r\n"};
+  });
+  std::optional<Result<StreamedResult>> plain, authed, by_digest;
+  docker->pullImage("127.0.0.1:5999/team/app:1.2", "", 0, into(plain));
+  auto r = await(plain);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().log_tail,
+            "1.2: Pulling from team/app\nStatus: Downloaded newer image for app:1.2");
+  EXPECT_EQ(r.value().image_id, "");
+  docker->pullImage("app", "eyJ1c2VybmFtZSI6ImEifQ", 60'000, into(authed));
+  ASSERT_TRUE(await(authed).ok());
+  const std::string digest = "sha256:" + std::string(64, 'b');
+  docker->pullImage("app@" + digest, "", 0, into(by_digest));
+  ASSERT_TRUE(await(by_digest).ok());
+
+  ASSERT_EQ(engine.requests.size(), 3u);
+  const FakeRequest& first = engine.requests[0];
+  EXPECT_EQ(first.method, "POST");
+  EXPECT_EQ(first.target, "/v1.41/images/create?fromImage=127.0.0.1%3A5999%2Fteam%2Fapp&tag=1.2");
+  EXPECT_EQ(first.headers.count("x-registry-auth"), 0u);
+  EXPECT_EQ(first.headers.at("content-length"), "0");
+  EXPECT_EQ(first.headers.count("content-type"), 0u);
+  EXPECT_EQ(engine.requests[1].target, "/v1.41/images/create?fromImage=app&tag=latest");
+  EXPECT_EQ(engine.requests[1].headers.at("x-registry-auth"), "eyJ1c2VybmFtZSI6ImEifQ");
+  EXPECT_EQ(engine.requests[2].target,
+            "/v1.41/images/create?fromImage=app%40sha256%3A" + std::string(64, 'b'));
+}
+
+TEST_F(DockerClientTest, PullErrorLineIsAnErrorWithStatus200) {
+  int n = 0;
+  engine.setHandler([&](const FakeRequest&) {
+    if (n++ == 0) {
+      return FakeReply{
+          200,
+          "{\"status\":\"Pulling from x\",\"id\":\"1\"}\r\n"
+          "{\"errorDetail\":{\"message\":\"manifest for x:1 not found: manifest unknown\"},"
+          "\"error\":\"manifest for x:1 not found: manifest unknown\"}\r\n"};
+    }
+    return FakeReply{404, R"({"message":"pull access denied for x, repository does not exist"})"};
+  });
+  std::vector<std::string> seen;
+  docker->setErrorObserver([&seen](std::string_view endpoint, const DockerError& e) {
+    seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
+  });
+  std::optional<Result<StreamedResult>> streamed, refused;
+  docker->pullImage("x:1", "", 0, into(streamed));
+  auto r = await(streamed);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 200);
+  EXPECT_EQ(r.error().message, "manifest for x:1 not found: manifest unknown");
+  docker->pullImage("x:1", "", 0, into(refused));
+  auto f = await(refused);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().http_status, 404);
+  EXPECT_EQ(f.error().message, "pull access denied for x, repository does not exist");
+  EXPECT_EQ(seen, (std::vector<std::string>{"pull 200", "pull 404"}));
+}
+
+TEST_F(DockerClientTest, PullTimesOut) {
+  engine.setHandler([](const FakeRequest&) { return FakeReply{.hang = true}; });
+  std::optional<Result<StreamedResult>> done;
+  docker->pullImage("x:1", "", 150, into(done));
+  auto r = await(done);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 0);
+}
+
+TEST_F(DockerClientTest, BuildSendsTheContextTarAndYieldsTheImageId) {
+  engine.setHandler([](const FakeRequest&) {
+    return FakeReply{200,
+                     "{\"stream\":\"Step 1/1 : FROM busybox\"}\r\n{\"stream\":\"\\n\"}\r\n"
+                     "{\"aux\":{\"ID\":\"sha256:0123\"}}\r\n"
+                     "{\"stream\":\"Successfully built 0123\\n\"}\r\n"};
+  });
+  TarWriter context;
+  context.addFile("Dockerfile", "FROM busybox\n", 0644);
+  context.addFile("data.bin", std::string("\0\1\0\2", 4), 0644);
+  const std::string tar = context.finish();
+  ASSERT_NE(tar.find('\0'), std::string::npos);
+  std::optional<Result<StreamedResult>> done;
+  docker->buildImage("wa-build/j1:1", tar, 0, into(done));
+  auto r = await(done);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().image_id, "sha256:0123");
+  EXPECT_EQ(r.value().log_tail, "Step 1/1 : FROM busybox\nSuccessfully built 0123");
+  const FakeRequest& request = onlyRequest();
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target,
+            "/v1.41/build?t=wa-build%2Fj1%3A1&dockerfile=Dockerfile&rm=1&forcerm=1");
+  EXPECT_EQ(request.headers.at("content-type"), "application/x-tar");
+  EXPECT_EQ(request.headers.at("content-length"), std::to_string(tar.size()));
+  EXPECT_TRUE(request.body == tar) << "the body differs from the tar";
+}
+
+TEST_F(DockerClientTest, BuildErrorCarriesTheLogTail) {
+  engine.setHandler([](const FakeRequest&) {
+    return FakeReply{200,
+                     "{\"stream\":\"Step 2/2 : RUN false\\n\"}\r\n"
+                     "{\"stream\":\" ---\\u003e Running in 77\\n\"}\r\n"
+                     "{\"errorDetail\":{\"code\":1,\"message\":\"The command '/bin/sh -c false' "
+                     "returned a non-zero code: 1\"},\"error\":\"The command '/bin/sh -c false' "
+                     "returned a non-zero code: 1\"}\r\n"};
+  });
+  std::vector<std::string> seen;
+  docker->setErrorObserver([&seen](std::string_view endpoint, const DockerError& e) {
+    seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
+  });
+  std::optional<Result<StreamedResult>> done;
+  docker->buildImage("t:1", TarWriter().finish(), 0, into(done));
+  auto r = await(done);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 200);
+  EXPECT_EQ(r.error().message,
+            "The command '/bin/sh -c false' returned a non-zero code: 1\n"
+            "Step 2/2 : RUN false\n ---> Running in 77");
+  EXPECT_EQ(seen, (std::vector<std::string>{"build 200"}));
+}
+
+TEST_F(DockerClientTest, PutArchiveSendsTheTarBytes) {
+  int n = 0;
+  engine.setHandler([&](const FakeRequest&) {
+    if (n++ == 0) return FakeReply{200, ""};
+    return FakeReply{403, R"({"message":"container rootfs is marked read-only"})"};
+  });
+  std::vector<std::string> seen;
+  docker->setErrorObserver([&seen](std::string_view endpoint, const DockerError& e) {
+    seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
+  });
+  TarWriter writer;
+  writer.addDirectory("", 0755, 65534, 65534);
+  writer.addFile("input.bin", std::string("\0in\0put\0", 8), 0644, 65534, 65534);
+  const std::string tar = writer.finish();
+  std::optional<Result<Unit>> put, refused;
+  docker->putArchive("abc", "/workspace", tar, into(put));
+  ASSERT_TRUE(await(put).ok());
+  docker->putArchive("abc", "/", tar, into(refused));
+  auto r = await(refused);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 403);
+  EXPECT_EQ(r.error().message, "container rootfs is marked read-only");
+  ASSERT_EQ(engine.requests.size(), 2u);
+  const FakeRequest& request = engine.requests[0];
+  EXPECT_EQ(request.method, "PUT");
+  EXPECT_EQ(request.target, "/v1.41/containers/abc/archive?path=%2Fworkspace");
+  EXPECT_EQ(request.headers.at("content-type"), "application/x-tar");
+  EXPECT_TRUE(request.body == tar) << "the body differs from the tar";
+  EXPECT_EQ(engine.requests[1].target, "/v1.41/containers/abc/archive?path=%2F");
+  EXPECT_EQ(seen, (std::vector<std::string>{"archive_put 403"}));
+}
+
+TEST_F(DockerClientTest, GetArchiveYieldsTheTarBytes) {
+  TarWriter writer;
+  writer.addFile("out.bin", std::string("\0out\0", 5), 0644);
+  const std::string tar = writer.finish();
+  engine.setHandler([&](const FakeRequest& r) {
+    if (r.target.ends_with("%2Fout.bin")) return FakeReply{200, tar};
+    return FakeReply{404, R"({"message":"Could not find the file /workspace/missing in )"
+                          R"(container abc"})"};
+  });
+  std::vector<std::string> seen;
+  docker->setErrorObserver([&seen](std::string_view endpoint, const DockerError& e) {
+    seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
+  });
+  std::optional<Result<std::string>> found, missing;
+  docker->getArchive("abc", "/workspace/out.bin", into(found));
+  auto r = await(found);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r.value() == tar) << "the archive differs";
+  docker->getArchive("abc", "/workspace/missing", into(missing));
+  auto m = await(missing);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().http_status, 404);
+  EXPECT_EQ(engine.requests[0].method, "GET");
+  EXPECT_EQ(engine.requests[0].target, "/v1.41/containers/abc/archive?path=%2Fworkspace%2Fout.bin");
+  EXPECT_EQ(seen, (std::vector<std::string>{"archive_get 404"}));
 }
 
 TEST_F(DockerClientTest, UnreachableEngineNamesTheSocket) {

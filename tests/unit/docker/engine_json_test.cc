@@ -60,6 +60,86 @@ TEST(EngineJson, CreateBodyLeavesOutEmptyCmdAndZeroMemory) {
   EXPECT_TRUE(doc["AttachStdout"].GetBool());
 }
 
+TEST(EngineJson, CreateBodyWithoutIsolationIsUnchanged) {
+  // The exact bytes a spec without the isolation fields gave before they existed.
+  ContainerSpec spec;
+  spec.image = "busybox";
+  spec.cmd = {"true"};
+  spec.env = {"A=1"};
+  spec.labels = {{"k", "v"}};
+  spec.memory_bytes = 1024;
+  EXPECT_EQ(buildCreateContainerBody(spec),
+            R"({"Image":"busybox","Cmd":["true"],"Env":["A=1"],"Labels":{"k":"v"},)"
+            R"("AttachStdin":true,"AttachStdout":true,"AttachStderr":true,"OpenStdin":true,)"
+            R"("StdinOnce":true,"Tty":false,"HostConfig":{"Memory":1024,"MemorySwap":1024,)"
+            R"("NetworkMode":"none"}})");
+}
+
+TEST(EngineJson, CreateBodyCarriesIsolation) {
+  ContainerSpec spec;
+  spec.image = "busybox";
+  spec.nano_cpus = 1'500'000'000;
+  spec.pids_limit = 128;
+  spec.cap_drop_all = true;
+  spec.no_new_privileges = true;
+  spec.read_only_rootfs = true;
+  spec.tmpfs = {{"/tmp", "rw,noexec,size=64m"}, {"/run", ""}};
+  spec.anonymous_volumes = {"/workspace", "/cache"};
+  spec.user = "65534:65534";
+  spec.working_dir = "/workspace";
+  spec.runtime = "runsc";
+  spec.log_driver_none = true;
+  auto doc = parse(buildCreateContainerBody(spec));
+  EXPECT_STREQ(doc["User"].GetString(), "65534:65534");
+  EXPECT_STREQ(doc["WorkingDir"].GetString(), "/workspace");
+  const auto& host = doc["HostConfig"];
+  EXPECT_EQ(host["NanoCpus"].GetInt64(), 1'500'000'000);
+  EXPECT_EQ(host["PidsLimit"].GetInt64(), 128);
+  ASSERT_EQ(host["CapDrop"].Size(), 1u);
+  EXPECT_STREQ(host["CapDrop"][0].GetString(), "ALL");
+  ASSERT_EQ(host["SecurityOpt"].Size(), 1u);
+  EXPECT_STREQ(host["SecurityOpt"][0].GetString(), "no-new-privileges");
+  EXPECT_TRUE(host["ReadonlyRootfs"].GetBool());
+  EXPECT_STREQ(host["Tmpfs"]["/tmp"].GetString(), "rw,noexec,size=64m");
+  EXPECT_STREQ(host["Tmpfs"]["/run"].GetString(), "");
+  ASSERT_EQ(host["Mounts"].Size(), 2u);
+  EXPECT_STREQ(host["Mounts"][0]["Type"].GetString(), "volume");
+  EXPECT_STREQ(host["Mounts"][0]["Target"].GetString(), "/workspace");
+  EXPECT_FALSE(host["Mounts"][0].HasMember("Source"));
+  EXPECT_STREQ(host["Mounts"][1]["Target"].GetString(), "/cache");
+  EXPECT_STREQ(host["Runtime"].GetString(), "runsc");
+  EXPECT_STREQ(host["LogConfig"]["Type"].GetString(), "none");
+  EXPECT_TRUE(host["LogConfig"]["Config"].IsObject());
+  EXPECT_EQ(host["LogConfig"]["Config"].MemberCount(), 0u);
+  EXPECT_STREQ(host["NetworkMode"].GetString(), "none");
+}
+
+TEST(EngineJson, CreateBodyLeavesOutUnsetIsolation) {
+  auto doc = parse(buildCreateContainerBody(ContainerSpec{.image = "x"}));
+  for (const char* name : {"User", "WorkingDir"}) EXPECT_FALSE(doc.HasMember(name)) << name;
+  for (const char* name : {"NanoCpus", "PidsLimit", "CapDrop", "SecurityOpt", "ReadonlyRootfs",
+                           "Tmpfs", "Mounts", "Runtime", "LogConfig"}) {
+    EXPECT_FALSE(doc["HostConfig"].HasMember(name)) << name;
+  }
+}
+
+TEST(EngineJson, SplitPullReference) {
+  auto split = [](std::string_view reference) {
+    PullArguments a = splitPullReference(reference);
+    return a.from_image + " " + a.tag;
+  };
+  EXPECT_EQ(split("busybox"), "busybox latest");
+  EXPECT_EQ(split("busybox:1.36"), "busybox 1.36");
+  EXPECT_EQ(split("library/python:3.12-slim"), "library/python 3.12-slim");
+  EXPECT_EQ(split("localhost:5000/app"), "localhost:5000/app latest");
+  EXPECT_EQ(split("127.0.0.1:5999/nothing:1"), "127.0.0.1:5999/nothing 1");
+  EXPECT_EQ(split("registry.example:443/team/app:v2"), "registry.example:443/team/app v2");
+  EXPECT_EQ(split("app:"), "app latest");
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  EXPECT_EQ(split("busybox@" + digest), "busybox@" + digest + " ");
+  EXPECT_EQ(split("localhost:5000/app:1@" + digest), "localhost:5000/app:1@" + digest + " ");
+}
+
 TEST(EngineJson, LabelFilterAndUrlEncoding) {
   EXPECT_EQ(buildLabelFilter("worker-agent.worker_id=w 1"),
             R"({"label":["worker-agent.worker_id=w 1"]})");
@@ -157,6 +237,197 @@ TEST(EngineJson, ParseContainerList) {
   EXPECT_TRUE(empty.value().empty());
   EXPECT_FALSE(parseContainerListResponse(R"({"Id":"a"})").ok());
   EXPECT_FALSE(parseContainerListResponse(R"([{"Names":[]}])").ok());
+}
+
+TEST(EngineJson, ParseImageInspect) {
+  auto ok = parseImageInspectResponse(
+      R"({"Id":"sha256:abc","RepoTags":["x:1"],"RepoDigests":["x@sha256:def"],"Size":5})");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value().id, "sha256:abc");
+  EXPECT_EQ(ok.value().repo_digests, (std::vector<std::string>{"x@sha256:def"}));
+  auto built = parseImageInspectResponse(R"({"Id":"sha256:abc","RepoDigests":null})");
+  ASSERT_TRUE(built.ok());
+  EXPECT_TRUE(built.value().repo_digests.empty());
+  EXPECT_TRUE(parseImageInspectResponse(R"({"Id":"sha256:abc"})").ok());
+  EXPECT_FALSE(parseImageInspectResponse(R"({"RepoDigests":[]})").ok());
+  EXPECT_FALSE(parseImageInspectResponse(R"({"Id":"sha256:abc","RepoDigests":[1]})").ok());
+  EXPECT_FALSE(parseImageInspectResponse(R"({"Id":"sha256:abc","RepoDigests":"x"})").ok());
+  auto garbage = parseImageInspectResponse("[");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error().http_status, 0);
+}
+
+// What engine 20.10's classic builder streams for a two-step build.
+const char* const kBuildStream = R"({"stream":"Step 1/2 : FROM worker-agent-busybox:1"})"
+                                 "\r\n"
+                                 R"({"stream":"\n"})"
+                                 "\r\n"
+                                 R"({"stream":" ---\u003e ca6fa914dedb\n"})"
+                                 "\r\n"
+                                 R"({"stream":"Step 2/2 : COPY hello.txt /hello.txt\n"})"
+                                 "\r\n"
+                                 R"({"stream":" ---\u003e 5f3c2a1b9d8e\n"})"
+                                 "\r\n"
+                                 R"({"aux":{"ID":"sha256:5f3c2a1b9d8e"}})"
+                                 "\r\n"
+                                 R"({"stream":"Successfully built 5f3c2a1b9d8e\n"})"
+                                 "\r\n"
+                                 R"({"stream":"Successfully tagged wa-build:1\n"})"
+                                 "\r\n";
+
+TEST(EngineJson, ProgressStreamOfASuccessfulBuild) {
+  auto r = parseProgressStream(kBuildStream, true);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().image_id, "sha256:5f3c2a1b9d8e");
+  EXPECT_EQ(r.value().log_tail,
+            "Step 1/2 : FROM worker-agent-busybox:1\n"
+            " ---> ca6fa914dedb\n"
+            "Step 2/2 : COPY hello.txt /hello.txt\n"
+            " ---> 5f3c2a1b9d8e\n"
+            "Successfully built 5f3c2a1b9d8e\n"
+            "Successfully tagged wa-build:1");
+  // A pull reads no aux ID.
+  auto as_pull = parseProgressStream(kBuildStream, false);
+  ASSERT_TRUE(as_pull.ok());
+  EXPECT_EQ(as_pull.value().image_id, "");
+}
+
+TEST(EngineJson, ProgressStreamObjectsMayBeJoinedOrSplitAnyhow) {
+  // No separators at all, or objects broken across lines: only the JSON matters.
+  const std::string joined = R"({"stream":"a\n"}{"stream":"b\n"}  {"aux":{"ID":"sha256:1"}})"
+                             "\n"
+                             "{\"stream\":\n\"c\\n\"\n}";
+  auto r = parseProgressStream(joined, true);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().log_tail, "a\nb\nc");
+  EXPECT_EQ(r.value().image_id, "sha256:1");
+  auto empty = parseProgressStream("", true);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty.value().log_tail, "");
+}
+
+TEST(EngineJson, ProgressStreamErrorOfABuildCarriesTheLogTail) {
+  const std::string body =
+      R"({"stream":"Step 2/2 : RUN exit 3\n"})"
+      "\r\n"
+      R"({"stream":" ---\u003e Running in 0123\n"})"
+      "\r\n"
+      R"({"stream":"oops on stdout\n"})"
+      "\r\n"
+      R"({"errorDetail":{"code":3,"message":"The command '/bin/sh -c exit 3' returned a )"
+      R"(non-zero code: 3"},"error":"The command '/bin/sh -c exit 3' returned a non-zero )"
+      R"(code: 3"})"
+      "\r\n";
+  auto r = parseProgressStream(body, true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 200);
+  EXPECT_EQ(r.error().message,
+            "The command '/bin/sh -c exit 3' returned a non-zero code: 3\n"
+            "Step 2/2 : RUN exit 3\n"
+            " ---> Running in 0123\n"
+            "oops on stdout");
+  // errorDetail alone is enough; a pull's message has no log.
+  auto detail_only = parseProgressStream(
+      R"({"status":"Pulling from x"}{"errorDetail":{"message":"manifest unknown"}})", false);
+  ASSERT_FALSE(detail_only.ok());
+  EXPECT_EQ(detail_only.error().http_status, 200);
+  EXPECT_EQ(detail_only.error().message, "manifest unknown");
+  auto bare = parseProgressStream(R"({"error":{}})", false);
+  ASSERT_FALSE(bare.ok());
+  EXPECT_EQ(bare.error().http_status, 200);
+  EXPECT_FALSE(bare.error().message.empty());
+}
+
+TEST(EngineJson, ProgressStreamErrorOfAPullAsEngine2010SendsIt) {
+  // Recorded from engine 20.10.24 pulling from a registry whose layer blob is missing:
+  // the manifest was found, so the answer was 200 and the failure came at the end.
+  const std::string body =
+      "{\"status\":\"Pulling from nothing\",\"id\":\"1\"}\r\n"
+      "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"222222222222\"}\r\n"
+      "{\"status\":\"Downloading\",\"progressDetail\":{},\"id\":\"222222222222\"}\r\n"
+      "{\"errorDetail\":{\"message\":\"unknown blob\"},\"error\":\"unknown blob\"}\r\n";
+  auto r = parseProgressStream(body, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 200);
+  EXPECT_EQ(r.error().message, "unknown blob");
+}
+
+TEST(EngineJson, ProgressStreamOfAPullSkipsProgressBars) {
+  const std::string body = R"({"status":"Pulling from library/busybox","id":"1.36"})"
+                           "\r\n"
+                           R"({"status":"Pulling fs layer","progressDetail":{},"id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Downloading","progressDetail":{"current":1,"total":9},)"
+                           R"("progress":"[=\u003e    ]       1B/9B","id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Pull complete","progressDetail":{},"id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Digest: sha256:feed"})"
+                           "\r\n"
+                           R"({"status":"Status: Downloaded newer image for busybox:1.36"})"
+                           "\r\n";
+  auto r = parseProgressStream(body, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().log_tail,
+            "1.36: Pulling from library/busybox\n"
+            "a1b2: Pulling fs layer\n"
+            "a1b2: Pull complete\n"
+            "Digest: sha256:feed\n"
+            "Status: Downloaded newer image for busybox:1.36");
+}
+
+TEST(EngineJson, ProgressStreamLogTailIsBounded) {
+  std::string body;
+  for (int i = 0; i < 1000; ++i)
+    body += R"({"stream":"line )" + std::to_string(i) +
+            R"(\n"})"
+            "\n";
+  auto many = parseProgressStream(body, true);
+  ASSERT_TRUE(many.ok());
+  std::string expected;
+  for (size_t i = 1000 - kLogTailLines; i < 1000; ++i)
+    expected += "line " + std::to_string(i) + (i == 999 ? "" : "\n");
+  EXPECT_EQ(many.value().log_tail, expected);
+
+  // Long lines: at most kLogTailBytes, starting at a line.
+  const std::string long_line(3000, 'x');
+  body.clear();
+  for (int i = 0; i < 5; ++i) body += R"({"stream":")" + long_line + R"(\n"})";
+  auto wide = parseProgressStream(body, true);
+  ASSERT_TRUE(wide.ok());
+  EXPECT_EQ(wide.value().log_tail, long_line);
+
+  // One huge line: its end, cut at a character boundary (no stray UTF-8 continuation).
+  std::string accents;
+  for (int i = 0; i < 3000; ++i) accents += "\u00e9";
+  // With the odd "x" the last kLogTailBytes start with a continuation byte, skipped.
+  auto cut = parseProgressStream(R"({"stream":")" + accents + R"(x"})", true);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut.value().log_tail.size(), kLogTailBytes - 1);
+  EXPECT_EQ(static_cast<unsigned char>(cut.value().log_tail[0]), 0xC3);
+  EXPECT_EQ(cut.value().log_tail.back(), 'x');
+
+  // An error after a long log still has a bounded message.
+  body.clear();
+  for (int i = 0; i < 200; ++i) body += R"({"stream":")" + long_line + R"(\n"})";
+  body += R"({"error":"failed"})";
+  auto failed = parseProgressStream(body, true);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_LE(failed.error().message.size(), kLogTailBytes + 10);
+  EXPECT_TRUE(failed.error().message.starts_with("failed\n"));
+}
+
+TEST(EngineJson, ProgressStreamThatIsNotJsonIsMalformed) {
+  for (const char* body : {R"({"stream":"a"}garbage)", R"({"stream":"a"}{"stream":)", "[1]",
+                           R"({"stream":"a"})"
+                           "\n"
+                           "<html>"}) {
+    auto r = parseProgressStream(body, true);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().http_status, 0) << body;
+    EXPECT_NE(r.error().message.find("malformed build response"), std::string::npos)
+        << r.error().message;
+  }
 }
 
 TEST(EngineEndpoint, ParsesUnixAndTcp) {
