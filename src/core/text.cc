@@ -34,6 +34,25 @@ size_t sequenceLength(std::string_view s, size_t i) {
   return len;
 }
 
+constexpr char kStandardDigits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrlDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+const char* base64Digits(Base64Alphabet alphabet) {
+  return alphabet == Base64Alphabet::kUrl ? kUrlDigits : kStandardDigits;
+}
+
+// The 6-bit value of one base64 digit, or -1 if c is not a digit of that alphabet.
+int base64Value(char c, Base64Alphabet alphabet) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  const char* digits = base64Digits(alphabet);
+  if (c == digits[62]) return 62;
+  if (c == digits[63]) return 63;
+  return -1;
+}
+
 }  // namespace
 
 bool isValidUtf8(std::string_view s) {
@@ -71,6 +90,59 @@ std::string formatRfc3339Millis(int64_t unix_ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
   return buf;
+}
+
+std::string base64Encode(std::string_view data, Base64Alphabet alphabet) {
+  const char* digits = base64Digits(alphabet);
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  const auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(data[k])); };
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    const uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += digits[group >> 18 & 63];
+    out += digits[group >> 12 & 63];
+    out += digits[group >> 6 & 63];
+    out += digits[group & 63];
+  }
+  const size_t rest = data.size() - i;
+  if (rest > 0) {
+    const uint32_t group = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += digits[group >> 18 & 63];
+    out += digits[group >> 12 & 63];
+    out += rest == 2 ? digits[group >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64Decode(std::string_view text, Base64Alphabet alphabet) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  size_t padding = 0;
+  if (!text.empty() && text.back() == '=') padding = text[text.size() - 2] == '=' ? 2 : 1;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const size_t digits = last ? 4 - padding : 4;
+    uint32_t group = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      int value = 0;
+      if (k < digits) {
+        value = base64Value(text[i + k], alphabet);
+        if (value < 0) return std::nullopt;  // includes a "=" before the last group
+      }
+      group = group << 6 | static_cast<uint32_t>(value);
+    }
+    out += static_cast<char>(group >> 16 & 0xFF);
+    if (digits >= 3) out += static_cast<char>(group >> 8 & 0xFF);
+    if (digits == 4) out += static_cast<char>(group & 0xFF);
+    // Bits no byte uses must be zero, or "QQ==" and "QR==" would both decode to "A".
+    if ((digits == 2 && (group & 0xFFFF) != 0) || (digits == 3 && (group & 0xFF) != 0)) {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 }  // namespace wa::core

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,5 +14,16 @@ bool isValidUtf8(std::string_view s);
 std::string toValidUtf8(std::string_view s);
 // "2026-11-27T19:31:05.123Z": RFC 3339, UTC, millisecond precision.
 std::string formatRfc3339Millis(int64_t unix_ms);
+
+// Base64 (RFC 4648). kStandard is section 4 ("+/"), kUrl section 5 ("-_"); both padded.
+enum class Base64Alphabet { kStandard, kUrl };
+std::string base64Encode(std::string_view data,
+                         Base64Alphabet alphabet = Base64Alphabet::kStandard);
+// The bytes text encodes, or nullopt unless text is canonical padded base64 of that
+// alphabet: length a multiple of 4, no whitespace or other characters, "=" only as the
+// last one or two characters, and the unused bits of the last group zero. Only one
+// text decodes to given bytes, so two parties cannot read different content from it.
+std::optional<std::string> base64Decode(std::string_view text,
+                                        Base64Alphabet alphabet = Base64Alphabet::kStandard);
 
 }  // namespace wa::core

@@ -29,5 +29,56 @@ TEST(Text, Rfc3339WithMilliseconds) {
   EXPECT_EQ(formatRfc3339Millis(1'795'813'865'123), "2026-11-27T21:11:05.123Z");
 }
 
+TEST(Text, Base64EncodesTheRfc4648Vectors) {
+  EXPECT_EQ(base64Encode(""), "");
+  EXPECT_EQ(base64Encode("f"), "Zg==");
+  EXPECT_EQ(base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64Encode("\xFB\xFF\xBF"), "+/+/");
+  EXPECT_EQ(base64Encode("\xFB\xFF\xBF", Base64Alphabet::kUrl), "-_-_");
+}
+
+TEST(Text, Base64RoundTripsEveryByte) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (size_t n = 0; n <= all.size(); n += 37) {
+    const std::string data = all.substr(0, n) + std::string(1, '\0');
+    for (Base64Alphabet a : {Base64Alphabet::kStandard, Base64Alphabet::kUrl}) {
+      EXPECT_EQ(base64Decode(base64Encode(data, a), a), data) << n;
+    }
+  }
+}
+
+TEST(Text, Base64DecodesOnlyCanonicalText) {
+  EXPECT_EQ(base64Decode(""), "");
+  EXPECT_EQ(base64Decode("Zm9vYmE="), "fooba");
+  EXPECT_EQ(base64Decode("Zm9vYg=="), "foob");
+  EXPECT_EQ(base64Decode("+/+/"), "\xFB\xFF\xBF");
+  EXPECT_EQ(base64Decode("-_-_", Base64Alphabet::kUrl), "\xFB\xFF\xBF");
+  const char* refused[] = {
+      "Zg",         // no padding
+      "Zg=",        // short padding
+      "Zm9vYg=",    // length not a multiple of 4
+      "Zg===",      // too much padding
+      "====",       // padding only
+      "Z===",       // one digit cannot make a byte
+      "Zg==Zg==",   // padding in the middle
+      "Zm=v",       // "=" before the end
+      "Zh==",       // unused bits set: "Zg==" is the only text for "f"
+      "Zm9=",       // likewise for "fo"
+      "Zm9v\n",     // whitespace
+      " Zm9v",      // leading blank
+      "Zm9v YmFy",  // inner blank
+      "Zm9*",       // not a digit
+      "-_-_",       // URL digits in the standard alphabet
+  };
+  for (const char* text : refused) EXPECT_FALSE(base64Decode(text)) << text;
+  EXPECT_FALSE(base64Decode("+/+/", Base64Alphabet::kUrl));
+  EXPECT_FALSE(base64Decode(std::string_view("Zm9v\0\0\0\0", 8)));
+}
+
 }  // namespace
 }  // namespace wa::core
