@@ -15,11 +15,20 @@ namespace wa::api {
 struct JobPolicy {
   std::vector<std::string> allowed_runtime_modes = {"image"};
   // Modes this build can run; a mode allowed by config but not here is still refused.
-  std::vector<std::string> implemented_runtime_modes = {"image"};
+  std::vector<std::string> implemented_runtime_modes = {"image", "build"};
   int64_t default_memory_mb = 512;
   int64_t default_max_runtime_seconds = 300;
   int64_t max_memory_mb = 8192;
   int64_t max_runtime_seconds = 86400;
+  // runtime.limits.cpus: the default (0: no limit) and the ceiling, which must be
+  // positive (the daemon turns max_cpus 0 into the host's CPU count). A default above
+  // the ceiling gives the ceiling.
+  double default_cpus = 1.0;
+  double max_cpus = 1.0;
+  bool allow_network = false;             // may a job ask for runtime.network "bridge"
+  int64_t max_job_files_bytes = 4194304;  // runtime.files, decoded, all together
+  // runtime.build: the Dockerfile and the context files, decoded, all together.
+  int64_t max_build_context_bytes = 16777216;
 };
 
 struct Rejection {
@@ -44,6 +53,14 @@ class JobRequestParser {
 
   static constexpr size_t kMaxJobIdBytes = 256;
   static constexpr int64_t kMinMemoryMb = 6;  // the engine refuses less
+  static constexpr double kMinCpus = 0.01;    // likewise
+  // Workspace paths (runtime.files, runtime.build.context, runtime.outputs): bytes per
+  // component (NAME_MAX) and in all.
+  static constexpr size_t kMaxPathComponentBytes = 255;
+  static constexpr size_t kMaxPathBytes = 1024;
+  static constexpr size_t kMaxFiles = 1000;  // per list
+  static constexpr size_t kMaxOutputs = 64;
+  static constexpr uint32_t kMaxFileMode = 07777;
 
  private:
   JobPolicy policy_;

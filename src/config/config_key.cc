@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/image_reference.h"
 #include "core/log.h"
 
 namespace wa::config {
@@ -15,6 +16,15 @@ namespace {
 
 constexpr int64_t kNoMax = std::numeric_limits<int64_t>::max();
 constexpr size_t kMaxWorkerIdBytes = 256;
+// Sizes in MiB the daemon multiplies into bytes: 1 TiB keeps that far from overflow.
+constexpr int64_t kMaxMegabytes = 1 << 20;
+// Linux's largest pid_max; a pids limit above it limits nothing.
+constexpr int64_t kMaxPids = 1 << 22;
+// Seconds a single pull or build may take.
+constexpr int64_t kMaxStepSeconds = 86400;
+// CPUs a job may be given; far above any host, low enough for nano-CPU arithmetic.
+constexpr int64_t kMaxCpus = 4096;
+constexpr size_t kMaxContainerRuntimeBytes = 128;
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -38,6 +48,23 @@ std::string applyInteger(const ConfigValue& value, Config* config) {
 }
 
 template <auto Member>
+std::string applyBoolean(const ConfigValue& value, Config* config) {
+  config->*Member = value.boolean;
+  return "";
+}
+
+// Stores a decimal key from 0 to Max; parseDecimal has already refused nan, infinities
+// and more than two decimal places.
+template <auto Member, int64_t Max>
+std::string applyDecimal(const ConfigValue& value, Config* config) {
+  if (!(value.decimal >= 0 && value.decimal <= static_cast<double>(Max))) {
+    return "must be between 0 and " + std::to_string(Max) + ", got " + formatDecimal(value.decimal);
+  }
+  config->*Member = value.decimal;
+  return "";
+}
+
+template <auto Member>
 std::string applyList(const ConfigValue& value, Config* config) {
   config->*Member = value.list;
   return "";
@@ -45,6 +72,14 @@ std::string applyList(const ConfigValue& value, Config* config) {
 
 std::string nonEmptyItem(std::string_view item) {
   return item.empty() ? "must not be an empty string" : "";
+}
+
+std::string imagePatternItem(std::string_view item) {
+  if (item.empty()) return nonEmptyItem(item);
+  core::ImagePattern pattern;
+  std::string why;
+  if (core::parseImagePattern(item, &pattern, &why)) return "";
+  return quoted(item) + " is not an image pattern: " + why;
 }
 
 std::string runtimeModeItem(std::string_view item) {
@@ -106,6 +141,100 @@ std::string applyMetricsRoot(const ConfigValue& value, Config* config) {
   return "";
 }
 
+std::string applyPullPolicy(const ConfigValue& value, Config* config) {
+  if (value.text != "never" && value.text != "missing" && value.text != "always") {
+    return "must be one of never, missing, always, got " + quoted(value.text);
+  }
+  config->pull_policy = value.text;
+  return "";
+}
+
+std::string applyRegistryAuthFile(const ConfigValue& value, Config* config) {
+  if (!value.text.empty() && value.text.front() != '/') {
+    return "must be empty or an absolute path, got " + quoted(value.text);
+  }
+  config->registry_auth_file = value.text;
+  return "";
+}
+
+// The workspace is mounted into every job's container and is its working directory.
+// Stored normalized ("//a/./b/" -> "/a/b") so that the runner and the record see one
+// spelling.
+std::string applyWorkspacePath(const ConfigValue& value, Config* config) {
+  const std::string& text = value.text;
+  if (text.empty() || text.front() != '/') {
+    return "must be an absolute path, got " + quoted(text);
+  }
+  // ':' separates fields in the engine's mount specifications.
+  if (std::any_of(text.begin(), text.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f || c == ':'; })) {
+    return "must not contain control characters or ':', got " + quoted(text);
+  }
+  std::string normalized;
+  for (size_t start = 1; start <= text.size();) {
+    size_t slash = text.find('/', start);
+    if (slash == std::string::npos) slash = text.size();
+    const std::string_view component = std::string_view(text).substr(start, slash - start);
+    start = slash + 1;
+    if (component.empty() || component == ".") continue;
+    if (component == "..") return "must not contain \"..\" components, got " + quoted(text);
+    normalized += "/";
+    normalized += component;
+  }
+  if (normalized.empty()) {
+    return "must not be \"/\", the root of the job's file system, got " + quoted(text);
+  }
+  // Mounting over these breaks the container; /tmp has its own tmpfs (tmp_size_mb).
+  for (std::string_view reserved : {"/proc", "/sys", "/dev"}) {
+    if (normalized == reserved || normalized.starts_with(std::string(reserved) + "/")) {
+      return "must not be " + std::string(reserved) + " or under it, got " + quoted(text);
+    }
+  }
+  if (normalized == "/tmp") return "must not be /tmp, which is a tmpfs of its own (tmp_size_mb)";
+  config->workspace_path = normalized;
+  return "";
+}
+
+// "uid:gid", both decimal ids from 0 to 2^31-1; stored without leading zeros.
+std::string applyJobUser(const ConfigValue& value, Config* config) {
+  const std::string& text = value.text;
+  if (text.empty()) {
+    config->job_user.clear();
+    return "";
+  }
+  const auto id = [](std::string_view digits, int64_t* out) {
+    return !digits.empty() && digits.size() <= 10 &&
+           std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+           parseInteger(digits, out) == IntegerParse::kOk &&
+           *out <= std::numeric_limits<int32_t>::max();
+  };
+  const std::string_view view(text);
+  const size_t colon = view.find(':');
+  int64_t uid = 0, gid = 0;
+  if (colon == std::string_view::npos || !id(view.substr(0, colon), &uid) ||
+      !id(view.substr(colon + 1), &gid)) {
+    return "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got " + quoted(text);
+  }
+  config->job_user = std::to_string(uid) + ":" + std::to_string(gid);
+  return "";
+}
+
+std::string applyContainerRuntime(const ConfigValue& value, Config* config) {
+  const std::string& name = value.text;
+  const bool valid =
+      name.size() <= kMaxContainerRuntimeBytes && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+      });
+  if (!valid) {
+    return "must be empty or a runtime name of at most 128 letters, digits, '.', '_' and '-', "
+           "got " +
+           quoted(name);
+  }
+  config->container_runtime = name;
+  return "";
+}
+
 std::string applyLogLevel(const ConfigValue& value, Config* config) {
   core::LogLevel level;
   if (!core::Log::parseLevel(value.text, &level)) {
@@ -145,7 +274,8 @@ const std::vector<ConfigKey>& configKeys() {
       {"max_queued_jobs", K::kInteger, nullptr, applyInteger<&Config::max_queued_jobs, 1, 1000000>,
        kLive},
       {"labels", K::kStringList, nonEmptyItem, applyList<&Config::labels>, kLive},
-      {"allowed_images", K::kStringList, nonEmptyItem, applyList<&Config::allowed_images>, kLive},
+      {"allowed_images", K::kStringList, imagePatternItem, applyList<&Config::allowed_images>,
+       kLive},
       {"allowed_runtime_modes", K::kStringList, runtimeModeItem,
        applyList<&Config::allowed_runtime_modes>, kLive},
       {"docker_host", K::kString, nullptr, applyDockerHost},
@@ -175,6 +305,31 @@ const std::vector<ConfigKey>& configKeys() {
        kLive},
       {"disk_min_free_percent", K::kInteger, nullptr,
        applyInteger<&Config::disk_min_free_percent, 0, 100>, kLive},
+      // The execution backend: every key shapes jobs submitted or started afterwards.
+      {"pull_policy", K::kString, nullptr, applyPullPolicy, kLive},
+      {"pull_timeout_seconds", K::kInteger, nullptr,
+       applyInteger<&Config::pull_timeout_seconds, 1, kMaxStepSeconds>, kLive},
+      {"registry_auth_file", K::kString, nullptr, applyRegistryAuthFile, kLive},
+      {"build_timeout_seconds", K::kInteger, nullptr,
+       applyInteger<&Config::build_timeout_seconds, 1, kMaxStepSeconds>, kLive},
+      {"max_build_context_bytes", K::kInteger, nullptr,
+       applyInteger<&Config::max_build_context_bytes, 1024, kNoMax>, kLive},
+      {"workspace_path", K::kString, nullptr, applyWorkspacePath, kLive},
+      {"workspace_size_mb", K::kInteger, nullptr,
+       applyInteger<&Config::workspace_size_mb, 1, kMaxMegabytes>, kLive},
+      {"max_job_files_bytes", K::kInteger, nullptr,
+       applyInteger<&Config::max_job_files_bytes, 0, kNoMax>, kLive},
+      {"output_file_limit_bytes", K::kInteger, nullptr,
+       applyInteger<&Config::output_file_limit_bytes, 0, kNoMax>, kLive},
+      {"allow_network", K::kBoolean, nullptr, applyBoolean<&Config::allow_network>, kLive},
+      {"pids_limit", K::kInteger, nullptr, applyInteger<&Config::pids_limit, 0, kMaxPids>, kLive},
+      {"default_cpus", K::kDecimal, nullptr, applyDecimal<&Config::default_cpus, kMaxCpus>, kLive},
+      {"max_cpus", K::kDecimal, nullptr, applyDecimal<&Config::max_cpus, kMaxCpus>, kLive},
+      {"read_only_rootfs", K::kBoolean, nullptr, applyBoolean<&Config::read_only_rootfs>, kLive},
+      {"tmp_size_mb", K::kInteger, nullptr, applyInteger<&Config::tmp_size_mb, 1, kMaxMegabytes>,
+       kLive},
+      {"job_user", K::kString, nullptr, applyJobUser, kLive},
+      {"container_runtime", K::kString, nullptr, applyContainerRuntime, kLive},
   };
   return keys;
 }
@@ -235,6 +390,23 @@ std::vector<std::string_view> changedKeys(const Config& a, const Config& b) {
     WA_FIELD(sample_interval_ms)
     WA_FIELD(thermal_limit_c)
     WA_FIELD(disk_min_free_percent)
+    WA_FIELD(pull_policy)
+    WA_FIELD(pull_timeout_seconds)
+    WA_FIELD(registry_auth_file)
+    WA_FIELD(build_timeout_seconds)
+    WA_FIELD(max_build_context_bytes)
+    WA_FIELD(workspace_path)
+    WA_FIELD(workspace_size_mb)
+    WA_FIELD(max_job_files_bytes)
+    WA_FIELD(output_file_limit_bytes)
+    WA_FIELD(allow_network)
+    WA_FIELD(pids_limit)
+    WA_FIELD(default_cpus)
+    WA_FIELD(max_cpus)
+    WA_FIELD(read_only_rootfs)
+    WA_FIELD(tmp_size_mb)
+    WA_FIELD(job_user)
+    WA_FIELD(container_runtime)
 #undef WA_FIELD
     return false;
   };
@@ -257,6 +429,42 @@ IntegerParse parseInteger(std::string_view text, int64_t* out) {
   if (ec != std::errc() || end != text.data() + text.size()) return IntegerParse::kNotAnInteger;
   *out = value;
   return IntegerParse::kOk;
+}
+
+DecimalParse parseDecimal(std::string_view text, double* out) {
+  const bool negative = !text.empty() && text.front() == '-';
+  const std::string_view digits = text.substr(negative ? 1 : 0);
+  const size_t dot = digits.find('.');
+  const std::string_view whole = digits.substr(0, dot);
+  std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : digits.substr(dot + 1);
+  const auto decimalDigits = [](std::string_view s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!decimalDigits(whole) || (dot != std::string_view::npos && !decimalDigits(fraction))) {
+    return DecimalParse::kNotADecimal;
+  }
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  if (fraction.size() > 2) return DecimalParse::kTooPrecise;
+  int64_t units = 0;
+  // Up to 10^15 whole units keeps units * 100 exact in an int64 and in a double's mantissa.
+  if (parseInteger(whole, &units) != IntegerParse::kOk || units > 1'000'000'000'000'000) {
+    return DecimalParse::kOutOfRange;
+  }
+  int64_t hundredths = 0;
+  for (size_t i = 0; i < 2; ++i)
+    hundredths = hundredths * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
+  const double value = static_cast<double>(units * 100 + hundredths) / 100;
+  *out = negative && value != 0 ? -value : value;  // "-0" is 0, not -0.0
+  return DecimalParse::kOk;
+}
+
+std::string formatDecimal(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (ec != std::errc()) return std::to_string(value);
+  return std::string(buffer, end);
 }
 
 }  // namespace wa::config

@@ -12,13 +12,17 @@
 
 namespace wa::config {
 
-enum class ValueKind { kString, kInteger, kStringList };
+// kBoolean is YAML's true/false (the environment also takes 1/0); kDecimal a number with
+// at most two decimal places, such as 1.5.
+enum class ValueKind { kString, kInteger, kStringList, kBoolean, kDecimal };
 
 // A value already converted to its key's kind; only the member for that kind is set.
 struct ConfigValue {
   std::string text;
   int64_t integer = 0;
   std::vector<std::string> list;
+  bool boolean = false;
+  double decimal = 0;
 };
 
 struct ConfigKey {
@@ -47,5 +51,13 @@ std::vector<std::string_view> changedKeys(const Config& a, const Config& b);
 enum class IntegerParse { kOk, kNotAnInteger, kOutOfRange };
 // Parses an optionally negative base-10 integer with no sign "+", spaces or other bases.
 IntegerParse parseInteger(std::string_view text, int64_t* out);
+
+enum class DecimalParse { kOk, kNotADecimal, kTooPrecise, kOutOfRange };
+// Parses an optionally negative decimal: digits, then optionally "." and digits ("2",
+// "0.25", "1.50"). No sign "+", exponent, ".5", "1.", nan or infinity. kTooPrecise when the
+// value is not a whole number of hundredths ("0.125"; trailing zeros do not count).
+DecimalParse parseDecimal(std::string_view text, double* out);
+// The shortest text that reads back as value ("1.5", "2", "0.01").
+std::string formatDecimal(double value);
 
 }  // namespace wa::config

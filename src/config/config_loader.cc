@@ -81,6 +81,22 @@ std::string trimmed(std::string_view s) {
   return std::string(s);
 }
 
+// Parses a decimal value; "" on success, else the start of a message that ends with the
+// value as written.
+std::string decimalError(std::string_view text, double* out) {
+  switch (parseDecimal(text, out)) {
+    case DecimalParse::kOk:
+      return "";
+    case DecimalParse::kNotADecimal:
+      return "expected a decimal number such as 1.5, got ";
+    case DecimalParse::kTooPrecise:
+      return "at most two decimal places, got ";
+    case DecimalParse::kOutOfRange:
+      return "number out of range: ";
+  }
+  std::abort();  // every DecimalParse is handled above
+}
+
 std::string envName(std::string_view key) {
   std::string name(kEnvPrefix);
   for (char c : key) name += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
@@ -129,8 +145,9 @@ class Loading {
                    const std::string& file, ConfigValue* out);
   bool applyEnvValue(const ConfigKey& key, const std::string& var, const std::string& text);
   bool store(const ConfigKey& key, const ConfigValue& value, Origin origin);
-  bool checkNotAbove(std::string_view default_key, int64_t default_value,
-                     std::string_view ceiling_key, int64_t ceiling_value);
+  template <typename Number>
+  bool checkNotAbove(std::string_view default_key, Number default_value,
+                     std::string_view ceiling_key, Number ceiling_value);
 
   Config config_;
   std::map<std::string_view, Origin> origins_;
@@ -212,6 +229,33 @@ bool Loading::convertYaml(YamlDocument& doc, const ConfigKey& key, const yaml_no
       }
       return setError(file, mark, name, "expected an integer, got " + describeValue(node));
     }
+    case ValueKind::kBoolean: {
+      // YAML 1.2's booleans. YAML 1.1's yes/no/on/off are refused rather than guessed at:
+      // "no" is a country code and a string to most readers.
+      const std::string_view t = scalarText(node);
+      if (node.type == YAML_SCALAR_NODE && node.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (t == "true" || t == "True" || t == "TRUE") {
+          out->boolean = true;
+          return true;
+        }
+        if (t == "false" || t == "False" || t == "FALSE") {
+          out->boolean = false;
+          return true;
+        }
+      }
+      return setError(file, mark, name, "expected true or false, got " + describeValue(node));
+    }
+    case ValueKind::kDecimal: {
+      if (node.type != YAML_SCALAR_NODE || node.data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+          isNull(node)) {
+        return setError(file, mark, name,
+                        "expected a decimal number such as 1.5, got " + describeValue(node));
+      }
+      if (std::string why = decimalError(scalarText(node), &out->decimal); !why.empty()) {
+        return setError(file, mark, name, why + describeValue(node));
+      }
+      return true;
+    }
     case ValueKind::kString:
       if (node.type != YAML_SCALAR_NODE || isNull(node)) {
         return setError(file, mark, name, "expected a string, got " + describeValue(node));
@@ -274,6 +318,20 @@ bool Loading::applyEnvValue(const ConfigKey& key, const std::string& var, const 
     case ValueKind::kString:
       value.text = text;
       break;
+    case ValueKind::kBoolean:
+      if (text == "true" || text == "1") {
+        value.boolean = true;
+      } else if (text == "false" || text == "0") {
+        value.boolean = false;
+      } else {
+        return setError(origin, "expected true, false, 1 or 0, got \"" + text + "\"");
+      }
+      break;
+    case ValueKind::kDecimal:
+      if (std::string why = decimalError(text, &value.decimal); !why.empty()) {
+        return setError(origin, why + "\"" + text + "\"");
+      }
+      break;
     case ValueKind::kStringList: {
       // Comma-separated; an empty variable is an empty list (e.g. to allow any image).
       if (text.empty()) break;
@@ -325,8 +383,12 @@ bool Loading::applyEnvironment(const Environment& env) {
   return true;
 }
 
-bool Loading::checkNotAbove(std::string_view default_key, int64_t default_value,
-                            std::string_view ceiling_key, int64_t ceiling_value) {
+std::string numberText(int64_t n) { return std::to_string(n); }
+std::string numberText(double n) { return formatDecimal(n); }
+
+template <typename Number>
+bool Loading::checkNotAbove(std::string_view default_key, Number default_value,
+                            std::string_view ceiling_key, Number ceiling_value) {
   if (default_value <= ceiling_value) return true;
   // Point at the default where it was set; if it was left at its built-in value, the
   // ceiling was lowered under it, so point there but still name the default.
@@ -341,16 +403,19 @@ bool Loading::checkNotAbove(std::string_view default_key, int64_t default_value,
     origin.label = std::string(default_key);
     how = " (its default)";
   }
-  return setError(origin, std::string(default_key) + " " + std::to_string(default_value) + how +
+  return setError(origin, std::string(default_key) + " " + numberText(default_value) + how +
                               " must not be larger than " + std::string(ceiling_key) + " " +
-                              std::to_string(ceiling_value));
+                              numberText(ceiling_value));
 }
 
 bool Loading::checkAcrossKeys() {
   return checkNotAbove("default_memory_mb", config_.default_memory_mb, "max_memory_mb",
                        config_.max_memory_mb) &&
          checkNotAbove("default_max_runtime_seconds", config_.default_max_runtime_seconds,
-                       "max_runtime_seconds", config_.max_runtime_seconds);
+                       "max_runtime_seconds", config_.max_runtime_seconds) &&
+         // max_cpus 0 stands for the host's CPU count, known only to the daemon.
+         (config_.max_cpus == 0 ||
+          checkNotAbove("default_cpus", config_.default_cpus, "max_cpus", config_.max_cpus));
 }
 
 }  // namespace

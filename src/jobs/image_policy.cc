@@ -1,5 +1,7 @@
 #include "jobs/image_policy.h"
 
+#include <algorithm>
+
 namespace wa::jobs {
 namespace {
 
@@ -15,6 +17,14 @@ size_t tagColon(std::string_view ref) {
 
 }  // namespace
 
+ImagePolicy::ImagePolicy(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {
+  for (const std::string& text : patterns_) {
+    core::ImagePattern pattern;
+    std::string why;
+    if (core::parseImagePattern(text, &pattern, &why)) parsed_.push_back(std::move(pattern));
+  }
+}
+
 std::string ImagePolicy::withDefaultTag(std::string_view image) {
   if (image.find('@') != std::string_view::npos || tagColon(image) != std::string_view::npos) {
     return std::string(image);
@@ -22,22 +32,36 @@ std::string ImagePolicy::withDefaultTag(std::string_view image) {
   return std::string(image) + ":latest";
 }
 
-bool ImagePolicy::allows(std::string_view image) const {
-  if (patterns_.empty()) return true;
-  const std::string ref = withDefaultTag(image);
-  const size_t colon = tagColon(ref);
-  for (const std::string& raw : patterns_) {
-    const std::string pattern = withDefaultTag(raw);
-    if (pattern == ref) return true;
-    // "name:*": the repository must match exactly; any tag (but not a digest) goes.
-    const size_t pattern_colon = tagColon(pattern);
-    if (pattern_colon != std::string::npos && pattern.substr(pattern_colon) == ":*" &&
-        colon != std::string::npos && ref.find('@') == std::string::npos &&
-        ref.compare(0, colon, pattern, 0, pattern_colon) == 0 && colon == pattern_colon) {
-      return true;
-    }
+bool ImagePolicy::matches(const core::ImagePattern& pattern, const core::ImageReference& image) {
+  const core::ImageReference& p = pattern.reference;
+  if (image.domain != p.domain) return false;
+  switch (pattern.kind) {
+    case core::ImagePattern::Kind::kExact:
+      if (image.path != p.path) return false;
+      // A pinned digest is the content; the tag beside it does not change what runs.
+      if (!p.digest.empty()) return image.digest == p.digest;
+      return image.digest.empty() && image.effectiveTag() == p.effectiveTag();
+    case core::ImagePattern::Kind::kAnyTag:
+      return image.path == p.path && image.digest.empty();
+    case core::ImagePattern::Kind::kTree:
+      // Whole components only: "team" covers "team/app", not "team-evil/app" or "team".
+      return p.path.empty() || (image.path.size() > p.path.size() &&
+                                image.path.starts_with(p.path) && image.path[p.path.size()] == '/');
   }
   return false;
+}
+
+bool ImagePolicy::allows(const core::ImageReference& image) const {
+  if (patterns_.empty()) return true;
+  return std::any_of(parsed_.begin(), parsed_.end(),
+                     [&](const core::ImagePattern& pattern) { return matches(pattern, image); });
+}
+
+bool ImagePolicy::allows(std::string_view image) const {
+  if (patterns_.empty()) return true;
+  core::ImageReference ref;
+  std::string why;
+  return core::parseImageReference(image, &ref, &why) && allows(ref);
 }
 
 }  // namespace wa::jobs

@@ -15,15 +15,21 @@ using testing::defaultsFor;
 // A value of the key's kind that differs from any default.
 ConfigValue otherValue(const ConfigKey& key) {
   ConfigValue v;
-  v.text = key.name == "listen"        ? "127.0.0.2"
-           : key.name == "docker_host" ? "tcp://10.0.0.1:2375"
-           : key.name == "log_level"   ? "debug"
-                                       : "/srv/other";
+  v.text = key.name == "listen"              ? "127.0.0.2"
+           : key.name == "docker_host"       ? "tcp://10.0.0.1:2375"
+           : key.name == "log_level"         ? "debug"
+           : key.name == "pull_policy"       ? "always"
+           : key.name == "job_user"          ? "1000:1000"
+           : key.name == "container_runtime" ? "runsc"
+                                             : "/srv/other";
   if (key.name == "worker_id") v.text = "other-worker";
+  // Each boolean's default negated; a decimal no key has as its default.
+  v.boolean = key.name == "allow_network";
+  v.decimal = 2.5;
   v.integer = key.name == "port" ? 9100 : key.name == "thermal_limit_c" ? 70 : 37;
   if (key.name == "disk_min_free_percent") v.integer = 12;
   if (key.name == "sample_interval_ms" || key.name == "output_limit_bytes" ||
-      key.name == "max_body_bytes") {
+      key.name == "max_body_bytes" || key.name == "max_build_context_bytes") {
     v.integer = 4096;
   }
   v.list = {key.name == "allowed_runtime_modes" ? "build" : "x:1"};
@@ -50,6 +56,29 @@ TEST(ChangedKeysTest, WhatNeedsARestart) {
   EXPECT_EQ(restart,
             (std::set<std::string>{"worker_id", "listen", "port", "docker_host", "max_body_bytes",
                                    "metrics_root", "sample_interval_ms"}));
+}
+
+TEST(ChangedKeysTest, EveryExecutionKeyIsReloadable) {
+  for (const char* name :
+       {"pull_policy", "pull_timeout_seconds", "registry_auth_file", "build_timeout_seconds",
+        "max_build_context_bytes", "workspace_path", "workspace_size_mb", "max_job_files_bytes",
+        "output_file_limit_bytes", "allow_network", "pids_limit", "default_cpus", "max_cpus",
+        "read_only_rootfs", "tmp_size_mb", "job_user", "container_runtime"}) {
+    const ConfigKey* key = findConfigKey(name);
+    ASSERT_NE(key, nullptr) << name;
+    EXPECT_TRUE(key->reloadable) << name;
+  }
+}
+
+TEST(ChangedKeysTest, DecimalsAndBooleansCompareByValue) {
+  Config a = defaultsFor("h");
+  Config b = a;
+  b.default_cpus = 1.0;
+  b.read_only_rootfs = true;
+  EXPECT_TRUE(changedKeys(a, b).empty());
+  b.default_cpus = 1.01;
+  b.read_only_rootfs = false;
+  EXPECT_EQ(changedKeys(a, b), (std::vector<std::string_view>{"default_cpus", "read_only_rootfs"}));
 }
 
 TEST(ChangedKeysTest, NewKeysHaveDefaultsAndRanges) {

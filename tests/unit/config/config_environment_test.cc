@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "config/config_key.h"
 #include "config/config_loader.h"
 #include "config_test_util.h"
 
@@ -37,6 +38,28 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
       {"WORKER_AGENT_MAX_BODY_BYTES", "1024"},
       {"WORKER_AGENT_JOBS_PATH", "/tmp/jobs"},
       {"WORKER_AGENT_LOG_LEVEL", "warning"},
+      {"WORKER_AGENT_SHUTDOWN_DRAIN_SECONDS", "5"},
+      {"WORKER_AGENT_METRICS_ROOT", "/fixture"},
+      {"WORKER_AGENT_SAMPLE_INTERVAL_MS", "500"},
+      {"WORKER_AGENT_THERMAL_LIMIT_C", "80"},
+      {"WORKER_AGENT_DISK_MIN_FREE_PERCENT", "7"},
+      {"WORKER_AGENT_PULL_POLICY", "never"},
+      {"WORKER_AGENT_PULL_TIMEOUT_SECONDS", "60"},
+      {"WORKER_AGENT_REGISTRY_AUTH_FILE", "/run/secrets/auth.json"},
+      {"WORKER_AGENT_BUILD_TIMEOUT_SECONDS", "90"},
+      {"WORKER_AGENT_MAX_BUILD_CONTEXT_BYTES", "4096"},
+      {"WORKER_AGENT_WORKSPACE_PATH", "/work/"},
+      {"WORKER_AGENT_WORKSPACE_SIZE_MB", "32"},
+      {"WORKER_AGENT_MAX_JOB_FILES_BYTES", "0"},
+      {"WORKER_AGENT_OUTPUT_FILE_LIMIT_BYTES", "512"},
+      {"WORKER_AGENT_ALLOW_NETWORK", "1"},
+      {"WORKER_AGENT_PIDS_LIMIT", "64"},
+      {"WORKER_AGENT_DEFAULT_CPUS", "0.25"},
+      {"WORKER_AGENT_MAX_CPUS", "3.5"},
+      {"WORKER_AGENT_READ_ONLY_ROOTFS", "false"},
+      {"WORKER_AGENT_TMP_SIZE_MB", "16"},
+      {"WORKER_AGENT_JOB_USER", "1000:1000"},
+      {"WORKER_AGENT_CONTAINER_RUNTIME", "runsc"},
   };
   const Config c = loadOk("", env);
   EXPECT_EQ(c.worker_id, "env-worker");
@@ -58,6 +81,81 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
   EXPECT_EQ(c.max_body_bytes, 1024);
   EXPECT_EQ(c.jobs_path, "/tmp/jobs");
   EXPECT_EQ(c.log_level, "warning");
+  EXPECT_EQ(c.shutdown_drain_seconds, 5);
+  EXPECT_EQ(c.metrics_root, "/fixture");
+  EXPECT_EQ(c.sample_interval_ms, 500);
+  EXPECT_EQ(c.thermal_limit_c, 80);
+  EXPECT_EQ(c.disk_min_free_percent, 7);
+  EXPECT_EQ(c.pull_policy, "never");
+  EXPECT_EQ(c.pull_timeout_seconds, 60);
+  EXPECT_EQ(c.registry_auth_file, "/run/secrets/auth.json");
+  EXPECT_EQ(c.build_timeout_seconds, 90);
+  EXPECT_EQ(c.max_build_context_bytes, 4096);
+  EXPECT_EQ(c.workspace_path, "/work");
+  EXPECT_EQ(c.workspace_size_mb, 32);
+  EXPECT_EQ(c.max_job_files_bytes, 0);
+  EXPECT_EQ(c.output_file_limit_bytes, 512);
+  EXPECT_TRUE(c.allow_network);
+  EXPECT_EQ(c.pids_limit, 64);
+  EXPECT_EQ(c.default_cpus, 0.25);
+  EXPECT_EQ(c.max_cpus, 3.5);
+  EXPECT_FALSE(c.read_only_rootfs);
+  EXPECT_EQ(c.tmp_size_mb, 16);
+  EXPECT_EQ(c.job_user, "1000:1000");
+  EXPECT_EQ(c.container_runtime, "runsc");
+  // Every key of the table is covered above.
+  EXPECT_EQ(env.size(), configKeys().size());
+}
+
+TEST(ConfigEnvironmentTest, Booleans) {
+  EXPECT_TRUE(loadOk("", {{"WORKER_AGENT_ALLOW_NETWORK", "true"}}).allow_network);
+  EXPECT_TRUE(loadOk("", {{"WORKER_AGENT_ALLOW_NETWORK", "1"}}).allow_network);
+  EXPECT_FALSE(
+      loadOk("allow_network: true", {{"WORKER_AGENT_ALLOW_NETWORK", "false"}}).allow_network);
+  EXPECT_FALSE(loadOk("", {{"WORKER_AGENT_READ_ONLY_ROOTFS", "0"}}).read_only_rootfs);
+  for (const char* bad : {"yes", "TRUE", "True", "on", "", " 1", "2", "-1"}) {
+    const ConfigError e = loadError("", {{"WORKER_AGENT_ALLOW_NETWORK", bad}});
+    EXPECT_EQ(e.key, "WORKER_AGENT_ALLOW_NETWORK");
+    EXPECT_EQ(e.message, std::string("expected true, false, 1 or 0, got \"") + bad + "\"");
+  }
+}
+
+TEST(ConfigEnvironmentTest, Decimals) {
+  EXPECT_EQ(loadOk("", {{"WORKER_AGENT_MAX_CPUS", "12"}}).max_cpus, 12.0);
+  EXPECT_EQ(loadOk("", {{"WORKER_AGENT_DEFAULT_CPUS", "0.05"}}).default_cpus, 0.05);
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_MAX_CPUS", "nan"}}).message,
+            "expected a decimal number such as 1.5, got \"nan\"");
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_MAX_CPUS", "inf"}}).message,
+            "expected a decimal number such as 1.5, got \"inf\"");
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_MAX_CPUS", ""}}).message,
+            "expected a decimal number such as 1.5, got \"\"");
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_MAX_CPUS", "0.001"}}).message,
+            "at most two decimal places, got \"0.001\"");
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_DEFAULT_CPUS", "-1"}}).format(),
+            "environment: WORKER_AGENT_DEFAULT_CPUS: must be between 0 and 4096, got -1");
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_MAX_CPUS", "0.5"}}).format(),
+            "environment: default_cpus: default_cpus 1 (its default) must not be larger than "
+            "max_cpus 0.5");
+}
+
+TEST(ConfigEnvironmentTest, EmptyOptionalStringsClearTheFilesValue) {
+  const Config c = loadOk("job_user: \"1:1\"\ncontainer_runtime: runsc\n",
+                          {{"WORKER_AGENT_JOB_USER", ""},
+                           {"WORKER_AGENT_CONTAINER_RUNTIME", ""},
+                           {"WORKER_AGENT_REGISTRY_AUTH_FILE", ""}});
+  EXPECT_EQ(c.job_user, "");
+  EXPECT_EQ(c.container_runtime, "");
+  EXPECT_EQ(c.registry_auth_file, "");
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_WORKSPACE_PATH", ""}}).message,
+            "must be an absolute path, got \"\"");
+}
+
+TEST(ConfigEnvironmentTest, ImagePatternsAreCheckedToo) {
+  EXPECT_EQ(loadError("", {{"WORKER_AGENT_ALLOWED_IMAGES", "busybox, Alpine:3"}}).message,
+            "item 2: \"Alpine:3\" is not an image pattern: repository name must be lowercase");
+  EXPECT_EQ(loadOk("", {{"WORKER_AGENT_ALLOWED_IMAGES", "busybox:*, localhost:5000/team/*"}})
+                .allowed_images,
+            (std::vector<std::string>{"busybox:*", "localhost:5000/team/*"}));
 }
 
 TEST(ConfigEnvironmentTest, EnvironmentWinsOverTheFile) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "config_test_util.h"
@@ -45,6 +46,23 @@ TEST(ConfigLoaderTest, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.max_body_bytes, 8388608);
   EXPECT_EQ(c.jobs_path, "/var/lib/worker-agent");
   EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.pull_policy, "missing");
+  EXPECT_EQ(c.pull_timeout_seconds, 600);
+  EXPECT_EQ(c.registry_auth_file, "");
+  EXPECT_EQ(c.build_timeout_seconds, 600);
+  EXPECT_EQ(c.max_build_context_bytes, 16777216);
+  EXPECT_EQ(c.workspace_path, "/workspace");
+  EXPECT_EQ(c.workspace_size_mb, 256);
+  EXPECT_EQ(c.max_job_files_bytes, 4194304);
+  EXPECT_EQ(c.output_file_limit_bytes, 1048576);
+  EXPECT_FALSE(c.allow_network);
+  EXPECT_EQ(c.pids_limit, 256);
+  EXPECT_EQ(c.default_cpus, 1.0);
+  EXPECT_EQ(c.max_cpus, 0.0);
+  EXPECT_TRUE(c.read_only_rootfs);
+  EXPECT_EQ(c.tmp_size_mb, 64);
+  EXPECT_EQ(c.job_user, "65534:65534");
+  EXPECT_EQ(c.container_runtime, "");
 }
 
 TEST(ConfigLoaderTest, DefaultWorkerIdWithoutHostname) {
@@ -83,6 +101,23 @@ max_body_bytes: 65536
 jobs_path: /srv/jobs
 log_level: debug
 shutdown_drain_seconds: 0
+pull_policy: always
+pull_timeout_seconds: 30
+registry_auth_file: /etc/worker-agent/auth.json
+build_timeout_seconds: 120
+max_build_context_bytes: 2048
+workspace_path: /job
+workspace_size_mb: 16
+max_job_files_bytes: 100
+output_file_limit_bytes: 0
+allow_network: true
+pids_limit: 0
+default_cpus: 0.5
+max_cpus: 2.25
+read_only_rootfs: false
+tmp_size_mb: 8
+job_user: "1000:100"
+container_runtime: runsc
 )");
   EXPECT_EQ(c.worker_id, "builder-1");
   EXPECT_EQ(c.listen, "::1");
@@ -104,6 +139,23 @@ shutdown_drain_seconds: 0
   EXPECT_EQ(c.jobs_path, "/srv/jobs");
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.shutdown_drain_seconds, 0);
+  EXPECT_EQ(c.pull_policy, "always");
+  EXPECT_EQ(c.pull_timeout_seconds, 30);
+  EXPECT_EQ(c.registry_auth_file, "/etc/worker-agent/auth.json");
+  EXPECT_EQ(c.build_timeout_seconds, 120);
+  EXPECT_EQ(c.max_build_context_bytes, 2048);
+  EXPECT_EQ(c.workspace_path, "/job");
+  EXPECT_EQ(c.workspace_size_mb, 16);
+  EXPECT_EQ(c.max_job_files_bytes, 100);
+  EXPECT_EQ(c.output_file_limit_bytes, 0);
+  EXPECT_TRUE(c.allow_network);
+  EXPECT_EQ(c.pids_limit, 0);
+  EXPECT_EQ(c.default_cpus, 0.5);
+  EXPECT_EQ(c.max_cpus, 2.25);
+  EXPECT_FALSE(c.read_only_rootfs);
+  EXPECT_EQ(c.tmp_size_mb, 8);
+  EXPECT_EQ(c.job_user, "1000:100");
+  EXPECT_EQ(c.container_runtime, "runsc");
 }
 
 TEST(ConfigLoaderTest, EmptyListsAreAccepted) {
@@ -233,6 +285,217 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"labels: [gpu, [arm]]", "labels", 15, "item 2: expected a string, got a sequence"},
         BadValue{"allowed_images: [null]", "allowed_images", 18,
                  "item 1: expected a string, got null"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    ExecutionRanges, BadValueTest,
+    ::testing::Values(BadValue{"pull_timeout_seconds: 0", "pull_timeout_seconds", 23,
+                               "must be between 1 and 86400, got 0"},
+                      BadValue{"build_timeout_seconds: 86401", "build_timeout_seconds", 24,
+                               "must be between 1 and 86400, got 86401"},
+                      BadValue{"max_build_context_bytes: 1023", "max_build_context_bytes", 26,
+                               "must be at least 1024, got 1023"},
+                      BadValue{"workspace_size_mb: 0", "workspace_size_mb", 20,
+                               "must be between 1 and 1048576, got 0"},
+                      BadValue{"max_job_files_bytes: -1", "max_job_files_bytes", 22,
+                               "must be at least 0, got -1"},
+                      BadValue{"output_file_limit_bytes: -1", "output_file_limit_bytes", 26,
+                               "must be at least 0, got -1"},
+                      BadValue{"pids_limit: -1", "pids_limit", 13,
+                               "must be between 0 and 4194304, got -1"},
+                      BadValue{"pids_limit: 4194305", "pids_limit", 13,
+                               "must be between 0 and 4194304, got 4194305"},
+                      BadValue{"tmp_size_mb: 1048577", "tmp_size_mb", 14,
+                               "must be between 1 and 1048576, got 1048577"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Booleans, BadValueTest,
+    ::testing::Values(
+        BadValue{"allow_network: yes", "allow_network", 16, "expected true or false, got \"yes\""},
+        BadValue{"allow_network: on", "allow_network", 16, "expected true or false, got \"on\""},
+        BadValue{"allow_network: 1", "allow_network", 16, "expected true or false, got \"1\""},
+        BadValue{"allow_network: \"true\"", "allow_network", 16,
+                 "expected true or false, got the quoted string \"true\""},
+        BadValue{"read_only_rootfs: tRUE", "read_only_rootfs", 19,
+                 "expected true or false, got \"tRUE\""},
+        BadValue{"read_only_rootfs:", "read_only_rootfs", 18, "expected true or false, got null"},
+        BadValue{"read_only_rootfs: [true]", "read_only_rootfs", 19,
+                 "expected true or false, got a sequence"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Decimals, BadValueTest,
+    ::testing::Values(
+        BadValue{"default_cpus: -0.5", "default_cpus", 15, "must be between 0 and 4096, got -0.5"},
+        BadValue{"max_cpus: 4096.01", "max_cpus", 11, "must be between 0 and 4096, got 4096.01"},
+        BadValue{"max_cpus: 0.125", "max_cpus", 11, "at most two decimal places, got \"0.125\""},
+        BadValue{"max_cpus: .nan", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \".nan\""},
+        BadValue{"max_cpus: .inf", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \".inf\""},
+        BadValue{"max_cpus: -.inf", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \"-.inf\""},
+        BadValue{"max_cpus: 1e2", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \"1e2\""},
+        BadValue{"max_cpus: .5", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \".5\""},
+        BadValue{"max_cpus: 2.", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \"2.\""},
+        BadValue{"max_cpus: +2", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \"+2\""},
+        BadValue{"max_cpus: 0x10", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \"0x10\""},
+        BadValue{"max_cpus: 1,5", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got \"1,5\""},
+        BadValue{"max_cpus: \"2\"", "max_cpus", 11,
+                 "expected a decimal number such as 1.5, got the quoted string \"2\""},
+        BadValue{"max_cpus:", "max_cpus", 10, "expected a decimal number such as 1.5, got null"},
+        BadValue{"max_cpus: 99999999999999999999", "max_cpus", 11,
+                 "number out of range: \"99999999999999999999\""}));
+
+INSTANTIATE_TEST_SUITE_P(
+    ExecutionStrings, BadValueTest,
+    ::testing::Values(
+        BadValue{"pull_policy: if-not-present", "pull_policy", 14,
+                 "must be one of never, missing, always, got \"if-not-present\""},
+        BadValue{"pull_policy: Always", "pull_policy", 14,
+                 "must be one of never, missing, always, got \"Always\""},
+        BadValue{"registry_auth_file: auth.json", "registry_auth_file", 21,
+                 "must be empty or an absolute path, got \"auth.json\""},
+        BadValue{"workspace_path: workspace", "workspace_path", 17,
+                 "must be an absolute path, got \"workspace\""},
+        BadValue{"workspace_path: \"\"", "workspace_path", 17,
+                 "must be an absolute path, got \"\""},
+        BadValue{"workspace_path: /", "workspace_path", 17,
+                 "must not be \"/\", the root of the job's file system, got \"/\""},
+        BadValue{"workspace_path: //./", "workspace_path", 17,
+                 "must not be \"/\", the root of the job's file system, got \"//./\""},
+        BadValue{"workspace_path: /a/../b", "workspace_path", 17,
+                 "must not contain \"..\" components, got \"/a/../b\""},
+        BadValue{"workspace_path: /..", "workspace_path", 17,
+                 "must not contain \"..\" components, got \"/..\""},
+        BadValue{"workspace_path: /proc", "workspace_path", 17,
+                 "must not be /proc or under it, got \"/proc\""},
+        BadValue{"workspace_path: /sys/fs/x", "workspace_path", 17,
+                 "must not be /sys or under it, got \"/sys/fs/x\""},
+        BadValue{"workspace_path: //dev/", "workspace_path", 17,
+                 "must not be /dev or under it, got \"//dev/\""},
+        BadValue{"workspace_path: /tmp/", "workspace_path", 17,
+                 "must not be /tmp, which is a tmpfs of its own (tmp_size_mb)"},
+        BadValue{"workspace_path: /a:b", "workspace_path", 17,
+                 "must not contain control characters or ':', got \"/a:b\""},
+        BadValue{"workspace_path: \"/a\\tb\"", "workspace_path", 17,
+                 "must not contain control characters or ':', got \"/a\tb\""},
+        BadValue{"job_user: nobody", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"nobody\""},
+        BadValue{"job_user: \"1000\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"1000\""},
+        BadValue{"job_user: \"1000:\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"1000:\""},
+        BadValue{"job_user: \":1000\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \":1000\""},
+        BadValue{"job_user: \"-1:0\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"-1:0\""},
+        BadValue{"job_user: \"-0:0\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"-0:0\""},
+        BadValue{"job_user: \"+1:0\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"+1:0\""},
+        BadValue{"job_user: \"2147483648:0\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got "
+                 "\"2147483648:0\""},
+        BadValue{"job_user: \"1:2:3\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \"1:2:3\""},
+        BadValue{"job_user: \" 1:2\"", "job_user", 11,
+                 "must be empty or \"uid:gid\", two numbers from 0 to 2147483647, got \" 1:2\""},
+        BadValue{"container_runtime: run sc", "container_runtime", 20,
+                 "must be empty or a runtime name of at most 128 letters, digits, '.', '_' and "
+                 "'-', got \"run sc\""},
+        BadValue{"container_runtime: /usr/bin/runsc", "container_runtime", 20,
+                 "must be empty or a runtime name of at most 128 letters, digits, '.', '_' and "
+                 "'-', got \"/usr/bin/runsc\""}));
+
+INSTANTIATE_TEST_SUITE_P(
+    ImagePatterns, BadValueTest,
+    ::testing::Values(
+        BadValue{"allowed_images: [Busybox]", "allowed_images", 18,
+                 "item 1: \"Busybox\" is not an image pattern: repository name must be lowercase"},
+        BadValue{"allowed_images: [ok, \"team*\"]", "allowed_images", 22,
+                 "item 2: \"team*\" is not an image pattern: '*' may only end a pattern: "
+                 "\"name:*\" allows any tag of name, \"path/*\" every repository under path"},
+        BadValue{"allowed_images: [\"*\"]", "allowed_images", 18,
+                 "item 1: \"*\" is not an image pattern: \"*\" alone is not a pattern; an empty "
+                 "allowed_images allows every image"},
+        BadValue{"allowed_images: [\"busybox@sha256:abc\"]", "allowed_images", 18,
+                 "item 1: \"busybox@sha256:abc\" is not an image pattern: digest "
+                 "\"sha256:abc\" must be sha256: and 64 lowercase hexadecimal digits"},
+        BadValue{"allowed_images: [\"team/../x:*\"]", "allowed_images", 18,
+                 "item 1: \"team/../x:*\" is not an image pattern: path component \"..\" is "
+                 "not valid (lowercase letters and digits, joined by '.', '_', '__' or '-')"}));
+
+TEST(ConfigLoaderTest, BooleansTakeTheYaml12Spellings) {
+  EXPECT_TRUE(loadOk("allow_network: true").allow_network);
+  EXPECT_TRUE(loadOk("allow_network: True").allow_network);
+  EXPECT_TRUE(loadOk("allow_network: TRUE").allow_network);
+  EXPECT_FALSE(loadOk("read_only_rootfs: false").read_only_rootfs);
+  EXPECT_FALSE(loadOk("read_only_rootfs: False").read_only_rootfs);
+  EXPECT_FALSE(loadOk("read_only_rootfs: FALSE").read_only_rootfs);
+}
+
+TEST(ConfigLoaderTest, DecimalsKeepHundredths) {
+  EXPECT_EQ(loadOk("max_cpus: 2").max_cpus, 2.0);
+  EXPECT_EQ(loadOk("default_cpus: 0\nmax_cpus: 0.01").max_cpus, 0.01);
+  EXPECT_EQ(loadOk("max_cpus: 1.50").max_cpus, 1.5);
+  EXPECT_EQ(loadOk("max_cpus: 1.5000").max_cpus, 1.5);  // trailing zeros add no precision
+  EXPECT_EQ(loadOk("max_cpus: 4096").max_cpus, 4096.0);
+  EXPECT_EQ(loadOk("max_cpus: 007.25").max_cpus, 7.25);
+  EXPECT_EQ(loadOk("default_cpus: 0").default_cpus, 0.0);
+  EXPECT_EQ(loadOk("default_cpus: -0").default_cpus, 0.0);
+  EXPECT_FALSE(std::signbit(loadOk("default_cpus: -0.00").default_cpus));
+}
+
+TEST(ConfigLoaderTest, WorkspacePathIsStoredNormalized) {
+  EXPECT_EQ(loadOk("workspace_path: /workspace/").workspace_path, "/workspace");
+  EXPECT_EQ(loadOk("workspace_path: //srv//./job/.").workspace_path, "/srv/job");
+  EXPECT_EQ(loadOk("workspace_path: /tmp/job").workspace_path, "/tmp/job");
+  EXPECT_EQ(loadOk("workspace_path: /procfs").workspace_path, "/procfs");
+  EXPECT_EQ(loadOk("workspace_path: /a..b/...").workspace_path, "/a..b/...");
+}
+
+TEST(ConfigLoaderTest, JobUserIsStoredWithoutLeadingZeros) {
+  EXPECT_EQ(loadOk("job_user: \"0065534:00100\"").job_user, "65534:100");
+  EXPECT_EQ(loadOk("job_user: \"0:0\"").job_user, "0:0");  // root: the operator's choice
+  EXPECT_EQ(loadOk("job_user: \"2147483647:2147483647\"").job_user, "2147483647:2147483647");
+  EXPECT_EQ(loadOk("job_user: \"\"").job_user, "");
+}
+
+TEST(ConfigLoaderTest, OptionalStringsMayBeEmpty) {
+  const Config c = loadOk("registry_auth_file: \"\"\ncontainer_runtime: \"\"\n");
+  EXPECT_EQ(c.registry_auth_file, "");
+  EXPECT_EQ(c.container_runtime, "");
+  EXPECT_EQ(loadOk("container_runtime: io.containerd.runc.v2").container_runtime,
+            "io.containerd.runc.v2");
+  EXPECT_EQ(loadOk("container_runtime: " + std::string(128, 'r')).container_runtime.size(), 128u);
+  EXPECT_NE(loadError("container_runtime: " + std::string(129, 'r')).message, "");
+}
+
+TEST(ConfigLoaderTest, ImagePatternsOfEveryForm) {
+  const Config c = loadOk(
+      "allowed_images: [busybox, \"busybox:*\", \"registry.example:5000/team/*\", "
+      "\"alpine@sha256:" +
+      std::string(64, 'a') + "\"]\n");
+  EXPECT_EQ(c.allowed_images.size(), 4u);
+}
+
+TEST(ConfigLoaderTest, DefaultCpusAboveMaxCpusNamesTheDefault) {
+  const ConfigError e = loadError("max_cpus: 1.5\ndefault_cpus: 2\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.column, 15);
+  EXPECT_EQ(e.message, "default_cpus 2 must not be larger than max_cpus 1.5");
+  const ConfigError lowered = loadError("max_cpus: 0.5\n");
+  EXPECT_EQ(lowered.key, "default_cpus");
+  EXPECT_EQ(lowered.message, "default_cpus 1 (its default) must not be larger than max_cpus 0.5");
+  // max_cpus 0 is the host's CPU count, which only the daemon knows.
+  EXPECT_EQ(loadOk("default_cpus: 64\n").default_cpus, 64.0);
+  EXPECT_EQ(loadOk("default_cpus: 2\nmax_cpus: 2\n").default_cpus, 2.0);
+}
 
 TEST(ConfigLoaderTest, IntegersMayBeZeroPadded) {
   // Base 10 always: YAML 1.1 would read 0700 as octal, which nobody means for a port.
