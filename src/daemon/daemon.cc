@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,7 +47,7 @@ struct Daemon::Parts {
         host(metrics::HostInfo::read("/")),
         sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
         store(retention(config)),
-        images(imageEngine(docker), jobs::SupplyOptions{}),
+        images(loop, imageEngine(docker), jobs::SupplyOptions{}),
         runner(loop, docker, images, runnerOptions(config)),
         scheduler(loop, store, runner, static_cast<size_t>(config.max_concurrent_jobs),
                   static_cast<size_t>(config.max_queued_jobs)),
@@ -75,6 +76,16 @@ struct Daemon::Parts {
     return api::WorkerIdentity{c.worker_id, WORKER_AGENT_VERSION, c.labels, modes,
                                c.allowed_images};
   }
+  // The CPUs this process may run on, which is what the engine allows NanoCpus up to.
+  static double usableCpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+      return CPU_COUNT(&set);
+    }
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? static_cast<double>(online) : 1.0;
+  }
   static api::JobRequestParser parser(const config::Config& c) {
     api::JobPolicy policy;
     policy.allowed_runtime_modes = c.allowed_runtime_modes;
@@ -82,6 +93,11 @@ struct Daemon::Parts {
     policy.default_max_runtime_seconds = c.default_max_runtime_seconds;
     policy.max_memory_mb = c.max_memory_mb;
     policy.max_runtime_seconds = c.max_runtime_seconds;
+    policy.default_cpus = c.default_cpus;
+    policy.max_cpus = c.max_cpus > 0 ? c.max_cpus : usableCpus();
+    policy.allow_network = c.allow_network;
+    policy.max_job_files_bytes = c.max_job_files_bytes;
+    policy.max_build_context_bytes = c.max_build_context_bytes;
     return api::JobRequestParser(policy, jobs::ImagePolicy(c.allowed_images));
   }
   static jobs::RunnerOptions runnerOptions(const config::Config& c) {

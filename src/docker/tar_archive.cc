@@ -250,6 +250,10 @@ void TarWriter::addDirectory(std::string_view path, uint32_t mode, uint32_t uid,
   addEntry('5', path, {}, mode, uid, gid);
 }
 
+void TarWriter::addExtractionRoot(uint32_t mode, uint32_t uid, uint32_t gid) {
+  addEntry('5', "/", {}, mode, uid, gid);
+}
+
 void TarWriter::addFile(std::string_view path, std::string_view content, uint32_t mode,
                         uint32_t uid, uint32_t gid) {
   addEntry('0', path, content, mode, uid, gid);
@@ -265,7 +269,9 @@ std::string TarWriter::finish() {
 void TarWriter::addEntry(char type, std::string_view path, std::string_view content, uint32_t mode,
                          uint32_t uid, uint32_t gid) {
   std::string name(normalized(path));
-  if (type == '5') {
+  if (type == '5' && path == "/") {
+    name = "/";  // addExtractionRoot(): kept as it is
+  } else if (type == '5') {
     while (name.ends_with("/")) name.pop_back();
     name = name.empty() ? "./" : name + "/";
   }

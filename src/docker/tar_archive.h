@@ -26,6 +26,10 @@ class TarWriter {
  public:
   // Appends a directory ("" or "." means the root the archive is extracted into).
   void addDirectory(std::string_view path, uint32_t mode, uint32_t uid = 0, uint32_t gid = 0);
+  // Appends an entry named "/" that sets the mode and owner of the directory the archive
+  // is extracted into. The engine skips a "./" entry (its name cleans to "."), but joins
+  // "/" onto the destination, which is the directory itself.
+  void addExtractionRoot(uint32_t mode, uint32_t uid, uint32_t gid);
   // Appends a regular file.
   void addFile(std::string_view path, std::string_view content, uint32_t mode, uint32_t uid = 0,
                uint32_t gid = 0);

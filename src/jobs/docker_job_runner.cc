@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "core/log.h"
@@ -97,18 +98,19 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     spec.runtime = iso.container_runtime;
     spec.log_driver_none = true;
     // exec: jobs compile and run programs in both places; nosuid and nodev stay.
-    spec.tmpfs["/tmp"] = "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m,mode=1777";
+    // A tmpfs takes the mode of the directory it covers (mode= is not applied), so the
+    // job's user owns its writable places.
+    const auto [uid, gid] = workspaceOwner();
+    const std::string owner = ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
+    spec.tmpfs["/tmp"] = "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
     if (usesVolume()) {
       // Files must be in place before start and outputs read after exit, which a tmpfs
       // (mounted at start, gone at stop) cannot do; an anonymous volume can, and goes
       // with the container.
       spec.anonymous_volumes.push_back(iso.workspace_path);
     } else {
-      const auto [uid, gid] = workspaceOwner();
-      spec.tmpfs[iso.workspace_path] = "rw,nosuid,nodev,exec,size=" +
-                                       std::to_string(iso.workspace_size_mb) +
-                                       "m,uid=" + std::to_string(uid) +
-                                       ",gid=" + std::to_string(gid) + ",mode=0755";
+      spec.tmpfs[iso.workspace_path] =
+          "rw,nosuid,nodev,exec,size=" + std::to_string(iso.workspace_size_mb) + "m" + owner;
     }
     return spec;
   }
@@ -151,7 +153,16 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     // The workspace root first: it makes the volume the job user's own.
     const auto [uid, gid] = workspaceOwner();
     docker::TarWriter tar;
-    tar.addDirectory("", 0755, uid, gid);
+    tar.addExtractionRoot(0755, uid, gid);
+    // Parent directories too, or the engine makes them root's and the job cannot write there.
+    std::set<std::string_view> directories;
+    for (const JobFile& file : job_.spec.files) {
+      for (size_t slash = file.path.find('/'); slash != std::string::npos;
+           slash = file.path.find('/', slash + 1)) {
+        directories.insert(std::string_view(file.path).substr(0, slash));
+      }
+    }
+    for (std::string_view directory : directories) tar.addDirectory(directory, 0755, uid, gid);
     for (const JobFile& file : job_.spec.files) {
       tar.addFile(file.path, file.content, file.mode, uid, gid);
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/image_reference.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "docker/tar_archive.h"
@@ -42,15 +43,26 @@ bool parsePullPolicy(std::string_view text, PullPolicy* out) {
   return true;
 }
 
-ImageSupplier::ImageSupplier(ImageEngine engine, SupplyOptions options)
-    : engine_(std::move(engine)), options_(std::move(options)) {}
+ImageSupplier::ImageSupplier(core::EventLoop& loop, ImageEngine engine, SupplyOptions options)
+    : loop_(loop), engine_(std::move(engine)), options_(std::move(options)) {}
 
 void ImageSupplier::supply(const JobSpec& spec, Done done) {
   if (spec.build) {
     supplyBuild(*spec.build, std::move(done));
-  } else {
-    supplyImage(spec.image, std::move(done));
+    return;
   }
+  // Fully spelled, the engine can only read the name as the image the policy allowed,
+  // never as an image id or an id prefix of some other local image.
+  core::ImageReference reference;
+  std::string why;
+  if (!core::parseImageReference(spec.image, &reference, &why)) {
+    // The parser refuses such references at submission; this guards the contract only.
+    loop_.post([done = std::move(done), message = "runtime.image \"" + spec.image + "\" " + why] {
+      fail(done, "IMAGE_PULL_FAILED", message);
+    });
+    return;
+  }
+  supplyImage(reference.canonical(), std::move(done));
 }
 
 std::string ImageSupplier::buildContext(const BuildSpec& spec) {

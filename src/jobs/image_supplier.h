@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/event_loop.h"
 #include "docker/docker_types.h"
 #include "jobs/job.h"
 #include "jobs/registry_auth.h"
@@ -55,9 +56,11 @@ class ImageSupplier {
   // DOCKER_ERROR).
   using Done = std::function<void(std::optional<SuppliedImage>, std::optional<JobError>)>;
 
-  ImageSupplier(ImageEngine engine, SupplyOptions options);
+  ImageSupplier(core::EventLoop& loop, ImageEngine engine, SupplyOptions options);
 
-  // Makes spec's image available, then calls done once. A caller that goes away first
+  // Makes spec's image available, then calls done once, never inside this call. An image
+  // reference is handed to the engine fully spelled ("docker.io/library/busybox:latest"),
+  // which is also what SuppliedImage::reference says. A caller that goes away first
   // guards its own callback (the shared request goes on for the others).
   void supply(const JobSpec& spec, Done done);
   // For jobs supplied from now on (a reload).
@@ -78,6 +81,7 @@ class ImageSupplier {
   void pull(const std::string& reference, Done done);
   void build(const std::string& tag, std::string context_tar, Done done);
 
+  core::EventLoop& loop_;
   ImageEngine engine_;
   SupplyOptions options_;
   // Waiters of each pull (by reference) and build (by tag) in flight.

@@ -91,6 +91,21 @@ TEST(TarArchive, RoundTripsFilesAndDirectories) {
   EXPECT_EQ(entries[5].content, std::string(512, 'x'));
 }
 
+TEST(TarArchive, ExtractionRootIsAnEntryNamedSlash) {
+  TarWriter writer;
+  writer.addExtractionRoot(0755, 65534, 65534);
+  writer.addFile("a", "A", 0644);
+  const std::string tar = writer.finish();
+  // The name field of the first header holds exactly "/".
+  EXPECT_EQ(tar.substr(0, 2), std::string("/\0", 2));
+  EXPECT_EQ(tar[156], '5');
+  const auto entries = read(tar);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].type, TarEntry::Type::kDirectory);
+  EXPECT_EQ(entries[0].path, "");  // the reader sees the root, as for "./"
+  EXPECT_EQ(entries[0].uid, 65534u);
+}
+
 TEST(TarArchive, HeadersAreUstarWithFixedTimesAndNoOwnerNames) {
   TarWriter writer;
   writer.addDirectory(".", 0755);

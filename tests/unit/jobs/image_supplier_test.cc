@@ -92,6 +92,12 @@ SupplyOptions withPolicy(PullPolicy policy) {
   return options;
 }
 
+class ImageSupplierTest : public ::testing::Test {
+ protected:
+  core::ManualClock clock_;
+  core::EventLoop loop_{clock_};
+};
+
 TEST(PullPolicy, Parses) {
   PullPolicy p;
   ASSERT_TRUE(parsePullPolicy("never", &p));
@@ -104,26 +110,26 @@ TEST(PullPolicy, Parses) {
   EXPECT_FALSE(parsePullPolicy("", &p));
 }
 
-TEST(ImageSupplier, PresentImageIsUsedWithoutPull) {
+TEST_F(ImageSupplierTest, PresentImageIsUsedWithoutPull) {
   FakeImageEngine engine;
-  engine.present = {"app:1"};
-  ImageSupplier supplier(engine.bind(), withPolicy(PullPolicy::kMissing));
+  engine.present = {"docker.io/library/app:1"};
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   Outcome out;
   supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_TRUE(out.called);
   ASSERT_TRUE(out.image);
-  EXPECT_EQ(out.image->reference, "app:1");
+  EXPECT_EQ(out.image->reference, "docker.io/library/app:1");
   EXPECT_FALSE(out.image->pulled);
   EXPECT_TRUE(engine.pulls.empty());
 }
 
-TEST(ImageSupplier, MissingImageIsPulledOnceForConcurrentJobs) {
+TEST_F(ImageSupplierTest, MissingImageIsPulledOnceForConcurrentJobs) {
   FakeImageEngine engine;
-  ImageSupplier supplier(engine.bind(), withPolicy(PullPolicy::kMissing));
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   Outcome a, b, c;
-  supplier.supply(imageJob("reg:5000/app:1"), recordInto(&a));
-  supplier.supply(imageJob("reg:5000/app:1"), recordInto(&b));
-  supplier.supply(imageJob("reg:5000/other:1"), recordInto(&c));
+  supplier.supply(imageJob("reg.example:5000/app:1"), recordInto(&a));
+  supplier.supply(imageJob("reg.example:5000/app:1"), recordInto(&b));
+  supplier.supply(imageJob("reg.example:5000/other:1"), recordInto(&c));
   ASSERT_EQ(engine.pulls.size(), 2u);  // one per reference
   EXPECT_EQ(supplier.inFlight(), 2u);
   EXPECT_FALSE(a.called);
@@ -140,9 +146,9 @@ TEST(ImageSupplier, MissingImageIsPulledOnceForConcurrentJobs) {
   EXPECT_EQ(supplier.inFlight(), 0u);
 }
 
-TEST(ImageSupplier, NeverPolicyRefusesToPull) {
+TEST_F(ImageSupplierTest, NeverPolicyRefusesToPull) {
   FakeImageEngine engine;
-  ImageSupplier supplier(engine.bind(), withPolicy(PullPolicy::kNever));
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
   Outcome out;
   supplier.supply(imageJob("app:2"), recordInto(&out));
   ASSERT_TRUE(out.error);
@@ -151,12 +157,12 @@ TEST(ImageSupplier, NeverPolicyRefusesToPull) {
   EXPECT_TRUE(engine.pulls.empty());
 }
 
-TEST(ImageSupplier, AlwaysPolicyPullsEvenWhenPresent) {
+TEST_F(ImageSupplierTest, AlwaysPolicyPullsEvenWhenPresent) {
   FakeImageEngine engine;
-  engine.present = {"app:1"};
+  engine.present = {"docker.io/library/app:1"};
   SupplyOptions options = withPolicy(PullPolicy::kAlways);
   options.pull_timeout = core::Millis(1234);
-  ImageSupplier supplier(engine.bind(), std::move(options));
+  ImageSupplier supplier(loop_, engine.bind(), std::move(options));
   Outcome out;
   supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_EQ(engine.pulls.size(), 1u);
@@ -166,13 +172,13 @@ TEST(ImageSupplier, AlwaysPolicyPullsEvenWhenPresent) {
   EXPECT_TRUE(out.image && out.image->pulled);
 }
 
-TEST(ImageSupplier, InspectFailureOtherThanMissingIsADockerError) {
+TEST_F(ImageSupplierTest, InspectFailureOtherThanMissingIsADockerError) {
   FakeImageEngine engine;
   ImageEngine bound = engine.bind();
   bound.inspect = [](const std::string&, Callback<ImageInfo> done) {
     done(DockerError{0, "Docker engine at unix:///x: Couldn't connect to server"});
   };
-  ImageSupplier supplier(std::move(bound), withPolicy(PullPolicy::kMissing));
+  ImageSupplier supplier(loop_, std::move(bound), withPolicy(PullPolicy::kMissing));
   Outcome out;
   supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_TRUE(out.error);
@@ -180,7 +186,7 @@ TEST(ImageSupplier, InspectFailureOtherThanMissingIsADockerError) {
   EXPECT_TRUE(engine.pulls.empty());
 }
 
-TEST(ImageSupplier, CredentialsGoOnlyToTheirRegistry) {
+TEST_F(ImageSupplierTest, CredentialsGoOnlyToTheirRegistry) {
   std::string error;
   auto auth = RegistryAuth::parse(
       R"({"auths": {"127.0.0.1:5001": {"username": "ci", "password": "s3cret"}}})", &error);
@@ -188,7 +194,7 @@ TEST(ImageSupplier, CredentialsGoOnlyToTheirRegistry) {
   FakeImageEngine engine;
   SupplyOptions options = withPolicy(PullPolicy::kAlways);
   options.registry_auth = *auth;
-  ImageSupplier supplier(engine.bind(), std::move(options));
+  ImageSupplier supplier(loop_, engine.bind(), std::move(options));
   Outcome a, b;
   supplier.supply(imageJob("127.0.0.1:5001/team/app:1"), recordInto(&a));
   supplier.supply(imageJob("127.0.0.1:5000/team/app:1"), recordInto(&b));
@@ -197,7 +203,7 @@ TEST(ImageSupplier, CredentialsGoOnlyToTheirRegistry) {
   EXPECT_TRUE(engine.pulls[1].auth.empty());
 }
 
-TEST(ImageSupplier, BuildTagIsAHashOfTheInputsInAnyOrder) {
+TEST_F(ImageSupplierTest, BuildTagIsAHashOfTheInputsInAnyOrder) {
   const JobFile a{"a.txt", "A", 0644};
   const JobFile b{"dir/b.sh", "B", 0755};
   const std::string one = ImageSupplier::buildContext(BuildSpec{"FROM x\n", {a, b}});
@@ -221,11 +227,11 @@ TEST(ImageSupplier, BuildTagIsAHashOfTheInputsInAnyOrder) {
   EXPECT_EQ(entries[2].mode, 0755u);
 }
 
-TEST(ImageSupplier, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) {
+TEST_F(ImageSupplierTest, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) {
   FakeImageEngine engine;
   SupplyOptions options;
   options.build_timeout = core::Millis(999);
-  ImageSupplier supplier(engine.bind(), std::move(options));
+  ImageSupplier supplier(loop_, engine.bind(), std::move(options));
   Outcome first, second;
   supplier.supply(buildJob("FROM base\n"), recordInto(&first));
   supplier.supply(buildJob("FROM base\n"), recordInto(&second));
@@ -246,9 +252,9 @@ TEST(ImageSupplier, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) {
   EXPECT_EQ(engine.builds.size(), 1u);
 }
 
-TEST(ImageSupplier, FailedBuildIsBuildFailedWithTheEnginesAccount) {
+TEST_F(ImageSupplierTest, FailedBuildIsBuildFailedWithTheEnginesAccount) {
   FakeImageEngine engine;
-  ImageSupplier supplier(engine.bind(), SupplyOptions{});
+  ImageSupplier supplier(loop_, engine.bind(), SupplyOptions{});
   Outcome out;
   supplier.supply(buildJob("FROM base\nRUN false\n"), recordInto(&out));
   ASSERT_EQ(engine.builds.size(), 1u);
