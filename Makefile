@@ -16,7 +16,8 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files 'src/*.cc' 'src/*.h' 'tests/unit/*.cc' 'tests/unit/*.h' 2>/dev/null)
 TIDY_SOURCES = $(shell git ls-files 'src/*.cc' 2>/dev/null)
 
-.PHONY: all deps build run test test-unit test-integration images docker-up format lint clean
+.PHONY: all deps build run test test-unit test-integration images docker-up registry-up format lint \
+	clean
 
 all: build
 
@@ -35,18 +36,23 @@ docker-up: deps
 images: docker-up
 	@scripts/test-images.sh
 
+# The loopback registries the pull tests push to and pull from (127.0.0.1:5000 open,
+# 127.0.0.1:5001 with basic auth), started in the background when they do not answer.
+registry-up: deps
+	@scripts/registry-up.sh
+
 # Starts the worker in the foreground on port 9000 with the shipped default config.
 run: build images
 	mkdir -p /var/lib/worker-agent
 	$(BUILD_DIR)/src/worker-agent --config $(CONFIG)
 
-test: build images
+test: build images registry-up
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
 
-test-integration: build images
+test-integration: build images registry-up
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration $(CTEST_ARGS)
 
 format:

@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev python3 curl clang-format clang-tidy
   # the engine and the static busybox the test images are made of
   docker.io busybox-static
+  # the loopback image registries the pull tests use (scripts/registry-up.sh)
+  docker-registry apache2-utils
   # packaging and its tests: the .deb, lintian, man pages, a systemd rootfs
   dpkg-dev debhelper lintian mandoc mmdebstrap systemd manpages
   # monitoring tests: promtool and a real Prometheus server

@@ -1,0 +1,747 @@
+"""The execution backend for real: images pulled from loopback registries (open and with
+credentials) under each pull policy, build mode, job files and outputs, exact binary
+output, live output, and the isolation a job runs under.
+
+The pull tests need the registries of scripts/registry-up.sh (`make registry-up`, which
+`make test` runs first): they skip with the reason when those do not answer, and fail
+instead under CI. Every image and tag a test makes is unique to the run and removed after."""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+from harness import (DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, WorkerTestCase,
+                     docker, make_job, urlquote)
+
+OPEN_REGISTRY = "127.0.0.1:5000"
+AUTH_REGISTRY = "127.0.0.1:5001"
+# The fixed credentials scripts/registry-up.sh gives AUTH_REGISTRY.
+REGISTRY_USER = "wa-test"
+REGISTRY_PASSWORD = "wa-test-password-5001"
+REPOSITORY = "wa-test/busybox"
+
+ALL_BYTES = bytes(range(256))
+# A printf format that writes ALL_BYTES (octal escapes: no quote, no '%' conversion).
+PRINTF_ALL_BYTES = "".join("\\%03o" % b for b in ALL_BYTES)
+
+# Every docker CLI call gets a throwaway config directory: root's ~/.docker is never written.
+CLI_CONFIG = tempfile.TemporaryDirectory(prefix="wa-it-docker-config-")
+
+
+# ---------------------------------------------------------------------------------------
+# Registries, the docker CLI and engine events.
+
+def registry_call(addr, method, path, auth=False):
+    """One plain-HTTP request to a loopback registry (http.client: no proxy applies);
+    returns its status, or None when nothing answers."""
+    host, port = addr.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    headers = {}
+    if auth:
+        token = base64.b64encode(("%s:%s" % (REGISTRY_USER, REGISTRY_PASSWORD)).encode())
+        headers["Authorization"] = "Basic " + token.decode()
+    try:
+        conn.request(method, path, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+def require_registries():
+    """Skips the calling test class when the registries or the docker CLI are missing;
+    under CI (where `make test` starts them) that is a failure instead."""
+    problems = []
+    status = registry_call(OPEN_REGISTRY, "GET", "/v2/")
+    if status != 200:
+        problems.append("http://%s/v2/ answered %s, not 200" % (OPEN_REGISTRY, status))
+    status = registry_call(AUTH_REGISTRY, "GET", "/v2/")
+    if status != 401:
+        problems.append("http://%s/v2/ answered %s, not 401" % (AUTH_REGISTRY, status))
+    if shutil.which("docker") is None:
+        problems.append("no docker CLI on PATH")
+    if problems:
+        message = "; ".join(problems) + " (start them with `make registry-up`)"
+        if os.environ.get("CI"):
+            raise RuntimeError(message)
+        raise unittest.SkipTest(message)
+
+
+def docker_cli(*args, stdin=None, config_dir=None):
+    """Runs the docker CLI; returns its stdout, or fails the test with its stderr."""
+    env = dict(os.environ, DOCKER_CONFIG=config_dir or CLI_CONFIG.name, DOCKER_BUILDKIT="0")
+    proc = subprocess.run(["docker"] + list(args), input=stdin, capture_output=True, text=True,
+                          env=env, timeout=300)
+    if proc.returncode != 0:
+        raise AssertionError("docker %s failed (%d): %s" % (" ".join(args), proc.returncode,
+                                                             proc.stderr))
+    return proc.stdout
+
+
+def local_image_id(ref):
+    """The engine's Id for ref ("sha256:..."), or None when it has no such image."""
+    status, body = docker("GET", "/images/%s/json" % urlquote(ref))
+    return body["Id"] if status == 200 else None
+
+
+def remove_local_image(ref):
+    status, body = docker("DELETE", "/images/%s?force=1" % urlquote(ref))
+    assert status in (200, 404), (status, body)
+
+
+def pull_events(ref, since):
+    """The engine's "pull" events for ref from Unix time `since` until now, oldest first."""
+    time.sleep(0.2)  # let events of calls that just returned be recorded
+    filters = json.dumps({"type": ["image"], "event": ["pull"]})
+    conn = UnixHTTPConnection(DOCKER_SOCK)
+    try:
+        conn.request("GET", "/events?since=%.6f&until=%.6f&filters=%s"
+                     % (since, time.time(), urlquote(filters)))
+        resp = conn.getresponse()
+        data = resp.read().decode()
+        assert resp.status == 200, data
+    finally:
+        conn.close()
+    events = [json.loads(line) for line in data.splitlines() if line.strip()]
+    return [e for e in events if e.get("id") == ref]
+
+
+class RegistryImage:
+    """A test image made for one run and pushed to a loopback registry as
+    REGISTRY/wa-test/busybox:<unique tag>. Its own label gives it its own config, hence its
+    own image id and manifest digest, so deleting it never touches another run's tags.
+    `dockerfile_tail` adds instructions (a bigger layer makes a slower pull)."""
+
+    def __init__(self, registry=OPEN_REGISTRY, config_dir=None, dockerfile_tail=""):
+        self.registry = registry
+        self.config_dir = config_dir
+        self.tag = "t" + uuid.uuid4().hex[:12]
+        self.ref = "%s/%s:%s" % (registry, REPOSITORY, self.tag)
+        dockerfile = "FROM %s\nLABEL worker-agent.test-run=%s\n%s" % (IMAGE, self.tag,
+                                                                     dockerfile_tail)
+        docker_cli("build", "-q", "-t", self.ref, "-", stdin=dockerfile)
+        self.image_id = local_image_id(self.ref)
+        try:
+            docker_cli("push", self.ref, config_dir=config_dir)
+        except AssertionError:
+            remove_local_image(self.ref)
+            raise
+        _, inspect = docker("GET", "/images/%s/json" % urlquote(self.ref))
+        prefix = "%s/%s@" % (registry, REPOSITORY)
+        self.digest = next(d[len(prefix):] for d in inspect["RepoDigests"] if d.startswith(prefix))
+
+    def remove_local(self):
+        """Drops the engine's copy, so a job that wants the image has to pull it."""
+        remove_local_image(self.ref)
+        assert local_image_id(self.ref) is None
+
+    def cleanup(self):
+        remove_local_image(self.ref)
+        status = registry_call(self.registry, "DELETE",
+                                  "/v2/%s/manifests/%s" % (REPOSITORY, self.digest),
+                                  auth=self.registry == AUTH_REGISTRY)
+        assert status in (202, 404), status
+
+
+# ---------------------------------------------------------------------------------------
+# Shared assertions.
+
+def file_entry(path, content, mode=None):
+    """A runtime.files / build context entry: str content as utf8, bytes as base64."""
+    if isinstance(content, bytes):
+        entry = {"path": path, "content": base64.b64encode(content).decode(), "encoding": "base64"}
+    else:
+        entry = {"path": path, "content": content, "encoding": "utf8"}
+    if mode is not None:
+        entry["mode"] = mode
+    return entry
+
+
+def with_runtime(job, **fields):
+    job["runtime"].update(fields)
+    return job
+
+
+class ExecutionAssertions:
+    def run_job(self, job, worker=None, timeout=60):
+        worker = worker or self.worker
+        status, reply = worker.submit(job)
+        self.assertEqual(status, 202, reply)
+        return worker.wait_for(job["job_id"], timeout=timeout)
+
+    def assertFinished(self, record):
+        self.assertEqual((record["state"], record["error"]), ("finished", None), record)
+        self.assertEqual(record["exit_code"], 0)
+
+    def assertFailed(self, record, code):
+        self.assertEqual(record["state"], "failed", record)
+        self.assertEqual(record["error"]["code"], code, record)
+        self.assertTrue(record["error"]["message"], record)
+
+    def assertRejected(self, job, code, worker=None):
+        """POST answers 400 with code, and the job is not stored."""
+        worker = worker or self.worker
+        status, body = worker.submit(job)
+        self.assertEqual(status, 400, body)
+        self.assertEqual((body["accepted"], body["state"]), (False, "rejected"), body)
+        self.assertEqual(body["job_id"], job["job_id"])
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertEqual(worker.job(job["job_id"]), (404, {"job_id": job["job_id"],
+                                                          "state": "not_found"}))
+
+
+# ---------------------------------------------------------------------------------------
+# Pulls from the open registry under the default policy ("missing").
+
+class ImagePull(ExecutionAssertions, WorkerTestCase):
+    config = {"allowed_images": [IMAGE, "%s/%s:*" % (OPEN_REGISTRY, REPOSITORY)],
+              "max_concurrent_jobs": 3}
+
+    @classmethod
+    def setUpClass(cls):
+        require_registries()
+        super().setUpClass()
+
+    def pushed_image(self, **kwargs):
+        image = RegistryImage(**kwargs)
+        self.addCleanup(image.cleanup)
+        return image
+
+    def test_missing_image_is_pulled_then_run(self):
+        image = self.pushed_image()
+        image.remove_local()
+        since = time.time()
+        job = make_job(image=image.ref)  # no cmd: the image's `cat` echoes stdin
+        body = json.dumps(job)
+        status, reply = self.worker.request("POST", "/jobs", body)
+        self.assertEqual(status, 202, reply)
+        record = self.worker.wait_for(job["job_id"])
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"], body)
+        self.assertEqual(record["image"], image.ref)
+        self.assertIs(record["image_pulled"], True)
+        self.assertEqual(record["image_id"], local_image_id(image.ref))
+        self.assertEqual(record["image_id"], image.image_id)  # the very image pushed
+        self.assertEqual(len(pull_events(image.ref, since)), 1)
+        self.assertNoContainersLeft()
+
+    def test_present_image_is_not_pulled(self):
+        image = self.pushed_image()  # still in the engine after the push
+        since = time.time()
+        record = self.run_job(make_job(image=image.ref, cmd=["true"]))
+        self.assertFinished(record)
+        self.assertIs(record["image_pulled"], False)
+        self.assertEqual(record["image_id"], image.image_id)
+        self.assertEqual(pull_events(image.ref, since), [])
+
+    def test_missing_tag_is_image_pull_failed(self):
+        ref = "%s/%s:never-pushed-%s" % (OPEN_REGISTRY, REPOSITORY, uuid.uuid4().hex[:12])
+        record = self.run_job(make_job(image=ref, cmd=["true"]))
+        self.assertFailed(record, "IMAGE_PULL_FAILED")
+        self.assertRegex(record["error"]["message"], r"not found|manifest unknown")
+        self.assertIs(record["image_pulled"], False)
+        self.assertIsNone(record["exit_code"])
+        self.assertIsNone(local_image_id(ref))
+        self.assertNoContainersLeft()
+
+    def test_image_outside_the_allow_list_is_rejected_unpulled(self):
+        ref = "%s/wa-test/other:%s" % (OPEN_REGISTRY, uuid.uuid4().hex[:12])
+        since = time.time()
+        self.assertRejected(make_job(image=ref), "IMAGE_NOT_ALLOWED")
+        self.assertEqual(pull_events(ref, since), [])
+
+    def test_concurrent_jobs_share_one_pull(self):
+        # A 16 MiB layer of its own keeps the pull in flight while all three jobs arrive.
+        image = self.pushed_image(
+            dockerfile_tail="RUN head -c 16777216 /dev/urandom > /filler\n")
+        image.remove_local()
+        jobs = [make_job(image=image.ref, cmd=["sh", "-c", "echo $JOB_ID"]) for _ in range(3)]
+        since = time.time()
+        replies = [None] * 3
+
+        def submit(i):
+            replies[i] = self.worker.submit(jobs[i])
+
+        threads = [threading.Thread(target=submit, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([r[0] for r in replies], [202] * 3, replies)
+        records = [self.worker.wait_for(j["job_id"], timeout=120) for j in jobs]
+        for job, record in zip(jobs, records):
+            self.assertFinished(record)
+            self.assertEqual(record["stdout"], job["job_id"] + "\n")
+            self.assertEqual(record["image_id"], image.image_id)
+        self.assertTrue(any(r["image_pulled"] for r in records), records)
+        # Three separate pulls would be three engine "pull" events, even concurrent ones.
+        self.assertEqual(len(pull_events(image.ref, since)), 1)
+        self.assertNoContainersLeft()
+
+
+# ---------------------------------------------------------------------------------------
+# pull_policy "never" and "always".
+
+class PullPolicy(ExecutionAssertions, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_registries()
+
+    def start_worker(self, policy):
+        worker = Worker({"pull_policy": policy,
+                         "allowed_images": ["%s/%s:*" % (OPEN_REGISTRY, REPOSITORY)]})
+        self.addCleanup(worker.close)
+        return worker
+
+    def pushed_image(self):
+        image = RegistryImage()
+        self.addCleanup(image.cleanup)
+        return image
+
+    def test_never_fails_a_missing_image_without_pulling(self):
+        worker = self.start_worker("never")
+        image = self.pushed_image()  # the registry has it: only the policy stops the pull
+        image.remove_local()
+        since = time.time()
+        record = self.run_job(make_job(image=image.ref, cmd=["true"]), worker)
+        self.assertFailed(record, "IMAGE_PULL_FAILED")
+        self.assertRegex(record["error"]["message"], r"pull_policy|[Pp]olicy")
+        self.assertIn("never", record["error"]["message"])
+        self.assertIs(record["image_pulled"], False)
+        self.assertEqual(pull_events(image.ref, since), [])
+        self.assertIsNone(local_image_id(image.ref))
+
+    def test_never_runs_a_present_image(self):
+        worker = self.start_worker("never")
+        image = self.pushed_image()
+        record = self.run_job(make_job(image=image.ref, cmd=["echo", "ran"]), worker)
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"], "ran\n")
+        self.assertIs(record["image_pulled"], False)
+
+    def test_always_pulls_a_present_image(self):
+        worker = self.start_worker("always")
+        image = self.pushed_image()
+        self.assertEqual(local_image_id(image.ref), image.image_id)
+        since = time.time()
+        record = self.run_job(make_job(image=image.ref, cmd=["echo", "ran"]), worker)
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"], "ran\n")
+        self.assertIs(record["image_pulled"], True)
+        self.assertEqual(record["image_id"], image.image_id)
+        self.assertEqual(len(pull_events(image.ref, since)), 1)
+
+
+# ---------------------------------------------------------------------------------------
+# A registry that wants credentials (registry_auth_file).
+
+class RegistryCredentials(ExecutionAssertions, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_registries()
+        cls.dir = tempfile.TemporaryDirectory(prefix="wa-it-auth-")
+        login_config = os.path.join(cls.dir.name, "docker-config")
+        os.mkdir(login_config)
+        docker_cli("login", "-u", REGISTRY_USER, "--password-stdin", AUTH_REGISTRY,
+                   stdin=REGISTRY_PASSWORD + "\n", config_dir=login_config)
+        cls.image = RegistryImage(registry=AUTH_REGISTRY, config_dir=login_config)
+        cls.auth = base64.b64encode(
+            ("%s:%s" % (REGISTRY_USER, REGISTRY_PASSWORD)).encode()).decode()
+        cls.auth_file = os.path.join(cls.dir.name, "registry-auth.json")
+        with open(cls.auth_file, "w") as f:
+            json.dump({"auths": {AUTH_REGISTRY: {"auth": cls.auth}}}, f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.image.cleanup()
+        cls.dir.cleanup()
+
+    def start_worker(self, **config):
+        config["allowed_images"] = ["%s/%s:*" % (AUTH_REGISTRY, REPOSITORY)]
+        worker = Worker(config)
+        self.addCleanup(worker.close)
+        return worker
+
+    def test_without_credentials_the_pull_fails(self):
+        self.image.remove_local()
+        worker = self.start_worker()
+        record = self.run_job(make_job(image=self.image.ref, cmd=["true"]), worker)
+        self.assertFailed(record, "IMAGE_PULL_FAILED")
+        self.assertIsNone(local_image_id(self.image.ref))
+
+    def test_with_credentials_the_pull_succeeds_and_they_stay_secret(self):
+        self.image.remove_local()
+        worker = self.start_worker(registry_auth_file=self.auth_file, log_level="debug")
+        record = self.run_job(make_job(image=self.image.ref, cmd=["echo", "authorized"]), worker)
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"], "authorized\n")
+        self.assertIs(record["image_pulled"], True)
+        self.assertEqual(record["image_id"], self.image.image_id)
+        seen = {"log": worker.log(), "record": json.dumps(record)}
+        for path in ("/info", "/health", "/metrics", "/jobs"):
+            resp, data = worker.request("GET", path, raw=True)
+            self.assertEqual(resp.status, 200, path)
+            seen[path] = data.decode(errors="replace")
+        for where, text in seen.items():
+            self.assertNotIn(REGISTRY_PASSWORD, text, where)
+            self.assertNotIn(self.auth, text, where)
+
+
+# ---------------------------------------------------------------------------------------
+# Build mode.
+
+HELLO_DOCKERFILE = 'FROM %s\nCOPY hello.txt /hello.txt\nCMD ["cat", "/hello.txt"]\n' % IMAGE
+
+
+def build_job(dockerfile, context=()):
+    job = make_job()
+    job["runtime"] = {"mode": "build",
+                      "build": {"dockerfile": dockerfile, "context": list(context)}}
+    return job
+
+
+class BuildMode(ExecutionAssertions, WorkerTestCase):
+    config = {"allowed_runtime_modes": ["image", "build"], "max_build_context_bytes": 65536}
+
+    def remove_built(self, record):
+        if record.get("image"):
+            self.addCleanup(remove_local_image, record["image"])
+
+    def test_build_runs_and_an_identical_build_is_reused(self):
+        hello = "hello from build mode %s\n" % uuid.uuid4().hex  # a context unique to the run
+        first = self.run_job(build_job(HELLO_DOCKERFILE, [file_entry("hello.txt", hello)]),
+                             timeout=180)
+        self.remove_built(first)
+        self.assertFinished(first)
+        self.assertEqual(first["stdout"], hello)
+        self.assertIs(first["image_built"], True)
+        self.assertTrue(first["image"])
+        self.assertRegex(first["image_id"], r"^sha256:[0-9a-f]{64}$")
+        self.assertEqual(local_image_id(first["image"]), first["image_id"])
+
+        second = self.run_job(build_job(HELLO_DOCKERFILE, [file_entry("hello.txt", hello)]),
+                              timeout=180)
+        self.remove_built(second)
+        self.assertFinished(second)
+        self.assertEqual(second["stdout"], hello)
+        self.assertIs(second["image_built"], False)
+        self.assertEqual((second["image"], second["image_id"]), (first["image"], first["image_id"]))
+        self.assertNoContainersLeft()
+
+    def test_failing_run_step_is_build_failed_with_the_log_tail(self):
+        # The step prints "tail-42-line"; the command text holds "$((6*7))", so only the
+        # build's own output can put "tail-42-line" into the message.
+        dockerfile = "FROM %s\nRUN echo tail-$((6*7))-line && /bin/false\n" % IMAGE
+        record = self.run_job(build_job(dockerfile), timeout=180)
+        self.assertFailed(record, "BUILD_FAILED")
+        self.assertIn("tail-42-line", record["error"]["message"])
+        self.assertIsNone(record["exit_code"])
+        self.assertNoContainersLeft()
+
+    def test_unknown_instruction_is_build_failed(self):
+        record = self.run_job(build_job("FROM %s\nFROBNICATE now\n" % IMAGE), timeout=180)
+        self.assertFailed(record, "BUILD_FAILED")
+        self.assertIn("FROBNICATE", record["error"]["message"].upper())
+
+    def test_malformed_build_is_invalid_build(self):
+        no_build = make_job()
+        no_build["runtime"] = {"mode": "build"}
+        no_dockerfile = build_job(HELLO_DOCKERFILE)
+        del no_dockerfile["runtime"]["build"]["dockerfile"]
+        cases = {
+            "no runtime.build": no_build,
+            "no dockerfile": no_dockerfile,
+            "dockerfile not a string": build_job(["FROM", IMAGE]),
+            "context path escapes": build_job(HELLO_DOCKERFILE, [file_entry("../hello.txt", "x")]),
+            "context over max_build_context_bytes":
+                build_job(HELLO_DOCKERFILE, [file_entry("big.bin", b"\0" * 70000)]),
+        }
+        for name, job in cases.items():
+            with self.subTest(name):
+                self.assertRejected(job, "INVALID_BUILD")
+
+
+class BuildModeNotAllowed(ExecutionAssertions, WorkerTestCase):
+    config = {}  # allowed_runtime_modes defaults to [image]
+
+    def test_build_mode_is_runtime_not_supported(self):
+        job = build_job(HELLO_DOCKERFILE, [file_entry("hello.txt", "hello\n")])
+        self.assertRejected(job, "RUNTIME_NOT_SUPPORTED")
+
+
+# ---------------------------------------------------------------------------------------
+# Job files, outputs, exact binary output.
+
+class FilesAndOutputs(ExecutionAssertions, WorkerTestCase):
+    config = {"output_file_limit_bytes": 4096, "max_job_files_bytes": 65536}
+
+    def test_files_are_placed_in_the_workspace(self):
+        job = make_job(cmd=["sh", "-c",
+                            "pwd; cat a.txt; stat -c '%a %s %n' a.txt dir/b.bin run.sh; "
+                            "od -An -tx1 dir/b.bin | head -1; md5sum dir/b.bin; ./run.sh"])
+        with_runtime(job, files=[
+            file_entry("a.txt", "first file\n"),
+            file_entry("dir/b.bin", ALL_BYTES, mode="0755"),
+            file_entry("run.sh", "#!/bin/sh\necho run.sh ran\n", mode=493),
+        ])
+        record = self.run_job(job)
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"].splitlines(), [
+            "/workspace",
+            "first file",
+            "644 11 a.txt",
+            "755 256 dir/b.bin",
+            "755 26 run.sh",
+            " " + " ".join("%02x" % b for b in range(16)),
+            "%s  dir/b.bin" % hashlib.md5(ALL_BYTES).hexdigest(),
+            "run.sh ran",
+        ])
+        self.assertEqual(record["stderr"], "")
+
+    def test_bad_files_are_invalid_files(self):
+        cases = {
+            "traversal": [file_entry("../x", "x")],
+            "traversal inside": [file_entry("dir/../../x", "x")],
+            "absolute": [file_entry("/etc/x", "x")],
+            "duplicate": [file_entry("a.txt", "1"), file_entry("a.txt", "2")],
+            "empty path": [file_entry("", "x")],
+            "bad base64": [{"path": "x.bin", "content": "!!not base64!!", "encoding": "base64"}],
+            "over max_job_files_bytes": [file_entry("big.bin", b"\0" * 70000)],
+        }
+        for name, files in cases.items():
+            with self.subTest(name):
+                self.assertRejected(with_runtime(make_job(cmd=["true"]), files=files),
+                                    "INVALID_FILES")
+
+    def test_outputs_are_collected_exactly(self):
+        job = make_job(cmd=["sh", "-c", "mkdir -p out && printf '%s' > out/result.bin"
+                            % PRINTF_ALL_BYTES])
+        with_runtime(job, outputs=["out/result.bin", "missing.txt"])
+        record = self.run_job(job)
+        self.assertFinished(record)
+        found, missing = record["outputs"]
+        self.assertEqual((found["path"], found["found"], found["size"], found["truncated"]),
+                         ("out/result.bin", True, 256, False))
+        self.assertEqual(base64.b64decode(found["content_base64"]), ALL_BYTES)
+        self.assertEqual((missing["path"], missing["found"]), ("missing.txt", False))
+
+    def test_output_over_the_cap_is_truncated(self):
+        job = make_job(cmd=["sh", "-c", "head -c 10000 /dev/zero | tr '\\0' x > big.txt"])
+        with_runtime(job, outputs=["big.txt"])
+        record = self.run_job(job)
+        self.assertFinished(record)
+        [big] = record["outputs"]
+        self.assertEqual((big["path"], big["found"], big["size"], big["truncated"]),
+                         ("big.txt", True, 10000, True))
+        self.assertEqual(base64.b64decode(big["content_base64"]), b"x" * 4096)
+
+    def test_bad_outputs_are_invalid_outputs(self):
+        cases = {"traversal": ["../x"], "absolute": ["/etc/passwd"], "not a list": "out.txt",
+                 "not a string": [7], "empty": [""]}
+        for name, outputs in cases.items():
+            with self.subTest(name):
+                self.assertRejected(with_runtime(make_job(cmd=["true"]), outputs=outputs),
+                                    "INVALID_OUTPUTS")
+
+    def test_binary_stdout_and_stderr_round_trip_in_base64(self):
+        job = make_job(cmd=["sh", "-c",
+                            "printf '%s'; printf '\\377\\000\\n' >&2" % PRINTF_ALL_BYTES])
+        record = self.run_job(job)
+        self.assertFinished(record)
+        status, exact = self.worker.request("GET", "/jobs/%s?encoding=base64" % job["job_id"])
+        self.assertEqual(status, 200)
+        self.assertEqual(base64.b64decode(exact["stdout_base64"]), ALL_BYTES)
+        self.assertEqual(base64.b64decode(exact["stderr_base64"]), b"\xff\x00\n")
+
+
+# ---------------------------------------------------------------------------------------
+# Live output: GET /jobs/{id}/output.
+
+class LiveOutput(ExecutionAssertions, WorkerTestCase):
+    def open_stream(self, job_id, query=""):
+        conn = self.worker.connection(timeout=30)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/jobs/%s/output%s" % (job_id, query))
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.getheader("Content-Type").split(";")[0], "application/octet-stream")
+        self.assertEqual(resp.getheader("Transfer-Encoding"), "chunked")
+        return resp
+
+    def test_output_streams_while_the_job_runs(self):
+        job = make_job(cmd=["sh", "-c", "echo first; sleep 3; echo second"])
+        submitted = time.time()
+        self.assertEqual(self.worker.submit(job)[0], 202)
+        resp = self.open_stream(job["job_id"])
+        self.assertEqual(resp.readline(), b"first\n")
+        first_at = time.time()
+        self.assertEqual(self.worker.job(job["job_id"])[1]["state"], "running")
+        self.assertEqual(resp.read(), b"second\n")  # the rest, up to the stream's end
+        ended_at = time.time()
+        record = self.worker.job(job["job_id"])[1]
+        self.assertEqual(record["state"], "finished", record)  # the stream ends after the job
+        self.assertEqual(record["stdout"], "first\nsecond\n")
+        self.assertLess(first_at - submitted, 2.5)
+        self.assertGreater(ended_at - first_at, 2.5)
+
+    def test_streams_select_stdout_stderr_or_both(self):
+        job = make_job(cmd=["sh", "-c",
+                            "echo out1; echo err1 >&2; sleep 1; echo out2; echo err2 >&2"])
+        self.assertEqual(self.worker.submit(job)[0], 202)
+        streams = {q: self.open_stream(job["job_id"], q)
+                   for q in ("?stream=stdout", "?stream=stderr", "?stream=both", "")}
+        got = {q: resp.read() for q, resp in streams.items()}
+        self.assertEqual(got["?stream=stdout"], b"out1\nout2\n")
+        self.assertEqual(got["?stream=stderr"], b"err1\nerr2\n")
+        for q in ("?stream=both", ""):
+            lines = got[q].splitlines()
+            self.assertEqual(sorted(lines), [b"err1", b"err2", b"out1", b"out2"], q)
+            # Each stream keeps its order; the sleep orders the pairs.
+            self.assertLess(max(lines.index(b"out1"), lines.index(b"err1")),
+                            min(lines.index(b"out2"), lines.index(b"err2")), q)
+
+    def test_stream_of_an_ended_job_is_its_whole_output(self):
+        job = make_job(cmd=["sh", "-c", "printf '%s'" % PRINTF_ALL_BYTES])
+        self.assertFinished(self.run_job(job))
+        self.assertEqual(self.open_stream(job["job_id"], "?stream=stdout").read(), ALL_BYTES)
+
+    def test_output_of_an_unknown_job_is_404(self):
+        status, body = self.worker.request("GET", "/jobs/no-such-job/output")
+        self.assertEqual(status, 404, body)
+
+
+# ---------------------------------------------------------------------------------------
+# Isolation: the defaults, seen from inside the container; network; a fork bomb.
+
+ISOLATION_PROBE = r"""
+echo "net=$(ls /sys/class/net | tr '\n' ' ')"
+grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status | tr -d '\t'
+awk '$2 == "/" { split($4, o, ","); print "rootfs=" o[1] }' /proc/mounts
+touch /tmp/x && echo tmp=writable
+touch /workspace/x && echo workspace=writable
+echo "uid=$(id -u) gid=$(id -g) pwd=$(pwd)"
+echo "JOB_ID=$JOB_ID TASK_TYPE=$TASK_TYPE"
+if [ -f /sys/fs/cgroup/pids.max ]; then
+  echo "pids.max=$(cat /sys/fs/cgroup/pids.max)"
+  echo "cpu=$(cat /sys/fs/cgroup/cpu.max)"
+else
+  echo "pids.max=$(cat /sys/fs/cgroup/pids/pids.max)"
+  echo "cpu=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+fi
+"""
+
+
+def probe(record):
+    """The probe's "key=value" and "Key:value" lines as a dict."""
+    facts = {}
+    for line in record["stdout"].splitlines():
+        key, value = re.split(r"[=:]", line, maxsplit=1)
+        facts[key] = value
+    return facts
+
+
+class Isolation(ExecutionAssertions, WorkerTestCase):
+    config = {}  # the defaults are what is under test
+
+    def test_default_isolation_inside_the_container(self):
+        job = make_job(cmd=["sh", "-c", ISOLATION_PROBE],
+                       task={"type": "isolation_probe", "payload": {}})
+        record = self.run_job(job)
+        self.assertFinished(record)
+        self.assertEqual(record["stderr"], "")
+        self.assertEqual(probe(record), {
+            "net": "lo ",
+            "CapInh": "0000000000000000", "CapPrm": "0000000000000000",
+            "CapEff": "0000000000000000", "CapBnd": "0000000000000000",
+            "CapAmb": "0000000000000000", "NoNewPrivs": "1",
+            "rootfs": "ro", "tmp": "writable", "workspace": "writable",
+            "uid": "65534 gid=65534 pwd=/workspace",
+            "JOB_ID": "%s TASK_TYPE=isolation_probe" % job["job_id"],
+            "pids.max": "256",
+            "cpu": "100000 100000",  # default_cpus 1.0
+        })
+        self.assertEqual(record["limits"], {"memory_mb": 512, "max_runtime_seconds": 300,
+                                            "cpus": 1.0, "pids_limit": 256})
+        isolation = record["isolation"]
+        self.assertEqual(set(isolation), {"network", "read_only_rootfs", "user", "runtime",
+                                          "workspace"})
+        self.assertEqual((isolation["network"], isolation["read_only_rootfs"], isolation["user"],
+                          isolation["workspace"]), ("none", True, "65534:65534", "/workspace"))
+
+    def test_cpus_limit_reaches_the_cgroup(self):
+        job = make_job(cmd=["sh", "-c", ISOLATION_PROBE], limits={"cpus": 0.5})
+        record = self.run_job(job)
+        self.assertFinished(record)
+        self.assertEqual(probe(record)["cpu"], "50000 100000")
+        self.assertEqual(record["limits"]["cpus"], 0.5)
+
+    def test_bridge_network_is_not_allowed_by_default(self):
+        job = with_runtime(make_job(cmd=["true"]), network="bridge")
+        self.assertRejected(job, "NETWORK_NOT_ALLOWED")
+
+    def test_privilege_fields_are_forbidden(self):
+        cases = {"privileged": True, "cap_add": ["SYS_ADMIN"], "devices": ["/dev/kmsg"],
+                 "volumes": ["/:/host"]}
+        for field, value in cases.items():
+            with self.subTest(field):
+                job = with_runtime(make_job(cmd=["true"]), **{field: value})
+                self.assertRejected(job, "FORBIDDEN_FIELD")
+
+
+class NetworkAllowed(ExecutionAssertions, WorkerTestCase):
+    config = {"allow_network": True}
+
+    def test_bridge_only_when_asked(self):
+        bridged = self.run_job(with_runtime(make_job(cmd=["ls", "/sys/class/net"]),
+                                            network="bridge"))
+        self.assertFinished(bridged)
+        self.assertEqual(sorted(bridged["stdout"].split()), ["eth0", "lo"])
+        self.assertEqual(bridged["isolation"]["network"], "bridge")
+        default = self.run_job(make_job(cmd=["ls", "/sys/class/net"]))
+        self.assertEqual(default["stdout"].split(), ["lo"])
+        self.assertEqual(default["isolation"]["network"], "none")
+
+
+class ForkBomb(ExecutionAssertions, WorkerTestCase):
+    config = {"pids_limit": 64}
+
+    def test_fork_bomb_is_contained(self):
+        # Every bomb process forks without end; PID 1 is a sleep, so the job lasts until its
+        # deadline while the bomb holds the container at its pids limit.
+        bomb = "bomb() { while :; do bomb & done; }; bomb 2>/dev/null & exec sleep 60"
+        job = make_job(cmd=["sh", "-c", bomb], limits={"max_runtime_seconds": 5})
+        self.assertEqual(self.worker.submit(job)[0], 202)
+        self.worker.wait_for(job["job_id"], states=("running",))
+        while self.worker.job(job["job_id"])[1]["state"] == "running":
+            started = time.time()
+            status, health = self.worker.request("GET", "/health")
+            self.assertEqual(status, 200)
+            self.assertLess(time.time() - started, 2.0, "the worker stalled under the bomb")
+            time.sleep(0.5)
+        record = self.worker.wait_for(job["job_id"], timeout=30)
+        self.assertFailed(record, "TIMEOUT")
+        self.assertEqual(record["limits"]["pids_limit"], 64)
+        self.assertNoContainersLeft(timeout=15)
+
+        after = self.run_job(make_job(cmd=["sh", "-c", ISOLATION_PROBE]))
+        self.assertFinished(after)
+        self.assertEqual(probe(after)["pids.max"], "64")
+        self.assertEqual(self.worker.request("GET", "/health")[0], 200)
+        self.assertNoContainersLeft()
+
+
+if __name__ == "__main__":
+    unittest.main()
