@@ -66,7 +66,10 @@ class Worker:
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
                "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir(),
-               "shutdown_drain_seconds": 0}
+               "shutdown_drain_seconds": 0,
+               # Tests never reach past loopback: a missing image fails instead of being
+               # pulled from Docker Hub. Pull tests set "missing" or "always" themselves.
+               "pull_policy": "never"}
         cfg.update(config or {})
         self.config = cfg
         self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")

@@ -161,8 +161,10 @@ CASES = [
      400, "IMAGE_NOT_ALLOWED"),
     ("image other registry", post(job_body(runtime=runtime(image="127.0.0.1:5000/" + IMAGE))), 400,
      "IMAGE_NOT_ALLOWED"),
-    ("image docker.io spelling", post(job_body(runtime=runtime(image="docker.io/library/" + IMAGE))), 400,
-     "IMAGE_NOT_ALLOWED"),
+    ("image lookalike registry", post(job_body(runtime=runtime(image="docker.io.evil.example/library/" + IMAGE))),
+     400, "IMAGE_NOT_ALLOWED"),
+    ("image id instead of a name", post(job_body(runtime=runtime(image="sha256:" + "0" * 64))), 400,
+     "MISSING_IMAGE"),
     # cmd.
     ("cmd string", post(job_body(runtime=runtime(cmd="rm -rf /"))), 400, "INVALID_CMD"),
     ("cmd object", post(job_body(runtime=runtime(cmd={"a": 1}))), 400, "INVALID_CMD"),

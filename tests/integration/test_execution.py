@@ -204,11 +204,11 @@ class ExecutionAssertions:
 
 
 # ---------------------------------------------------------------------------------------
-# Pulls from the open registry under the default policy ("missing").
+# Pulls from the open registry under the policy "missing" (the default outside the tests).
 
 class ImagePull(ExecutionAssertions, WorkerTestCase):
-    config = {"allowed_images": [IMAGE, "%s/%s:*" % (OPEN_REGISTRY, REPOSITORY)],
-              "max_concurrent_jobs": 3}
+    config = {"allowed_images": [IMAGE, "%s/%s/*" % (OPEN_REGISTRY, REPOSITORY.split("/")[0])],
+              "max_concurrent_jobs": 3, "pull_policy": "missing"}
 
     @classmethod
     def setUpClass(cls):
@@ -371,6 +371,7 @@ class RegistryCredentials(ExecutionAssertions, unittest.TestCase):
 
     def start_worker(self, **config):
         config["allowed_images"] = ["%s/%s:*" % (AUTH_REGISTRY, REPOSITORY)]
+        config["pull_policy"] = "missing"
         worker = Worker(config)
         self.addCleanup(worker.close)
         return worker

@@ -109,13 +109,14 @@ class JobExecution(WorkerTestCase):
         record = self.worker.wait_for(job["job_id"])  # json.loads inside already validated it
         self.assertEqual(record["stdout"], "ok\ufffd\ufffdend")
 
-    def test_missing_image_is_docker_error(self):
+    def test_missing_image_under_pull_policy_never_is_image_pull_failed(self):
         job = make_job(image="worker-agent-no-such-image:0")
         self.worker.submit(job)
         record = self.worker.wait_for(job["job_id"])
         self.assertEqual(record["state"], "failed")
-        self.assertEqual(record["error"]["code"], "DOCKER_ERROR")
-        self.assertIn("No such image", record["error"]["message"])
+        self.assertEqual(record["error"]["code"], "IMAGE_PULL_FAILED")
+        self.assertIn("worker-agent-no-such-image:0", record["error"]["message"])
+        self.assertIn("pull_policy is never", record["error"]["message"])
 
     def test_job_has_no_network(self):
         job = make_job(cmd=["sh", "-c", "ls /sys/class/net"])

@@ -100,14 +100,14 @@ class HealthAndMetrics(WorkerTestCase):
     def test_unmatched_routes_and_docker_errors_are_counted(self):
         self.worker.request("GET", "/no/such/path")
         self.worker.request("GET", "/jobs/none-such")
-        # A job whose image does not exist fails at create: a Docker API error.
+        # A job whose image does not exist (pull_policy never): the image inspect fails.
         job = make_job(image="wa-no-such-image-%d:1" % os.getpid())
         self.assertEqual(self.worker.submit(job)[0], 202)
-        self.assertEqual(self.worker.wait_for(job["job_id"])["error"]["code"], "DOCKER_ERROR")
+        self.assertEqual(self.worker.wait_for(job["job_id"])["error"]["code"], "IMAGE_PULL_FAILED")
         s = samples(metrics_text(self.worker)[1])
         self.assertGreaterEqual(s['worker_agent_http_requests_total{method="GET",route="unmatched",status="404"}'], 1)
         self.assertGreaterEqual(s['worker_agent_http_requests_total{method="GET",route="/jobs/{job_id}",status="404"}'], 1)
-        self.assertGreaterEqual(s['worker_agent_docker_api_errors_total{endpoint="create"}'], 1)
+        self.assertGreaterEqual(s['worker_agent_docker_api_errors_total{endpoint="image_inspect"}'], 1)
 
     def test_promtool_accepts_the_exposition(self):
         text = metrics_text(self.worker)[1]
