@@ -9,16 +9,18 @@ namespace {
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// Each byte's 6-bit value, or -1 for a byte outside the alphabet ('=' included).
-constexpr std::array<int8_t, 256> makeDecodeTable() {
-  std::array<int8_t, 256> table{};
-  for (auto& v : table) v = -1;
+constexpr uint8_t kInvalid = 0xFF;
+
+// Each byte's 6-bit value, or kInvalid for a byte outside the alphabet ('=' included).
+constexpr std::array<uint8_t, 256> makeDecodeTable() {
+  std::array<uint8_t, 256> table{};
+  for (auto& v : table) v = kInvalid;
   for (size_t i = 0; i < kAlphabet.size(); ++i) {
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<uint8_t>(i);
   }
   return table;
 }
-constexpr std::array<int8_t, 256> kDecode = makeDecodeTable();
+constexpr std::array<uint8_t, 256> kDecode = makeDecodeTable();
 
 }  // namespace
 
@@ -59,14 +61,12 @@ bool base64Decode(std::string_view text, std::string* out) {
     // Padding only in the final quantum: "xx==" or "xxx=".
     size_t padding = 0;
     if (last && text[i + 3] == '=') padding = text[i + 2] == '=' ? 2 : 1;
-    int32_t values[4] = {0, 0, 0, 0};
+    uint32_t values[4] = {0, 0, 0, 0};
     for (size_t k = 0; k < 4 - padding; ++k) {
       values[k] = kDecode[static_cast<unsigned char>(text[i + k])];
-      if (values[k] < 0) return false;
+      if (values[k] == kInvalid) return false;
     }
-    const uint32_t v = static_cast<uint32_t>(values[0]) << 18 |
-                       static_cast<uint32_t>(values[1]) << 12 |
-                       static_cast<uint32_t>(values[2]) << 6 | static_cast<uint32_t>(values[3]);
+    const uint32_t v = values[0] << 18 | values[1] << 12 | values[2] << 6 | values[3];
     out->push_back(static_cast<char>(v >> 16));
     if (padding == 2) {
       if ((v & 0xFFFF) != 0) return false;  // leftover bits of the last character

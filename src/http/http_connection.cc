@@ -159,7 +159,7 @@ void HttpConnection::processInput() {
     queue(std::move(bytes));
     if (streamed && !head) {
       // The loop stops at stream_ unless start ended the stream already.
-      startStream(std::move(response.stream), request.http_minor != 0, keep_alive);
+      startStream(response.stream, request.http_minor != 0, keep_alive);
     } else {
       finishResponse(keep_alive);
     }
@@ -259,7 +259,7 @@ void HttpConnection::finishResponse(bool keep_alive) {
   }
 }
 
-void HttpConnection::startStream(StreamStart start, bool chunked, bool keep_alive) {
+void HttpConnection::startStream(const StreamStart& start, bool chunked, bool keep_alive) {
   stream_.reset(new StreamWriter(this));
   stream_chunked_ = chunked;
   stream_keep_alive_ = keep_alive;

@@ -76,7 +76,7 @@ class HttpConnection {
   // possibly inside start, so they never call back into the producer); releaseStream
   // lets go of the writer, with its hooks freed, and the close hook run if asked, from the
   // loop after this batch.
-  void startStream(StreamStart start, bool chunked, bool keep_alive);
+  void startStream(const StreamStart& start, bool chunked, bool keep_alive);
   bool streamWrite(std::string_view data);
   void streamEnd();
   void streamAbort();

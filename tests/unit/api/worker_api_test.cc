@@ -440,7 +440,7 @@ TEST_F(WorkerApiTest, ClientFallingBehindLiveOutputIsCutOff) {
   EXPECT_EQ(get(*client, "/jobs/flood/output").status, 200);
   spin();
   // The job writes far faster than the client reads (it reads nothing).
-  const std::string chunk(32 * 1024, 'f');
+  const std::string chunk(size_t{32} * 1024, 'f');
   for (int i = 0; i < 256 && feed_.subscriptions("flood") > 0; ++i) {
     capture(job, OutputStream::kStdout, chunk);
     loop_.runOnce(0);

@@ -32,7 +32,7 @@ class HttpStreamTest : public ::testing::Test {
     // Every request for /stream hands its writer to the test, which plays the producer
     // from the loop's events; on_start_ may act inside start.
     const auto stream = [this](const HttpRequest&, const RouteParams&) {
-      return HttpResponse::streamed(200, "text/plain", [this](StreamWriterPtr writer) {
+      return HttpResponse::streamed(200, "text/plain", [this](const StreamWriterPtr& writer) {
         ++started_;
         writer->onClose([this, writer] {  // holds the writer: released once the stream is over
           ++closed_;
@@ -278,7 +278,7 @@ TEST_F(HttpStreamTest, SlowReaderIsDisconnectedAtTheBufferCap) {
   openStream(*client);
   // The client reads nothing more: after the kernel's buffers, the connection's fills,
   // and the write that would pass the cap is refused and cuts the client off.
-  const size_t accepted = writeUntilRefused(16 * 1024, size_t{64} * 1024 * 1024);
+  const size_t accepted = writeUntilRefused(size_t{16} * 1024, size_t{64} * 1024 * 1024);
   EXPECT_LT(accepted, size_t{64} * 1024 * 1024) << "writes were never refused";
   EXPECT_FALSE(writer_->isOpen());
   EXPECT_TRUE(waitForConnections(0));
@@ -293,7 +293,7 @@ TEST_F(HttpStreamTest, DrainHookPacesAProducerWithABacklog) {
   // A producer with 16 MiB to send (sixteen times the cap, more than the kernel buffers
   // on loopback) writes while under the mark and resumes on drain.
   const size_t total = size_t{16} * 1024 * 1024;
-  const size_t piece = 8 * 1024;
+  const size_t piece = size_t{8} * 1024;
   size_t sent = 0;
   int drains = 0;
   const std::function<void()> pump = [&] {
@@ -348,7 +348,7 @@ TEST_F(HttpStreamTest, IdleTimeoutSparesAStreamButTheWriteTimeoutEndsAStalledOne
   EXPECT_TRUE(writer_->write("still here"));
   client->pump();
   // Fill every buffer until output waits for a client that does not read.
-  const std::string piece(64 * 1024, 's');
+  const std::string piece(size_t{64} * 1024, 's');
   for (int i = 0; i < 200 && writer_->buffered() < size_t{1024} * 1024; ++i) {
     ASSERT_TRUE(writer_->write(piece));
     loop_.runOnce(0);
