@@ -4,12 +4,16 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <concepts>
 #include <cstdio>
+#include <deque>
+#include <memory>
 #include <type_traits>
 
+#include "core/log.h"
 #include "core/text.h"
 
 namespace wa::api {
@@ -92,6 +96,24 @@ void field(Writer& w, std::string_view name, const std::vector<std::string>& lis
   key(w, name);
   stringList(w, list);
 }
+// A string, or null when it is empty (not known, or none).
+void stringOrNull(Writer& w, std::string_view name, std::string_view text) {
+  key(w, name);
+  if (text.empty()) {
+    w.Null();
+  } else {
+    string(w, text);
+  }
+}
+// An integer, or null when it is 0 (no limit).
+void limitOrNull(Writer& w, std::string_view name, int64_t value) {
+  key(w, name);
+  if (value == 0) {
+    w.Null();
+  } else {
+    w.Int64(value);
+  }
+}
 
 void jobError(Writer& w, const std::optional<jobs::JobError>& error) {
   if (!error) {
@@ -128,8 +150,87 @@ void jobSummary(Writer& w, const jobs::Job& job) {
   key(w, "error");
   jobError(w, job.error);
   field(w, "task_type", job.spec.task_type);
-  field(w, "image", job.spec.image);
+  // What the container was created from (a built image's tag too), once known.
+  field(w, "image", job.image_ref.empty() ? job.spec.image : job.image_ref);
   field(w, "duration_ms", durationMs(job));
+}
+
+// The full record of GET /jobs/{job_id} (without queue_position).
+void jobRecord(Writer& w, const jobs::Job& job, bool with_base64) {
+  jobSummary(w, job);
+  field(w, "stdout", job.stdout_output.data);
+  field(w, "stderr", job.stderr_output.data);
+  if (with_base64) {
+    field(w, "stdout_base64", core::base64Encode(job.stdout_output.data));
+    field(w, "stderr_base64", core::base64Encode(job.stderr_output.data));
+  }
+  field(w, "stdout_truncated", job.stdout_output.truncated);
+  field(w, "stderr_truncated", job.stderr_output.truncated);
+  field(w, "oom_killed", job.oom_killed);
+  key(w, "limits");
+  w.StartObject();
+  field(w, "memory_mb", job.spec.limits.memory_mb);
+  field(w, "max_runtime_seconds", job.spec.limits.max_runtime_seconds);
+  key(w, "cpus");
+  if (job.spec.limits.nano_cpus > 0) {
+    w.Double(static_cast<double>(job.spec.limits.nano_cpus) / 1e9);
+  } else {
+    w.Null();
+  }
+  // Settled when the run starts (RunSettings): null before, and when there is none.
+  limitOrNull(w, "pids_limit", job.run_settings.pids_limit);
+  w.EndObject();
+  stringOrNull(w, "image_id", job.image_id);
+  field(w, "runtime_mode", job.spec.runtime_mode);
+  field(w, "image_pulled", job.image_pulled);
+  field(w, "image_built", job.image_built);
+  key(w, "isolation");
+  // RunSettings is filled when the run starts: until then there is nothing to report.
+  if (job.started_at_ms) {
+    const jobs::RunSettings& run = job.run_settings;
+    w.StartObject();
+    field(w, "network", run.network);
+    field(w, "read_only_rootfs", run.read_only_rootfs);
+    stringOrNull(w, "user", run.user);
+    stringOrNull(w, "runtime", run.container_runtime);
+    stringOrNull(w, "workspace", run.workspace);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  if (!job.spec.outputs.empty()) {
+    key(w, "outputs");
+    w.StartArray();
+    for (const jobs::OutputFile& file : job.output_files) {
+      w.StartObject();
+      field(w, "path", file.path);
+      field(w, "found", file.found);
+      field(w, "size", file.size);
+      field(w, "truncated", file.truncated);
+      // Files are bytes: always base64 here, whatever ?encoding says.
+      key(w, "content_base64");
+      if (file.found) {
+        string(w, core::base64Encode(file.data));
+      } else {
+        w.Null();
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+}
+
+// The last value of query parameter name in request, nullopt when absent. False when the
+// query string has a malformed %-escape.
+bool queryValue(const http::HttpRequest& request, std::string_view name,
+                std::optional<std::string>* value) {
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!http::parseQuery(request.query, &query)) return false;
+  value->reset();
+  for (auto& [k, v] : query) {
+    if (k == name) *value = std::move(v);
+  }
+  return true;
 }
 
 bool mediaTypeIsJson(const std::string& content_type) {
@@ -174,6 +275,10 @@ void WorkerApi::registerRoutes(http::Router& router) {
   router.add("GET", "/jobs/{job_id}",
              [this](const http::HttpRequest& r, const http::RouteParams& p) {
                return getJob(r, p.get("job_id"));
+             });
+  router.add("GET", "/jobs/{job_id}/output",
+             [this](const http::HttpRequest& r, const http::RouteParams& p) {
+               return jobOutput(r, p.get("job_id"));
              });
   router.add("DELETE", "/jobs/{job_id}",
              [this](const http::HttpRequest&, const http::RouteParams& p) {
@@ -475,31 +580,238 @@ http::HttpResponse notFound(const std::string& job_id) {
 }
 }  // namespace
 
-http::HttpResponse WorkerApi::getJob(const http::HttpRequest&, const std::string& job_id) const {
+http::HttpResponse WorkerApi::getJob(const http::HttpRequest& request,
+                                     const std::string& job_id) const {
+  std::optional<std::string> encoding;
+  if (!queryValue(request, "encoding", &encoding)) {
+    return renderError(400, "INVALID_QUERY", "the query string has a malformed %-escape");
+  }
+  if (encoding && *encoding != "utf8" && *encoding != "base64") {
+    return renderError(400, "INVALID_QUERY", "encoding must be utf8 or base64");
+  }
   const jobs::Job* job = store_.find(job_id);
   if (job == nullptr) return notFound(job_id);
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  jobSummary(w, *job);
-  field(w, "stdout", job->stdout_output.data);
-  field(w, "stderr", job->stderr_output.data);
-  field(w, "stdout_truncated", job->stdout_output.truncated);
-  field(w, "stderr_truncated", job->stderr_output.truncated);
-  field(w, "oom_killed", job->oom_killed);
-  key(w, "limits");
-  w.StartObject();
-  field(w, "memory_mb", job->spec.limits.memory_mb);
-  field(w, "max_runtime_seconds", job->spec.limits.max_runtime_seconds);
-  w.EndObject();
-  if (!job->image_id.empty()) {
-    field(w, "image_id", job->image_id);
-  }
+  jobRecord(w, *job, encoding == "base64");
   if (auto position = scheduler_.queuePosition(*job)) {
     field(w, "queue_position", *position);
   }
   w.EndObject();
   return respond(200, buffer);
+}
+
+namespace {
+
+// Streams one job's output to one client: the bytes the record holds when the stream
+// starts (stdout, then stderr), then the chunks the feed publishes, in capture order,
+// until the job ends. Memory stays bounded: the record's bytes are written from the
+// record itself, a piece at a time as the client reads (onDrain); only live chunks that
+// arrive while the client is behind are copied, up to kMaxBacklog.
+//
+// Owned by its callbacks: the writer's hooks and the feed subscription. Whichever way the
+// stream ends (the job ends and the body is complete, the client leaves, the record
+// disappears) the subscription is dropped and the writer releases its hooks, which frees
+// this object.
+class OutputStreamer : public std::enable_shared_from_this<OutputStreamer> {
+ public:
+  // Pieces written from the record at a time.
+  static constexpr size_t kPiece = size_t{64} * 1024;
+  // Live output held for a client that does not keep up; past it the client is cut off
+  // (the same bound as the HTTP layer's buffer for a client that does not read).
+  static constexpr size_t kMaxBacklog = size_t{1024} * 1024;
+
+  OutputStreamer(const jobs::JobStore& store, jobs::OutputFeed* feed, std::string job_id,
+                 bool want_stdout, bool want_stderr, http::StreamWriterPtr writer)
+      : store_(store),
+        feed_(feed),
+        job_id_(std::move(job_id)),
+        wanted_{want_stdout, want_stderr},
+        writer_(std::move(writer)) {}
+
+  // Takes the record's current output as the first part of the body and, unless the job
+  // has ended, follows the feed (the caller checked that there is one).
+  void start() {
+    const jobs::Job* job = store_.find(job_id_);
+    if (job == nullptr) {  // cannot happen: the handler found it within this event
+      writer_->end();
+      return;
+    }
+    for (jobs::OutputStream stream : kStreams) {
+      if (wants(stream)) record_[index(stream)].end = output(*job, stream).size();
+    }
+    if (jobs::isTerminal(job->state)) {
+      job_ended_ = true;
+    } else {
+      auto self = shared_from_this();
+      subscription_ = feed_->subscribe(
+          job_id_,
+          [self](jobs::OutputStream stream, std::string_view chunk) {
+            self->onOutput(stream, chunk);
+          },
+          [self] { self->onEnd(); });
+    }
+    auto self = shared_from_this();
+    writer_->onClose([self] { self->stop(); });
+    writer_->onDrain([self] { self->pump(); });
+    pump();
+  }
+
+ private:
+  static constexpr std::array<jobs::OutputStream, 2> kStreams = {jobs::OutputStream::kStdout,
+                                                                 jobs::OutputStream::kStderr};
+  static size_t index(jobs::OutputStream stream) {
+    return stream == jobs::OutputStream::kStdout ? 0 : 1;
+  }
+  static const std::string& output(const jobs::Job& job, jobs::OutputStream stream) {
+    return stream == jobs::OutputStream::kStdout ? job.stdout_output.data : job.stderr_output.data;
+  }
+  bool wants(jobs::OutputStream stream) const { return wanted_[index(stream)]; }
+
+  void onOutput(jobs::OutputStream stream, std::string_view chunk) {
+    if (!wants(stream) || chunk.empty()) return;
+    if (backlog_bytes_ + chunk.size() > kMaxBacklog) {
+      core::logWarning("job output stream: the client is not keeping up; closing it job_id=",
+                       job_id_);
+      finish(false);
+      return;
+    }
+    backlog_.emplace_back(chunk);
+    backlog_bytes_ += chunk.size();
+    pump();
+  }
+
+  void onEnd() {
+    subscription_ = 0;  // the feed has dropped it
+    job_ended_ = true;
+    // The store may drop the record from now on: copy what is still to be sent from it
+    // (bounded by the output cap), ahead of the live chunks.
+    if (const jobs::Job* job = store_.find(job_id_)) {
+      for (auto stream = kStreams.rbegin(); stream != kStreams.rend(); ++stream) {
+        Range& range = record_[index(*stream)];
+        if (range.next < range.end) {
+          backlog_.emplace_front(output(*job, *stream).substr(range.next, range.end - range.next));
+          backlog_bytes_ += range.end - range.next;
+          range.next = range.end;
+        }
+      }
+    }
+    pump();
+  }
+
+  // Writes until the client has enough waiting, then waits for onDrain. Completes the
+  // body once the job has ended and everything is written.
+  void pump() {
+    while (writer_->isOpen() && writer_->buffered() < http::StreamWriter::kDrainMark) {
+      if (!writeNextPiece()) break;
+    }
+    if (writer_->isOpen() && job_ended_ && !pending()) finish(true);
+  }
+
+  bool pending() const {
+    return !backlog_.empty() || record_[0].next < record_[0].end ||
+           record_[1].next < record_[1].end;
+  }
+
+  // False when there is nothing to write, or the stream is over.
+  bool writeNextPiece() {
+    for (jobs::OutputStream stream : kStreams) {
+      Range& range = record_[index(stream)];
+      if (range.next == range.end) continue;
+      const jobs::Job* job = store_.find(job_id_);
+      if (job == nullptr || output(*job, stream).size() < range.end) {
+        // Dropped by retention while an ended job's output was still going out.
+        core::logInfo("job output stream: the job record is gone; closing job_id=", job_id_);
+        finish(false);
+        return false;
+      }
+      const size_t n = std::min(kPiece, range.end - range.next);
+      const std::string_view piece = std::string_view(output(*job, stream)).substr(range.next, n);
+      range.next += n;
+      return writer_->write(piece);
+    }
+    if (backlog_.empty()) return false;
+    const std::string& front = backlog_.front();
+    const size_t n = std::min(kPiece, front.size() - backlog_offset_);
+    // The writer copies: front may go right after.
+    const bool written = writer_->write(std::string_view(front).substr(backlog_offset_, n));
+    backlog_offset_ += n;
+    backlog_bytes_ -= n;
+    if (backlog_offset_ == front.size()) {
+      backlog_.pop_front();
+      backlog_offset_ = 0;
+    }
+    return written;
+  }
+
+  // Completes the body (complete) or cuts it short, and lets go of the feed.
+  void finish(bool complete) {
+    stop();
+    if (complete) {
+      writer_->end();
+    } else {
+      writer_->abort();
+    }
+  }
+
+  // The stream is over for us: leave the feed and drop what is queued.
+  void stop() {
+    if (subscription_ != 0) feed_->unsubscribe(subscription_);
+    subscription_ = 0;
+    backlog_.clear();
+    backlog_offset_ = 0;
+    backlog_bytes_ = 0;
+    record_ = {};
+  }
+
+  struct Range {
+    size_t next = 0;  // the next record byte to send
+    size_t end = 0;   // where the record stood when the stream started
+  };
+
+  const jobs::JobStore& store_;
+  jobs::OutputFeed* feed_;
+  const std::string job_id_;
+  const std::array<bool, 2> wanted_;  // by index(stream)
+  const http::StreamWriterPtr writer_;
+  std::array<Range, 2> record_{};    // the record's output, by index(stream)
+  std::deque<std::string> backlog_;  // live chunks (and, once ended, the record's rest)
+  size_t backlog_offset_ = 0;        // of backlog_.front(), already written
+  size_t backlog_bytes_ = 0;
+  bool job_ended_ = false;
+  uint64_t subscription_ = 0;
+};
+
+}  // namespace
+
+http::HttpResponse WorkerApi::jobOutput(const http::HttpRequest& request,
+                                        const std::string& job_id) {
+  std::optional<std::string> stream;
+  if (!queryValue(request, "stream", &stream)) {
+    return renderError(400, "INVALID_QUERY", "the query string has a malformed %-escape");
+  }
+  const std::string which = stream.value_or("both");
+  if (which != "stdout" && which != "stderr" && which != "both") {
+    return renderError(400, "INVALID_QUERY", "stream must be stdout, stderr or both");
+  }
+  const jobs::Job* job = store_.find(job_id);
+  if (job == nullptr) return notFound(job_id);
+  if (output_feed_ == nullptr && !jobs::isTerminal(job->state)) {
+    return renderError(503, "LIVE_OUTPUT_UNAVAILABLE",
+                       "this worker cannot follow the output of a job that has not ended");
+  }
+  http::HttpResponse response = http::HttpResponse::streamed(
+      200, "application/octet-stream",
+      [this, job_id, want_stdout = which != "stderr",
+       want_stderr = which != "stdout"](http::StreamWriterPtr writer) {
+        std::make_shared<OutputStreamer>(store_, output_feed_, job_id, want_stdout, want_stderr,
+                                         std::move(writer))
+            ->start();
+      });
+  // Raw bytes: a browser must not guess HTML or script from them.
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return response;
 }
 
 http::HttpResponse WorkerApi::listJobs(const http::HttpRequest& request) const {

@@ -15,6 +15,7 @@
 #include "http/http_request.h"
 #include "http/router.h"
 #include "jobs/job_store.h"
+#include "jobs/output_feed.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_info.h"
 #include "metrics/host_sampler.h"
@@ -60,6 +61,10 @@ class WorkerApi {
   void setHealthPolicy(HealthPolicy policy) { health_policy_ = policy; }
   // The metrics GET /metrics renders; without them the route answers 404.
   void setMetrics(const WorkerMetrics* metrics) { metrics_ = metrics; }
+  // The live output GET /jobs/{job_id}/output follows for jobs not yet ended; it must
+  // outlive every stream (the HTTP server). Without it that route serves only ended jobs
+  // and answers 503 LIVE_OUTPUT_UNAVAILABLE for the others.
+  void setOutputFeed(jobs::OutputFeed* feed) { output_feed_ = feed; }
 
   // {"error": {"code": ..., "message": ...}}: the body of errors not tied to a job.
   static http::HttpResponse renderError(int status, std::string_view code,
@@ -70,7 +75,12 @@ class WorkerApi {
   // The Prometheus text exposition, as text/plain; version=0.0.4.
   http::HttpResponse prometheusMetrics(const http::HttpRequest& request) const;
   http::HttpResponse submitJob(const http::HttpRequest& request);
+  // The job record; ?encoding=base64 adds stdout_base64 and stderr_base64.
   http::HttpResponse getJob(const http::HttpRequest& request, const std::string& job_id) const;
+  // The job's output bytes as a streamed application/octet-stream body: what the record
+  // holds (stdout, then stderr), then, for a job not yet ended, each chunk as the runner
+  // publishes it, until the job ends. ?stream=stdout|stderr|both (default both).
+  http::HttpResponse jobOutput(const http::HttpRequest& request, const std::string& job_id);
   http::HttpResponse listJobs(const http::HttpRequest& request) const;
   http::HttpResponse cancelJob(const std::string& job_id);
 
@@ -89,6 +99,7 @@ class WorkerApi {
   bool accepting_jobs_ = true;
   HealthPolicy health_policy_;
   const WorkerMetrics* metrics_ = nullptr;
+  jobs::OutputFeed* output_feed_ = nullptr;
 };
 
 }  // namespace wa::api

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <utility>
 
 #include "core/log.h"
@@ -15,6 +17,7 @@ namespace {
 
 constexpr size_t kReadChunk = size_t{64} * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 // Empties a buffer; one that grew for a large request or response gives its memory
 // back, since thousands of idle keep-alive connections would otherwise each keep theirs.
@@ -39,7 +42,10 @@ HttpConnection::HttpConnection(HttpServer& server, core::UniqueFd fd)
   armTimer();
 }
 
-HttpConnection::~HttpConnection() = default;
+HttpConnection::~HttpConnection() {
+  // Freed without close(): the server is being destroyed.
+  if (stream_) releaseStream(true);
+}
 
 core::MonoTime HttpConnection::now() const { return server_.loop_.clock().now(); }
 
@@ -66,10 +72,17 @@ void HttpConnection::onTimeout() {
     return;
   }
   if (pendingOutput() > 0) {
-    core::logDebug("http: closing a connection whose client stopped reading");
+    if (stream_) {
+      core::logWarning("http: closing a streamed response: its client read nothing for ",
+                       server_.options_.idle_timeout.count(), " ms (", pendingOutput(),
+                       " bytes waiting)");
+    } else {
+      core::logDebug("http: closing a connection whose client stopped reading");
+    }
     close();
     return;
   }
+  if (stream_) return;      // no deadline while the producer owes the body (armTimer)
   if (awaiting_request_) {  // idle keep-alive connection: nothing owed to anyone
     close();
     return;
@@ -86,9 +99,17 @@ void HttpConnection::advance() {
     processInput();
     if (!flush()) return;
     // Output drained below the bound while pipelined requests wait in in_: go on.
-    if (state_ != State::kOpen || unparsedInput() == 0 || pendingOutput() >= kOutputHighWater) {
+    if (state_ != State::kOpen || stream_ || unparsedInput() == 0 ||
+        pendingOutput() >= kOutputHighWater) {
       break;
     }
+  }
+  if (stream_ && read_eof_) {
+    // A client waiting for a body does not half-close; it left. Cut the stream now rather
+    // than keep its producer subscribed until a write fails.
+    core::logDebug("http: client closed its connection during a streamed response");
+    close();
+    return;
   }
   if (state_ == State::kOpen && read_eof_ && unparsedInput() == 0) {
     // The client will send nothing more; a request it left unfinished is dropped. What is
@@ -97,12 +118,15 @@ void HttpConnection::advance() {
     if (!flush()) return;
   }
   if (state_ == State::kClosed) return;
+  resume_pending_ = false;
   updateInterest();
   armTimer();
 }
 
 void HttpConnection::processInput() {
-  while (state_ == State::kOpen && unparsedInput() > 0 && pendingOutput() < kOutputHighWater) {
+  // A streamed response holds back the requests behind it until its body has ended.
+  while (state_ == State::kOpen && !stream_ && unparsedInput() > 0 &&
+         pendingOutput() < kOutputHighWater) {
     if (awaiting_request_) {
       awaiting_request_ = false;
       head_start_ = now();
@@ -122,19 +146,22 @@ void HttpConnection::processInput() {
       queueError(error.status, error.code, error.message);
       break;
     }
-    const bool keep_alive = parser_.keepAlive();
     const HttpRequest request = parser_.takeRequest();
-    const HttpResponse response = server_.respond(request);
+    HttpResponse response = server_.respond(request);
     core::logDebug("http: ", request.method, " ", request.target, " -> ", response.status);
+    const bool streamed = HttpServer::isStreamed(response);
+    const bool head = request.method == "HEAD";
+    // HTTP/1.0 has no chunked framing: a streamed body ends where the connection does.
+    const bool keep_alive = parser_.keepAlive() && !(streamed && request.http_minor == 0);
     std::string bytes = HttpServer::serialize(response, keep_alive, request.http_minor);
     // A response to HEAD announces the body's length but carries no body.
-    if (request.method == "HEAD") bytes.resize(bytes.find("\r\n\r\n") + 4);
+    if (head) bytes.resize(bytes.find("\r\n\r\n") + 4);
     queue(std::move(bytes));
-    if (keep_alive) {
-      awaiting_request_ = true;
-      idle_since_ = now();
+    if (streamed && !head) {
+      // The loop stops at stream_ unless start ended the stream already.
+      startStream(response.stream, request.http_minor != 0, keep_alive);
     } else {
-      state_ = State::kClosing;
+      finishResponse(keep_alive);
     }
   }
   if (in_offset_ == in_.size()) {
@@ -182,6 +209,7 @@ void HttpConnection::discardInput() {
 }
 
 bool HttpConnection::flush() {
+  if (state_ == State::kClosed) return false;  // e.g. a stream's write passed the cap
   while (pendingOutput() > 0) {
     const ssize_t n = ::send(fd_.get(), out_.data() + out_offset_, pendingOutput(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -195,6 +223,10 @@ bool HttpConnection::flush() {
     core::logDebug("http: send: ", std::strerror(errno));
     close();
     return false;
+  }
+  if (stream_ && above_drain_mark_ && pendingOutput() < StreamWriter::kDrainMark) {
+    above_drain_mark_ = false;
+    server_.loop_.post([writer = stream_] { writer->drained(); });
   }
   if (pendingOutput() == 0) {
     releaseIfLarge(&out_);
@@ -218,6 +250,99 @@ void HttpConnection::queueError(int status, std::string_view code, std::string_v
   state_ = State::kClosing;
 }
 
+void HttpConnection::finishResponse(bool keep_alive) {
+  if (keep_alive) {
+    awaiting_request_ = true;
+    idle_since_ = now();
+  } else {
+    state_ = State::kClosing;
+  }
+}
+
+void HttpConnection::startStream(const StreamStart& start, bool chunked, bool keep_alive) {
+  stream_.reset(new StreamWriter(this));
+  stream_chunked_ = chunked;
+  stream_keep_alive_ = keep_alive;
+  above_drain_mark_ = false;
+  const StreamWriterPtr writer = stream_;  // start may end the stream and reset stream_
+  try {
+    start(writer);
+    return;
+  } catch (const std::exception& e) {
+    core::logError("http: starting a streamed response threw: ", e.what());
+  } catch (...) {
+    core::logError("http: starting a streamed response threw a non-std exception");
+  }
+  // The head is gone already: all that is left is to cut the body short.
+  writer->abort();
+}
+
+bool HttpConnection::streamWrite(std::string_view data) {
+  if (data.empty()) return true;  // an empty chunk would end the body
+  char size_line[24];
+  size_t framing = 0;
+  if (stream_chunked_) {
+    framing =
+        static_cast<size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+  }
+  const size_t framed = data.size() + (stream_chunked_ ? framing + 2 : 0);
+  const size_t cap = server_.options_.max_stream_buffer_bytes;
+  if (pendingOutput() + framed > cap) {
+    // Never unbounded memory for a client that does not read: it loses the stream.
+    core::logWarning(
+        "http: closing a streamed response whose client is not reading: ", pendingOutput(),
+        " bytes waiting and ", framed, " more would pass the cap of ", cap);
+    close();
+    return false;
+  }
+  const bool was_idle = pendingOutput() == 0;
+  if (stream_chunked_) queue(std::string_view(size_line, framing));
+  queue(data);
+  if (stream_chunked_) queue("\r\n");
+  if (pendingOutput() >= StreamWriter::kDrainMark) above_drain_mark_ = true;
+  updateInterest();
+  if (was_idle) armTimer();  // the write deadline starts
+  return true;
+}
+
+void HttpConnection::streamEnd() {
+  if (stream_chunked_) queue(kLastChunk);
+  releaseStream(false);
+  finishResponse(stream_keep_alive_);
+  // Possibly inside the producer's call: the next writable event takes up what follows.
+  resume_pending_ = true;
+  updateInterest();
+  armTimer();
+}
+
+void HttpConnection::streamAbort() {
+  core::logDebug("http: a streamed response was abandoned by its producer");
+  releaseStream(false);
+  // What was written still goes out; then the connection closes without the last chunk
+  // (HTTP/1.1), and requests pipelined behind are not answered.
+  state_ = State::kClosing;
+  resume_pending_ = true;
+  updateInterest();
+  armTimer();
+}
+
+void HttpConnection::releaseStream(bool run_close_hook) {
+  StreamWriterPtr writer = std::move(stream_);
+  writer->connection_ = nullptr;
+  std::function<void()> on_close = std::move(writer->on_close_);
+  std::function<void()> on_drain = std::move(writer->on_drain_);
+  writer->on_close_ = nullptr;
+  writer->on_drain_ = nullptr;
+  above_drain_mark_ = false;
+  // We may be inside a call on the writer or inside one of its hooks: the writer and
+  // the hooks (which may own the producer) are freed after this batch, and the close
+  // hook runs there too, never inside the producer's own call.
+  server_.loop_.post([writer = std::move(writer), on_close = std::move(on_close),
+                      on_drain = std::move(on_drain), run_close_hook] {
+    if (run_close_hook && on_close) on_close();
+  });
+}
+
 void HttpConnection::finishClosing() {
   if (read_eof_) {
     close();
@@ -236,14 +361,18 @@ void HttpConnection::finishClosing() {
 }
 
 void HttpConnection::updateInterest() {
+  if (state_ == State::kClosed) return;
   uint32_t interest = 0;
   if (state_ == State::kLingering) {
     interest = core::FileEvent::kReadable;
   } else {
-    if (state_ == State::kOpen && !read_eof_ && pendingOutput() < kOutputHighWater) {
+    // During a stream reading goes on (so a client that leaves is noticed at once), but
+    // what it pipelines waits unparsed, so only a bounded amount of it.
+    if (state_ == State::kOpen && !read_eof_ && pendingOutput() < kOutputHighWater &&
+        (!stream_ || unparsedInput() < kReadChunk)) {
       interest |= core::FileEvent::kReadable;
     }
-    if (pendingOutput() > 0) interest |= core::FileEvent::kWritable;
+    if (pendingOutput() > 0 || resume_pending_) interest |= core::FileEvent::kWritable;
   }
   event_->setInterest(interest);
 }
@@ -255,6 +384,11 @@ void HttpConnection::armTimer() {
   core::MonoTime deadline;
   if (pendingOutput() > 0) {
     deadline = last_write_ + options.idle_timeout;
+  } else if (stream_) {
+    // Nothing waits for the client: the producer decides when the body ends (a job may
+    // be quiet for minutes), so no deadline.
+    timer_->disable();
+    return;
   } else if (awaiting_request_) {
     deadline = idle_since_ + options.idle_timeout;
   } else if (!parser_.headersComplete()) {
@@ -270,6 +404,7 @@ void HttpConnection::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   timer_->disable();
+  if (stream_) releaseStream(true);
   // The server frees this object after the current batch; the fd closes then, after the
   // watcher is gone, so a reused fd number never meets a stale watcher.
   server_.closeConnection(this);

@@ -3,6 +3,12 @@
 // waiting for a client that does not read. One timer enforces the header, idle and
 // write deadlines. The connection never frees itself: it asks the server, which frees it
 // after the current batch of events.
+//
+// A streamed response (HttpResponse::streamed) holds the connection until its producer
+// ends it: requests pipelined behind it wait, unparsed; no idle deadline applies while
+// nothing is waiting to be written, but the write deadline and the stream buffer cap
+// still cut off a client that does not read. The client shutting down its side during
+// a stream counts as leaving (HTTP clients half-close only when they go away).
 #pragma once
 
 #include <cstddef>
@@ -17,6 +23,7 @@
 #include "core/unique_fd.h"
 #include "http/http_parser.h"
 #include "http/http_request.h"
+#include "http/stream_writer.h"
 
 namespace wa::http {
 
@@ -37,6 +44,9 @@ class HttpConnection {
   HttpConnection& operator=(const HttpConnection&) = delete;
 
  private:
+  friend class HttpServer;    // close() for HttpServer::closeAll()
+  friend class StreamWriter;  // the stream* calls below
+
   enum class State {
     kOpen,       // reading and answering requests
     kClosing,    // last response queued: write it, then linger or close
@@ -58,6 +68,19 @@ class HttpConnection {
   void queue(std::string_view bytes);
   void queueError(int status, std::string_view code, std::string_view message);
   void finishClosing();
+  // After a whole (non-streamed) response: wait for the next request, or close.
+  void finishResponse(bool keep_alive);
+
+  // Streamed responses. startStream runs the handler's start with a new writer;
+  // streamWrite/streamEnd/streamAbort serve StreamWriter (called from the producer,
+  // possibly inside start, so they never call back into the producer); releaseStream
+  // lets go of the writer, with its hooks freed, and the close hook run if asked, from the
+  // loop after this batch.
+  void startStream(const StreamStart& start, bool chunked, bool keep_alive);
+  bool streamWrite(std::string_view data);
+  void streamEnd();
+  void streamAbort();
+  void releaseStream(bool run_close_hook);
   void updateInterest();
   void armTimer();
   void close();
@@ -77,6 +100,15 @@ class HttpConnection {
   size_t in_offset_ = 0;
   std::string out_;  // serialized responses, not yet written (after out_offset_)
   size_t out_offset_ = 0;
+
+  StreamWriterPtr stream_;  // the streamed response being produced, if any
+  bool stream_chunked_ = false;
+  bool stream_keep_alive_ = false;  // after the stream: the next request, or close
+  bool above_drain_mark_ = false;   // a write left >= kDrainMark waiting: post onDrain below it
+  // A stream ended from outside the connection's own events: the next writable event
+  // takes up pipelined requests (or the close), so no request is handled inside the
+  // producer's call.
+  bool resume_pending_ = false;
 
   // Deadlines. Until the first byte of the next request arrives the connection is idle
   // (idle_timeout from idle_since_); from then its head must be complete within

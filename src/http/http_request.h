@@ -1,10 +1,14 @@
 // HttpRequest / HttpResponse: one parsed request and the response a handler returns.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "http/stream_writer.h"
 
 namespace wa::http {
 
@@ -23,13 +27,29 @@ struct HttpRequest {
   const std::string* header(std::string_view name) const;
 };
 
+// Starts a streamed body: receives the writer once the response head is queued.
+using StreamStart = std::function<void(StreamWriterPtr writer)>;
+
 struct HttpResponse {
   int status = 200;
   HeaderList headers;  // extra headers; the server adds Content-Length, CORS, Connection
-  std::string body;    // JSON text
+  std::string body;    // JSON text; unused when stream is set
+  StreamStart stream;  // set: the body is streamed (see streamed())
 
   static HttpResponse json(int status, std::string body) {
     return HttpResponse{status, {}, std::move(body)};
+  }
+  // A response whose body is produced later, piece by piece. The head goes out without
+  // Content-Length (HTTP/1.1: Transfer-Encoding: chunked; HTTP/1.0: Connection: close),
+  // then start runs once, right after the handler has returned and still inside the
+  // request's event, with the writer for the body. It may write and end at once or keep
+  // the writer and write from later events. Requests the client pipelined behind this
+  // one wait until the body ends. start never runs for HEAD, whose answer is the head
+  // alone, nor for a status that has no body (1xx, 204, 304).
+  static HttpResponse streamed(int status, std::string content_type, StreamStart start) {
+    HttpResponse response{status, {}, {}, std::move(start)};
+    response.headers.emplace_back("Content-Type", std::move(content_type));
+    return response;
   }
 };
 

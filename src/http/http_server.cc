@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 #include <utility>
+#include <vector>
 
 #include "core/log.h"
 #include "http/http_connection.h"
@@ -91,6 +92,10 @@ const char* reasonPhrase(int status) {
   }
 }
 
+// Statuses that carry no body, and on which a Content-Length is forbidden (1xx, 204) or
+// misleading (304): a body there would be read as the start of the next response.
+bool isBodiless(int status) { return status < 200 || status == 204 || status == 304; }
+
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -157,6 +162,14 @@ HttpServer::~HttpServer() {
   // Connections go first (their watchers and timers belong to the loop, which outlives
   // us); any already in the loop's graveyard no longer touch the server.
   connections_.clear();
+}
+
+void HttpServer::closeAll() {
+  // close() removes each connection from connections_: walk a copy.
+  std::vector<HttpConnection*> open;
+  open.reserve(connections_.size());
+  for (const auto& [connection, owner] : connections_) open.push_back(connection);
+  for (HttpConnection* connection : open) connection->close();
 }
 
 std::string HttpServer::listen(const std::string& address, uint16_t port) {
@@ -386,15 +399,19 @@ HttpResponse HttpServer::errorResponse(int status, std::string_view code,
                                         "\",\"message\":\"" + jsonEscape(message) + "\"}}");
 }
 
+bool HttpServer::isStreamed(const HttpResponse& response) {
+  return response.stream && response.status >= 200 && response.status <= 999 &&
+         !isBodiless(response.status);
+}
+
 std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive, int http_minor) {
   int status = response.status;
   if (status < 100 || status > 999) {
     core::logError("http: invalid response status ", status, "; sending 500");
     status = 500;
   }
-  // These statuses carry no body, and a Content-Length on them is forbidden (204) or
-  // misleading: a body here would be read as the start of the next response.
-  const bool bodiless = status < 200 || status == 204 || status == 304;
+  const bool bodiless = isBodiless(status);
+  const bool streamed = isStreamed(response);
   std::string out;
   out.reserve(256 + response.body.size());
   out += http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -404,9 +421,13 @@ std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive,
   out += "\r\n";
   if (!bodiless) {
     if (!hasHeader(response.headers, "Content-Type")) out += "Content-Type: application/json\r\n";
-    out += "Content-Length: ";
-    out += std::to_string(response.body.size());
-    out += "\r\n";
+    if (!streamed) {
+      out += "Content-Length: ";
+      out += std::to_string(response.body.size());
+      out += "\r\n";
+    } else if (http_minor != 0) {
+      out += "Transfer-Encoding: chunked\r\n";
+    }
   }
   if (!hasHeader(response.headers, "Cache-Control")) out += "Cache-Control: no-store\r\n";
   out += "Access-Control-Allow-Origin: *\r\n";
@@ -428,7 +449,7 @@ std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive,
     out += "\r\n";
   }
   out += "\r\n";
-  if (!bodiless) out += response.body;
+  if (!bodiless && !streamed) out += response.body;
   return out;
 }
 

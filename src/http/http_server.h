@@ -1,6 +1,8 @@
 // HttpServer: accepts HTTP/1.1 connections on the loop and hands each parsed request
 // to the Router. Keep-alive and pipelining (responses in request order), Content-Length
-// and chunked bodies, header/body size limits, header and idle timeouts, a connection cap.
+// and chunked bodies, header/body size limits, header and idle timeouts, a connection cap,
+// and streamed response bodies (HttpResponse::streamed, StreamWriter) with a bounded
+// buffer per connection.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,9 @@ struct HttpServerOptions {
   core::Millis header_timeout{10'000};              // to receive a whole request head
   core::Millis idle_timeout{60'000};                // keep-alive connection with nothing pending
   size_t max_connections = 10'000;                  // excess connections get 503 and are closed
+  // Output a streamed response may have waiting for one client; a write past it
+  // disconnects that client (it is not reading) rather than buffer without bound.
+  size_t max_stream_buffer_bytes = size_t{1024} * 1024;
 };
 
 // Builds the body of an error the server itself produces (400, 404, 405, 408, 413, 431,
@@ -51,7 +56,7 @@ class HttpServer {
  public:
   HttpServer(core::EventLoop& loop, const Router& router, HttpServerOptions options,
              ErrorRenderer render_error);
-  // Closes every connection. Not to be called from inside a handler.
+  // Closes every connection (as closeAll()). Not to be called from inside a handler.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -64,6 +69,12 @@ class HttpServer {
   // Stops accepting; open connections keep being served.
   void stopListening();
   size_t connectionCount() const { return connections_.size(); }
+  // Closes every open connection now, whatever it is doing (the end of a shutdown):
+  // unsent output is dropped, and a streamed response in progress is cut short, without
+  // its last chunk so that the client can tell, and its producer's close hook runs after
+  // this batch. The connections are freed after this batch too, so it may be called from
+  // any loop callback. Listening goes on unless stopListening() was called.
+  void closeAll();
   // Called for every response the server produces (metrics, access logs). It runs inside
   // request handling, so it must be quick and must not touch the server.
   void setObserver(RequestObserver observer) { observer_ = std::move(observer); }
@@ -75,8 +86,12 @@ class HttpServer {
   // (Content-Length, Transfer-Encoding, Connection, Access-Control-Allow-Origin) and
   // headers with CR/LF/NUL are dropped.
   // The status line says HTTP/1.0 to an HTTP/1.0 client, else HTTP/1.1.
+  // A streamed response (isStreamed) gets no Content-Length and no body here: HTTP/1.1
+  // says Transfer-Encoding: chunked, HTTP/1.0 relies on the close (keep_alive false).
   // Exposed for tests.
   static std::string serialize(const HttpResponse& response, bool keep_alive, int http_minor);
+  // Whether response has a body to stream: stream is set and its status may carry a body.
+  static bool isStreamed(const HttpResponse& response);
 
  private:
   friend class HttpConnection;

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event_loop.h"
 #include "core/unique_fd.h"
@@ -43,6 +44,47 @@ struct ParsedResponse {
     return value != nullptr ? *value : fallback;
   }
 };
+
+// A chunked body (RFC 9112 section 7.1) decoded from the front of a byte string.
+struct ChunkedBody {
+  std::vector<std::string> chunks;  // each chunk's data, in order (the last, empty one left out)
+  bool complete = false;            // the last chunk and the final CRLF were seen
+  bool malformed = false;
+  size_t consumed = 0;  // bytes used by the chunks decoded so far
+
+  std::string joined() const {
+    std::string out;
+    for (const std::string& chunk : chunks) out += chunk;
+    return out;
+  }
+};
+
+inline ChunkedBody decodeChunked(std::string_view data) {
+  ChunkedBody body;
+  for (;;) {
+    std::string_view rest = data.substr(body.consumed);
+    const size_t line_end = rest.find("\r\n");
+    if (line_end == std::string_view::npos) return body;
+    const std::string size_text(rest.substr(0, line_end));
+    char* end = nullptr;
+    const unsigned long size = std::strtoul(size_text.c_str(), &end, 16);
+    if (size_text.empty() || end != size_text.c_str() + size_text.size()) {
+      body.malformed = true;
+      return body;
+    }
+    if (rest.size() < line_end + 2 + size + 2) return body;
+    if (rest.substr(line_end + 2 + size, 2) != "\r\n") {
+      body.malformed = true;
+      return body;
+    }
+    body.consumed += line_end + 2 + size + 2;
+    if (size == 0) {
+      body.complete = true;
+      return body;
+    }
+    body.chunks.emplace_back(rest.substr(line_end + 2, size));
+  }
+}
 
 class LoopbackClient {
  public:
@@ -115,6 +157,15 @@ class LoopbackClient {
   // Runs the loop until the server closed the connection.
   bool waitClosed(std::chrono::milliseconds timeout = kTimeout) {
     return pumpUntil([&] { return eof_; }, timeout);
+  }
+
+  // Runs the loop until the chunked body at the front of buffer() is complete (or the
+  // connection ends or the timeout passes); takes what was decoded out of buffer().
+  ChunkedBody readChunkedBody(std::chrono::milliseconds timeout = kTimeout) {
+    pumpUntil([&] { return decodeChunked(buffer_).complete || eof_; }, timeout);
+    ChunkedBody body = decodeChunked(buffer_);
+    buffer_.erase(0, body.consumed);
+    return body;
   }
 
   bool eof() const { return eof_; }
