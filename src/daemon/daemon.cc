@@ -24,6 +24,7 @@
 #include "jobs/docker_job_runner.h"
 #include "jobs/image_supplier.h"
 #include "jobs/job_store.h"
+#include "jobs/output_feed.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_info.h"
 #include "metrics/host_sampler.h"
@@ -178,6 +179,9 @@ struct Daemon::Parts {
   jobs::DockerJobRunner runner;
   jobs::Scheduler scheduler;
   api::WorkerMetrics metrics;
+  // Followers of live output; declared before the api and the server, which hold
+  // subscriptions into it until they are destroyed.
+  jobs::OutputFeed output_feed;
   http::Router router;
   api::WorkerApi api;
   http::HttpServer server;
@@ -394,6 +398,13 @@ int Daemon::run() {
   p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError&) {
     p.metrics.onDockerError(endpoint);
   });
+  p.api.setOutputFeed(&p.output_feed);
+  p.runner.setOnOutput([&p](const jobs::Job& job, docker::StreamKind kind, std::string_view data) {
+    p.output_feed.publish(job.spec.job_id,
+                          kind == docker::StreamKind::kStderr ? jobs::OutputStream::kStderr
+                                                              : jobs::OutputStream::kStdout,
+                          data);
+  });
   p.runner.setOnContainerStarted([&p](const jobs::Job&, std::chrono::microseconds latency) {
     p.metrics.onContainerStarted(latency);
   });
@@ -430,6 +441,8 @@ int Daemon::run() {
 
   p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {
     p.metrics.onJobEnded(job);
+    // The record is terminal now (and not yet prunable): followers get their end.
+    p.output_feed.end(job.spec.job_id);
     // The run is freed after this batch; look again then.
     if (p.shutting_down) p.loop.post([&p] { p.checkShutdown(); });
   });
