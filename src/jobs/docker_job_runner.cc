@@ -77,7 +77,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   docker::ContainerSpec containerSpec() const {
     const IsolationOptions& iso = options_.isolation;
     docker::ContainerSpec spec;
-    spec.image = job_.image_ref;
+    spec.image = engine_image_;
     spec.cmd = job_.spec.cmd;
     for (const auto& [key, value] : job_.spec.env) spec.env.push_back(key + "=" + value);
     // Set last, so that they win over a runtime.env entry of the same name.
@@ -124,7 +124,9 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
-    job_.image_ref = image->reference;
+    engine_image_ = image->reference;
+    // The record names the image as the master did; a built image by its tag.
+    job_.image_ref = job_.spec.build ? image->reference : job_.spec.image;
     job_.image_pulled = image->pulled;
     job_.image_built = image->built;
     create_sent_ = owner_.loop_.clock().now();
@@ -405,6 +407,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   Completion done_;
   // Fixed when the run begins, so that a reload changes later jobs only.
   const RunnerOptions options_;
+  std::string engine_image_;  // the reference the container is created from, fully spelled
   std::string container_id_;
   core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;

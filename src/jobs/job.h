@@ -115,7 +115,7 @@ struct Job {
   std::optional<JobError> error;
   std::string container_id;  // while known
   std::string image_id;      // the image content id that ran (from inspect)
-  std::string image_ref;     // the reference the container was created from (a built tag too)
+  std::string image_ref;     // the image as the job named it, or the tag of the image built for it
   bool image_pulled = false;  // this job pulled its image
   bool image_built = false;   // this job built its image (false: an identical build was reused)
   std::vector<OutputFile> output_files;  // runtime.outputs, in request order
