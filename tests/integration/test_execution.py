@@ -703,6 +703,28 @@ class FilesAndOutputs(ExecutionAssertions, WorkerTestCase):
         ])
         self.assertEqual(record["stderr"], "")
 
+    def test_the_job_user_owns_the_workspace_and_can_write_there(self):
+        probe_cmd = ("stat -c '%u:%g %a %n' . dir dir/b.txt; touch new.txt dir/new.txt && "
+                     "stat -c '%u:%g %n' new.txt dir/new.txt")
+        # With runtime.files the workspace is a volume the worker fills before the start.
+        job = with_runtime(make_job(cmd=["sh", "-c", probe_cmd]),
+                           files=[file_entry("dir/b.txt", "b\n")])
+        record = self.run_job(job)
+        self.assertFinished(record)
+        self.assertEqual(record["stderr"], "")
+        self.assertEqual(record["stdout"].splitlines(), [
+            "65534:65534 755 .",
+            "65534:65534 755 dir",
+            "65534:65534 644 dir/b.txt",
+            "65534:65534 new.txt",
+            "65534:65534 dir/new.txt",
+        ])
+        # Without files or outputs it is a tmpfs, the job user's too.
+        record = self.run_job(make_job(cmd=["sh", "-c", "stat -c '%u:%g' .; touch new.txt && "
+                                                         "stat -c '%u:%g %n' new.txt"]))
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"].splitlines(), ["65534:65534", "65534:65534 new.txt"])
+
     def test_bad_files_are_invalid_files(self):
         cases = {
             "traversal": [file_entry("../x", "x")],
@@ -872,6 +894,22 @@ class Isolation(ExecutionAssertions, WorkerTestCase):
                                           "workspace"})
         self.assertEqual((isolation["network"], isolation["read_only_rootfs"], isolation["user"],
                           isolation["workspace"]), ("none", True, "65534:65534", "/workspace"))
+
+    def test_runtime_env_cannot_replace_job_id_or_task_type(self):
+        # The parser takes any name; the worker sets its own two after runtime.env.
+        job = make_job(cmd=["sh", "-c", "echo \"$JOB_ID $TASK_TYPE $OTHER\"; "
+                                        "env | grep -E '^(JOB_ID|TASK_TYPE)=' | sort"],
+                       env={"JOB_ID": "spoofed-id", "TASK_TYPE": "spoofed-type",
+                            "OTHER": "kept"},
+                       task={"type": "env_probe", "payload": {}})
+        record = self.run_job(job)
+        self.assertFinished(record)
+        # One entry each, so getenv() (the first match) and the shell (the last) agree.
+        self.assertEqual(record["stdout"].splitlines(), [
+            "%s env_probe kept" % job["job_id"],
+            "JOB_ID=%s" % job["job_id"],
+            "TASK_TYPE=env_probe",
+        ])
 
     def test_cpus_limit_reaches_the_cgroup(self):
         job = make_job(cmd=["sh", "-c", ISOLATION_PROBE], limits={"cpus": 0.5})
