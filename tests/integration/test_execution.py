@@ -4,7 +4,7 @@ output, live output, and the isolation a job runs under.
 
 The pull tests need the registries of scripts/registry-up.sh (`make registry-up`, which
 `make test` runs first): they skip with the reason when those do not answer, and fail
-instead under CI. Every image and tag a test makes is unique to the run and removed after."""
+instead under CI. The pull timeout test brings its own registry, one that stalls. Every image and tag a test makes is unique to the run and removed after."""
 
 import base64
 import hashlib
@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -21,7 +22,7 @@ import unittest
 import uuid
 
 from harness import (DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, WorkerTestCase,
-                     docker, make_job, urlquote)
+                     docker, make_job, parse_time, urlquote)
 
 OPEN_REGISTRY = "127.0.0.1:5000"
 AUTH_REGISTRY = "127.0.0.1:5001"
@@ -156,6 +157,84 @@ class RegistryImage:
         assert status in (202, 404), status
 
 
+class StallingRegistry:
+    """A registry on 127.0.0.1 (port 0) that never delivers an image: it closes TLS
+    attempts at once (the engine then falls back to plain HTTP, as it does for 127.0.0.0/8),
+    answers GET /v2/ with 200, and holds every other request open unanswered until close().
+    `requests` lists the request lines it got, in order."""
+
+    def __init__(self):
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.addr = "127.0.0.1:%d" % self.server.getsockname()[1]
+        self.requests = []
+        self.stalled = threading.Event()  # set when the first request is being held
+        self.lock = threading.Lock()
+        self.connections = []
+        self.closing = False
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            with self.lock:
+                if self.closing:
+                    conn.close()
+                    return
+                self.connections.append(conn)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        data = b""
+        try:
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+                if data[:1] == b"\x16":  # a TLS ClientHello: no TLS here
+                    break
+                if b"\r\n\r\n" not in data:
+                    continue
+                head, data = data.split(b"\r\n\r\n", 1)
+                line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                self.requests.append(line)
+                if line.startswith("GET /v2/ "):
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Docker-Distribution-API-Version: registry/2.0\r\n"
+                                 b"Content-Length: 2\r\n\r\n{}")
+                    continue
+                self.stalled.set()
+                while conn.recv(4096):  # never answers; ends when either side closes
+                    pass
+                break
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        """Closes the listener and every connection: a request the engine still waits on
+        then ends for it with EOF."""
+        with self.lock:
+            self.closing = True
+            connections, self.connections = self.connections, []
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self.server.close()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 # ---------------------------------------------------------------------------------------
 # Shared assertions.
 
@@ -190,6 +269,22 @@ class ExecutionAssertions:
         self.assertEqual(record["state"], "failed", record)
         self.assertEqual(record["error"]["code"], code, record)
         self.assertTrue(record["error"]["message"], record)
+
+    def assertRanFor(self, record, low, high):
+        """The record's started_at..finished_at lies in [low, high) seconds."""
+        ran = parse_time(record["finished_at"]) - parse_time(record["started_at"])
+        self.assertGreaterEqual(ran, low, record)
+        self.assertLess(ran, high, record)
+
+    def assertStillServing(self, worker=None):
+        """/health answers with the engine reachable, and a plain job finishes."""
+        worker = worker or self.worker
+        status, health = worker.request("GET", "/health")
+        self.assertEqual(status, 200, health)
+        self.assertIs(health["docker"]["reachable"], True, health)
+        record = self.run_job(make_job(cmd=["echo", "still serving"]), worker)
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"], "still serving\n")
 
     def assertRejected(self, job, code, worker=None):
         """POST answers 400 with code, and the job is not stored."""
@@ -346,6 +441,51 @@ class PullPolicy(ExecutionAssertions, unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------------------
+# pull_timeout_seconds against a registry that never delivers.
+
+class PullTimeout(ExecutionAssertions, WorkerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.registry = StallingRegistry()
+        cls.config = {"pull_policy": "missing", "pull_timeout_seconds": 2,
+                      "allowed_images": [IMAGE, cls.registry.addr + "/*"]}
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.registry.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        # The engine does not drop a registry request when its client goes (Docker 20.10
+        # waits on the held manifest request for minutes): closing ends that pull too.
+        cls.registry.close()
+
+    def test_stalled_pull_ends_at_pull_timeout(self):
+        # The engine's own deadlines (Docker 20.10) cover the TLS handshake (10 s) and the
+        # /v2/ ping (15 s), not the manifest request: only the worker's pull_timeout_seconds,
+        # libcurl's limit on the whole POST /images/create, ends this pull.
+        ref = "%s/wa/stall:1" % self.registry.addr
+        submitted = time.time()
+        record = self.run_job(make_job(image=ref, cmd=["true"]), timeout=30)
+        self.assertLess(time.time() - submitted, 15)
+        self.assertFailed(record, "IMAGE_PULL_FAILED")
+        self.assertIn(ref, record["error"]["message"])
+        self.assertRegex(record["error"]["message"], r"Timeout was reached|timed out")
+        self.assertRanFor(record, 1.9, 15)
+        self.assertIs(record["image_pulled"], False)
+        self.assertIsNone(record["exit_code"])
+        # The engine got as far as the manifest, over plain HTTP, and was held there.
+        self.assertTrue(self.registry.stalled.is_set(), self.registry.requests)
+        self.assertEqual(self.registry.requests[0], "GET /v2/ HTTP/1.1")
+        self.assertRegex(self.registry.requests[1], r"^(HEAD|GET) /v2/wa/stall/manifests/1 ")
+        self.assertIsNone(local_image_id(ref))
+        self.assertNoContainersLeft()
+        self.assertStillServing()
+
+
+# ---------------------------------------------------------------------------------------
 # A registry that wants credentials (registry_auth_file).
 
 class RegistryCredentials(ExecutionAssertions, unittest.TestCase):
@@ -477,6 +617,55 @@ class BuildMode(ExecutionAssertions, WorkerTestCase):
         self.assertRejected(escaping, "INVALID_FILES")
 
 
+def step_containers(token):
+    """Containers (any state) whose command holds token: a build step's, here."""
+    status, body = docker("GET", "/containers/json?all=1")
+    assert status == 200, body
+    return [c for c in body if token in c["Command"]]
+
+
+class BuildTimeout(ExecutionAssertions, WorkerTestCase):
+    config = {"allowed_runtime_modes": ["image", "build"], "build_timeout_seconds": 2}
+
+    def remove_step_containers(self, token):
+        for c in step_containers(token):
+            docker("DELETE", "/containers/%s?force=1" % c["Id"])
+
+    def test_build_past_build_timeout_is_build_failed_and_its_step_is_stopped(self):
+        # The token makes the step the run's own (never a cached layer) and names its
+        # container, which the classic builder makes without the worker's labels.
+        token = "wa-build-timeout-" + uuid.uuid4().hex[:12]
+        self.addCleanup(self.remove_step_containers, token)
+        job = build_job("FROM %s\nRUN sleep 30 && echo %s\n" % (IMAGE, token))
+        submitted = time.time()
+        status, reply = self.worker.submit(job)
+        self.assertEqual(status, 202, reply)
+        steps = []
+        while not steps and time.time() - submitted < 15:
+            steps = step_containers(token)
+            time.sleep(0.05)
+        # The RUN step was running when the timeout came (not an earlier failure).
+        self.assertEqual(len(steps), 1, "the RUN step never started")
+        record = self.worker.wait_for(job["job_id"], timeout=30)
+        self.assertLess(time.time() - submitted, 20)
+        self.assertFailed(record, "BUILD_FAILED")
+        self.assertRegex(record["error"]["message"], r"Timeout was reached|timed out")
+        self.assertRanFor(record, 1.9, 15)
+        self.assertIs(record["image_built"], False)
+        self.assertIsNone(record["exit_code"])
+        # No tag, so an identical job later builds again instead of reusing a half build.
+        tag = re.search(r"building image tag=(\S+)", self.worker.log()).group(1)
+        self.assertIsNone(local_image_id(tag))
+        # The engine's classic builder kills and removes the step's container once the
+        # client goes (rm=1&forcerm=1), long before the step's own 30 s.
+        deadline = time.time() + 15
+        while step_containers(token) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(step_containers(token), [], "the build step outlived the timeout")
+        self.assertNoContainersLeft()
+        self.assertStillServing()
+
+
 class BuildModeNotAllowed(ExecutionAssertions, WorkerTestCase):
     config = {}  # allowed_runtime_modes defaults to [image]
 
@@ -513,6 +702,28 @@ class FilesAndOutputs(ExecutionAssertions, WorkerTestCase):
             "run.sh ran",
         ])
         self.assertEqual(record["stderr"], "")
+
+    def test_the_job_user_owns_the_workspace_and_can_write_there(self):
+        probe_cmd = ("stat -c '%u:%g %a %n' . dir dir/b.txt; touch new.txt dir/new.txt && "
+                     "stat -c '%u:%g %n' new.txt dir/new.txt")
+        # With runtime.files the workspace is a volume the worker fills before the start.
+        job = with_runtime(make_job(cmd=["sh", "-c", probe_cmd]),
+                           files=[file_entry("dir/b.txt", "b\n")])
+        record = self.run_job(job)
+        self.assertFinished(record)
+        self.assertEqual(record["stderr"], "")
+        self.assertEqual(record["stdout"].splitlines(), [
+            "65534:65534 755 .",
+            "65534:65534 755 dir",
+            "65534:65534 644 dir/b.txt",
+            "65534:65534 new.txt",
+            "65534:65534 dir/new.txt",
+        ])
+        # Without files or outputs it is a tmpfs, the job user's too.
+        record = self.run_job(make_job(cmd=["sh", "-c", "stat -c '%u:%g' .; touch new.txt && "
+                                                         "stat -c '%u:%g %n' new.txt"]))
+        self.assertFinished(record)
+        self.assertEqual(record["stdout"].splitlines(), ["65534:65534", "65534:65534 new.txt"])
 
     def test_bad_files_are_invalid_files(self):
         cases = {
@@ -683,6 +894,22 @@ class Isolation(ExecutionAssertions, WorkerTestCase):
                                           "workspace"})
         self.assertEqual((isolation["network"], isolation["read_only_rootfs"], isolation["user"],
                           isolation["workspace"]), ("none", True, "65534:65534", "/workspace"))
+
+    def test_runtime_env_cannot_replace_job_id_or_task_type(self):
+        # The parser takes any name; the worker sets its own two after runtime.env.
+        job = make_job(cmd=["sh", "-c", "echo \"$JOB_ID $TASK_TYPE $OTHER\"; "
+                                        "env | grep -E '^(JOB_ID|TASK_TYPE)=' | sort"],
+                       env={"JOB_ID": "spoofed-id", "TASK_TYPE": "spoofed-type",
+                            "OTHER": "kept"},
+                       task={"type": "env_probe", "payload": {}})
+        record = self.run_job(job)
+        self.assertFinished(record)
+        # One entry each, so getenv() (the first match) and the shell (the last) agree.
+        self.assertEqual(record["stdout"].splitlines(), [
+            "%s env_probe kept" % job["job_id"],
+            "JOB_ID=%s" % job["job_id"],
+            "TASK_TYPE=env_probe",
+        ])
 
     def test_cpus_limit_reaches_the_cgroup(self):
         job = make_job(cmd=["sh", "-c", ISOLATION_PROBE], limits={"cpus": 0.5})
