@@ -97,11 +97,17 @@ class HttpServer {
   friend class HttpConnection;
   void onAcceptable();
   void closeConnection(HttpConnection* connection);  // deferred free
-  // Stops accepting for a moment (descriptors or memory exhausted): level-triggered
-  // epoll would otherwise report the pending connection again at once, forever.
+  // Stops accepting for a moment (memory exhausted, or descriptors with no spare left):
+  // level-triggered epoll would otherwise report the pending connection again at once,
+  // forever.
   void pauseAccepting();
-  // Best-effort 503 to a connection over options_.max_connections, then closes it.
-  void rejectOverCapacity(core::UniqueFd fd);
+  // Out of descriptors (EMFILE, ENFILE): closes the spare descriptor to accept one
+  // pending connection, answers it 503 and closes it, then takes the spare back. False
+  // if there was no spare or no connection could be accepted with it.
+  bool shedWithSpareDescriptor();
+  // Best-effort 503 TOO_MANY_CONNECTIONS to a connection the server will not serve,
+  // then closes it.
+  void reject(core::UniqueFd fd, const std::string& message);
   // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler)
   // and reports it to the observer.
   HttpResponse respond(const HttpRequest& request) const;
@@ -121,7 +127,12 @@ class HttpServer {
   uint16_t port_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
   std::unique_ptr<core::Timer> accept_resume_timer_;
-  bool over_capacity_logged_ = false;  // one warning per episode, not one per connection
+  // Held open so that running out of descriptors still leaves one to accept a pending
+  // connection with and answer it, rather than leave it waiting in the backlog.
+  core::UniqueFd spare_fd_;
+  // One warning per episode, not one per connection.
+  bool over_capacity_logged_ = false;
+  bool accept_failure_logged_ = false;
 };
 
 }  // namespace wa::http
