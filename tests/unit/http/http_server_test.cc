@@ -414,6 +414,27 @@ TEST_F(HttpServerTest, ClientThatDoesNotReadStopsTheServerReading) {
   }
 }
 
+TEST_F(HttpServerTest, ClientThatNeverReadsIsClosedAtTheWriteDeadline) {
+  options_.idle_timeout = core::Millis(1000);
+  start();
+  auto client = connect();
+  const int small = 4096;
+  ::setsockopt(client->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::string many;
+  // 2000 answers of 16 KiB: far more than the socket buffers between them hold.
+  for (int i = 0; i < 2000; ++i) many += "GET /big HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(client->trySend(many), many.size());
+  ASSERT_TRUE(waitForConnections(1));
+  // Let the server write until the socket is full; the client reads nothing.
+  for (int i = 0; i < 20; ++i) loop_.runOnce(1);
+  clock_.advance(core::Millis(999));
+  for (int i = 0; i < 5; ++i) loop_.runOnce(1);
+  EXPECT_EQ(server_->connectionCount(), 1u);
+  // No write progress for idle_timeout: the connection goes, with what it had queued.
+  clock_.advance(core::Millis(2));
+  EXPECT_TRUE(waitForConnections(0));
+}
+
 TEST_F(HttpServerTest, ClientVanishingMidRequestOrMidResponseIsCleanedUp) {
   start();
   {
