@@ -346,6 +346,54 @@ TEST_F(HttpServerTest, StalledBodyIs408) {
   EXPECT_EQ(r->status, 408);
 }
 
+TEST_F(HttpServerTest, TricklingBodyFallsBehindTheMinimumRateAnd408s) {
+  options_.idle_timeout = core::Millis(1000);
+  options_.body_timeout = core::Millis(100);
+  options_.min_body_rate = 1000;  // a byte a millisecond
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client->send("POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"));
+  ASSERT_TRUE(waitForConnections(1));
+  client->pump();
+  // 10 bytes every 50 ms, a byte every 5 ms: each piece resets no deadline, and the
+  // allowance (100 ms + 1 ms a byte) is used up after 125 ms.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(client->send(std::string(10, 'b')));
+    client->pump();
+    clock_.advance(core::Millis(50));
+    client->pump();
+    EXPECT_TRUE(client->buffer().empty()) << i;
+  }
+  ASSERT_TRUE(client->send(std::string(10, 'b')));
+  client->pump();
+  clock_.advance(core::Millis(30));
+  std::optional<ParsedResponse> r = client->readResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_NE(r->body.find("request body not received in time"), std::string::npos) << r->body;
+}
+
+TEST_F(HttpServerTest, BodyKeepingToTheMinimumRateIsServed) {
+  options_.idle_timeout = core::Millis(1000);
+  options_.body_timeout = core::Millis(100);
+  options_.min_body_rate = 1000;
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client->send("POST /echo HTTP/1.1\r\nContent-Length: 2000\r\n\r\n"));
+  ASSERT_TRUE(waitForConnections(1));
+  client->pump();
+  // 100 bytes every 50 ms: twice the minimum, for a whole second, well past body_timeout.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client->send(std::string(100, 'b')));
+    client->pump();
+    clock_.advance(core::Millis(50));
+  }
+  std::optional<ParsedResponse> r = client->readResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body.size(), 2000u);
+}
+
 TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedSilently) {
   options_.idle_timeout = core::Millis(100);
   options_.header_timeout = core::Millis(1000);
