@@ -26,6 +26,7 @@ struct Config {
   int64_t finished_job_retention_seconds = 3600;
   int64_t max_finished_jobs = 10000;
   int64_t max_body_bytes = 8388608;                 // POST body limit (413 above)
+  int64_t max_connections = 10000;                  // open HTTP connections; excess get 503
   std::string jobs_path = "/var/lib/worker-agent";  // workspace root, reported by /health
   std::string log_level = "info";                   // debug | info | warning | error
   // On SIGTERM, how long running jobs may go on before they are cancelled (0 = at once).

@@ -25,6 +25,9 @@ constexpr int64_t kMaxStepSeconds = 86400;
 // CPUs a job may be given; far above any host, low enough for nano-CPU arithmetic.
 constexpr int64_t kMaxCpus = 4096;
 constexpr size_t kMaxContainerRuntimeBytes = 128;
+// Open HTTP connections: Linux's default fs.nr_open (1048576) bounds one process's
+// descriptors, and the daemon keeps some for itself.
+constexpr int64_t kMaxConnections = 1'000'000;
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -294,6 +297,8 @@ const std::vector<ConfigKey>& configKeys() {
       {"max_finished_jobs", K::kInteger, nullptr,
        applyInteger<&Config::max_finished_jobs, 0, kNoMax>, kLive},
       {"max_body_bytes", K::kInteger, nullptr, applyInteger<&Config::max_body_bytes, 1024, kNoMax>},
+      {"max_connections", K::kInteger, nullptr,
+       applyInteger<&Config::max_connections, 1, kMaxConnections>},
       {"jobs_path", K::kString, nullptr, applyJobsPath, kLive},
       {"log_level", K::kString, nullptr, applyLogLevel, kLive},
       {"shutdown_drain_seconds", K::kInteger, nullptr,
@@ -383,6 +388,7 @@ std::vector<std::string_view> changedKeys(const Config& a, const Config& b) {
     WA_FIELD(finished_job_retention_seconds)
     WA_FIELD(max_finished_jobs)
     WA_FIELD(max_body_bytes)
+    WA_FIELD(max_connections)
     WA_FIELD(jobs_path)
     WA_FIELD(log_level)
     WA_FIELD(shutdown_drain_seconds)

@@ -12,6 +12,7 @@
 #include "api/worker_api.h"
 #include "api/worker_metrics.h"
 #include "config/config_key.h"
+#include "core/descriptor_limit.h"
 #include "core/event_loop.h"
 #include "core/journal_stream.h"
 #include "core/log.h"
@@ -42,6 +43,8 @@ struct Daemon::Parts {
   Parts(config::Config c, std::function<config::LoadResult()> reload_fn)
       : config(std::move(c)),
         reload_config(std::move(reload_fn)),
+        descriptors(core::fitDescriptorLimit(static_cast<size_t>(config.max_connections),
+                                             reservedDescriptors(config))),
         loop(clock),
         docker(loop, config.docker_host),
         engine(loop, docker, kEnginePingInterval),
@@ -54,7 +57,7 @@ struct Daemon::Parts {
                   static_cast<size_t>(config.max_queued_jobs)),
         metrics(clock, WORKER_AGENT_VERSION, scheduler, sampler, engine),
         api(clock, identity(config), host, sampler, engine, store, scheduler, parser(config)),
-        server(loop, router, serverOptions(config), &api::WorkerApi::renderError),
+        server(loop, router, serverOptions(config, descriptors), &api::WorkerApi::renderError),
         notifier(loop, [this] { return summary(); }) {}
 
   // The one-line STATUS= shown by `systemctl status`.
@@ -160,14 +163,51 @@ struct Daemon::Parts {
     return jobs::RetentionPolicy{c.finished_job_retention_seconds * 1000,
                                  static_cast<size_t>(c.max_finished_jobs)};
   }
-  static http::HttpServerOptions serverOptions(const config::Config& c) {
+  static http::HttpServerOptions serverOptions(const config::Config& c,
+                                               const core::DescriptorPlan& descriptors) {
     http::HttpServerOptions options;
     options.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
+    // max_connections, or fewer if the open-file limit could not be raised to fit them.
+    options.max_connections = descriptors.max_connections;
     return options;
+  }
+  // Descriptors kept out of max_connections' share of RLIMIT_NOFILE: the daemon's own
+  // (stdio, epoll, timers, signals, the listening socket, files read under /proc) and the
+  // engine's connections, a few per running job (its wait, its output, its inspections).
+  // Fixed at start: a reload that raises max_concurrent_jobs does not grow it.
+  static size_t reservedDescriptors(const config::Config& c) {
+    return 64 + 4 * static_cast<size_t>(c.max_concurrent_jobs);
+  }
+  // Says at start what fitDescriptorLimit did to RLIMIT_NOFILE, if anything.
+  void logDescriptorLimit() const {
+    const core::DescriptorPlan& d = descriptors;
+    const auto text = [](uint64_t n) {
+      return n == core::DescriptorLimit::kUnlimited ? std::string("unlimited") : std::to_string(n);
+    };
+    const size_t wanted = static_cast<size_t>(config.max_connections);
+    if (d.after.soft > d.before.soft) {
+      core::logInfo("raised the open-file limit (RLIMIT_NOFILE) from ", text(d.before.soft), " to ",
+                    text(d.after.soft), " (hard limit ", text(d.after.hard),
+                    ") for max_connections=", wanted, " and ", reservedDescriptors(config),
+                    " descriptors of the worker's own");
+    }
+    if (d.max_connections < wanted) {
+      core::logWarning(
+          "the open-file limit (RLIMIT_NOFILE) is ", text(d.after.soft), " (hard limit ",
+          text(d.after.hard), "), too low for max_connections=", wanted, " and ",
+          reservedDescriptors(config), " descriptors of the worker's own: connections beyond ",
+          d.max_connections, " will get 503",
+          d.error.empty() ? "" : " (raising it failed: " + d.error + ")",
+          "; raise the hard limit (LimitNOFILE= under systemd) to serve them all");
+    } else if (!d.error.empty()) {
+      core::logWarning("the open-file limit (RLIMIT_NOFILE) was left as it is: ", d.error);
+    }
   }
 
   config::Config config;  // what runs now: reloads replace the keys they apply
   std::function<config::LoadResult()> reload_config;
+  // RLIMIT_NOFILE as fitted at start; before the server, whose connection cap it sets.
+  core::DescriptorPlan descriptors;
   core::SystemClock clock;
   core::EventLoop loop;
   docker::DockerClient docker;
@@ -234,6 +274,7 @@ struct Daemon::Parts {
     next.port = config.port;
     next.docker_host = config.docker_host;
     next.max_body_bytes = config.max_body_bytes;
+    next.max_connections = config.max_connections;
     next.metrics_root = config.metrics_root;
     next.sample_interval_ms = config.sample_interval_ms;
     config = std::move(next);
@@ -409,6 +450,7 @@ int Daemon::run() {
     p.metrics.onContainerStarted(latency);
   });
   p.sampler.setJobContainers([&p] { return p.runner.containerIds(); });
+  p.logDescriptorLimit();
   if (std::string error = p.server.listen(p.config.listen, static_cast<uint16_t>(p.config.port));
       !error.empty()) {
     core::logError("cannot listen: ", error);

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -136,9 +137,14 @@ void HttpConnection::processInput() {
         parser_.feed(std::string_view(in_).substr(in_offset_), &consumed);
     in_offset_ += consumed;
     if (result == HttpParser::Result::kNeedMore) {
+      if (parser_.headersComplete() && !awaiting_body_) {
+        awaiting_body_ = true;
+        body_start_ = now();
+      }
       if (parser_.takeContinueRequest()) queue(kContinue);
       break;
     }
+    awaiting_body_ = false;
     if (result == HttpParser::Result::kError) {
       const HttpParser::Error& error = parser_.error();
       core::logDebug("http: rejecting request: ", error.status, " ", error.message);
@@ -396,6 +402,13 @@ void HttpConnection::armTimer() {
     deadline = head_start_ + options.header_timeout;
   } else {
     deadline = last_read_ + options.idle_timeout;
+    if (options.min_body_rate > 0) {
+      // Each byte received earns 1/min_body_rate s more: a client trickling the body
+      // falls behind, while one sending a large body at any usable speed never does.
+      const core::Millis earned(
+          static_cast<int64_t>(parser_.bodyBytes() * 1000 / options.min_body_rate));
+      deadline = std::min(deadline, body_start_ + options.body_timeout + earned);
+    }
   }
   timer_->enableAfter(std::chrono::ceil<core::Millis>(deadline - now()));
 }

@@ -112,10 +112,13 @@ class HttpConnection {
 
   // Deadlines. Until the first byte of the next request arrives the connection is idle
   // (idle_timeout from idle_since_); from then its head must be complete within
-  // header_timeout of head_start_. A fresh connection starts in the head phase.
+  // header_timeout of head_start_, and its body must keep to min_body_rate from
+  // body_start_. A fresh connection starts in the head phase.
   bool awaiting_request_ = false;
+  bool awaiting_body_ = false;  // the head is in, the body is not complete
   core::MonoTime idle_since_;
   core::MonoTime head_start_;
+  core::MonoTime body_start_;
   core::MonoTime last_read_;   // body progress
   core::MonoTime last_write_;  // output progress (or when output was first queued)
 };

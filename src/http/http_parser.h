@@ -49,6 +49,8 @@ class HttpParser {
 
   // Whether the head of the current request has been received in full.
   bool headersComplete() const { return headers_complete_; }
+  // Bytes of the current request's body received so far (decoded).
+  size_t bodyBytes() const { return request_.body.size(); }
   // True once for a request whose head asked for "Expect: 100-continue" and whose body
   // is still to come: the caller should send an interim "100 Continue".
   bool takeContinueRequest();

@@ -1,6 +1,7 @@
 #include "http/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <strings.h>
@@ -22,6 +23,16 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr core::Millis kAcceptPause{100};
+
+// The descriptor held in reserve for running out of them (HttpServer::spare_fd_).
+core::UniqueFd openSpareDescriptor() {
+  core::UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    core::logWarning("http: cannot open a spare descriptor (/dev/null): ", std::strerror(errno),
+                     "; with descriptors exhausted, accepting will pause instead");
+  }
+  return fd;
+}
 
 const char* reasonPhrase(int status) {
   switch (status) {
@@ -156,7 +167,8 @@ HttpServer::HttpServer(core::EventLoop& loop, const Router& router, HttpServerOp
       render_error_(std::move(render_error)),
       accept_resume_timer_(loop.createTimer([this] {
         if (listen_event_) listen_event_->setInterest(core::FileEvent::kReadable);
-      })) {}
+      })),
+      spare_fd_(openSpareDescriptor()) {}
 
 HttpServer::~HttpServer() {
   // Connections go first (their watchers and timers belong to the loop, which outlives
@@ -240,7 +252,8 @@ void HttpServer::onAcceptable() {
   while (listen_fd_) {
     const int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      switch (errno) {
+      const int error = errno;
+      switch (error) {
         case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
         case EWOULDBLOCK:
@@ -262,25 +275,44 @@ void HttpServer::onAcceptable() {
           continue;
         case EMFILE:
         case ENFILE:
+          // The connection stays pending, so the socket stays readable: answer it now
+          // with the spare descriptor, or pause, but never come straight back.
+          if (shedWithSpareDescriptor()) continue;
+          [[fallthrough]];
         case ENOBUFS:
         case ENOMEM:
-          core::logWarning("http: accept: ", std::strerror(errno), "; pausing accepts for ",
-                           kAcceptPause.count(), " ms (", connections_.size(),
-                           " connections open)");
+          if (!accept_failure_logged_) {
+            core::logWarning("http: accept: ", std::strerror(error), "; pausing accepts for ",
+                             kAcceptPause.count(), " ms at a time (", connections_.size(),
+                             " connections open)");
+            accept_failure_logged_ = true;
+          }
           pauseAccepting();
           return;
         default:
-          core::logError("http: accept: ", std::strerror(errno));
+          core::logError("http: accept: ", std::strerror(error));
           pauseAccepting();
           return;
       }
     }
     core::UniqueFd connection_fd(fd);
     if (connections_.size() >= options_.max_connections) {
-      rejectOverCapacity(std::move(connection_fd));
+      if (!over_capacity_logged_) {
+        core::logWarning("http: connection limit of ", options_.max_connections,
+                         " reached; refusing new connections with 503");
+        over_capacity_logged_ = true;
+      }
+      reject(std::move(connection_fd), "the server has " +
+                                           std::to_string(options_.max_connections) +
+                                           " connections open; retry later");
       continue;
     }
     over_capacity_logged_ = false;
+    if (accept_failure_logged_) {
+      core::logInfo("http: accepting connections again (", connections_.size() + 1, " open)");
+      accept_failure_logged_ = false;
+    }
+    if (!spare_fd_) spare_fd_ = openSpareDescriptor();
     const int one = 1;
     // Responses are written whole; Nagle would only delay the last segment.
     if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
@@ -297,17 +329,27 @@ void HttpServer::pauseAccepting() {
   accept_resume_timer_->enableAfter(kAcceptPause);
 }
 
-void HttpServer::rejectOverCapacity(core::UniqueFd fd) {
-  if (!over_capacity_logged_) {
-    core::logWarning("http: connection limit of ", options_.max_connections,
-                     " reached; refusing new connections with 503");
-    over_capacity_logged_ = true;
+bool HttpServer::shedWithSpareDescriptor() {
+  if (!spare_fd_) return false;
+  spare_fd_.reset();
+  core::UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  const bool accepted = static_cast<bool>(fd);
+  if (accepted) {
+    if (!accept_failure_logged_) {
+      core::logWarning("http: out of file descriptors with ", connections_.size(),
+                       " connections open; answering new connections with 503 until some close");
+      accept_failure_logged_ = true;
+    }
+    reject(std::move(fd), "the server is out of file descriptors; retry later");
   }
+  // The rejected connection's descriptor is closed by now, so this gets it back.
+  spare_fd_ = openSpareDescriptor();
+  return accepted;
+}
+
+void HttpServer::reject(core::UniqueFd fd, const std::string& message) {
   const std::string response =
-      serialize(errorResponse(503, "TOO_MANY_CONNECTIONS",
-                              "the server has " + std::to_string(options_.max_connections) +
-                                  " connections open; retry later"),
-                false, 1);
+      serialize(errorResponse(503, "TOO_MANY_CONNECTIONS", message), false, 1);
   // Best effort: a fresh socket's send buffer takes a small response whole, and if not
   // the client gets a closed connection, which it must handle anyway.
   if (::send(fd.get(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {

@@ -28,6 +28,11 @@ struct HttpServerOptions {
   core::Millis header_timeout{10'000};              // to receive a whole request head
   core::Millis idle_timeout{60'000};                // keep-alive connection with nothing pending
   size_t max_connections = 10'000;                  // excess connections get 503 and are closed
+  // A request body must come in at min_body_rate bytes a second on average, after a
+  // first body_timeout (and with no gap of idle_timeout): trickling it cannot hold a
+  // connection for ever. 0 = no rate.
+  core::Millis body_timeout{20'000};
+  size_t min_body_rate = 1024;
   // Output a streamed response may have waiting for one client; a write past it
   // disconnects that client (it is not reading) rather than buffer without bound.
   size_t max_stream_buffer_bytes = size_t{1024} * 1024;
@@ -97,11 +102,17 @@ class HttpServer {
   friend class HttpConnection;
   void onAcceptable();
   void closeConnection(HttpConnection* connection);  // deferred free
-  // Stops accepting for a moment (descriptors or memory exhausted): level-triggered
-  // epoll would otherwise report the pending connection again at once, forever.
+  // Stops accepting for a moment (memory exhausted, or descriptors with no spare left):
+  // level-triggered epoll would otherwise report the pending connection again at once,
+  // forever.
   void pauseAccepting();
-  // Best-effort 503 to a connection over options_.max_connections, then closes it.
-  void rejectOverCapacity(core::UniqueFd fd);
+  // Out of descriptors (EMFILE, ENFILE): closes the spare descriptor to accept one
+  // pending connection, answers it 503 and closes it, then takes the spare back. False
+  // if there was no spare or no connection could be accepted with it.
+  bool shedWithSpareDescriptor();
+  // Best-effort 503 TOO_MANY_CONNECTIONS to a connection the server will not serve,
+  // then closes it.
+  void reject(core::UniqueFd fd, const std::string& message);
   // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler)
   // and reports it to the observer.
   HttpResponse respond(const HttpRequest& request) const;
@@ -121,7 +132,12 @@ class HttpServer {
   uint16_t port_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
   std::unique_ptr<core::Timer> accept_resume_timer_;
-  bool over_capacity_logged_ = false;  // one warning per episode, not one per connection
+  // Held open so that running out of descriptors still leaves one to accept a pending
+  // connection with and answer it, rather than leave it waiting in the backlog.
+  core::UniqueFd spare_fd_;
+  // One warning per episode, not one per connection.
+  bool over_capacity_logged_ = false;
+  bool accept_failure_logged_ = false;
 };
 
 }  // namespace wa::http

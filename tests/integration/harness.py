@@ -62,7 +62,8 @@ def urlquote(s):
 class Worker:
     """A worker-agent process with its own worker_id and config."""
 
-    def __init__(self, config=None, env=None, args=None):
+    def __init__(self, config=None, env=None, args=None, preexec_fn=None):
+        """preexec_fn runs in the child before the worker starts (to set its rlimits, say)."""
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
                "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir(),
@@ -78,7 +79,8 @@ class Worker:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen([BIN, "--config", self.config_path] + (args or []),
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=full_env)
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=full_env,
+                                     preexec_fn=preexec_fn)
         self.log_lines = []
         self.port = None
         ready = threading.Event()

@@ -55,7 +55,7 @@ TEST(ChangedKeysTest, WhatNeedsARestart) {
   }
   EXPECT_EQ(restart,
             (std::set<std::string>{"worker_id", "listen", "port", "docker_host", "max_body_bytes",
-                                   "metrics_root", "sample_interval_ms"}));
+                                   "max_connections", "metrics_root", "sample_interval_ms"}));
 }
 
 TEST(ChangedKeysTest, EveryExecutionKeyIsReloadable) {

@@ -36,6 +36,7 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
       {"WORKER_AGENT_FINISHED_JOB_RETENTION_SECONDS", "10"},
       {"WORKER_AGENT_MAX_FINISHED_JOBS", "20"},
       {"WORKER_AGENT_MAX_BODY_BYTES", "1024"},
+      {"WORKER_AGENT_MAX_CONNECTIONS", "500"},
       {"WORKER_AGENT_JOBS_PATH", "/tmp/jobs"},
       {"WORKER_AGENT_LOG_LEVEL", "warning"},
       {"WORKER_AGENT_SHUTDOWN_DRAIN_SECONDS", "5"},
@@ -79,6 +80,7 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
   EXPECT_EQ(c.finished_job_retention_seconds, 10);
   EXPECT_EQ(c.max_finished_jobs, 20);
   EXPECT_EQ(c.max_body_bytes, 1024);
+  EXPECT_EQ(c.max_connections, 500);
   EXPECT_EQ(c.jobs_path, "/tmp/jobs");
   EXPECT_EQ(c.log_level, "warning");
   EXPECT_EQ(c.shutdown_drain_seconds, 5);

@@ -44,6 +44,7 @@ TEST(ConfigLoaderTest, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.finished_job_retention_seconds, 3600);
   EXPECT_EQ(c.max_finished_jobs, 10000);
   EXPECT_EQ(c.max_body_bytes, 8388608);
+  EXPECT_EQ(c.max_connections, 10000);
   EXPECT_EQ(c.jobs_path, "/var/lib/worker-agent");
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.pull_policy, "missing");
@@ -98,6 +99,7 @@ output_limit_bytes: 4096
 finished_job_retention_seconds: 0
 max_finished_jobs: 5
 max_body_bytes: 65536
+max_connections: 2000
 jobs_path: /srv/jobs
 log_level: debug
 shutdown_drain_seconds: 0
@@ -136,6 +138,7 @@ container_runtime: runsc
   EXPECT_EQ(c.finished_job_retention_seconds, 0);
   EXPECT_EQ(c.max_finished_jobs, 5);
   EXPECT_EQ(c.max_body_bytes, 65536);
+  EXPECT_EQ(c.max_connections, 2000);
   EXPECT_EQ(c.jobs_path, "/srv/jobs");
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.shutdown_drain_seconds, 0);
@@ -226,6 +229,10 @@ INSTANTIATE_TEST_SUITE_P(
                  "must be at least 0, got -1"},
         BadValue{"max_finished_jobs: -1", "max_finished_jobs", 20, "must be at least 0, got -1"},
         BadValue{"max_body_bytes: 100", "max_body_bytes", 17, "must be at least 1024, got 100"},
+        BadValue{"max_connections: 0", "max_connections", 18,
+                 "must be between 1 and 1000000, got 0"},
+        BadValue{"max_connections: 1000001", "max_connections", 18,
+                 "must be between 1 and 1000000, got 1000001"},
         BadValue{"port: 99999999999999999999", "port", 7,
                  "integer out of range: 99999999999999999999"}));
 

@@ -1,5 +1,6 @@
 #include "http/http_server.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/log.h"
 #include "http/loopback_client.h"
 
 namespace wa::http {
@@ -344,6 +346,54 @@ TEST_F(HttpServerTest, StalledBodyIs408) {
   EXPECT_EQ(r->status, 408);
 }
 
+TEST_F(HttpServerTest, TricklingBodyFallsBehindTheMinimumRateAnd408s) {
+  options_.idle_timeout = core::Millis(1000);
+  options_.body_timeout = core::Millis(100);
+  options_.min_body_rate = 1000;  // a byte a millisecond
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client->send("POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"));
+  ASSERT_TRUE(waitForConnections(1));
+  client->pump();
+  // 10 bytes every 50 ms, a byte every 5 ms: each piece resets no deadline, and the
+  // allowance (100 ms + 1 ms a byte) is used up after 125 ms.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(client->send(std::string(10, 'b')));
+    client->pump();
+    clock_.advance(core::Millis(50));
+    client->pump();
+    EXPECT_TRUE(client->buffer().empty()) << i;
+  }
+  ASSERT_TRUE(client->send(std::string(10, 'b')));
+  client->pump();
+  clock_.advance(core::Millis(30));
+  std::optional<ParsedResponse> r = client->readResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_NE(r->body.find("request body not received in time"), std::string::npos) << r->body;
+}
+
+TEST_F(HttpServerTest, BodyKeepingToTheMinimumRateIsServed) {
+  options_.idle_timeout = core::Millis(1000);
+  options_.body_timeout = core::Millis(100);
+  options_.min_body_rate = 1000;
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client->send("POST /echo HTTP/1.1\r\nContent-Length: 2000\r\n\r\n"));
+  ASSERT_TRUE(waitForConnections(1));
+  client->pump();
+  // 100 bytes every 50 ms: twice the minimum, for a whole second, well past body_timeout.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client->send(std::string(100, 'b')));
+    client->pump();
+    clock_.advance(core::Millis(50));
+  }
+  std::optional<ParsedResponse> r = client->readResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body.size(), 2000u);
+}
+
 TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedSilently) {
   options_.idle_timeout = core::Millis(100);
   options_.header_timeout = core::Millis(1000);
@@ -412,6 +462,27 @@ TEST_F(HttpServerTest, ClientThatDoesNotReadStopsTheServerReading) {
   }
 }
 
+TEST_F(HttpServerTest, ClientThatNeverReadsIsClosedAtTheWriteDeadline) {
+  options_.idle_timeout = core::Millis(1000);
+  start();
+  auto client = connect();
+  const int small = 4096;
+  ::setsockopt(client->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::string many;
+  // 2000 answers of 16 KiB: far more than the socket buffers between them hold.
+  for (int i = 0; i < 2000; ++i) many += "GET /big HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(client->trySend(many), many.size());
+  ASSERT_TRUE(waitForConnections(1));
+  // Let the server write until the socket is full; the client reads nothing.
+  for (int i = 0; i < 20; ++i) loop_.runOnce(1);
+  clock_.advance(core::Millis(999));
+  for (int i = 0; i < 5; ++i) loop_.runOnce(1);
+  EXPECT_EQ(server_->connectionCount(), 1u);
+  // No write progress for idle_timeout: the connection goes, with what it had queued.
+  clock_.advance(core::Millis(2));
+  EXPECT_TRUE(waitForConnections(0));
+}
+
 TEST_F(HttpServerTest, ClientVanishingMidRequestOrMidResponseIsCleanedUp) {
   start();
   {
@@ -450,34 +521,107 @@ TEST_F(HttpServerTest, HeadResponseHasLengthButNoBody) {
   EXPECT_EQ(client->buffer().compare(head_end + 4, 8, "HTTP/1.1"), 0) << client->buffer();
 }
 
-TEST_F(HttpServerTest, DescriptorExhaustionPausesAcceptingInsteadOfSpinning) {
+// Lowers the soft RLIMIT_NOFILE for one scope; the hard limit stays.
+class LoweredDescriptorLimit {
+ public:
+  explicit LoweredDescriptorLimit(rlim_t soft) {
+    EXPECT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  }
+  ~LoweredDescriptorLimit() { restore(); }
+  void restore() {
+    if (restored_) return;
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &saved_), 0);
+    restored_ = true;
+  }
+
+ private:
+  rlimit saved_{};
+  bool restored_ = false;
+};
+
+// The lowest descriptor number free now: a soft limit there makes the next accept4
+// fail with EMFILE.
+rlim_t lowestFreeDescriptor() {
+  const int fd = ::dup(0);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  return static_cast<rlim_t>(fd);
+}
+
+std::vector<std::string> g_warnings;
+void keepWarnings(core::LogLevel level, std::string_view message, const core::LogFields&) {
+  if (level >= core::LogLevel::kWarning) g_warnings.emplace_back(message);
+}
+
+TEST_F(HttpServerTest, DescriptorExhaustionIsAnswered503WithTheSpareDescriptor) {
 #ifdef WA_SANITIZED
   // UBSan opens a pipe to probe memory during its checks; with no descriptor left it
   // reports every checked access as invalid, so this test cannot run under it.
   GTEST_SKIP() << "needs every file descriptor, which the sanitizer runtime uses too";
 #endif
   start();
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Loopback connects complete in the listen backlog, before the server accepts.
+  std::vector<std::unique_ptr<LoopbackClient>> waiting;
+  for (int i = 0; i < 3; ++i) waiting.push_back(connect());
+  g_warnings.clear();
+  core::Log::setSink(&keepWarnings);
+  {
+    LoweredDescriptorLimit limit(lowestFreeDescriptor());
+    for (auto& client : waiting) {
+      std::optional<ParsedResponse> r = client->readResponse();
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ(r->status, 503);
+      EXPECT_NE(r->body.find("TOO_MANY_CONNECTIONS"), std::string::npos) << r->body;
+      EXPECT_NE(r->body.find("file descriptors"), std::string::npos) << r->body;
+      EXPECT_TRUE(client->waitClosed());
+    }
+    EXPECT_EQ(server_->connectionCount(), 0u);
+  }
+  core::Log::setSink(nullptr);
+  // One warning for the episode, not one per connection or per retry.
+  EXPECT_EQ(g_warnings.size(), 1u) << (g_warnings.empty() ? "" : g_warnings.back());
+  // With descriptors back (after at most one pause), connections are served again.
+  clock_.advance(core::Millis(100));
+  auto later = connect();
+  EXPECT_EQ(exchange(*later, "GET /hello HTTP/1.1\r\n\r\n").status, 200);
+}
+
+TEST_F(HttpServerTest, DescriptorExhaustionWithoutASparePausesAcceptingInsteadOfSpinning) {
+#ifdef WA_SANITIZED
+  GTEST_SKIP() << "needs every file descriptor, which the sanitizer runtime uses too";
+#endif
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) GTEST_SKIP() << "descriptor " << fd << " is not open";
+  }
+  start();
   auto client = connect();
   ASSERT_TRUE(client->send("GET /hello HTTP/1.1\r\n\r\n"));
-  // Lower the limit to the lowest free descriptor: accept4 now fails with EMFILE.
-  const int lowest_free = ::dup(0);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit lowered = saved;
-  lowered.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
-  for (int i = 0; i < 5; ++i) loop_.runOnce(1);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  {
+    // Below every descriptor the server holds: releasing the spare frees nothing usable.
+    LoweredDescriptorLimit limit(3);
+    for (int i = 0; i < 5; ++i) loop_.runOnce(1);
+    limit.restore();
+  }
   EXPECT_EQ(server_->connectionCount(), 0u);
   // Still paused: the listening socket is not watched until the pause is over.
-  for (int i = 0; i < 5; ++i) loop_.runOnce(1);
+  for (int i = 0; i < 5; ++i) client->pump();
   EXPECT_EQ(server_->connectionCount(), 0u);
+  EXPECT_TRUE(client->buffer().empty());
   clock_.advance(core::Millis(100));
   std::optional<ParsedResponse> r = client->readResponse();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
+  // The spare was taken back when accepting resumed: the next exhaustion gets a 503.
+  auto next = connect();
+  {
+    LoweredDescriptorLimit limit(lowestFreeDescriptor());
+    std::optional<ParsedResponse> refused = next->readResponse();
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->status, 503);
+  }
 }
 
 TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
