@@ -360,6 +360,29 @@ HttpResponse HttpServer::route(const HttpRequest& request, std::string* pattern)
     response.headers.emplace_back("Access-Control-Max-Age", "600");
     return response;
   }
+  // Before the routing outcome: without the token, an unknown path is not told apart
+  // from a known one. Browsers send no credentials on a preflight, so it stays above.
+  if (auth_ != nullptr) {
+    switch (auth_->check(request, *pattern)) {
+      case BearerAuth::Verdict::kAllowed:
+        break;
+      case BearerAuth::Verdict::kMissing: {
+        HttpResponse response = errorResponse(
+            401, "UNAUTHORIZED", "this worker requires an \"Authorization: Bearer\" token");
+        response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"worker-agent\"");
+        return response;
+      }
+      case BearerAuth::Verdict::kInvalid: {
+        // RFC 6750 section 3.1: credentials were given but are not valid.
+        HttpResponse response =
+            errorResponse(401, "UNAUTHORIZED",
+                          "the Authorization header does not carry this worker's bearer token");
+        response.headers.emplace_back("WWW-Authenticate",
+                                      "Bearer realm=\"worker-agent\", error=\"invalid_token\"");
+        return response;
+      }
+    }
+  }
   switch (match.kind) {
     case Router::MatchKind::kFound:
       try {

@@ -2,7 +2,7 @@
 // to the Router. Keep-alive and pipelining (responses in request order), Content-Length
 // and chunked bodies, header/body size limits, header and idle timeouts, a connection cap,
 // and streamed response bodies (HttpResponse::streamed, StreamWriter) with a bounded
-// buffer per connection.
+// buffer per connection. An optional BearerAuth gates every request.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +17,7 @@
 #include "core/event_loop.h"
 #include "core/timer_queue.h"
 #include "core/unique_fd.h"
+#include "http/bearer_auth.h"
 #include "http/http_request.h"
 #include "http/router.h"
 
@@ -78,6 +79,11 @@ class HttpServer {
   // Called for every response the server produces (metrics, access logs). It runs inside
   // request handling, so it must be quick and must not touch the server.
   void setObserver(RequestObserver observer) { observer_ = std::move(observer); }
+  // Every request but a CORS preflight must then pass auth's check, else it is answered
+  // 401 UNAUTHORIZED with a WWW-Authenticate: Bearer challenge; auth sees the matched
+  // route's pattern so that it can leave some routes open. auth must outlive the server;
+  // nullptr (the default) lets every request through.
+  void setAuth(const BearerAuth* auth) { auth_ = auth; }
 
   // Every response leaves through here: adds Content-Type: application/json and
   // Content-Length (except for 1xx/204/304, which carry no body), Cache-Control: no-store,
@@ -102,7 +108,7 @@ class HttpServer {
   void pauseAccepting();
   // Best-effort 503 to a connection over options_.max_connections, then closes it.
   void rejectOverCapacity(core::UniqueFd fd);
-  // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler)
+  // Routes one request (CORS preflight, 401, 404, 405, handler, 500 on a throwing handler)
   // and reports it to the observer.
   HttpResponse respond(const HttpRequest& request) const;
   HttpResponse route(const HttpRequest& request, std::string* pattern) const;
@@ -116,6 +122,7 @@ class HttpServer {
   HttpServerOptions options_;
   ErrorRenderer render_error_;
   RequestObserver observer_;
+  const BearerAuth* auth_ = nullptr;
   core::UniqueFd listen_fd_;
   std::unique_ptr<core::FileEvent> listen_event_;
   uint16_t port_ = 0;
