@@ -2,8 +2,11 @@
 // to the Router. Keep-alive and pipelining (responses in request order), Content-Length
 // and chunked bodies, header/body size limits, header and idle timeouts, a connection cap,
 // and streamed response bodies (HttpResponse::streamed, StreamWriter) with a bounded
-// buffer per connection. An optional BearerAuth gates every request.
+// buffer per connection. Listens on TCP and optionally on a unix stream socket as well;
+// connections from either are served alike. An optional BearerAuth gates every request.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -67,7 +70,13 @@ class HttpServer {
   std::string listen(const std::string& address, uint16_t port);
   // The bound port (useful after listen(..., 0)).
   uint16_t port() const { return port_; }
-  // Stops accepting; open connections keep being served.
+  // Listens on a unix stream socket at path as well, the file getting mode (whatever the
+  // umask). A socket file already there is replaced only if nobody answers on it (left by
+  // a process that died); any other file is left alone and is an error. Returns "" on
+  // success, else a message naming the path and the errno text.
+  std::string listenUnix(const std::string& path, mode_t mode);
+  // Stops accepting; open connections keep being served. Removes the unix socket's file,
+  // if it is still the one listenUnix created.
   void stopListening();
   size_t connectionCount() const { return connections_.size(); }
   // Closes every open connection now, whatever it is doing (the end of a shutdown):
@@ -101,11 +110,15 @@ class HttpServer {
 
  private:
   friend class HttpConnection;
-  void onAcceptable();
+  // Accepts what listener's backlog holds; tcp: the connections are TCP (TCP_NODELAY).
+  void onAcceptable(const core::UniqueFd& listener, bool tcp);
   void closeConnection(HttpConnection* connection);  // deferred free
   // Stops accepting for a moment (descriptors or memory exhausted): level-triggered
   // epoll would otherwise report the pending connection again at once, forever.
   void pauseAccepting();
+  void resumeAccepting();
+  // Closes the unix listener and removes its file if that is still the socket we bound.
+  void closeUnixListener();
   // Best-effort 503 to a connection over options_.max_connections, then closes it.
   void rejectOverCapacity(core::UniqueFd fd);
   // Routes one request (CORS preflight, 401, 404, 405, handler, 500 on a throwing handler)
@@ -126,6 +139,13 @@ class HttpServer {
   core::UniqueFd listen_fd_;
   std::unique_ptr<core::FileEvent> listen_event_;
   uint16_t port_ = 0;
+  // The unix listener; its file is identified by device and inode, so that stopping
+  // never removes a socket another process has bound at the same path since.
+  core::UniqueFd unix_fd_;
+  std::unique_ptr<core::FileEvent> unix_event_;
+  std::string unix_path_;
+  dev_t unix_device_ = 0;
+  ino_t unix_inode_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
   std::unique_ptr<core::Timer> accept_resume_timer_;
   bool over_capacity_logged_ = false;  // one warning per episode, not one per connection
