@@ -12,6 +12,15 @@ struct Config {
   std::string worker_id;  // default "worker-<hostname>"
   std::string listen = "0.0.0.0";
   int port = 9000;
+  // Absolute path of a unix stream socket the API listens on as well; "" = none.
+  std::string listen_unix;
+  // Shared-token authentication, off by default as protocol v1 has none. When set, every
+  // request but CORS preflights and auth_open_paths must carry "Authorization: Bearer
+  // <auth_token>". When auth_token_file is set the loader fills auth_token from that file,
+  // so auth_token is always the token in force. Never logged or shown.
+  std::string auth_token;
+  std::string auth_token_file;                             // absolute path; "" = none
+  std::vector<std::string> auth_open_paths = {"/health"};  // routes open without the token
   int max_concurrent_jobs = 2;
   int max_queued_jobs = 1000;
   std::vector<std::string> labels;
