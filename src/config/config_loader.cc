@@ -26,7 +26,7 @@ constexpr std::string_view kEnvironmentFile = "environment";
 // A config file is a page of settings; anything this big is the wrong file.
 constexpr size_t kMaxConfigBytes = 1 << 20;
 // A token file holds one token (at most 4096 bytes) and a newline.
-constexpr size_t kMaxTokenFileBytes = 64 * 1024;
+constexpr size_t kMaxTokenFileBytes = size_t{64} * 1024;
 
 // The names the original worker read; the WORKER_AGENT_ names win when both are set.
 constexpr std::pair<std::string_view, std::string_view> kLegacyNames[] = {
