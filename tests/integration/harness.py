@@ -63,6 +63,8 @@ class Worker:
     """A worker-agent process with its own worker_id and config. With token set, request()
     sends it as a bearer token (a worker with auth_token needs one)."""
 
+    token = None  # also for the HTTP helpers of a Worker made with Worker.__new__
+
     def __init__(self, config=None, env=None, args=None, token=None):
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         self.token = token
