@@ -12,6 +12,15 @@ struct Config {
   std::string worker_id;  // default "worker-<hostname>"
   std::string listen = "0.0.0.0";
   int port = 9000;
+  // Absolute path of a unix stream socket the API listens on as well; "" = none.
+  std::string listen_unix;
+  // Shared-token authentication, off by default as protocol v1 has none. When set, every
+  // request but CORS preflights and auth_open_paths must carry "Authorization: Bearer
+  // <auth_token>". When auth_token_file is set the loader fills auth_token from that file,
+  // so auth_token is always the token in force. Never logged or shown.
+  std::string auth_token;
+  std::string auth_token_file;                             // absolute path; "" = none
+  std::vector<std::string> auth_open_paths = {"/health"};  // routes open without the token
   int max_concurrent_jobs = 2;
   int max_queued_jobs = 1000;
   std::vector<std::string> labels;
@@ -43,18 +52,18 @@ struct Config {
   // A Docker-style credentials file ({"auths": {"registry": {"auth": base64(user:password)}}}
   // or username/password members); "" = none. Read at start and on reload; never shown.
   std::string registry_auth_file;
-  int64_t build_timeout_seconds = 600;            // one build (runtime.mode "build")
-  int64_t max_build_context_bytes = 16777216;     // Dockerfile + context files, decoded
+  int64_t build_timeout_seconds = 600;         // one build (runtime.mode "build")
+  int64_t max_build_context_bytes = 16777216;  // Dockerfile + context files, decoded
   // Payload and workspace.
-  std::string workspace_path = "/workspace";   // inside the container; also the working directory
-  int64_t workspace_size_mb = 256;             // tmpfs size when the job brings no files or outputs
-  int64_t max_job_files_bytes = 4194304;       // runtime.files, decoded, all files together
-  int64_t output_file_limit_bytes = 1048576;   // each runtime.outputs file in the record
+  std::string workspace_path = "/workspace";  // inside the container; also the working directory
+  int64_t workspace_size_mb = 256;            // tmpfs size when the job brings no files or outputs
+  int64_t max_job_files_bytes = 4194304;      // runtime.files, decoded, all files together
+  int64_t output_file_limit_bytes = 1048576;  // each runtime.outputs file in the record
   // Isolation. Capabilities are always all dropped and no-new-privileges always set.
-  bool allow_network = false;  // may a job ask for runtime.network "bridge"
-  int64_t pids_limit = 256;    // 0: no limit
-  double default_cpus = 1.0;   // runtime.limits.cpus when the job gives none (0: no limit)
-  double max_cpus = 0;         // ceiling; 0: the host's CPU count
+  bool allow_network = false;    // may a job ask for runtime.network "bridge"
+  int64_t pids_limit = 256;      // 0: no limit
+  double default_cpus = 1.0;     // runtime.limits.cpus when the job gives none (0: no limit)
+  double max_cpus = 0;           // ceiling; 0: the host's CPU count
   bool read_only_rootfs = true;  // the workspace and /tmp stay writable
   int64_t tmp_size_mb = 64;      // the tmpfs at /tmp
   std::string job_user = "65534:65534";  // "uid:gid" the job runs as; "" = the image's user

@@ -28,6 +28,15 @@ constexpr size_t kMaxContainerRuntimeBytes = 128;
 // Open HTTP connections: Linux's default fs.nr_open (1048576) bounds one process's
 // descriptors, and the daemon keeps some for itself.
 constexpr int64_t kMaxConnections = 1'000'000;
+// A shared token shorter than this is guessable; longer than the other bound is a
+// mistake (the whole request head may be 16 KiB).
+constexpr size_t kMinAuthTokenBytes = 16;
+constexpr size_t kMaxAuthTokenBytes = 4096;
+// sockaddr_un's sun_path holds 108 bytes with the terminating NUL.
+constexpr size_t kMaxUnixPathBytes = 107;
+// The routes auth_open_paths may name: those that only report. The job routes are what
+// the token protects; a worker that wants them open sets no token.
+constexpr std::string_view kOpenablePaths[] = {"/health", "/info", "/metrics"};
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -114,6 +123,48 @@ std::string applyListen(const ConfigValue& value, Config* config) {
   }
   config->listen = value.text;
   return "";
+}
+
+std::string applyListenUnix(const ConfigValue& value, Config* config) {
+  const std::string& path = value.text;
+  if (path.empty()) {
+    config->listen_unix.clear();
+    return "";
+  }
+  if (path.front() != '/') return "must be empty or an absolute path, got " + quoted(path);
+  if (path.size() > kMaxUnixPathBytes) {
+    return "must be at most " + std::to_string(kMaxUnixPathBytes) +
+           " bytes (the limit of a unix socket address), got " + std::to_string(path.size());
+  }
+  if (std::any_of(path.begin(), path.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return "must not contain control characters";
+  }
+  config->listen_unix = path;
+  return "";
+}
+
+std::string applyAuthToken(const ConfigValue& value, Config* config) {
+  if (!value.text.empty()) {
+    if (std::string why = authTokenProblem(value.text); !why.empty()) return why;
+  }
+  config->auth_token = value.text;
+  return "";
+}
+
+std::string applyAuthTokenFile(const ConfigValue& value, Config* config) {
+  if (!value.text.empty() && value.text.front() != '/') {
+    return "must be empty or an absolute path, got " + quoted(value.text);
+  }
+  config->auth_token_file = value.text;
+  return "";
+}
+
+std::string openablePathItem(std::string_view item) {
+  for (std::string_view path : kOpenablePaths) {
+    if (item == path) return "";
+  }
+  return "must be one of /health, /info, /metrics, got " + quoted(item);
 }
 
 std::string applyDockerHost(const ConfigValue& value, Config* config) {
@@ -272,6 +323,11 @@ const std::vector<ConfigKey>& configKeys() {
       {"listen", K::kString, nullptr, applyListen},
       // 0 asks the kernel for any free port, which tests use.
       {"port", K::kInteger, nullptr, applyInteger<&Config::port, 0, 65535>},
+      {"listen_unix", K::kString, nullptr, applyListenUnix},
+      {"auth_token", K::kString, nullptr, applyAuthToken, kLive},
+      {"auth_token_file", K::kString, nullptr, applyAuthTokenFile, kLive},
+      {"auth_open_paths", K::kStringList, openablePathItem, applyList<&Config::auth_open_paths>,
+       kLive},
       {"max_concurrent_jobs", K::kInteger, nullptr,
        applyInteger<&Config::max_concurrent_jobs, 1, 1024>, kLive},
       {"max_queued_jobs", K::kInteger, nullptr, applyInteger<&Config::max_queued_jobs, 1, 1000000>,
@@ -365,6 +421,18 @@ std::string suggestConfigKey(std::string_view name) {
   return std::string(best);
 }
 
+std::string authTokenProblem(std::string_view token) {
+  if (token.size() < kMinAuthTokenBytes || token.size() > kMaxAuthTokenBytes) {
+    return "must be " + std::to_string(kMinAuthTokenBytes) + " to " +
+           std::to_string(kMaxAuthTokenBytes) + " bytes, got " + std::to_string(token.size());
+  }
+  if (!std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    return "must be visible ASCII characters only (no spaces, tabs, control characters or "
+           "non-ASCII bytes)";
+  }
+  return "";
+}
+
 std::vector<std::string_view> changedKeys(const Config& a, const Config& b) {
   // One comparison per key, by name; a key missing here is caught by the unit test that
   // changes every key in turn.
@@ -374,6 +442,10 @@ std::vector<std::string_view> changedKeys(const Config& a, const Config& b) {
     WA_FIELD(worker_id)
     WA_FIELD(listen)
     WA_FIELD(port)
+    WA_FIELD(listen_unix)
+    WA_FIELD(auth_token)
+    WA_FIELD(auth_token_file)
+    WA_FIELD(auth_open_paths)
     WA_FIELD(max_concurrent_jobs)
     WA_FIELD(max_queued_jobs)
     WA_FIELD(labels)

@@ -45,6 +45,11 @@ const ConfigKey* findConfigKey(std::string_view name);
 // The valid key nearest to name when it is close enough to be a likely typo, else "".
 std::string suggestConfigKey(std::string_view name);
 
+// Why token cannot be an auth_token, or "" when it can: 16 to 4096 bytes of visible ASCII
+// (no spaces, tabs or control characters, which an Authorization header cannot carry
+// intact). The message never quotes the token.
+std::string authTokenProblem(std::string_view token);
+
 // The names of the keys whose values differ between a and b, in table order.
 std::vector<std::string_view> changedKeys(const Config& a, const Config& b);
 

@@ -13,6 +13,7 @@
 
 #include "config/config_key.h"
 #include "config/yaml_document.h"
+#include "core/file_reader.h"
 #include "core/unique_fd.h"
 
 extern char** environ;
@@ -24,6 +25,8 @@ constexpr std::string_view kEnvPrefix = "WORKER_AGENT_";
 constexpr std::string_view kEnvironmentFile = "environment";
 // A config file is a page of settings; anything this big is the wrong file.
 constexpr size_t kMaxConfigBytes = 1 << 20;
+// A token file holds one token (at most 4096 bytes) and a newline.
+constexpr size_t kMaxTokenFileBytes = size_t{64} * 1024;
 
 // The names the original worker read; the WORKER_AGENT_ names win when both are set.
 constexpr std::pair<std::string_view, std::string_view> kLegacyNames[] = {
@@ -113,6 +116,9 @@ class Loading {
   bool applyYaml(std::string_view text, const std::string& name);
   bool applyEnvironment(const Environment& env);
   bool checkAcrossKeys();
+  // Reads auth_token_file into auth_token, so that --check-config and a reload catch a
+  // missing or bad token file as they would a bad auth_token.
+  bool resolveAuthToken();
 
   LoadResult result() {
     LoadResult r;
@@ -418,6 +424,27 @@ bool Loading::checkAcrossKeys() {
           checkNotAbove("default_cpus", config_.default_cpus, "max_cpus", config_.max_cpus));
 }
 
+bool Loading::resolveAuthToken() {
+  const std::string& path = config_.auth_token_file;
+  if (path.empty()) return true;
+  // Set to something other than its default "", so it has an origin.
+  const Origin& origin = origins_.at("auth_token_file");
+  // Two sources of one secret: refuse rather than pick one silently.
+  if (!config_.auth_token.empty()) {
+    return setError(origin, "auth_token is set as well; set only one of them");
+  }
+  std::string why;
+  std::optional<std::string> token = core::readFile(path, kMaxTokenFileBytes, &why);
+  if (!token) return setError(origin, "cannot read " + path + ": " + why);
+  // `echo token > file` and most editors end the file with a newline; the token does not.
+  while (!token->empty() && (token->back() == '\n' || token->back() == '\r')) token->pop_back();
+  if (std::string problem = authTokenProblem(*token); !problem.empty()) {
+    return setError(origin, "the token in " + path + " " + problem);
+  }
+  config_.auth_token = std::move(*token);
+  return true;
+}
+
 }  // namespace
 
 std::string ConfigError::format() const {
@@ -475,13 +502,15 @@ LoadResult ConfigLoader::loadFile(const std::string& path, const Environment& en
 LoadResult ConfigLoader::loadString(const std::string& text, const std::string& name,
                                     const Environment& env, const std::string& hostname) {
   Loading loading(hostname);
-  if (loading.applyYaml(text, name) && loading.applyEnvironment(env)) loading.checkAcrossKeys();
+  if (loading.applyYaml(text, name) && loading.applyEnvironment(env) && loading.checkAcrossKeys()) {
+    loading.resolveAuthToken();
+  }
   return loading.result();
 }
 
 LoadResult ConfigLoader::loadDefaults(const Environment& env, const std::string& hostname) {
   Loading loading(hostname);
-  if (loading.applyEnvironment(env)) loading.checkAcrossKeys();
+  if (loading.applyEnvironment(env) && loading.checkAcrossKeys()) loading.resolveAuthToken();
   return loading.result();
 }
 

@@ -37,6 +37,8 @@ constexpr core::Millis kEnginePingInterval{2000};
 constexpr core::Millis kPruneInterval{1000};
 // How long shutdown waits for the engine to kill and remove containers.
 constexpr core::Millis kShutdownDeadline{20'000};
+// listen_unix's file: the worker's user and group may connect, nobody else.
+constexpr mode_t kUnixSocketMode = 0660;
 }  // namespace
 
 struct Daemon::Parts {
@@ -147,7 +149,8 @@ struct Daemon::Parts {
     options.pull_timeout = std::chrono::seconds(c.pull_timeout_seconds);
     options.build_timeout = std::chrono::seconds(c.build_timeout_seconds);
     if (!c.registry_auth_file.empty()) {
-      std::optional<jobs::RegistryAuth> auth = jobs::RegistryAuth::load(c.registry_auth_file, error);
+      std::optional<jobs::RegistryAuth> auth =
+          jobs::RegistryAuth::load(c.registry_auth_file, error);
       if (!auth) {
         *error = "registry_auth_file " + *error;
         return std::nullopt;
@@ -162,6 +165,17 @@ struct Daemon::Parts {
   static jobs::RetentionPolicy retention(const config::Config& c) {
     return jobs::RetentionPolicy{c.finished_job_retention_seconds * 1000,
                                  static_cast<size_t>(c.max_finished_jobs)};
+  }
+  // The token and open routes of config, into the server's check. Says so when the check
+  // is turned on or off; never logs the token.
+  void applyAuth() {
+    const bool was_enabled = auth.enabled();
+    auth.setToken(config.auth_token);
+    auth.setOpenRoutes(config.auth_open_paths);
+    if (auth.enabled() != was_enabled) {
+      core::logInfo(auth.enabled() ? "authentication on: requests need the bearer token"
+                                   : "authentication off: requests need no token");
+    }
   }
   static http::HttpServerOptions serverOptions(const config::Config& c,
                                                const core::DescriptorPlan& descriptors) {
@@ -224,6 +238,7 @@ struct Daemon::Parts {
   jobs::OutputFeed output_feed;
   http::Router router;
   api::WorkerApi api;
+  http::BearerAuth auth;  // before the server, which holds a pointer to it
   http::HttpServer server;
   SystemdNotifier notifier;
   std::unique_ptr<core::SignalWatcher> signals;
@@ -272,6 +287,7 @@ struct Daemon::Parts {
     next.worker_id = config.worker_id;
     next.listen = config.listen;
     next.port = config.port;
+    next.listen_unix = config.listen_unix;
     next.docker_host = config.docker_host;
     next.max_body_bytes = config.max_body_bytes;
     next.max_connections = config.max_connections;
@@ -289,6 +305,7 @@ struct Daemon::Parts {
     scheduler.setMaxConcurrent(static_cast<size_t>(config.max_concurrent_jobs));
     runner.setOptions(runnerOptions(config));
     images.setOptions(std::move(*supply));
+    applyAuth();
     sampler.setJobsPath(config.jobs_path);
     core::Log::write(core::LogLevel::kInfo, "configuration reloaded",
                      {{"applied", applied.empty() ? "none" : applied}});
@@ -436,6 +453,8 @@ int Daemon::run() {
   p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
+  p.applyAuth();
+  p.server.setAuth(&p.auth);
   p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError&) {
     p.metrics.onDockerError(endpoint);
   });
@@ -456,8 +475,17 @@ int Daemon::run() {
     core::logError("cannot listen: ", error);
     return 1;
   }
+  if (!p.config.listen_unix.empty()) {
+    if (std::string error = p.server.listenUnix(p.config.listen_unix, kUnixSocketMode);
+        !error.empty()) {
+      core::logError("cannot listen: ", error);
+      return 1;
+    }
+  }
   core::logInfo("worker-agent ", WORKER_AGENT_VERSION, " listening on ", p.config.listen, ":",
-                p.server.port(), " worker_id=", p.config.worker_id,
+                p.server.port(),
+                p.config.listen_unix.empty() ? "" : " and on unix socket " + p.config.listen_unix,
+                " auth=", p.auth.enabled() ? "bearer" : "off", " worker_id=", p.config.worker_id,
                 " max_concurrent_jobs=", p.config.max_concurrent_jobs,
                 " docker_host=", p.config.docker_host);
 

@@ -154,7 +154,9 @@ void HttpConnection::processInput() {
     }
     const HttpRequest request = parser_.takeRequest();
     HttpResponse response = server_.respond(request);
-    core::logDebug("http: ", request.method, " ", request.target, " -> ", response.status);
+    // The path, not the target: a query string may carry what must not be logged (a token
+    // a client sent the wrong way).
+    core::logDebug("http: ", request.method, " ", request.path, " -> ", response.status);
     const bool streamed = HttpServer::isStreamed(response);
     const bool head = request.method == "HEAD";
     // HTTP/1.0 has no chunked framing: a streamed body ends where the connection does.

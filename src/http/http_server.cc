@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -165,15 +167,16 @@ HttpServer::HttpServer(core::EventLoop& loop, const Router& router, HttpServerOp
       router_(router),
       options_(options),
       render_error_(std::move(render_error)),
-      accept_resume_timer_(loop.createTimer([this] {
-        if (listen_event_) listen_event_->setInterest(core::FileEvent::kReadable);
-      })),
+      accept_resume_timer_(loop.createTimer([this] { resumeAccepting(); })),
       spare_fd_(openSpareDescriptor()) {}
 
 HttpServer::~HttpServer() {
   // Connections go first (their watchers and timers belong to the loop, which outlives
   // us); any already in the loop's graveyard no longer touch the server.
   connections_.clear();
+  // However the process ends up here (an error at start, a signal during clean-up), the
+  // socket file goes with the server that bound it.
+  closeUnixListener();
 }
 
 void HttpServer::closeAll() {
@@ -236,21 +239,115 @@ std::string HttpServer::listen(const std::string& address, uint16_t port) {
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   listen_fd_ = std::move(fd);
   listen_event_ = loop_.watch(listen_fd_.get(), core::FileEvent::kReadable,
-                              [this](uint32_t) { onAcceptable(); });
+                              [this](uint32_t) { onAcceptable(listen_fd_, true); });
   return "";
+}
+
+namespace {
+
+// Makes way for a new socket at path, where bind() found a file: a socket nobody answers
+// on is what a process that died leaves behind, and is removed. Returns "" when the path
+// is free now, else why it is not (another worker is listening there, or it is no socket).
+std::string removeStaleSocket(const std::string& path, const sockaddr_un& address) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return "";  // gone meanwhile
+    return std::string("lstat: ") + std::strerror(errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) return "the path exists and is not a socket; not removing it";
+  core::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!probe) return std::string("socket: ") + std::strerror(errno);
+  // A unix connect() completes or fails at once; EAGAIN means a full backlog, which
+  // someone is listening behind.
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 ||
+      errno == EAGAIN) {
+    return "another process is listening on it";
+  }
+  if (errno != ECONNREFUSED) {
+    return std::string("cannot tell whether it is in use: connect: ") + std::strerror(errno);
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return std::string("cannot remove the stale socket: ") + std::strerror(errno);
+  }
+  core::logInfo("http: removed a stale socket nobody listened on: ", path);
+  return "";
+}
+
+}  // namespace
+
+std::string HttpServer::listenUnix(const std::string& path, mode_t mode) {
+  const std::string where = "unix socket " + path;
+  if (unix_fd_) return "cannot listen on " + where + ": already listening";
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path ||
+      path.find('\0') != std::string::npos) {
+    return "cannot listen on " + where + ": the path must be 1 to " +
+           std::to_string(sizeof address.sun_path - 1) + " bytes, without NUL";
+  }
+  path.copy(address.sun_path, path.size());
+  auto failure = [&](const char* what) {
+    return "cannot listen on " + where + ": " + what + ": " + std::strerror(errno);
+  };
+  core::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return failure("socket");
+  const auto bindPath = [&] {
+    return ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  };
+  if (!bindPath()) {
+    if (errno != EADDRINUSE) return failure("bind");
+    if (std::string why = removeStaleSocket(path, address); !why.empty()) {
+      return "cannot listen on " + where + ": " + why;
+    }
+    if (!bindPath()) return failure("bind");
+  }
+  // From here on the file is ours: remove it again on any failure.
+  const auto undo = [&](const char* what) {
+    std::string message = failure(what);
+    ::unlink(path.c_str());
+    return message;
+  };
+  // Nobody can connect before listen(), so the mode is in place before the socket is any
+  // use, whatever the umask gave the file at bind().
+  if (::chmod(path.c_str(), mode) != 0) return undo("chmod");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return undo("lstat");
+  if (::listen(fd.get(), SOMAXCONN) != 0) return undo("listen");
+  unix_fd_ = std::move(fd);
+  unix_path_ = path;
+  unix_device_ = st.st_dev;
+  unix_inode_ = st.st_ino;
+  unix_event_ = loop_.watch(unix_fd_.get(), core::FileEvent::kReadable,
+                            [this](uint32_t) { onAcceptable(unix_fd_, false); });
+  return "";
+}
+
+void HttpServer::closeUnixListener() {
+  unix_event_.reset();  // before the fd closes
+  unix_fd_.reset();
+  if (unix_path_.empty()) return;
+  struct stat st {};
+  if (::lstat(unix_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == unix_device_ &&
+      st.st_ino == unix_inode_) {
+    if (::unlink(unix_path_.c_str()) != 0) {
+      core::logWarning("http: cannot remove ", unix_path_, ": ", std::strerror(errno));
+    }
+  }
+  unix_path_.clear();
 }
 
 void HttpServer::stopListening() {
   accept_resume_timer_->disable();
   listen_event_.reset();  // before the fd closes
   listen_fd_.reset();
+  closeUnixListener();
 }
 
-void HttpServer::onAcceptable() {
+void HttpServer::onAcceptable(const core::UniqueFd& listener, bool tcp) {
   // Drain the backlog: each accepted connection is cheap, and the listening socket would
   // only be reported again.
-  while (listen_fd_) {
-    const int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (listener) {
+    const int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int error = errno;
       switch (error) {
@@ -277,7 +374,7 @@ void HttpServer::onAcceptable() {
         case ENFILE:
           // The connection stays pending, so the socket stays readable: answer it now
           // with the spare descriptor, or pause, but never come straight back.
-          if (shedWithSpareDescriptor()) continue;
+          if (shedWithSpareDescriptor(listener)) continue;
           [[fallthrough]];
         case ENOBUFS:
         case ENOMEM:
@@ -315,7 +412,7 @@ void HttpServer::onAcceptable() {
     if (!spare_fd_) spare_fd_ = openSpareDescriptor();
     const int one = 1;
     // Responses are written whole; Nagle would only delay the last segment.
-    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+    if (tcp && ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
       core::logWarning("http: TCP_NODELAY: ", std::strerror(errno));
     }
     auto connection = std::make_shared<HttpConnection>(*this, std::move(connection_fd));
@@ -325,14 +422,21 @@ void HttpServer::onAcceptable() {
 }
 
 void HttpServer::pauseAccepting() {
+  // Both listeners: what ran out is the process's, not one socket's.
   if (listen_event_) listen_event_->setInterest(0);
+  if (unix_event_) unix_event_->setInterest(0);
   accept_resume_timer_->enableAfter(kAcceptPause);
 }
 
-bool HttpServer::shedWithSpareDescriptor() {
+void HttpServer::resumeAccepting() {
+  if (listen_event_) listen_event_->setInterest(core::FileEvent::kReadable);
+  if (unix_event_) unix_event_->setInterest(core::FileEvent::kReadable);
+}
+
+bool HttpServer::shedWithSpareDescriptor(const core::UniqueFd& listener) {
   if (!spare_fd_) return false;
   spare_fd_.reset();
-  core::UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  core::UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
   const bool accepted = static_cast<bool>(fd);
   if (accepted) {
     if (!accept_failure_logged_) {
@@ -401,6 +505,29 @@ HttpResponse HttpServer::route(const HttpRequest& request, std::string* pattern)
     response.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization");
     response.headers.emplace_back("Access-Control-Max-Age", "600");
     return response;
+  }
+  // Before the routing outcome: without the token, an unknown path is not told apart
+  // from a known one. Browsers send no credentials on a preflight, so it stays above.
+  if (auth_ != nullptr) {
+    switch (auth_->check(request, *pattern)) {
+      case BearerAuth::Verdict::kAllowed:
+        break;
+      case BearerAuth::Verdict::kMissing: {
+        HttpResponse response = errorResponse(
+            401, "UNAUTHORIZED", "this worker requires an \"Authorization: Bearer\" token");
+        response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"worker-agent\"");
+        return response;
+      }
+      case BearerAuth::Verdict::kInvalid: {
+        // RFC 6750 section 3.1: credentials were given but are not valid.
+        HttpResponse response =
+            errorResponse(401, "UNAUTHORIZED",
+                          "the Authorization header does not carry this worker's bearer token");
+        response.headers.emplace_back("WWW-Authenticate",
+                                      "Bearer realm=\"worker-agent\", error=\"invalid_token\"");
+        return response;
+      }
+    }
   }
   switch (match.kind) {
     case Router::MatchKind::kFound:

@@ -2,8 +2,11 @@
 // to the Router. Keep-alive and pipelining (responses in request order), Content-Length
 // and chunked bodies, header/body size limits, header and idle timeouts, a connection cap,
 // and streamed response bodies (HttpResponse::streamed, StreamWriter) with a bounded
-// buffer per connection.
+// buffer per connection. Listens on TCP and optionally on a unix stream socket as well;
+// connections from either are served alike. An optional BearerAuth gates every request.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +20,7 @@
 #include "core/event_loop.h"
 #include "core/timer_queue.h"
 #include "core/unique_fd.h"
+#include "http/bearer_auth.h"
 #include "http/http_request.h"
 #include "http/router.h"
 
@@ -71,7 +75,13 @@ class HttpServer {
   std::string listen(const std::string& address, uint16_t port);
   // The bound port (useful after listen(..., 0)).
   uint16_t port() const { return port_; }
-  // Stops accepting; open connections keep being served.
+  // Listens on a unix stream socket at path as well, the file getting mode (whatever the
+  // umask). A socket file already there is replaced only if nobody answers on it (left by
+  // a process that died); any other file is left alone and is an error. Returns "" on
+  // success, else a message naming the path and the errno text.
+  std::string listenUnix(const std::string& path, mode_t mode);
+  // Stops accepting; open connections keep being served. Removes the unix socket's file,
+  // if it is still the one listenUnix created.
   void stopListening();
   size_t connectionCount() const { return connections_.size(); }
   // Closes every open connection now, whatever it is doing (the end of a shutdown):
@@ -83,6 +93,11 @@ class HttpServer {
   // Called for every response the server produces (metrics, access logs). It runs inside
   // request handling, so it must be quick and must not touch the server.
   void setObserver(RequestObserver observer) { observer_ = std::move(observer); }
+  // Every request but a CORS preflight must then pass auth's check, else it is answered
+  // 401 UNAUTHORIZED with a WWW-Authenticate: Bearer challenge; auth sees the matched
+  // route's pattern so that it can leave some routes open. auth must outlive the server;
+  // nullptr (the default) lets every request through.
+  void setAuth(const BearerAuth* auth) { auth_ = auth; }
 
   // Every response leaves through here: adds Content-Type: application/json and
   // Content-Length (except for 1xx/204/304, which carry no body), Cache-Control: no-store,
@@ -100,20 +115,24 @@ class HttpServer {
 
  private:
   friend class HttpConnection;
-  void onAcceptable();
+  // Accepts what listener's backlog holds; tcp: the connections are TCP (TCP_NODELAY).
+  void onAcceptable(const core::UniqueFd& listener, bool tcp);
   void closeConnection(HttpConnection* connection);  // deferred free
   // Stops accepting for a moment (memory exhausted, or descriptors with no spare left):
   // level-triggered epoll would otherwise report the pending connection again at once,
   // forever.
   void pauseAccepting();
   // Out of descriptors (EMFILE, ENFILE): closes the spare descriptor to accept one
-  // pending connection, answers it 503 and closes it, then takes the spare back. False
-  // if there was no spare or no connection could be accepted with it.
-  bool shedWithSpareDescriptor();
+  // connection pending on listener, answers it 503 and closes it, then takes the spare
+  // back. False if there was no spare or no connection could be accepted with it.
+  bool shedWithSpareDescriptor(const core::UniqueFd& listener);
   // Best-effort 503 TOO_MANY_CONNECTIONS to a connection the server will not serve,
   // then closes it.
   void reject(core::UniqueFd fd, const std::string& message);
-  // Routes one request (CORS preflight, 404, 405, handler, 500 on a throwing handler)
+  void resumeAccepting();
+  // Closes the unix listener and removes its file if that is still the socket we bound.
+  void closeUnixListener();
+  // Routes one request (CORS preflight, 401, 404, 405, handler, 500 on a throwing handler)
   // and reports it to the observer.
   HttpResponse respond(const HttpRequest& request) const;
   HttpResponse route(const HttpRequest& request, std::string* pattern) const;
@@ -127,9 +146,17 @@ class HttpServer {
   HttpServerOptions options_;
   ErrorRenderer render_error_;
   RequestObserver observer_;
+  const BearerAuth* auth_ = nullptr;
   core::UniqueFd listen_fd_;
   std::unique_ptr<core::FileEvent> listen_event_;
   uint16_t port_ = 0;
+  // The unix listener; its file is identified by device and inode, so that stopping
+  // never removes a socket another process has bound at the same path since.
+  core::UniqueFd unix_fd_;
+  std::unique_ptr<core::FileEvent> unix_event_;
+  std::string unix_path_;
+  dev_t unix_device_ = 0;
+  ino_t unix_inode_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
   std::unique_ptr<core::Timer> accept_resume_timer_;
   // Held open so that running out of descriptors still leaves one to accept a pending

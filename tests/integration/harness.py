@@ -60,11 +60,15 @@ def urlquote(s):
 
 
 class Worker:
-    """A worker-agent process with its own worker_id and config."""
+    """A worker-agent process with its own worker_id and config. With token set, request()
+    sends it as a bearer token (a worker with auth_token needs one)."""
 
-    def __init__(self, config=None, env=None, args=None, preexec_fn=None):
+    token = None  # also for the HTTP helpers of a Worker made with Worker.__new__
+
+    def __init__(self, config=None, env=None, args=None, preexec_fn=None, token=None):
         """preexec_fn runs in the child before the worker starts (to set its rlimits, say)."""
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
+        self.token = token
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
                "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir(),
                "shutdown_drain_seconds": 0,
@@ -135,12 +139,16 @@ class Worker:
     def connection(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
-    def request(self, method, path, body=None, headers=None, raw=False):
-        conn = self.connection()
+    def request(self, method, path, body=None, headers=None, raw=False, auth=True, conn=None):
+        """One request on a new connection (conn: a fresh one to use instead, such as a
+        UnixHTTPConnection); auth=False leaves self.token out."""
+        conn = conn or self.connection()
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body)
             hdrs = {"Content-Type": "application/json"} if body is not None else {}
+            if auth and self.token:
+                hdrs["Authorization"] = "Bearer " + self.token
             hdrs.update(headers or {})
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()

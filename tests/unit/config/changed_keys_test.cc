@@ -21,6 +21,7 @@ ConfigValue otherValue(const ConfigKey& key) {
            : key.name == "pull_policy"       ? "always"
            : key.name == "job_user"          ? "1000:1000"
            : key.name == "container_runtime" ? "runsc"
+           : key.name == "auth_token"        ? "a-token-of-24-characters"
                                              : "/srv/other";
   if (key.name == "worker_id") v.text = "other-worker";
   // Each boolean's default negated; a decimal no key has as its default.
@@ -32,7 +33,9 @@ ConfigValue otherValue(const ConfigKey& key) {
       key.name == "max_body_bytes" || key.name == "max_build_context_bytes") {
     v.integer = 4096;
   }
-  v.list = {key.name == "allowed_runtime_modes" ? "build" : "x:1"};
+  v.list = {key.name == "allowed_runtime_modes" ? "build"
+            : key.name == "auth_open_paths"     ? "/info"
+                                                : "x:1"};
   return v;
 }
 
@@ -54,8 +57,17 @@ TEST(ChangedKeysTest, WhatNeedsARestart) {
     if (!key.reloadable) restart.emplace(key.name);
   }
   EXPECT_EQ(restart,
-            (std::set<std::string>{"worker_id", "listen", "port", "docker_host", "max_body_bytes",
-                                   "max_connections", "metrics_root", "sample_interval_ms"}));
+            (std::set<std::string>{"worker_id", "listen", "port", "listen_unix", "docker_host",
+                                   "max_body_bytes", "max_connections", "metrics_root",
+                                   "sample_interval_ms"}));
+}
+
+TEST(ChangedKeysTest, AuthenticationKeysAreReloadable) {
+  for (const char* name : {"auth_token", "auth_token_file", "auth_open_paths"}) {
+    const ConfigKey* key = findConfigKey(name);
+    ASSERT_NE(key, nullptr) << name;
+    EXPECT_TRUE(key->reloadable) << name;
+  }
 }
 
 TEST(ChangedKeysTest, EveryExecutionKeyIsReloadable) {

@@ -22,6 +22,11 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
       {"WORKER_AGENT_WORKER_ID", "env-worker"},
       {"WORKER_AGENT_LISTEN", "::"},
       {"WORKER_AGENT_PORT", "0"},
+      {"WORKER_AGENT_LISTEN_UNIX", "/run/worker-agent/api.sock"},
+      {"WORKER_AGENT_AUTH_TOKEN", "env-token-0123456789"},
+      // One source of the token at a time: the file is tested on its own below.
+      {"WORKER_AGENT_AUTH_TOKEN_FILE", ""},
+      {"WORKER_AGENT_AUTH_OPEN_PATHS", "/health, /metrics"},
       {"WORKER_AGENT_MAX_CONCURRENT_JOBS", "4"},
       {"WORKER_AGENT_MAX_QUEUED_JOBS", "7"},
       {"WORKER_AGENT_LABELS", "gpu,arm"},
@@ -66,6 +71,10 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
   EXPECT_EQ(c.worker_id, "env-worker");
   EXPECT_EQ(c.listen, "::");
   EXPECT_EQ(c.port, 0);
+  EXPECT_EQ(c.listen_unix, "/run/worker-agent/api.sock");
+  EXPECT_EQ(c.auth_token, "env-token-0123456789");
+  EXPECT_EQ(c.auth_token_file, "");
+  EXPECT_EQ(c.auth_open_paths, (std::vector<std::string>{"/health", "/metrics"}));
   EXPECT_EQ(c.max_concurrent_jobs, 4);
   EXPECT_EQ(c.max_queued_jobs, 7);
   EXPECT_EQ(c.labels, (std::vector<std::string>{"gpu", "arm"}));

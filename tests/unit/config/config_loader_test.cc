@@ -30,6 +30,10 @@ TEST(ConfigLoaderTest, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.worker_id, "worker-box");
   EXPECT_EQ(c.listen, "0.0.0.0");
   EXPECT_EQ(c.port, 9000);
+  EXPECT_EQ(c.listen_unix, "");
+  EXPECT_EQ(c.auth_token, "");
+  EXPECT_EQ(c.auth_token_file, "");
+  EXPECT_EQ(c.auth_open_paths, std::vector<std::string>{"/health"});
   EXPECT_EQ(c.max_concurrent_jobs, 2);
   EXPECT_EQ(c.max_queued_jobs, 1000);
   EXPECT_TRUE(c.labels.empty());
@@ -83,6 +87,10 @@ TEST(ConfigLoaderTest, EveryKeyIsParsed) {
 worker_id: builder-1
 listen: "::1"
 port: 8080
+listen_unix: /run/worker-agent/api.sock
+auth_token: "0123456789abcdef-token"
+auth_token_file: ""
+auth_open_paths: [/health, /info]
 max_concurrent_jobs: 8
 max_queued_jobs: 1
 labels: [gpu, arm64]
@@ -124,6 +132,10 @@ container_runtime: runsc
   EXPECT_EQ(c.worker_id, "builder-1");
   EXPECT_EQ(c.listen, "::1");
   EXPECT_EQ(c.port, 8080);
+  EXPECT_EQ(c.listen_unix, "/run/worker-agent/api.sock");
+  EXPECT_EQ(c.auth_token, "0123456789abcdef-token");
+  EXPECT_EQ(c.auth_token_file, "");
+  EXPECT_EQ(c.auth_open_paths, (std::vector<std::string>{"/health", "/info"}));
   EXPECT_EQ(c.max_concurrent_jobs, 8);
   EXPECT_EQ(c.max_queued_jobs, 1);
   EXPECT_EQ(c.labels, (std::vector<std::string>{"gpu", "arm64"}));
@@ -418,6 +430,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"container_runtime: /usr/bin/runsc", "container_runtime", 20,
                  "must be empty or a runtime name of at most 128 letters, digits, '.', '_' and "
                  "'-', got \"/usr/bin/runsc\""}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Access, BadValueTest,
+    ::testing::Values(
+        BadValue{"listen_unix: api.sock", "listen_unix", 14,
+                 "must be empty or an absolute path, got \"api.sock\""},
+        BadValue{"listen_unix: \"/run/a\\tb\"", "listen_unix", 14,
+                 "must not contain control characters"},
+        BadValue{"auth_token: short", "auth_token", 13, "must be 16 to 4096 bytes, got 5"},
+        BadValue{"auth_token: \"with a space in the middle\"", "auth_token", 13,
+                 "must be visible ASCII characters only (no spaces, tabs, control characters or "
+                 "non-ASCII bytes)"},
+        BadValue{"auth_token: \"0123456789abcdef\\u00e9\"", "auth_token", 13,
+                 "must be visible ASCII characters only (no spaces, tabs, control characters or "
+                 "non-ASCII bytes)"},
+        BadValue{"auth_token_file: token.txt", "auth_token_file", 18,
+                 "must be empty or an absolute path, got \"token.txt\""},
+        BadValue{"auth_open_paths: [/health, /jobs]", "auth_open_paths", 28,
+                 "item 2: must be one of /health, /info, /metrics, got \"/jobs\""},
+        BadValue{"auth_open_paths: [health]", "auth_open_paths", 19,
+                 "item 1: must be one of /health, /info, /metrics, got \"health\""}));
 
 INSTANTIATE_TEST_SUITE_P(
     ImagePatterns, BadValueTest,

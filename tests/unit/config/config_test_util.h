@@ -14,7 +14,8 @@ inline const std::string kHost = "box";
 
 // Every field, so that two configs compare (and print) field by field.
 inline auto fields(const Config& c) {
-  return std::tie(c.worker_id, c.listen, c.port, c.max_concurrent_jobs, c.max_queued_jobs, c.labels,
+  return std::tie(c.worker_id, c.listen, c.port, c.listen_unix, c.auth_token, c.auth_token_file,
+                  c.auth_open_paths, c.max_concurrent_jobs, c.max_queued_jobs, c.labels,
                   c.allowed_images, c.allowed_runtime_modes, c.docker_host, c.default_memory_mb,
                   c.default_max_runtime_seconds, c.max_memory_mb, c.max_runtime_seconds,
                   c.output_limit_bytes, c.finished_job_retention_seconds, c.max_finished_jobs,

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cerrno>
 #include <chrono>
@@ -108,6 +109,20 @@ class LoopbackClient {
       rc = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
     }
     // Loopback connects complete from the listen backlog, before the server accepts.
+    connect_errno_ = rc == 0 ? 0 : errno;
+    ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
+  }
+
+  // A client of the unix stream socket at path.
+  LoopbackClient(core::EventLoop& loop, const std::string& unix_path) : loop_(loop) {
+    fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd_) std::abort();
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (unix_path.size() >= sizeof address.sun_path) std::abort();
+    unix_path.copy(address.sun_path, unix_path.size());
+    // Like a loopback connect, this completes from the backlog, before the server accepts.
+    const int rc = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
     connect_errno_ = rc == 0 ? 0 : errno;
     ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
   }
