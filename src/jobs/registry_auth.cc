@@ -48,8 +48,10 @@ std::optional<RegistryAuth> RegistryAuth::parse(std::string_view json, std::stri
     *error = "is not a JSON object";
     return std::nullopt;
   }
-  auto auths = doc.FindMember("auths");
-  if (auths == doc.MemberEnd() || !auths->value.IsObject()) {
+  // Read through a const view: const iterators compare unambiguously under C++20.
+  const rapidjson::Value& root = doc;
+  auto auths = root.FindMember("auths");
+  if (auths == root.MemberEnd() || !auths->value.IsObject()) {
     *error = "has no \"auths\" object";
     return std::nullopt;
   }
