@@ -310,7 +310,7 @@ struct Daemon::Parts {
     shutting_down = true;
     notifier.stopping();
     api.setAcceptingJobs(false);
-    scheduler.setPaused(true);
+    scheduler.setPaused(jobs::Scheduler::PauseReason::kShutdown, true);
     const auto drain = std::chrono::seconds(config.shutdown_drain_seconds);
     if (drain.count() > 0 && runner.active() > 0) {
       core::logInfo("shutting down on signal ", signo, ": letting ", runner.active(),
@@ -434,10 +434,9 @@ int Daemon::run() {
   });
   p.prune_timer->enableAfter(kPruneInterval);
 
-  p.scheduler.setPaused(true);
-  p.sweepContainers([&p] {
-    if (!p.shutting_down) p.scheduler.setPaused(false);
-  });
+  p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
+  p.sweepContainers(
+      [&p] { p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false); });
 
   p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {
     p.metrics.onJobEnded(job);
