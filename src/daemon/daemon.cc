@@ -144,7 +144,8 @@ struct Daemon::Parts {
     options.pull_timeout = std::chrono::seconds(c.pull_timeout_seconds);
     options.build_timeout = std::chrono::seconds(c.build_timeout_seconds);
     if (!c.registry_auth_file.empty()) {
-      std::optional<jobs::RegistryAuth> auth = jobs::RegistryAuth::load(c.registry_auth_file, error);
+      std::optional<jobs::RegistryAuth> auth =
+          jobs::RegistryAuth::load(c.registry_auth_file, error);
       if (!auth) {
         *error = "registry_auth_file " + *error;
         return std::nullopt;
@@ -289,6 +290,24 @@ struct Daemon::Parts {
     });
   }
 
+  // Queued jobs wait while the engine is away: starting them would only fail them. When it
+  // answers again they start, and the removals that failed meanwhile are tried at once.
+  // Runs on every EngineMonitor change, including a request's failed connect (no engine
+  // request may be made then, and none is: only the reachable branch makes one).
+  void onEngineStatus(const docker::EngineStatus& status) {
+    using Reason = jobs::Scheduler::PauseReason;
+    const bool held = scheduler.paused(Reason::kEngineUnreachable);
+    if (status.reachable != held) return;  // no change in reachability
+    scheduler.setPaused(Reason::kEngineUnreachable, !status.reachable);
+    if (status.reachable) {
+      core::logInfo("docker engine is back; queued jobs may start queued=", scheduler.queued(),
+                    " removals_pending=", runner.pendingRemovals());
+      runner.retryRemovalsNow();
+    } else {
+      core::logInfo("queued jobs wait until the docker engine answers queued=", scheduler.queued());
+    }
+  }
+
   // Shutdown goes through three steps, each entered once: drain (new jobs refused with
   // 503, running ones may finish, results stay readable), cancel (runs killed), and a
   // final sweep of this worker's containers, after which the loop stops.
@@ -395,8 +414,11 @@ int Daemon::run() {
   p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
-  p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError&) {
+  p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError& error) {
     p.metrics.onDockerError(endpoint);
+    // Before the failed request's own callback: a job that fails this way frees its slot
+    // only after the scheduler has been told to hold the queue.
+    if (error.connect_failed) p.engine.reportConnectFailed(error.message);
   });
   p.api.setOutputFeed(&p.output_feed);
   p.runner.setOnOutput([&p](const jobs::Job& job, docker::StreamKind kind, std::string_view data) {
@@ -426,6 +448,7 @@ int Daemon::run() {
   p.engine.setOnChange([&p](const docker::EngineStatus& status) {
     if (status.reachable && !status.docker_root_dir.empty())
       p.sampler.setDockerRootDir(status.docker_root_dir);
+    p.onEngineStatus(status);
   });
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {
@@ -435,8 +458,7 @@ int Daemon::run() {
   p.prune_timer->enableAfter(kPruneInterval);
 
   p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
-  p.sweepContainers(
-      [&p] { p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false); });
+  p.sweepContainers([&p] { p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false); });
 
   p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {
     p.metrics.onJobEnded(job);
