@@ -12,7 +12,6 @@ goes away and comes back.
 Never start the private dockerd with `--bridge none`: a dockerd whose bridge is disabled
 deletes the host's docker0 interface, which the shared engine's bridge network needs."""
 
-import http.client
 import json
 import os
 import re
