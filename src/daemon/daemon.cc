@@ -347,6 +347,24 @@ struct Daemon::Parts {
     });
   }
 
+  // Queued jobs wait while the engine is away: starting them would only fail them. When it
+  // answers again they start, and the removals that failed meanwhile are tried at once.
+  // Runs on every EngineMonitor change, including a request's failed connect (no engine
+  // request may be made then, and none is: only the reachable branch makes one).
+  void onEngineStatus(const docker::EngineStatus& status) {
+    using Reason = jobs::Scheduler::PauseReason;
+    const bool held = scheduler.paused(Reason::kEngineUnreachable);
+    if (status.reachable != held) return;  // no change in reachability
+    scheduler.setPaused(Reason::kEngineUnreachable, !status.reachable);
+    if (status.reachable) {
+      core::logInfo("docker engine is back; queued jobs may start queued=", scheduler.queued(),
+                    " removals_pending=", runner.pendingRemovals());
+      runner.retryRemovalsNow();
+    } else {
+      core::logInfo("queued jobs wait until the docker engine answers queued=", scheduler.queued());
+    }
+  }
+
   // Shutdown goes through three steps, each entered once: drain (new jobs refused with
   // 503, running ones may finish, results stay readable), cancel (runs killed), and a
   // final sweep of this worker's containers, after which the loop stops.
@@ -368,7 +386,7 @@ struct Daemon::Parts {
     shutting_down = true;
     notifier.stopping();
     api.setAcceptingJobs(false);
-    scheduler.setPaused(true);
+    scheduler.setPaused(jobs::Scheduler::PauseReason::kShutdown, true);
     const auto drain = std::chrono::seconds(config.shutdown_drain_seconds);
     if (drain.count() > 0 && runner.active() > 0) {
       core::logInfo("shutting down on signal ", signo, ": letting ", runner.active(),
@@ -455,8 +473,11 @@ int Daemon::run() {
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
   p.applyAuth();
   p.server.setAuth(&p.auth);
-  p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError&) {
+  p.docker.setErrorObserver([&p](std::string_view endpoint, const docker::DockerError& error) {
     p.metrics.onDockerError(endpoint);
+    // Before the failed request's own callback: a job that fails this way frees its slot
+    // only after the scheduler has been told to hold the queue.
+    if (error.connect_failed) p.engine.reportConnectFailed(error.message);
   });
   p.api.setOutputFeed(&p.output_feed);
   p.runner.setOnOutput([&p](const jobs::Job& job, docker::StreamKind kind, std::string_view data) {
@@ -496,6 +517,7 @@ int Daemon::run() {
   p.engine.setOnChange([&p](const docker::EngineStatus& status) {
     if (status.reachable && !status.docker_root_dir.empty())
       p.sampler.setDockerRootDir(status.docker_root_dir);
+    p.onEngineStatus(status);
   });
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {
@@ -504,10 +526,8 @@ int Daemon::run() {
   });
   p.prune_timer->enableAfter(kPruneInterval);
 
-  p.scheduler.setPaused(true);
-  p.sweepContainers([&p] {
-    if (!p.shutting_down) p.scheduler.setPaused(false);
-  });
+  p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
+  p.sweepContainers([&p] { p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false); });
 
   p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {
     p.metrics.onJobEnded(job);

@@ -135,6 +135,10 @@ bool CurlMulti::configure(Transfer& t) {
   set(CURLOPT_TIMEOUT_MS, "CURLOPT_TIMEOUT_MS", req.timeout_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, "CURLOPT_CONNECTTIMEOUT_MS", req.connect_timeout_ms);
   set(CURLOPT_TCP_KEEPALIVE, "CURLOPT_TCP_KEEPALIVE", 1L);
+  if (req.fresh_connection) {
+    set(CURLOPT_FRESH_CONNECT, "CURLOPT_FRESH_CONNECT", 1L);
+    set(CURLOPT_FORBID_REUSE, "CURLOPT_FORBID_REUSE", 1L);
+  }
   const bool sends_body = req.method == "POST" || req.method == "PUT";
   if (req.method == "GET") {
     set(CURLOPT_HTTPGET, "CURLOPT_HTTPGET", 1L);

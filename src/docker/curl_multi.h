@@ -35,6 +35,10 @@ class CurlMulti {
     std::vector<std::string> headers;  // extra "Name: value" lines (X-Registry-Auth, ...)
     long timeout_ms = 30'000;          // whole request; 0: none (long polls such as wait)
     long connect_timeout_ms = 10'000;
+    // A new connection, closed after this request, rather than one kept alive: only a new
+    // connection shows that the engine still listens (a stopping engine has closed its
+    // listener but goes on answering on connections already open).
+    bool fresh_connection = false;
   };
   struct Response {
     CURLcode result = CURLE_OK;  // not CURLE_OK: the transfer failed

@@ -40,11 +40,13 @@ struct DockerClient::Impl {
   template <typename T>
   void call(const char* method, const std::string& path, std::string body, long timeout_ms,
             std::initializer_list<long> extra_ok,
-            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done) {
+            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done,
+            bool fresh_connection = false) {
     CurlMulti::Request request;
     request.method = method;
     request.body = std::move(body);
     request.timeout_ms = timeout_ms;
+    request.fresh_connection = fresh_connection;
     send<T>(std::move(request), path, extra_ok, std::move(parse), std::move(done));
   }
 
@@ -84,7 +86,7 @@ struct DockerClient::Impl {
       const bool misleading = endpoint && endpoint->kind == EngineEndpoint::Kind::kUnix &&
                               response.result == CURLE_COULDNT_CONNECT;
       if (!response.error.empty() && !misleading) message += " (" + response.error + ")";
-      return DockerError{0, std::move(message)};
+      return DockerError{0, std::move(message), response.result == CURLE_COULDNT_CONNECT};
     }
     const long status = response.http_status;
     if (status >= 200 && status < 300) return std::nullopt;
@@ -128,7 +130,7 @@ size_t DockerClient::inFlight() const { return impl_->multi.inFlight(); }
 
 void DockerClient::ping(Callback<Unit> done) {
   impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit,
-                    impl_->observed("ping", std::move(done)));
+                    impl_->observed("ping", std::move(done)), true);
 }
 
 void DockerClient::version(Callback<EngineVersion> done) {
@@ -185,7 +187,7 @@ void DockerClient::inspect(const std::string& id, Callback<ContainerState> done)
   impl_->call<ContainerState>(
       "GET", "/containers/" + urlEncode(id) + "/json", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); },
-      impl_->observed("inspect", std::move(done)));
+      impl_->observed("inspect", std::move(done)), true);
 }
 
 void DockerClient::kill(const std::string& id, Callback<Unit> done) {

@@ -35,6 +35,10 @@ class DockerClient {
   // API paths are prefixed with this version ("/v1.41"); the engine's minimum is far below.
   static constexpr const char* kApiVersion = "v1.41";
 
+  // ping and inspect open a new connection each time: they are how the worker learns
+  // whether the engine still listens, which an old kept-alive connection cannot tell (a
+  // stopping engine closes its listener first, then stops its containers, answering
+  // on the connections already open all the while).
   void ping(Callback<Unit> done);
   void version(Callback<EngineVersion> done);
   void info(Callback<EngineInfo> done);

@@ -16,6 +16,9 @@ namespace wa::docker {
 struct DockerError {
   int http_status = 0;  // 0: the engine could not be reached or answered garbage
   std::string message;  // the engine's "message" field, or a transport description
+  // Nothing took the connection (the engine is stopped, its socket gone): unlike an
+  // engine that answered badly or late, this says the engine is not there at all.
+  bool connect_failed = false;
 };
 
 // Either a value or a DockerError.
@@ -47,22 +50,22 @@ struct ContainerSpec {
   std::string network_mode = "none";
   bool open_stdin = true;  // OpenStdin + StdinOnce + AttachStdin
   // Isolation (HostConfig). Empty / 0 / false leaves the engine's default.
-  int64_t nano_cpus = 0;               // NanoCpus
-  int64_t pids_limit = 0;              // PidsLimit
-  bool cap_drop_all = false;           // CapDrop ["ALL"]
-  bool no_new_privileges = false;      // SecurityOpt ["no-new-privileges"]
-  bool read_only_rootfs = false;       // ReadonlyRootfs
-  std::map<std::string, std::string> tmpfs;  // Tmpfs: mount point -> options ("rw,size=64m")
+  int64_t nano_cpus = 0;                       // NanoCpus
+  int64_t pids_limit = 0;                      // PidsLimit
+  bool cap_drop_all = false;                   // CapDrop ["ALL"]
+  bool no_new_privileges = false;              // SecurityOpt ["no-new-privileges"]
+  bool read_only_rootfs = false;               // ReadonlyRootfs
+  std::map<std::string, std::string> tmpfs;    // Tmpfs: mount point -> options ("rw,size=64m")
   std::vector<std::string> anonymous_volumes;  // Mounts of Type "volume" with no Source
-  std::string user;         // User ("uid:gid")
-  std::string working_dir;  // WorkingDir
-  std::string runtime;      // Runtime ("runsc"); empty: the engine's default
+  std::string user;                            // User ("uid:gid")
+  std::string working_dir;                     // WorkingDir
+  std::string runtime;                         // Runtime ("runsc"); empty: the engine's default
   bool log_driver_none = false;  // LogConfig {"Type": "none"}: output comes through attach
 };
 
 // What GET /images/{name}/json tells about a local image.
 struct ImageInfo {
-  std::string id;  // "sha256:..."
+  std::string id;                         // "sha256:..."
   std::vector<std::string> repo_digests;  // "name@sha256:..."
 };
 

@@ -23,6 +23,11 @@ void EngineMonitor::ping() {
   });
 }
 
+void EngineMonitor::reportConnectFailed(const std::string& error) {
+  if (status_.checked && !status_.reachable) return;
+  onPinged(false, error, 0);
+}
+
 void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
   const bool changed = !status_.checked || status_.reachable != ok;
   status_.checked = true;

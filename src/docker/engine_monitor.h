@@ -15,11 +15,11 @@ namespace wa::docker {
 
 struct EngineStatus {
   bool reachable = false;
-  bool checked = false;               // at least one ping has completed
-  std::optional<double> ping_ms;      // latency of the last successful ping
+  bool checked = false;           // at least one ping has completed
+  std::optional<double> ping_ms;  // latency of the last successful ping
   std::optional<EngineVersion> version;
-  std::string docker_root_dir;        // "" until known
-  std::string last_error;             // why the last ping failed
+  std::string docker_root_dir;  // "" until known
+  std::string last_error;       // why the last ping failed
 };
 
 class EngineMonitor {
@@ -28,6 +28,11 @@ class EngineMonitor {
   // Pings now, then every interval.
   void start();
   const EngineStatus& status() const { return status_; }
+  // Another request found nothing listening where the engine should be: the engine is
+  // taken as unreachable now rather than at the next ping, which then tells when it is
+  // back. Does nothing if it is known to be unreachable already. Makes no request, so it
+  // may be called from DockerClient's error observer.
+  void reportConnectFailed(const std::string& error);
   // Called when reachability changes (and after the first ping) and when the root
   // directory becomes known.
   void setOnChange(std::function<void(const EngineStatus&)> fn) { on_change_ = std::move(fn); }

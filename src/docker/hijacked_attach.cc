@@ -205,7 +205,8 @@ void HijackedAttach::connectToEngine(const EngineEndpoint& endpoint) {
     const int err = errno;
     fd_.reset();
     failLater(DockerError{
-        0, "cannot reach the Docker engine at " + docker_host_ + ": connect: " + errnoText(err)});
+        0, "cannot reach the Docker engine at " + docker_host_ + ": connect: " + errnoText(err),
+        true});
     return;
   }
   // Either way the first thing to do is write (the request), once the socket is writable.
@@ -271,7 +272,9 @@ void HijackedAttach::onReady(uint32_t ready) {
       socklen_t length = sizeof err;
       if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &length) != 0) err = errno;
       if (err != 0) {
-        fail("cannot reach the Docker engine at " + docker_host_ + ": connect: " + errnoText(err));
+        finish(DockerError{
+            0, "cannot reach the Docker engine at " + docker_host_ + ": connect: " + errnoText(err),
+            true});
         return;
       }
       state_ = State::kSendingRequest;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "core/log.h"
@@ -15,22 +16,23 @@ using docker::Result;
 using docker::StreamKind;
 using docker::Unit;
 
+namespace {
+// Leads the message of a job whose engine stopped (or crashed) under it.
+constexpr std::string_view kEngineLost = "the Docker engine went away while the job ran; ";
+}  // namespace
+
 // One job's trip through the engine. It owns the attach stream and the runtime timer;
 // the runner owns it and frees it after completion, outside its own callbacks.
 class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
  public:
   Run(DockerJobRunner& owner, Job& job, Completion done)
-      : owner_(owner),
-        job_(job),
-        done_(std::move(done)),
-        options_(owner.options_) {}
+      : owner_(owner), job_(job), done_(std::move(done)), options_(owner.options_) {}
 
   void begin() {
     recordSettings();
     // The pull or build may outlive this run (a cancel), and serves other jobs too.
-    owner_.images_.supply(job_.spec, [weak = weak_from_this()](
-                                         std::optional<SuppliedImage> image,
-                                         std::optional<JobError> error) {
+    owner_.images_.supply(job_.spec, [weak = weak_from_this()](std::optional<SuppliedImage> image,
+                                                               std::optional<JobError> error) {
       if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
     });
   }
@@ -79,7 +81,12 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     docker::ContainerSpec spec;
     spec.image = engine_image_;
     spec.cmd = job_.spec.cmd;
-    for (const auto& [key, value] : job_.spec.env) spec.env.push_back(key + "=" + value);
+    for (const auto& [key, value] : job_.spec.env) {
+      std::string entry = key;
+      entry += '=';
+      entry += value;
+      spec.env.push_back(std::move(entry));
+    }
     // Set last, so that they win over a runtime.env entry of the same name.
     spec.env.push_back("JOB_ID=" + job_.spec.job_id);
     spec.env.push_back("TASK_TYPE=" + job_.spec.task_type);
@@ -102,7 +109,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     // job's user owns its writable places.
     const auto [uid, gid] = workspaceOwner();
     const std::string owner = ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
-    spec.tmpfs["/tmp"] = "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
+    spec.tmpfs["/tmp"] =
+        "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
     if (usesVolume()) {
       // Files must be in place before start and outputs read after exit, which a tmpfs
       // (mounted at start, gone at stop) cannot do; an anonymous volume can, and goes
@@ -168,21 +176,21 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     for (const JobFile& file : job_.spec.files) {
       tar.addFile(file.path, file.content, file.mode, uid, gid);
     }
-    owner_.docker_.putArchive(container_id_, options_.isolation.workspace_path, tar.finish(),
-                              [this](const Result<Unit>& put) {
-                                if (!put.ok()) {
-                                  failWith("DOCKER_ERROR",
-                                           "placing runtime.files in the workspace failed: " +
-                                               describe(put.error()));
-                                  finalize();
-                                  return;
-                                }
-                                if (cancelled_) {
-                                  finalize();
-                                  return;
-                                }
-                                attach();
-                              });
+    owner_.docker_.putArchive(
+        container_id_, options_.isolation.workspace_path, tar.finish(),
+        [this](const Result<Unit>& put) {
+          if (!put.ok()) {
+            failWith("DOCKER_ERROR",
+                     "placing runtime.files in the workspace failed: " + describe(put.error()));
+            finalize();
+            return;
+          }
+          if (cancelled_) {
+            finalize();
+            return;
+          }
+          attach();
+        });
   }
 
   void attach() {
@@ -311,6 +319,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
         oom_killed_ = r.value().oom_killed;
         if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
         job_.image_id = r.value().image_id;
+      } else if (started_ && r.error().connect_failed) {
+        // Inspect comes on a new connection: nothing listening means the engine is going
+        // or gone, and a stopping engine stops its containers, so whatever the wait said
+        // (137 after its grace, or a cut connection), the engine ended this job.
+        error_ = JobError{"DOCKER_ERROR",
+                          std::string(kEngineLost) +
+                              (error_ ? error_->message
+                                      : "inspecting the container failed: " + describe(r.error()))};
       } else if (!error_) {
         failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
       }
@@ -337,8 +353,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
           file.path = path;
           std::vector<docker::TarEntry> entries;
           std::string tar_error;
-          if (r.ok() && docker::readTar(r.value(), options_.output_file_limit_bytes, &entries,
-                                        &tar_error) &&
+          if (r.ok() &&
+              docker::readTar(r.value(), options_.output_file_limit_bytes, &entries, &tar_error) &&
               !entries.empty() && entries.front().type == docker::TarEntry::Type::kFile) {
             file.found = true;
             file.size = entries.front().size;
@@ -475,7 +491,9 @@ void DockerJobRunner::removeLater(const std::string& container_id) {
 
 void DockerJobRunner::retryRemovals() {
   for (const std::string& id : pending_removals_) {
+    if (!removals_in_flight_.insert(id).second) continue;
     docker_.remove(id, [this, id](const Result<Unit>& r) {
+      removals_in_flight_.erase(id);
       if (r.ok()) {
         pending_removals_.erase(id);
         core::logInfo("removed container left behind earlier container_id=", id);

@@ -29,9 +29,9 @@ struct IsolationOptions {
   bool read_only_rootfs = true;
   int64_t tmp_size_mb = 64;                   // the writable tmpfs at /tmp
   std::string workspace_path = "/workspace";  // also the working directory
-  int64_t workspace_size_mb = 256;  // tmpfs size when the job brings no files nor outputs
-  std::string user = "65534:65534";  // "uid:gid"; "": the image's user
-  std::string container_runtime;     // "": the engine's default
+  int64_t workspace_size_mb = 256;            // tmpfs size when the job brings no files nor outputs
+  std::string user = "65534:65534";           // "uid:gid"; "": the image's user
+  std::string container_runtime;              // "": the engine's default
 };
 
 struct RunnerOptions {
@@ -65,6 +65,10 @@ class DockerJobRunner final : public JobRunner {
   size_t active() const { return runs_.size(); }
   // Containers whose removal failed and is being retried.
   size_t pendingRemovals() const { return pending_removals_.size(); }
+  // Tries those removals now rather than at the next retry (the engine is back).
+  void retryRemovalsNow() {
+    if (!pending_removals_.empty()) retryRemovals();
+  }
   // Options for runs that begin from now on (a reload); worker_id stays as it was.
   void setOptions(RunnerOptions options) {
     options.worker_id = options_.worker_id;
@@ -94,6 +98,8 @@ class DockerJobRunner final : public JobRunner {
   RunnerOptions options_;
   std::unordered_map<Job*, std::shared_ptr<Run>> runs_;
   std::unordered_set<std::string> pending_removals_;
+  // Of those, the ones whose removal request has not answered yet (not sent again).
+  std::unordered_set<std::string> removals_in_flight_;
   std::unique_ptr<core::Timer> removal_timer_;
   std::function<void(const Job&, std::chrono::microseconds)> on_container_started_;
   OutputObserver on_output_;

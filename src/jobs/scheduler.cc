@@ -58,9 +58,13 @@ void Scheduler::setMaxConcurrent(size_t n) {
   schedulePump();
 }
 
-void Scheduler::setPaused(bool paused) {
-  paused_ = paused;
-  if (!paused_) schedulePump();
+void Scheduler::setPaused(PauseReason reason, bool paused) {
+  if (paused) {
+    paused_reasons_ |= bit(reason);
+  } else {
+    paused_reasons_ &= static_cast<uint8_t>(~bit(reason));
+    schedulePump();
+  }
 }
 
 void Scheduler::schedulePump() {
@@ -75,7 +79,7 @@ void Scheduler::schedulePump() {
 }
 
 void Scheduler::pump() {
-  while (!paused_ && running_ < max_concurrent_ && !queue_.empty()) {
+  while (!paused() && running_ < max_concurrent_ && !queue_.empty()) {
     Job* job = queue_.front();
     queue_.pop_front();
     ++running_;

@@ -44,12 +44,23 @@ class Scheduler {
   // Applies to later submissions; jobs already queued stay queued.
   void setMaxQueued(size_t n) { max_queued_ = n; }
 
-  // While paused no job starts (used until start-up cleanup is over, and at shutdown).
-  void setPaused(bool paused);
+  // Why queued jobs may not start now. Each reason is set and cleared on its own, and no
+  // job starts while any is set; jobs already running are not touched.
+  enum class PauseReason : uint8_t {
+    kStartup,            // the start-up sweep of old containers has not answered yet
+    kShutdown,           // shutting down: queued jobs never start
+    kEngineUnreachable,  // the Docker engine does not answer: starting would only fail
+  };
+  void setPaused(PauseReason reason, bool paused);
+  bool paused() const { return paused_reasons_ != 0; }
+  bool paused(PauseReason reason) const { return (paused_reasons_ & bit(reason)) != 0; }
   // Called whenever a job reaches a terminal state (for logs and metrics).
   void setOnJobEnded(std::function<void(const Job&)> fn) { on_job_ended_ = std::move(fn); }
 
  private:
+  static uint8_t bit(PauseReason reason) {
+    return static_cast<uint8_t>(1u << static_cast<unsigned>(reason));
+  }
   void schedulePump();
   void pump();
   void finish(Job& job, JobOutcome outcome);
@@ -61,7 +72,7 @@ class Scheduler {
   size_t max_concurrent_;
   size_t max_queued_;
   size_t running_ = 0;
-  bool paused_ = false;
+  uint8_t paused_reasons_ = 0;  // bit(reason) for each reason set
   bool pump_posted_ = false;
   // FIFO of queued jobs. A cancelled job is erased from it at once: once terminal it
   // may be pruned from the store, so no pointer to it may stay here.

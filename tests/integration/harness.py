@@ -31,9 +31,9 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
-def docker(method, path, body=None):
-    """One Engine API call; returns (status, parsed JSON or raw text)."""
-    conn = UnixHTTPConnection(DOCKER_SOCK)
+def docker(method, path, body=None, sock=DOCKER_SOCK):
+    """One Engine API call (to the engine on sock); returns (status, parsed JSON or raw text)."""
+    conn = UnixHTTPConnection(sock)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
@@ -47,9 +47,9 @@ def docker(method, path, body=None):
         conn.close()
 
 
-def containers_of(worker_id):
+def containers_of(worker_id, sock=DOCKER_SOCK):
     filters = json.dumps({"label": ["worker-agent.worker_id=" + worker_id]})
-    status, body = docker("GET", "/containers/json?all=1&filters=" + urlquote(filters))
+    status, body = docker("GET", "/containers/json?all=1&filters=" + urlquote(filters), sock=sock)
     assert status == 200, body
     return body
 

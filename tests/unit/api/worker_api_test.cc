@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/text.h"
 #include "core/event_loop.h"
+#include "core/text.h"
 #include "docker/docker_client.h"
 #include "docker/engine_monitor.h"
 #include "http/http_server.h"
@@ -38,7 +38,7 @@ class WorkerApiTest : public ::testing::Test {
     // As the daemon wires it: every terminal state reaches the feed, while the record is
     // still in the store.
     scheduler_.setOnJobEnded([this](const jobs::Job& job) { feed_.end(job.spec.job_id); });
-    scheduler_.setPaused(true);  // queued jobs stay queued
+    scheduler_.setPaused(jobs::Scheduler::PauseReason::kShutdown, true);  // queued jobs stay queued
   }
 
   // A job as the scheduler stores it; state moves through the store as it would.

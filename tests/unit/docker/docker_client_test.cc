@@ -239,6 +239,9 @@ TEST_F(DockerClientTest, ErrorObserverCountsFailuresByEndpoint) {
   docker->inspect("abc", into(inspect));
   EXPECT_FALSE(await(inspect).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"ping 500", "inspect 404"}));
+  // The engine answered: it is there, however sad.
+  EXPECT_FALSE(ping->error().connect_failed);
+  EXPECT_FALSE(inspect->error().connect_failed);
 }
 
 TEST_F(DockerClientTest, RemoveOfAMissingContainerIsNotAnError) {
@@ -496,6 +499,70 @@ TEST_F(DockerClientTest, UnreachableEngineNamesTheSocket) {
   EXPECT_EQ(r.error().http_status, 0);
   EXPECT_NE(r.error().message.find("unix:///nonexistent/wa/docker.sock"), std::string::npos);
   EXPECT_NE(r.error().message.find("connect"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(r.error().connect_failed);
+}
+
+TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot) {
+  engine.setHandler([](const FakeRequest& r) {
+    if (r.target == "/v1.41/_ping") return FakeReply{200, "OK"};
+    if (r.target == "/v1.41/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
+    if (r.target == "/v1.41/containers/abc/json")
+      return FakeReply{200, R"({"State":{"Running":false,"ExitCode":137}})"};
+    return FakeReply{404, R"({"message":"page not found"})"};
+  });
+  std::optional<Result<EngineVersion>> version;
+  docker->version(into(version));
+  ASSERT_TRUE(await(version).ok());
+  // Each ping and inspect comes on a connection of its own, closed after it.
+  std::optional<Result<Unit>> ping;
+  docker->ping(into(ping));
+  ASSERT_TRUE(await(ping).ok());
+  ping.reset();
+  docker->ping(into(ping));
+  ASSERT_TRUE(await(ping).ok());
+  std::optional<Result<ContainerState>> inspect;
+  docker->inspect("abc", into(inspect));
+  ASSERT_TRUE(await(inspect).ok());
+  ASSERT_EQ(engine.requests.size(), 4u);
+  EXPECT_EQ(engine.requests[0].connection, 1);
+  EXPECT_EQ(engine.requests[1].connection, 2);
+  EXPECT_EQ(engine.requests[2].connection, 3);
+  EXPECT_EQ(engine.requests[3].connection, 4);
+  EXPECT_TRUE(runUntil(loop, [&] { return engine.open_connections() == 1; }))
+      << "only the first, kept-alive connection stays";
+
+  engine.stopListening();
+  // The kept-alive connection is still answered, as a stopping dockerd answers it ...
+  version.reset();
+  docker->version(into(version));
+  EXPECT_TRUE(await(version).ok());
+  // ... but ping and inspect see that nothing listens any more.
+  ping.reset();
+  docker->ping(into(ping));
+  auto p = await(ping);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(p.error().connect_failed) << p.error().message;
+  inspect.reset();
+  docker->inspect("abc", into(inspect));
+  auto i = await(inspect);
+  ASSERT_FALSE(i.ok());
+  EXPECT_TRUE(i.error().connect_failed) << i.error().message;
+}
+
+TEST_F(DockerClientTest, AttachToAnUnreachableEngineIsAFailedConnect) {
+  DockerClient nowhere(loop, "unix:///nonexistent/wa/docker.sock");
+  std::vector<std::string> observed;
+  nowhere.setErrorObserver([&observed](std::string_view endpoint, const DockerError& e) {
+    if (e.connect_failed) observed.emplace_back(endpoint);
+  });
+  std::optional<std::optional<DockerError>> closed;
+  AttachStream::Callbacks callbacks;
+  callbacks.on_closed = [&closed](const std::optional<DockerError>& e) { closed.emplace(e); };
+  auto stream = nowhere.attach("abc", std::move(callbacks));
+  ASSERT_TRUE(runUntil(loop, [&] { return closed.has_value(); }));
+  ASSERT_TRUE(closed->has_value());
+  EXPECT_TRUE((*closed)->connect_failed) << (*closed)->message;
+  EXPECT_EQ(observed, (std::vector<std::string>{"attach"}));
 }
 
 TEST_F(DockerClientTest, UnsupportedDockerHostFailsLater) {

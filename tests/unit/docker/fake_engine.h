@@ -120,13 +120,20 @@ class FakeEngine {
     connections_.clear();
     listen_event_.reset();
     listen_fd_.reset();
-    if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
+    if (!socket_path_.empty()) ::unlink(socket_path_.c_str());  // may be gone already
     if (!dir_.empty()) ::rmdir(dir_.c_str());
   }
 
   const std::string& dockerHost() const { return docker_host_; }
   const std::string& socketPath() const { return socket_path_; }
   void setHandler(Handler handler) { handler_ = std::move(handler); }
+  // As a stopping dockerd does: no new connection is taken (the socket is gone), while
+  // the ones already open go on being served.
+  void stopListening() {
+    listen_event_.reset();
+    listen_fd_.reset();
+    if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
+  }
 
   std::vector<FakeRequest> requests;
   int accepted = 0;

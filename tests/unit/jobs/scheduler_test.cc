@@ -127,13 +127,62 @@ TEST_F(SchedulerTest, OutcomesMapToStatesAndCodes) {
 }
 
 TEST_F(SchedulerTest, PausedSchedulerStartsNothing) {
-  scheduler.setPaused(true);
+  scheduler.setPaused(Scheduler::PauseReason::kStartup, true);
   scheduler.submit(makeJob("a"));
   settle();
   EXPECT_TRUE(runner.started.empty());
-  scheduler.setPaused(false);
+  scheduler.setPaused(Scheduler::PauseReason::kStartup, false);
   settle();
   EXPECT_EQ(runner.started.size(), 1u);
+}
+
+TEST_F(SchedulerTest, PauseReasonsAreIndependent) {
+  using Reason = Scheduler::PauseReason;
+  scheduler.setPaused(Reason::kStartup, true);
+  scheduler.setPaused(Reason::kEngineUnreachable, true);
+  for (const char* id : {"a", "b", "c"}) scheduler.submit(makeJob(id));
+  settle();
+  // The start-up sweep is over, but the engine is still away: the jobs wait, queued.
+  scheduler.setPaused(Reason::kStartup, false);
+  settle();
+  EXPECT_TRUE(runner.started.empty());
+  EXPECT_TRUE(scheduler.paused());
+  EXPECT_FALSE(scheduler.paused(Reason::kStartup));
+  EXPECT_EQ(scheduler.queued(), 3u);
+  EXPECT_EQ(store.find("a")->state, JobState::kQueued);
+  // Clearing a reason twice, or one never set, changes nothing.
+  scheduler.setPaused(Reason::kStartup, false);
+  scheduler.setPaused(Reason::kShutdown, false);
+  settle();
+  EXPECT_TRUE(runner.started.empty());
+  // The engine is back: the queue runs in order, up to the cap.
+  scheduler.setPaused(Reason::kEngineUnreachable, false);
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "b"}));
+  // The engine goes away again: running jobs go on, a freed slot is not refilled.
+  scheduler.setPaused(Reason::kEngineUnreachable, true);
+  runner.finish("a", JobOutcome{0, false, std::nullopt});
+  settle();
+  settle();
+  EXPECT_EQ(store.find("a")->state, JobState::kFinished);
+  EXPECT_EQ(runner.started.size(), 2u);
+  EXPECT_EQ(store.find("c")->state, JobState::kQueued);
+  // A queued job can still be cancelled while the scheduler is paused.
+  EXPECT_EQ(scheduler.cancel("c"), Scheduler::CancelResult::kCancelled);
+  EXPECT_EQ(store.find("c")->error->code, "CANCELLED");
+}
+
+TEST_F(SchedulerTest, ShutdownPauseOutlastsTheOthers) {
+  using Reason = Scheduler::PauseReason;
+  scheduler.setPaused(Reason::kStartup, true);
+  scheduler.submit(makeJob("a"));
+  scheduler.setPaused(Reason::kShutdown, true);
+  // The sweep answering, or the engine coming back, does not undo a shutdown.
+  scheduler.setPaused(Reason::kStartup, false);
+  scheduler.setPaused(Reason::kEngineUnreachable, false);
+  settle();
+  EXPECT_TRUE(runner.started.empty());
+  EXPECT_TRUE(scheduler.paused(Reason::kShutdown));
 }
 
 }  // namespace

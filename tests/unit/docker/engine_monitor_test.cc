@@ -1,0 +1,101 @@
+#include "docker/engine_monitor.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "docker/fake_engine.h"
+
+namespace wa::docker {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeEngine;
+using testing::FakeReply;
+using testing::FakeRequest;
+using testing::runFor;
+using testing::runUntil;
+
+// The monitor against a fake engine whose pings succeed while `up` is true (otherwise the
+// engine answers 500, which a ping takes as unreachable too). Every change is recorded.
+class EngineMonitorTest : public ::testing::Test {
+ protected:
+  EngineMonitorTest() {
+    engine.setHandler([this](const FakeRequest& r) {
+      if (r.target == "/v1.41/_ping") return up ? FakeReply{200, "OK"} : FakeReply{500, "{}"};
+      if (r.target == "/v1.41/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
+      if (r.target == "/v1.41/info") return FakeReply{200, R"({"DockerRootDir":"/data"})"};
+      return FakeReply{404, R"({"message":"page not found"})"};
+    });
+    monitor.setOnChange([this](const EngineStatus& s) { changes.push_back(s.reachable); });
+  }
+
+  size_t pings() const {
+    size_t n = 0;
+    for (const FakeRequest& r : engine.requests) n += r.target == "/v1.41/_ping" ? 1 : 0;
+    return n;
+  }
+
+  core::SystemClock clock;
+  core::EventLoop loop{clock};
+  FakeEngine engine{loop};
+  DockerClient docker{loop, engine.dockerHost()};
+  EngineMonitor monitor{loop, docker, 100ms};
+  bool up = true;
+  std::vector<bool> changes;
+};
+
+TEST_F(EngineMonitorTest, FollowsThePings) {
+  monitor.start();
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().reachable; }));
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().docker_root_dir == "/data"; }));
+  up = false;
+  ASSERT_TRUE(runUntil(loop, [&] { return !monitor.status().reachable; }));
+  EXPECT_TRUE(monitor.status().checked);
+  EXPECT_FALSE(monitor.status().ping_ms);
+  EXPECT_FALSE(monitor.status().last_error.empty());
+  up = true;
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().reachable; }));
+  // reachable, root directory known, unreachable, reachable (and its root directory again).
+  ASSERT_GE(changes.size(), 4u);
+  EXPECT_TRUE(changes[0]);
+  EXPECT_FALSE(changes[2]);
+  EXPECT_TRUE(changes[3]);
+}
+
+TEST_F(EngineMonitorTest, AFailedConnectElsewhereMakesItUnreachableAtOnce) {
+  monitor.start();
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().docker_root_dir == "/data"; }));
+  changes.clear();
+  const size_t pings_before = pings();
+  monitor.reportConnectFailed("Docker engine at unix:///x: Couldn't connect to server");
+  // At once, inside the call, and without a request of its own.
+  EXPECT_FALSE(monitor.status().reachable);
+  EXPECT_EQ(monitor.status().last_error, "Docker engine at unix:///x: Couldn't connect to server");
+  EXPECT_EQ(changes, (std::vector<bool>{false}));
+  EXPECT_EQ(docker.inFlight(), 0u);
+  // Said once: a second failure changes nothing.
+  monitor.reportConnectFailed("again");
+  EXPECT_EQ(changes.size(), 1u);
+  EXPECT_EQ(monitor.status().last_error, "Docker engine at unix:///x: Couldn't connect to server");
+  // The next ping finds the engine there and says so.
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().reachable; }));
+  EXPECT_GT(pings(), pings_before);
+  EXPECT_TRUE(changes.at(1));
+}
+
+TEST_F(EngineMonitorTest, AFailedConnectBeforeTheFirstPingCounts) {
+  up = false;
+  monitor.reportConnectFailed("nothing there");
+  EXPECT_TRUE(monitor.status().checked);
+  EXPECT_FALSE(monitor.status().reachable);
+  EXPECT_EQ(changes, (std::vector<bool>{false}));
+  monitor.start();
+  runFor(loop, 250ms);
+  EXPECT_EQ(changes.size(), 1u) << "failed pings of an engine known to be away are no change";
+}
+
+}  // namespace
+}  // namespace wa::docker
