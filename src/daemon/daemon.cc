@@ -144,7 +144,8 @@ struct Daemon::Parts {
     options.pull_timeout = std::chrono::seconds(c.pull_timeout_seconds);
     options.build_timeout = std::chrono::seconds(c.build_timeout_seconds);
     if (!c.registry_auth_file.empty()) {
-      std::optional<jobs::RegistryAuth> auth = jobs::RegistryAuth::load(c.registry_auth_file, error);
+      std::optional<jobs::RegistryAuth> auth =
+          jobs::RegistryAuth::load(c.registry_auth_file, error);
       if (!auth) {
         *error = "registry_auth_file " + *error;
         return std::nullopt;

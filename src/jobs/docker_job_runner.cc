@@ -20,17 +20,13 @@ using docker::Unit;
 class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
  public:
   Run(DockerJobRunner& owner, Job& job, Completion done)
-      : owner_(owner),
-        job_(job),
-        done_(std::move(done)),
-        options_(owner.options_) {}
+      : owner_(owner), job_(job), done_(std::move(done)), options_(owner.options_) {}
 
   void begin() {
     recordSettings();
     // The pull or build may outlive this run (a cancel), and serves other jobs too.
-    owner_.images_.supply(job_.spec, [weak = weak_from_this()](
-                                         std::optional<SuppliedImage> image,
-                                         std::optional<JobError> error) {
+    owner_.images_.supply(job_.spec, [weak = weak_from_this()](std::optional<SuppliedImage> image,
+                                                               std::optional<JobError> error) {
       if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
     });
   }
@@ -102,7 +98,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     // job's user owns its writable places.
     const auto [uid, gid] = workspaceOwner();
     const std::string owner = ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
-    spec.tmpfs["/tmp"] = "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
+    spec.tmpfs["/tmp"] =
+        "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
     if (usesVolume()) {
       // Files must be in place before start and outputs read after exit, which a tmpfs
       // (mounted at start, gone at stop) cannot do; an anonymous volume can, and goes
@@ -168,21 +165,21 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     for (const JobFile& file : job_.spec.files) {
       tar.addFile(file.path, file.content, file.mode, uid, gid);
     }
-    owner_.docker_.putArchive(container_id_, options_.isolation.workspace_path, tar.finish(),
-                              [this](const Result<Unit>& put) {
-                                if (!put.ok()) {
-                                  failWith("DOCKER_ERROR",
-                                           "placing runtime.files in the workspace failed: " +
-                                               describe(put.error()));
-                                  finalize();
-                                  return;
-                                }
-                                if (cancelled_) {
-                                  finalize();
-                                  return;
-                                }
-                                attach();
-                              });
+    owner_.docker_.putArchive(
+        container_id_, options_.isolation.workspace_path, tar.finish(),
+        [this](const Result<Unit>& put) {
+          if (!put.ok()) {
+            failWith("DOCKER_ERROR",
+                     "placing runtime.files in the workspace failed: " + describe(put.error()));
+            finalize();
+            return;
+          }
+          if (cancelled_) {
+            finalize();
+            return;
+          }
+          attach();
+        });
   }
 
   void attach() {
@@ -337,8 +334,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
           file.path = path;
           std::vector<docker::TarEntry> entries;
           std::string tar_error;
-          if (r.ok() && docker::readTar(r.value(), options_.output_file_limit_bytes, &entries,
-                                        &tar_error) &&
+          if (r.ok() &&
+              docker::readTar(r.value(), options_.output_file_limit_bytes, &entries, &tar_error) &&
               !entries.empty() && entries.front().type == docker::TarEntry::Type::kFile) {
             file.found = true;
             file.size = entries.front().size;

@@ -108,27 +108,26 @@ void ImageSupplier::pull(const std::string& reference, Done done) {
   waiters.push_back(std::move(done));
   if (waiters.size() > 1) return;  // joins the pull in flight
   core::logInfo("pulling image reference=", reference);
-  engine_.pull(
-      reference, options_.registry_auth.headerFor(reference),
-      static_cast<long>(options_.pull_timeout.count()),
-      [this, reference](Result<StreamedResult> r) {
-        std::vector<Done> ready = std::move(pulls_[reference]);
-        pulls_.erase(reference);
-        if (r.ok()) {
-          core::logInfo("image pulled reference=", reference);
-        } else {
-          core::logWarning("pulling image failed reference=", reference,
-                           " error=", describe(r.error()));
-        }
-        for (Done& waiter : ready) {
-          if (r.ok()) {
-            waiter(SuppliedImage{reference, true, false}, std::nullopt);
-          } else {
-            fail(waiter, "IMAGE_PULL_FAILED",
-                 "pulling image \"" + reference + "\" failed: " + describe(r.error()));
-          }
-        }
-      });
+  engine_.pull(reference, options_.registry_auth.headerFor(reference),
+               static_cast<long>(options_.pull_timeout.count()),
+               [this, reference](Result<StreamedResult> r) {
+                 std::vector<Done> ready = std::move(pulls_[reference]);
+                 pulls_.erase(reference);
+                 if (r.ok()) {
+                   core::logInfo("image pulled reference=", reference);
+                 } else {
+                   core::logWarning("pulling image failed reference=", reference,
+                                    " error=", describe(r.error()));
+                 }
+                 for (Done& waiter : ready) {
+                   if (r.ok()) {
+                     waiter(SuppliedImage{reference, true, false}, std::nullopt);
+                   } else {
+                     fail(waiter, "IMAGE_PULL_FAILED",
+                          "pulling image \"" + reference + "\" failed: " + describe(r.error()));
+                   }
+                 }
+               });
 }
 
 void ImageSupplier::supplyBuild(const BuildSpec& spec, Done done) {
@@ -165,7 +164,8 @@ void ImageSupplier::build(const std::string& tag, std::string context_tar, Done 
                     if (r.ok()) {
                       waiter(SuppliedImage{tag, false, true}, std::nullopt);
                     } else {
-                      fail(waiter, "BUILD_FAILED", "building the image failed: " + describe(r.error()));
+                      fail(waiter, "BUILD_FAILED",
+                           "building the image failed: " + describe(r.error()));
                     }
                   }
                 });
