@@ -75,7 +75,9 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     docker::ContainerSpec spec;
     spec.image = engine_image_;
     spec.cmd = job_.spec.cmd;
-    for (const auto& [key, value] : job_.spec.env) spec.env.push_back(key + "=" + value);
+    for (const auto& [key, value] : job_.spec.env) {
+      spec.env.push_back(std::string(key).append("=").append(value));
+    }
     // Set last, so that they win over a runtime.env entry of the same name.
     spec.env.push_back("JOB_ID=" + job_.spec.job_id);
     spec.env.push_back("TASK_TYPE=" + job_.spec.task_type);
