@@ -16,7 +16,7 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files 'src/*.cc' 'src/*.h' 'tests/unit/*.cc' 'tests/unit/*.h' 2>/dev/null)
 TIDY_SOURCES = $(shell git ls-files 'src/*.cc' 2>/dev/null)
 
-.PHONY: all deps build run test test-unit test-integration images docker-up registry-up format lint \
+.PHONY: all deps build run test test-unit test-integration test-valgrind images docker-up registry-up format lint \
 	clean
 
 all: build
@@ -54,6 +54,26 @@ test-unit: build
 
 test-integration: build images registry-up
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration $(CTEST_ARGS)
+
+# The integration tests in VALGRIND_TESTS with every daemon they start under valgrind's
+# memcheck (tests/integration/harness.py: WORKER_AGENT_WRAPPER). Each daemon gets its own
+# valgrind log; the test that stops it fails when the log reports an error: an invalid
+# read or write, a use of uninitialised memory, a bad free, or a definite leak at exit.
+# Waits for the daemon are stretched VALGRIND_TIMEOUT_SCALE times.
+empty :=
+space := $(empty) $(empty)
+VALGRIND_TESTS ?= test_jobs test_http_api test_execution test_adversarial test_scheduling
+VALGRIND_TIMEOUT_SCALE ?= 10
+VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite --num-callers=40 --suppressions=$(CURDIR)/tests/valgrind.supp
+
+test-valgrind: build images registry-up
+	@[ -z "$(SANITIZE)" ] || { echo "test-valgrind: valgrind cannot run a sanitizer build" >&2; exit 1; }
+	@command -v valgrind >/dev/null || \
+	  (apt-get install -y -qq --no-install-recommends valgrind >/dev/null)
+	cd $(BUILD_DIR) && WORKER_AGENT_WRAPPER="$(VALGRIND)" \
+	  WORKER_AGENT_TIMEOUT_SCALE=$(VALGRIND_TIMEOUT_SCALE) ctest --output-on-failure -j $(JOBS) \
+	  -R '^integration\.($(subst $(space),|,$(strip $(VALGRIND_TESTS))))$$' $(CTEST_ARGS)
 
 format:
 	clang-format -i $(CXX_SOURCES)

@@ -205,7 +205,7 @@ std::optional<Problem> parseFiles(const Value& list, const FileListRules& rules,
     if (path == nullptr || !path->IsString()) return invalid(at + ".path must be a string");
     file.path = std::string(view(*path));
     if (std::string why = pathProblem(file.path); !why.empty()) {
-      return invalid(at + ".path " + why);
+      return invalid(std::string(at).append(".path ").append(why));
     }
     if (std::string clash = paths.add(file.path, i); !clash.empty()) return invalid(clash);
 
@@ -267,7 +267,9 @@ std::optional<Problem> parseOutputs(const Value& list, std::vector<std::string>*
     const std::string at = "runtime.outputs[" + std::to_string(i) + "]";
     if (!list[i].IsString()) return invalid(at + " must be a string");
     std::string path(view(list[i]));
-    if (std::string why = pathProblem(path); !why.empty()) return invalid(at + " " + why);
+    if (std::string why = pathProblem(path); !why.empty()) {
+      return invalid(std::string(at).append(" ").append(why));
+    }
     if (std::string clash = paths.add(path, i); !clash.empty()) return invalid(clash);
     out->push_back(std::move(path));
   }

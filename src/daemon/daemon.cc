@@ -14,6 +14,7 @@
 #include "config/config_key.h"
 #include "core/descriptor_limit.h"
 #include "core/event_loop.h"
+#include "core/heap.h"
 #include "core/journal_stream.h"
 #include "core/log.h"
 #include "core/signal_watcher.h"
@@ -35,6 +36,8 @@ namespace wa::daemon {
 namespace {
 constexpr core::Millis kEnginePingInterval{2000};
 constexpr core::Millis kPruneInterval{1000};
+// How often the heap's free pages may go back to the kernel after job records were dropped.
+constexpr core::Millis kHeapTrimInterval{10'000};
 // How long shutdown waits for the engine to kill and remove containers.
 constexpr core::Millis kShutdownDeadline{20'000};
 // listen_unix's file: the worker's user and group may connect, nobody else.
@@ -243,6 +246,8 @@ struct Daemon::Parts {
   SystemdNotifier notifier;
   std::unique_ptr<core::SignalWatcher> signals;
   std::unique_ptr<core::Timer> prune_timer;
+  std::unique_ptr<core::Timer> heap_trim_timer;
+  uint64_t dropped_at_last_trim = 0;
   std::unique_ptr<core::Timer> drain_timer;
   std::unique_ptr<core::Timer> shutdown_deadline;
   bool shutting_down = false;
@@ -525,6 +530,19 @@ int Daemon::run() {
     p.prune_timer->enableAfter(kPruneInterval);
   });
   p.prune_timer->enableAfter(kPruneInterval);
+  // The records retention drops free their memory inside the heap only; without this the
+  // worker's resident size would stay at its largest after a burst of jobs.
+  p.heap_trim_timer = p.loop.createTimer([&p] {
+    const uint64_t dropped = p.store.droppedTotal();
+    if (dropped != p.dropped_at_last_trim) {
+      const bool released = core::releaseFreeHeapPages();
+      core::logDebug("heap trimmed after dropping job records dropped=",
+                     dropped - p.dropped_at_last_trim, " released=", released);
+      p.dropped_at_last_trim = dropped;
+    }
+    p.heap_trim_timer->enableAfter(kHeapTrimInterval);
+  });
+  p.heap_trim_timer->enableAfter(kHeapTrimInterval);
 
   p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
   p.sweepContainers([&p] { p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false); });

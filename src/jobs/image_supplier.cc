@@ -88,7 +88,7 @@ void ImageSupplier::supplyImage(const std::string& reference, Done done) {
     return;
   }
   engine_.inspect(reference, [this, reference, done = std::move(done),
-                              policy = options_.pull_policy](Result<ImageInfo> r) mutable {
+                              policy = options_.pull_policy](const Result<ImageInfo>& r) mutable {
     if (r.ok()) {
       done(SuppliedImage{reference, false, false}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
@@ -108,34 +108,33 @@ void ImageSupplier::pull(const std::string& reference, Done done) {
   waiters.push_back(std::move(done));
   if (waiters.size() > 1) return;  // joins the pull in flight
   core::logInfo("pulling image reference=", reference);
-  engine_.pull(
-      reference, options_.registry_auth.headerFor(reference),
-      static_cast<long>(options_.pull_timeout.count()),
-      [this, reference](Result<StreamedResult> r) {
-        std::vector<Done> ready = std::move(pulls_[reference]);
-        pulls_.erase(reference);
-        if (r.ok()) {
-          core::logInfo("image pulled reference=", reference);
-        } else {
-          core::logWarning("pulling image failed reference=", reference,
-                           " error=", describe(r.error()));
-        }
-        for (Done& waiter : ready) {
-          if (r.ok()) {
-            waiter(SuppliedImage{reference, true, false}, std::nullopt);
-          } else {
-            fail(waiter, "IMAGE_PULL_FAILED",
-                 "pulling image \"" + reference + "\" failed: " + describe(r.error()));
-          }
-        }
-      });
+  engine_.pull(reference, options_.registry_auth.headerFor(reference),
+               static_cast<long>(options_.pull_timeout.count()),
+               [this, reference](const Result<StreamedResult>& r) {
+                 std::vector<Done> ready = std::move(pulls_[reference]);
+                 pulls_.erase(reference);
+                 if (r.ok()) {
+                   core::logInfo("image pulled reference=", reference);
+                 } else {
+                   core::logWarning("pulling image failed reference=", reference,
+                                    " error=", describe(r.error()));
+                 }
+                 for (Done& waiter : ready) {
+                   if (r.ok()) {
+                     waiter(SuppliedImage{reference, true, false}, std::nullopt);
+                   } else {
+                     fail(waiter, "IMAGE_PULL_FAILED",
+                          "pulling image \"" + reference + "\" failed: " + describe(r.error()));
+                   }
+                 }
+               });
 }
 
 void ImageSupplier::supplyBuild(const BuildSpec& spec, Done done) {
   std::string context = buildContext(spec);
   std::string tag = buildTag(context);
   engine_.inspect(tag, [this, tag, context = std::move(context),
-                        done = std::move(done)](Result<ImageInfo> r) mutable {
+                        done = std::move(done)](const Result<ImageInfo>& r) mutable {
     if (r.ok()) {
       core::logInfo("reusing built image tag=", tag);
       done(SuppliedImage{tag, false, false}, std::nullopt);
@@ -153,7 +152,7 @@ void ImageSupplier::build(const std::string& tag, std::string context_tar, Done 
   if (waiters.size() > 1) return;  // joins the identical build in flight
   core::logInfo("building image tag=", tag, " context_bytes=", context_tar.size());
   engine_.build(tag, std::move(context_tar), static_cast<long>(options_.build_timeout.count()),
-                [this, tag](Result<StreamedResult> r) {
+                [this, tag](const Result<StreamedResult>& r) {
                   std::vector<Done> ready = std::move(builds_[tag]);
                   builds_.erase(tag);
                   if (r.ok()) {
@@ -165,7 +164,8 @@ void ImageSupplier::build(const std::string& tag, std::string context_tar, Done 
                     if (r.ok()) {
                       waiter(SuppliedImage{tag, false, true}, std::nullopt);
                     } else {
-                      fail(waiter, "BUILD_FAILED", "building the image failed: " + describe(r.error()));
+                      fail(waiter, "BUILD_FAILED",
+                           "building the image failed: " + describe(r.error()));
                     }
                   }
                 });

@@ -61,6 +61,7 @@ size_t JobStore::prune(int64_t now_ms) {
     erase(oldest);
     ++dropped;
   }
+  dropped_total_ += dropped;
   return dropped;
 }
 

@@ -43,6 +43,8 @@ class JobStore {
 
   // Drops terminal jobs past the retention time or beyond the count. Returns how many.
   size_t prune(int64_t now_ms);
+  // How many jobs prune() has dropped since the store was made.
+  uint64_t droppedTotal() const { return dropped_total_; }
   void setPolicy(RetentionPolicy policy) { policy_ = policy; }
 
  private:
@@ -50,6 +52,7 @@ class JobStore {
 
   RetentionPolicy policy_;
   uint64_t next_sequence_ = 1;
+  uint64_t dropped_total_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Job>> by_id_;
   std::map<uint64_t, Job*> by_sequence_;
   std::deque<Job*> terminal_;  // in the order they ended: the pruning order

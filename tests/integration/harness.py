@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,6 +19,18 @@ BIN = os.environ.get("WORKER_AGENT_BIN", os.path.join(os.path.dirname(__file__),
 IMAGE = os.environ.get("TEST_IMAGE", "worker-agent-busybox:1")
 DOCKER_SOCK = "/var/run/docker.sock"
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+# A command the daemon runs under, e.g. "valgrind --leak-check=full" (make test-valgrind).
+# Under valgrind the harness gives it a log file of its own and fails the test that closes
+# the worker when that log reports errors.
+WRAPPER = shlex.split(os.environ.get("WORKER_AGENT_WRAPPER", ""))
+# Multiplies the time the harness and the tests give the daemon to react (a wrapped daemon
+# is many times slower).
+TIMEOUT_SCALE = float(os.environ.get("WORKER_AGENT_TIMEOUT_SCALE", "1"))
+
+
+def scaled(seconds):
+    """seconds of waiting for the daemon, stretched by WORKER_AGENT_TIMEOUT_SCALE."""
+    return seconds * TIMEOUT_SCALE
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -82,7 +95,12 @@ class Worker:
         self.write_config(cfg)
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen([BIN, "--config", self.config_path] + (args or []),
+        wrapper = list(WRAPPER)
+        self.valgrind_log = None
+        if wrapper and os.path.basename(wrapper[0]) == "valgrind":
+            self.valgrind_log = os.path.join(self.dir.name, "valgrind.log")
+            wrapper.insert(1, "--log-file=" + self.valgrind_log)
+        self.proc = subprocess.Popen(wrapper + [BIN, "--config", self.config_path] + (args or []),
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=full_env,
                                      preexec_fn=preexec_fn)
         self.log_lines = []
@@ -101,7 +119,7 @@ class Worker:
 
         self.reader = threading.Thread(target=pump, daemon=True)
         self.reader.start()
-        ready.wait(15)
+        ready.wait(scaled(15))
         if self.port is None:
             self.proc.kill()
             raise RuntimeError("worker did not start:\n" + "\n".join(self.log_lines))
@@ -119,7 +137,7 @@ class Worker:
 
     def wait_log(self, pattern, timeout=10, start=0):
         """Waits for a log line matching pattern (a regex) at index >= start; returns it."""
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             for line in self.log_lines[start:]:
                 if re.search(pattern, line):
@@ -128,7 +146,7 @@ class Worker:
         raise AssertionError("no log line matching %r:\n%s" % (pattern, self.log()))
 
     def wait_engine(self, timeout=10):
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             status, body = self.request("GET", "/health")
             if body.get("docker", {}).get("reachable"):
@@ -137,7 +155,7 @@ class Worker:
         raise RuntimeError("worker never saw the engine:\n" + self.log())
 
     def connection(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
 
     def request(self, method, path, body=None, headers=None, raw=False, auth=True, conn=None):
         """One request on a new connection (conn: a fresh one to use instead, such as a
@@ -166,7 +184,7 @@ class Worker:
         return self.request("GET", "/jobs/" + urlquote(job_id))
 
     def wait_for(self, job_id, states=("finished", "failed"), timeout=60):
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             status, body = self.job(job_id)
             if status == 200 and body["state"] in states:
@@ -178,7 +196,7 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -191,8 +209,29 @@ class Worker:
         # Nothing a test started may outlive it.
         for c in containers_of(self.worker_id):
             docker("DELETE", "/containers/%s?force=1" % c["Id"])
+        errors = self.valgrind_errors()
         self.dir.cleanup()
+        if errors:
+            raise AssertionError("valgrind found errors in worker %s:\n%s" % (self.worker_id, errors))
         return code
+
+    def valgrind_errors(self):
+        """Valgrind's log when the daemon ran under it and it reported errors (or ended
+        without its summary though the daemon exited by itself), else None."""
+        if self.valgrind_log is None:
+            return None
+        try:
+            with open(self.valgrind_log, errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return "no valgrind log at " + self.valgrind_log
+        summaries = re.findall(r"ERROR SUMMARY: ([\d,]+) errors", text)
+        if not summaries:
+            # Killed (SIGKILL by a test) before valgrind could write its summary.
+            return None if self.proc.returncode == -signal.SIGKILL else text
+        if summaries[-1] != "0" or self.proc.returncode == 99:
+            return text
+        return None
 
 
 def make_job(job_id=None, cmd=None, env=None, limits=None, image=IMAGE, **extra):

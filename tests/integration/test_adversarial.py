@@ -5,7 +5,7 @@ import json
 import socket
 import unittest
 
-from harness import IMAGE, WorkerTestCase, make_job
+from harness import IMAGE, WorkerTestCase, make_job, scaled
 
 
 def job_body(**overrides):
@@ -212,7 +212,7 @@ class Adversarial(WorkerTestCase):
     config = {"allowed_images": [IMAGE], "max_runtime_seconds": 3600, "max_memory_mb": 4096}
 
     def exchange(self, raw):
-        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=scaled(10))
         try:
             sock.sendall(raw)
             try:
@@ -253,10 +253,10 @@ class Adversarial(WorkerTestCase):
         # Half a request, then gone; a body cut short; a client that never reads.
         for raw in (b"GET /hea", b"POST /jobs HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"a\"",
                     b"GET /health HTTP/1.1\r\n"):
-            s = socket.create_connection(("127.0.0.1", self.worker.port), timeout=5)
+            s = socket.create_connection(("127.0.0.1", self.worker.port), timeout=scaled(5))
             s.sendall(raw)
             s.close()
-        lazy = socket.create_connection(("127.0.0.1", self.worker.port), timeout=5)
+        lazy = socket.create_connection(("127.0.0.1", self.worker.port), timeout=scaled(5))
         lazy.sendall(b"GET /info HTTP/1.1\r\n\r\n" * 2000)  # pipelined, never read
         self.assertEqual(self.worker.request("GET", "/health")[0], 200)
         lazy.close()

@@ -22,7 +22,7 @@ import unittest
 import uuid
 
 from harness import (DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, WorkerTestCase,
-                     docker, make_job, parse_time, urlquote)
+                     docker, make_job, parse_time, scaled, urlquote)
 
 OPEN_REGISTRY = "127.0.0.1:5000"
 AUTH_REGISTRY = "127.0.0.1:5001"
@@ -808,7 +808,7 @@ class LiveOutput(ExecutionAssertions, WorkerTestCase):
         record = self.worker.job(job["job_id"])[1]
         self.assertEqual(record["state"], "finished", record)  # the stream ends after the job
         self.assertEqual(record["stdout"], "first\nsecond\n")
-        self.assertLess(first_at - submitted, 2.5)
+        self.assertLess(first_at - submitted, scaled(2.5))
         self.assertGreater(ended_at - first_at, 2.5)
 
     def test_streams_select_stdout_stderr_or_both(self):
@@ -959,7 +959,7 @@ class ForkBomb(ExecutionAssertions, WorkerTestCase):
             started = time.time()
             status, health = self.worker.request("GET", "/health")
             self.assertEqual(status, 200)
-            self.assertLess(time.time() - started, 2.0, "the worker stalled under the bomb")
+            self.assertLess(time.time() - started, scaled(2.0), "the worker stalled under the bomb")
             time.sleep(0.5)
         record = self.worker.wait_for(job["job_id"], timeout=30)
         self.assertFailed(record, "TIMEOUT")

@@ -4,7 +4,7 @@ import json
 import socket
 import unittest
 
-from harness import IMAGE, WorkerTestCase, make_job
+from harness import IMAGE, WorkerTestCase, make_job, scaled
 
 
 class HttpApi(WorkerTestCase):
@@ -104,7 +104,7 @@ class HttpApi(WorkerTestCase):
         self.assertEqual(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE")
 
     def test_twenty_megabyte_body_is_413(self):
-        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=scaled(10))
         try:
             sock.sendall(b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 20971520\r\n\r\n")
@@ -121,7 +121,7 @@ class HttpApi(WorkerTestCase):
         self.assertEqual(self.worker.request("GET", "/health")[0], 200)  # still serving
 
     def test_keep_alive_and_pipelining(self):
-        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=scaled(10))
         try:
             sock.sendall(b"GET /jobs/a HTTP/1.1\r\nHost: x\r\n\r\n"
                          b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -146,7 +146,7 @@ class HttpApi(WorkerTestCase):
             sock.close()
 
     def test_malformed_request_line_is_400_and_worker_lives_on(self):
-        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", self.worker.port), timeout=scaled(10))
         try:
             sock.sendall(b"NOT A REQUEST\r\n\r\n")
             data = sock.recv(4096)

@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from harness import REPO, IMAGE, WorkerTestCase, make_job, parse_time, containers_of
+from harness import REPO, IMAGE, WorkerTestCase, make_job, parse_time, containers_of, scaled
 
 
 class JobExecution(WorkerTestCase):
@@ -63,7 +63,7 @@ class JobExecution(WorkerTestCase):
         self.worker.submit(job)
         # Watch the container come and go, timing its end against the 1 s deadline.
         seen = gone_at = None
-        deadline = time.time() + 20
+        deadline = time.time() + scaled(20)
         while time.time() < deadline and gone_at is None:
             present = bool(containers_of(self.worker.worker_id))
             if present:
@@ -78,8 +78,8 @@ class JobExecution(WorkerTestCase):
         self.assertIsNone(record["exit_code"])
         runtime_deadline = parse_time(record["started_at"]) + 1.0
         # Within 2 s of the deadline (plus the create/attach/start that precede the clock).
-        self.assertLess(gone_at - runtime_deadline, 2.5, record)
-        self.assertLess(parse_time(record["finished_at"]) - runtime_deadline, 2.5, record)
+        self.assertLess(gone_at - runtime_deadline, scaled(2.5), record)
+        self.assertLess(parse_time(record["finished_at"]) - runtime_deadline, scaled(2.5), record)
 
     def test_memory_hog_is_oom_killed(self):
         # dd's 64 MiB block buffer cannot fit in 16 MB.
@@ -153,7 +153,7 @@ class Cancellation(WorkerTestCase):
         self.assertIsNone(record["started_at"])
 
         # Give the container time to really be running, then cancel it.
-        deadline = time.time() + 10
+        deadline = time.time() + scaled(10)
         while not containers_of(self.worker.worker_id) and time.time() < deadline:
             time.sleep(0.05)
         status, reply = self.worker.request("DELETE", "/jobs/" + running["job_id"])

@@ -42,6 +42,7 @@ TEST(JobStore, PrunesTerminalJobsByAgeAndCountButNeverLiveOnes) {
   EXPECT_NE(store.find("live"), nullptr);
   EXPECT_EQ(store.size(), 1u);
   EXPECT_EQ(store.count(JobState::kFinished), 0u);
+  EXPECT_EQ(store.droppedTotal(), 3u);
   // A dropped id may be used again.
   EXPECT_NE(store.insert(makeJob("a")), nullptr);
 }
