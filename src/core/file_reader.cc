@@ -10,8 +10,7 @@
 
 namespace wa::core {
 
-std::optional<std::string> readFile(const std::string& path, size_t max_bytes,
-                                    std::string* error) {
+std::optional<std::string> readFile(const std::string& path, size_t max_bytes, std::string* error) {
   const auto fail = [&](std::string why) -> std::optional<std::string> {
     if (error != nullptr) *error = std::move(why);
     return std::nullopt;

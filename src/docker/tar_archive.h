@@ -13,10 +13,10 @@ namespace wa::docker {
 struct TarEntry {
   enum class Type { kFile, kDirectory, kSymlink, kOther };
   Type type = Type::kFile;
-  std::string path;      // as stored, without a leading "./" or "/"; "" is the archive root
-  std::string content;   // regular files only
+  std::string path;         // as stored, without a leading "./" or "/"; "" is the archive root
+  std::string content;      // regular files only
   std::string link_target;  // symlinks only
-  uint32_t mode = 0644;  // permission bits
+  uint32_t mode = 0644;     // permission bits
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint64_t size = 0;  // the size the header declares (content may be cut short by a cap)

@@ -52,10 +52,10 @@ struct JobSpec {
   JobLimits limits;                                      // effective (defaults applied)
   std::string runtime_mode = "image";                    // "image" or "build"
   std::optional<BuildSpec> build;                        // set for mode "build"; image is ""
-  std::vector<JobFile> files;           // runtime.files, placed under the workspace
-  std::vector<std::string> outputs;     // runtime.outputs: normalized workspace-relative paths
-  bool network = false;                 // runtime.network "bridge", allowed by policy
-  std::string job_json;  // the request body exactly as received; written to stdin
+  std::vector<JobFile> files;        // runtime.files, placed under the workspace
+  std::vector<std::string> outputs;  // runtime.outputs: normalized workspace-relative paths
+  bool network = false;              // runtime.network "bridge", allowed by policy
+  std::string job_json;              // the request body exactly as received; written to stdin
 };
 
 // Why a job failed: a stable code (NON_ZERO_EXIT, TIMEOUT, OOM_KILLED, CANCELLED,
@@ -113,9 +113,9 @@ struct Job {
   CapturedOutput stderr_output;
   bool oom_killed = false;
   std::optional<JobError> error;
-  std::string container_id;  // while known
-  std::string image_id;      // the image content id that ran (from inspect)
-  std::string image_ref;     // the image as the job named it, or the tag of the image built for it
+  std::string container_id;   // while known
+  std::string image_id;       // the image content id that ran (from inspect)
+  std::string image_ref;      // the image as the job named it, or the tag of the image built for it
   bool image_pulled = false;  // this job pulled its image
   bool image_built = false;   // this job built its image (false: an identical build was reused)
   std::vector<OutputFile> output_files;  // runtime.outputs, in request order

@@ -4,7 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-
 #include "core/file_reader.h"
 #include "core/text.h"
 
@@ -108,9 +107,11 @@ std::string RegistryAuth::headerFor(std::string_view reference) const {
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
   w.Key("username");
-  w.String(it->second.username.data(), static_cast<rapidjson::SizeType>(it->second.username.size()));
+  w.String(it->second.username.data(),
+           static_cast<rapidjson::SizeType>(it->second.username.size()));
   w.Key("password");
-  w.String(it->second.password.data(), static_cast<rapidjson::SizeType>(it->second.password.size()));
+  w.String(it->second.password.data(),
+           static_cast<rapidjson::SizeType>(it->second.password.size()));
   w.Key("serveraddress");
   w.String(it->first.data(), static_cast<rapidjson::SizeType>(it->first.size()));
   w.EndObject();

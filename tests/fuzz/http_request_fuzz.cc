@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t split = data[0] % size;
   std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   wa::http::HttpParser parser(4096, 65536);
-  std::string_view parts[2] = {input.substr(0, split), input.substr(split < input.size() ? split : input.size())};
+  std::string_view parts[2] = {input.substr(0, split),
+                               input.substr(split < input.size() ? split : input.size())};
   for (std::string_view part : parts) {
     while (!part.empty()) {
       size_t consumed = 0;
@@ -42,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (result == wa::http::HttpParser::Result::kRequest) {
         const wa::http::HttpRequest request = parser.takeRequest();
         const auto match = router().match(request.method, request.path);
-        if (match.kind == wa::http::Router::MatchKind::kFound && match.handler) (*match.handler)(request, match.params);
+        if (match.kind == wa::http::Router::MatchKind::kFound && match.handler)
+          (*match.handler)(request, match.params);
         std::vector<std::pair<std::string, std::string>> query;
         wa::http::parseQuery(request.query, &query);
       } else if (consumed == 0) {

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t step = 1 + data[0] % 64;
   std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   size_t delivered = 0;
-  wa::docker::StreamDemux demux([&](wa::docker::StreamKind, std::string_view chunk) { delivered += chunk.size(); });
+  wa::docker::StreamDemux demux(
+      [&](wa::docker::StreamKind, std::string_view chunk) { delivered += chunk.size(); });
   bool ok = true;
   for (size_t i = 0; i < input.size() && ok; i += step) ok = demux.feed(input.substr(i, step));
   // Payload can never exceed the input minus one 8-byte header.

@@ -56,10 +56,9 @@ TEST(ChangedKeysTest, WhatNeedsARestart) {
   for (const ConfigKey& key : configKeys()) {
     if (!key.reloadable) restart.emplace(key.name);
   }
-  EXPECT_EQ(restart,
-            (std::set<std::string>{"worker_id", "listen", "port", "listen_unix", "docker_host",
-                                   "max_body_bytes", "max_connections", "metrics_root",
-                                   "sample_interval_ms"}));
+  EXPECT_EQ(restart, (std::set<std::string>{"worker_id", "listen", "port", "listen_unix",
+                                            "docker_host", "max_body_bytes", "max_connections",
+                                            "metrics_root", "sample_interval_ms"}));
 }
 
 TEST(ChangedKeysTest, AuthenticationKeysAreReloadable) {

@@ -213,7 +213,8 @@ TEST_F(ImageSupplierTest, BuildTagIsAHashOfTheInputsInAnyOrder) {
   EXPECT_EQ(tag.rfind("worker-agent-build:", 0), 0u);
   EXPECT_EQ(tag.size(), std::string("worker-agent-build:").size() + 64);
   // Any difference (Dockerfile, content, mode) is another image.
-  EXPECT_NE(tag, ImageSupplier::buildTag(ImageSupplier::buildContext(BuildSpec{"FROM y\n", {a, b}})));
+  EXPECT_NE(tag,
+            ImageSupplier::buildTag(ImageSupplier::buildContext(BuildSpec{"FROM y\n", {a, b}})));
   EXPECT_NE(tag, ImageSupplier::buildTag(ImageSupplier::buildContext(
                      BuildSpec{"FROM x\n", {a, JobFile{"dir/b.sh", "B", 0644}}})));
   // The Dockerfile and the files are all in the context.

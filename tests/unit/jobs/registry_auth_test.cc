@@ -26,7 +26,8 @@ TEST(RegistryOf, FollowsTheEnginesRule) {
 TEST(RegistryAuth, AuthFieldAndUsernamePassword) {
   std::string error;
   auto auth = RegistryAuth::parse(R"({"auths": {
-      "https://index.docker.io/v1/": {"auth": ")" + core::base64Encode("hub:pa:ss") + R"("},
+      "https://index.docker.io/v1/": {"auth": ")" +
+                                      core::base64Encode("hub:pa:ss") + R"("},
       "127.0.0.1:5001": {"username": "ci", "password": "s3cret"}}})",
                                   &error);
   ASSERT_TRUE(auth) << error;
@@ -58,9 +59,8 @@ TEST(RegistryAuth, BadFilesAreRefusedWithoutShowingSecrets) {
   EXPECT_FALSE(RegistryAuth::parse(R"({"credHelpers": {}})", &error));
   EXPECT_NE(error.find("auths"), std::string::npos);
   EXPECT_FALSE(RegistryAuth::parse(R"({"auths": {"r": {"auth": "!!!"}}})", &error));
-  EXPECT_FALSE(RegistryAuth::parse(R"({"auths": {"r": {"auth": ")" +
-                                       core::base64Encode("no-colon-secret") + R"("}}})",
-                                   &error));
+  EXPECT_FALSE(RegistryAuth::parse(
+      R"({"auths": {"r": {"auth": ")" + core::base64Encode("no-colon-secret") + R"("}}})", &error));
   EXPECT_EQ(error.find("no-colon-secret"), std::string::npos);
   EXPECT_FALSE(RegistryAuth::parse(R"({"auths": {"r": {"username": "u"}}})", &error));
   EXPECT_FALSE(RegistryAuth::load("/nonexistent/auth.json", &error));
