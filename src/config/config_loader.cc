@@ -1,12 +1,6 @@
 #include "config/config_loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -14,7 +8,6 @@
 #include "config/config_key.h"
 #include "config/yaml_document.h"
 #include "core/file_reader.h"
-#include "core/unique_fd.h"
 
 extern char** environ;
 
@@ -475,28 +468,10 @@ LoadResult ConfigLoader::loadFile(const std::string& path, const Environment& en
   const auto failure = [&](std::string message) {
     return Loading(hostname).fail(ConfigError{path, 0, 0, "", std::move(message)});
   };
-  core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return failure(std::string("cannot open config file: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return failure(std::string("cannot stat config file: ") + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return failure("config file is not a regular file");
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failure(std::string("cannot read config file: ") + std::strerror(errno));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      return failure("config file is larger than " + std::to_string(kMaxConfigBytes) + " bytes");
-    }
-  }
-  return loadString(text, path, env, hostname);
+  std::string why;
+  std::optional<std::string> text = core::readFile(path, kMaxConfigBytes, &why);
+  if (!text) return failure("cannot read config file: " + why);
+  return loadString(*text, path, env, hostname);
 }
 
 LoadResult ConfigLoader::loadString(const std::string& text, const std::string& name,

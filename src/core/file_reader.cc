@@ -1,6 +1,7 @@
 #include "core/file_reader.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,10 @@ std::optional<std::string> readFile(const std::string& path, size_t max_bytes, s
   };
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return fail(std::strerror(errno));
+  // /proc and /sys entries are regular files too; a FIFO or a device could block the loop.
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file");
   std::string text;
   char buffer[4096];
   for (;;) {

@@ -9,7 +9,7 @@
 namespace wa::core {
 
 // The file's bytes, or nullopt with *error (when given) saying why: it cannot be opened
-// or read, is not a regular file or a /proc-like one, or holds more than max_bytes.
+// or read, is not a regular file (/proc and /sys entries are), or holds more than max_bytes.
 std::optional<std::string> readFile(const std::string& path, size_t max_bytes,
                                     std::string* error = nullptr);
 

@@ -718,13 +718,13 @@ TEST(ConfigLoaderTest, MissingFileIsAnError) {
   ASSERT_FALSE(r.config);
   EXPECT_EQ(r.error.file, path);
   EXPECT_EQ(r.error.line, 0);
-  EXPECT_EQ(r.error.message, "cannot open config file: No such file or directory");
+  EXPECT_EQ(r.error.message, "cannot read config file: No such file or directory");
 }
 
 TEST(ConfigLoaderTest, DirectoryIsNotAConfigFile) {
   LoadResult r = ConfigLoader::loadFile(WA_FIXTURES_DIR "/config", {}, kHost);
   ASSERT_FALSE(r.config);
-  EXPECT_EQ(r.error.message, "config file is not a regular file");
+  EXPECT_EQ(r.error.message, "cannot read config file: not a regular file");
 }
 
 }  // namespace
