@@ -29,9 +29,9 @@ struct IsolationOptions {
   bool read_only_rootfs = true;
   int64_t tmp_size_mb = 64;                   // the writable tmpfs at /tmp
   std::string workspace_path = "/workspace";  // also the working directory
-  int64_t workspace_size_mb = 256;  // tmpfs size when the job brings no files nor outputs
-  std::string user = "65534:65534";  // "uid:gid"; "": the image's user
-  std::string container_runtime;     // "": the engine's default
+  int64_t workspace_size_mb = 256;            // tmpfs size when the job brings no files nor outputs
+  std::string user = "65534:65534";           // "uid:gid"; "": the image's user
+  std::string container_runtime;              // "": the engine's default
 };
 
 struct RunnerOptions {
@@ -39,7 +39,8 @@ struct RunnerOptions {
   size_t output_limit_bytes = 1 << 20;  // per stream
   size_t output_file_limit_bytes = 1 << 20;  // per runtime.outputs file
   IsolationOptions isolation;
-  // After the container stopped, how long to wait for the rest of its output.
+  // After the container stopped, how long its output stream may stay silent before the
+  // rest of the output is given up (each chunk that arrives starts the wait again).
   core::Millis output_drain_grace{2000};
   // After a kill, how long to wait for the engine to report the container stopped.
   core::Millis kill_grace{15000};
