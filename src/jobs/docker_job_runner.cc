@@ -276,9 +276,20 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     } else {
       // The process is gone; its last output may still be in flight on the stream. Each
       // chunk that arrives re-arms the grace (on_output), so only a stalled stream ends it.
-      grace_timer_ = owner_.loop_.createTimer([this] { finalize(); });
+      grace_timer_ = owner_.loop_.createTimer([this] { onDrainGraceOver(); });
       grace_timer_->enableAfter(owner_.options_.output_drain_grace);
     }
+  }
+
+  void onDrainGraceOver() {
+    // The grace is measured on the worker's clock: after a long turn of the loop (a large
+    // record rendered on a slow machine) it can be due with the rest of the output waiting
+    // unread. Only a stream with nothing to read has stalled.
+    if (attach_ && attach_->hasUnreadOutput()) {
+      grace_timer_->enableAfter(owner_.options_.output_drain_grace);
+      return;
+    }
+    finalize();
   }
 
   void onStreamClosed(const std::optional<DockerError>& error) {
