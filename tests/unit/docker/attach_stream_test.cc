@@ -292,7 +292,7 @@ TEST_F(AttachStreamTest, DestroyingInsideOnOutputStopsEverything) {
     ++outputs;
     stream.reset();
   };
-  cb.on_closed = [&](std::optional<DockerError>) { closed = true; };
+  cb.on_closed = [&](const std::optional<DockerError>&) { closed = true; };
   stream = docker->attach("abc", std::move(cb));
   ASSERT_TRUE(runUntil(loop, [&] { return outputs > 0; }));
   runFor(loop, 50ms);
@@ -306,7 +306,7 @@ TEST_F(AttachStreamTest, DestroyingInsideOnClosedIsFine) {
   std::unique_ptr<AttachStream> stream;
   int closed = 0;
   AttachStream::Callbacks cb;
-  cb.on_closed = [&](std::optional<DockerError>) {
+  cb.on_closed = [&](const std::optional<DockerError>&) {
     ++closed;
     stream.reset();
   };

@@ -37,7 +37,7 @@ struct FakeImageEngine {
 
   ImageEngine bind() {
     ImageEngine engine;
-    engine.inspect = [this](const std::string& ref, Callback<ImageInfo> done) {
+    engine.inspect = [this](const std::string& ref, const Callback<ImageInfo>& done) {
       inspected.push_back(ref);
       for (const std::string& p : present) {
         if (p == ref) {
@@ -175,7 +175,7 @@ TEST_F(ImageSupplierTest, AlwaysPolicyPullsEvenWhenPresent) {
 TEST_F(ImageSupplierTest, InspectFailureOtherThanMissingIsADockerError) {
   FakeImageEngine engine;
   ImageEngine bound = engine.bind();
-  bound.inspect = [](const std::string&, Callback<ImageInfo> done) {
+  bound.inspect = [](const std::string&, const Callback<ImageInfo>& done) {
     done(DockerError{0, "Docker engine at unix:///x: Couldn't connect to server"});
   };
   ImageSupplier supplier(loop_, std::move(bound), withPolicy(PullPolicy::kMissing));
@@ -213,7 +213,8 @@ TEST_F(ImageSupplierTest, BuildTagIsAHashOfTheInputsInAnyOrder) {
   EXPECT_EQ(tag.rfind("worker-agent-build:", 0), 0u);
   EXPECT_EQ(tag.size(), std::string("worker-agent-build:").size() + 64);
   // Any difference (Dockerfile, content, mode) is another image.
-  EXPECT_NE(tag, ImageSupplier::buildTag(ImageSupplier::buildContext(BuildSpec{"FROM y\n", {a, b}})));
+  EXPECT_NE(tag,
+            ImageSupplier::buildTag(ImageSupplier::buildContext(BuildSpec{"FROM y\n", {a, b}})));
   EXPECT_NE(tag, ImageSupplier::buildTag(ImageSupplier::buildContext(
                      BuildSpec{"FROM x\n", {a, JobFile{"dir/b.sh", "B", 0644}}})));
   // The Dockerfile and the files are all in the context.
