@@ -128,7 +128,7 @@ TEST_F(CurlMultiTest, ARecycledHandleForgetsThePreviousMethod) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   std::vector<std::string> methods = {"PUT", "GET", "DELETE", "POST", "GET"};
   size_t done = 0;
-  std::function<void(const CurlMulti::Response&)> next = [&](CurlMulti::Response) {
+  std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response&) {
     if (++done == methods.size()) return;
     auto request = get("/r");
     request.method = methods[done];
@@ -162,7 +162,7 @@ TEST_F(CurlMultiTest, AHeaderWithALineBreakIsNotSent) {
 TEST_F(CurlMultiTest, SequentialRequestsReuseOneConnection) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   int done = 0;
-  std::function<void(const CurlMulti::Response&)> next = [&](const CurlMulti::Response& r) {
+  std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_OK);
     if (++done < 5) multi->start(get("/again"), next);  // a completion may start requests
   };
@@ -199,7 +199,7 @@ TEST_F(CurlMultiTest, ServerClosingConnectionsMeansNewOnes) {
     return reply;
   });
   int done = 0;
-  std::function<void(const CurlMulti::Response&)> next = [&](const CurlMulti::Response& r) {
+  std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_OK) << r.error;
     if (++done < 6) multi->start(get("/again"), next);
   };
