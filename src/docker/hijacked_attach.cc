@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -234,6 +235,13 @@ void HijackedAttach::writeStdinAndClose(std::string data) {
   stdin_ = std::move(data);
   // Before the engine answered, the stdin waits: the engine drops bytes sent ahead of it.
   if (state_ == State::kStreaming) updateInterest();
+}
+
+bool HijackedAttach::hasUnreadOutput() const {
+  if (state_ != State::kStreaming || !fd_) return false;
+  int unread = 0;
+  // FIONREAD fails only on a descriptor that is not a socket: then nothing is known waiting.
+  return ::ioctl(fd_.get(), FIONREAD, &unread) == 0 && unread > 0;
 }
 
 void HijackedAttach::abort() {

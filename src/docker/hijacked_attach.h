@@ -52,6 +52,7 @@ class HijackedAttach final : public AttachStream {
   HijackedAttach& operator=(const HijackedAttach&) = delete;
 
   void writeStdinAndClose(std::string data) override;
+  bool hasUnreadOutput() const override;
   // Closes the connection; no callback runs after this.
   void abort();
 

@@ -200,6 +200,11 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
       const size_t kept = out.append(data, options_.output_limit_bytes);
       if (kept > 0 && owner_.on_output_) owner_.on_output_(job_, kind, data.substr(0, kept));
+      // After the exit the grace is for a stream that stalls, not for one still draining:
+      // a large output read by a slow or busy worker may take longer than the grace.
+      if (grace_timer_ && grace_timer_->enabled()) {
+        grace_timer_->enableAfter(owner_.options_.output_drain_grace);
+      }
     };
     callbacks.on_closed = [this](const std::optional<DockerError>& error) {
       onStreamClosed(error);
@@ -278,10 +283,22 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     if (stream_closed_) {
       finalize();
     } else {
-      // The process is gone; its last output may still be in flight on the stream.
-      grace_timer_ = owner_.loop_.createTimer([this] { finalize(); });
+      // The process is gone; its last output may still be in flight on the stream. Each
+      // chunk that arrives re-arms the grace (on_output), so only a stalled stream ends it.
+      grace_timer_ = owner_.loop_.createTimer([this] { onDrainGraceOver(); });
       grace_timer_->enableAfter(owner_.options_.output_drain_grace);
     }
+  }
+
+  void onDrainGraceOver() {
+    // The grace is measured on the worker's clock: after a long turn of the loop (a large
+    // record rendered on a slow machine) it can be due with the rest of the output waiting
+    // unread. Only a stream with nothing to read has stalled.
+    if (attach_ && attach_->hasUnreadOutput()) {
+      grace_timer_->enableAfter(owner_.options_.output_drain_grace);
+      return;
+    }
+    finalize();
   }
 
   void onStreamClosed(const std::optional<DockerError>& error) {

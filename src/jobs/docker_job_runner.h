@@ -39,7 +39,8 @@ struct RunnerOptions {
   size_t output_limit_bytes = 1 << 20;  // per stream
   size_t output_file_limit_bytes = 1 << 20;  // per runtime.outputs file
   IsolationOptions isolation;
-  // After the container stopped, how long to wait for the rest of its output.
+  // After the container stopped, how long its output stream may stay silent before the
+  // rest of the output is given up (each chunk that arrives starts the wait again).
   core::Millis output_drain_grace{2000};
   // After a kill, how long to wait for the engine to report the container stopped.
   core::Millis kill_grace{15000};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/text.h"
@@ -166,7 +167,7 @@ JobPolicy execPolicy() {
 }
 
 JobRequestParser makeExecParser(JobPolicy policy = execPolicy()) {
-  return JobRequestParser(policy, jobs::ImagePolicy({"runner:*", "busybox:1"}));
+  return JobRequestParser(std::move(policy), jobs::ImagePolicy({"runner:*", "busybox:1"}));
 }
 
 // A runtime object for image mode with extra members, e.g. R"("network":"none")".

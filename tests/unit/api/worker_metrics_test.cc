@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 #include "api/worker_api.h"
 #include "core/event_loop.h"
@@ -86,35 +87,35 @@ TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
   m.onDockerError("create");
 
   const std::string text = m.render();
-  for (const char* line : {
-           "worker_agent_jobs_total{state=\"failed\",error_code=\"TIMEOUT\"} 1\n",
-           "worker_agent_jobs_total{state=\"finished\",error_code=\"none\"} 0\n",
-           "worker_agent_job_duration_seconds_bucket{le=\"5\"} 1\n",
-           "worker_agent_job_duration_seconds_sum 3\n",
-           "worker_agent_job_queue_wait_seconds_sum 0.5\n",
-           "worker_agent_container_start_seconds_bucket{le=\"0.5\"} 1\n",
-           "worker_agent_job_output_bytes_total{stream=\"stdout\"} 5\n",
-           "worker_agent_http_requests_total{method=\"GET\",route=\"/jobs/"
-           "{job_id}\",status=\"404\"} 1\n",
-           "worker_agent_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} "
-           "1\n",
-           "worker_agent_docker_api_errors_total{endpoint=\"create\"} 1\n",
-           "worker_agent_build_info{version=\"1.2.3\"} 1\n",
-           "worker_agent_jobs_queued 0\n",
-           "worker_agent_jobs_running 0\n",
-           "worker_agent_docker_engine_up 0\n",
-           "worker_agent_host_load_average{period=\"1m\"} 0.1\n",
-           "worker_agent_host_memory_available_bytes 4194304000\n",
-           "worker_agent_host_temperature_celsius{zone=\"thermal_zone1\",type=\"x86_pkg_temp\"} "
-           "64\n",
-           "worker_agent_cgroup_info{version=\"v2\"} 1\n",
-           "worker_agent_cgroup_cpu_usage_seconds_total 2.5\n",
-           "worker_agent_cgroup_memory_usage_bytes 41943040\n",
-           "worker_agent_cgroup_io_bytes_total{direction=\"read\"} 1049600\n",
-           "# TYPE worker_agent_cgroup_cpu_usage_seconds_total counter\n",
-           "# TYPE worker_agent_jobs_queued gauge\n",
-       }) {
-    EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "\n" << text;
+  // Each is a whole line of the exposition; raw literals, so none is split in two.
+  for (
+      std::string_view line : {
+          R"(worker_agent_jobs_total{state="failed",error_code="TIMEOUT"} 1)",
+          R"(worker_agent_jobs_total{state="finished",error_code="none"} 0)",
+          R"(worker_agent_job_duration_seconds_bucket{le="5"} 1)",
+          R"(worker_agent_job_duration_seconds_sum 3)",
+          R"(worker_agent_job_queue_wait_seconds_sum 0.5)",
+          R"(worker_agent_container_start_seconds_bucket{le="0.5"} 1)",
+          R"(worker_agent_job_output_bytes_total{stream="stdout"} 5)",
+          R"(worker_agent_http_requests_total{method="GET",route="/jobs/{job_id}",status="404"} 1)",
+          R"(worker_agent_http_requests_total{method="other",route="unmatched",status="405"} 1)",
+          R"(worker_agent_docker_api_errors_total{endpoint="create"} 1)",
+          R"(worker_agent_build_info{version="1.2.3"} 1)",
+          R"(worker_agent_jobs_queued 0)",
+          R"(worker_agent_jobs_running 0)",
+          R"(worker_agent_docker_engine_up 0)",
+          R"(worker_agent_host_load_average{period="1m"} 0.1)",
+          R"(worker_agent_host_memory_available_bytes 4194304000)",
+          R"(worker_agent_host_temperature_celsius{zone="thermal_zone1",type="x86_pkg_temp"} 64)",
+          R"(worker_agent_cgroup_info{version="v2"} 1)",
+          R"(worker_agent_cgroup_cpu_usage_seconds_total 2.5)",
+          R"(worker_agent_cgroup_memory_usage_bytes 41943040)",
+          R"(worker_agent_cgroup_io_bytes_total{direction="read"} 1049600)",
+          R"(# TYPE worker_agent_cgroup_cpu_usage_seconds_total counter)",
+          R"(# TYPE worker_agent_jobs_queued gauge)",
+      }) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << "missing: " << line << "\n"
+                                                                      << text;
   }
   EXPECT_EQ(text.find("worker_agent_cgroup_memory_limit_bytes"), std::string::npos)
       << "memory.max is max";

@@ -119,6 +119,30 @@ TEST_F(AttachStreamTest, LargeStdinIsWrittenAcrossManyWrites) {
   EXPECT_EQ(rec.out, std::to_string(8 << 20));
 }
 
+TEST_F(AttachStreamTest, UnreadOutputIsReportedWhileItWaitsOnTheConnection) {
+  engine.setHandler([](const FakeRequest&) {
+    FakeReply reply = catReply();
+    // More than one read takes (64 KiB): after the first, the rest waits unread.
+    reply.on_stdin_eof = [](const std::string&) { return frame(1, std::string(150'000, 'o')); };
+    return reply;
+  });
+  std::unique_ptr<AttachStream> stream;
+  bool unread_seen = false;
+  auto cb = recordInto(rec);
+  cb.on_output = [&](StreamKind, std::string_view data) {
+    rec.out.append(data);
+    unread_seen = unread_seen || stream->hasUnreadOutput();
+  };
+  stream = docker->attach("abc", std::move(cb));
+  EXPECT_FALSE(stream->hasUnreadOutput());  // not connected yet
+  stream->writeStdinAndClose("x");
+  ASSERT_TRUE(runUntil(loop, [&] { return rec.closed > 0; }));
+  EXPECT_FALSE(rec.error);
+  EXPECT_EQ(rec.out.size(), 150'000u);
+  EXPECT_TRUE(unread_seen);
+  EXPECT_FALSE(stream->hasUnreadOutput());
+}
+
 TEST_F(AttachStreamTest, TwoHundredOkIsAlsoAttached) {
   engine.setHandler([](const FakeRequest&) {
     FakeReply reply = catReply();
@@ -268,7 +292,7 @@ TEST_F(AttachStreamTest, DestroyingInsideOnOutputStopsEverything) {
     ++outputs;
     stream.reset();
   };
-  cb.on_closed = [&](std::optional<DockerError>) { closed = true; };
+  cb.on_closed = [&](const std::optional<DockerError>&) { closed = true; };
   stream = docker->attach("abc", std::move(cb));
   ASSERT_TRUE(runUntil(loop, [&] { return outputs > 0; }));
   runFor(loop, 50ms);
@@ -282,7 +306,7 @@ TEST_F(AttachStreamTest, DestroyingInsideOnClosedIsFine) {
   std::unique_ptr<AttachStream> stream;
   int closed = 0;
   AttachStream::Callbacks cb;
-  cb.on_closed = [&](std::optional<DockerError>) {
+  cb.on_closed = [&](const std::optional<DockerError>&) {
     ++closed;
     stream.reset();
   };

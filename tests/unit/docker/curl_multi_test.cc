@@ -56,16 +56,16 @@ TEST_F(CurlMultiTest, PostSendsTheBodyAsJsonAndEmptyPostsWithContentLengthZero) 
   auto post = get("/create");
   post.method = "POST";
   post.body = R"({"Image":"x"})";
-  multi->start(post, [&](CurlMulti::Response r) {
+  multi->start(post, [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.http_status, 201);
     ++done;
   });
   auto empty = get("/start");
   empty.method = "POST";
-  multi->start(empty, [&](CurlMulti::Response) { ++done; });
+  multi->start(empty, [&](const CurlMulti::Response&) { ++done; });
   auto del = get("/containers/x?force=1");
   del.method = "DELETE";
-  multi->start(del, [&](CurlMulti::Response) { ++done; });
+  multi->start(del, [&](const CurlMulti::Response&) { ++done; });
   ASSERT_TRUE(runUntil(loop, [&] { return done == 3; }));
   ASSERT_EQ(engine.requests.size(), 3u);
   for (const FakeRequest& r : engine.requests) {
@@ -95,7 +95,7 @@ TEST_F(CurlMultiTest, PutAndPostSendBinaryBodiesWithTheirTypeAndExtraHeaders) {
   put.method = "PUT";
   put.body = tar;
   put.content_type = "application/x-tar";
-  multi->start(put, [&](CurlMulti::Response r) {
+  multi->start(put, [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.http_status, 200) << r.error;
     ++done;
   });
@@ -104,7 +104,7 @@ TEST_F(CurlMultiTest, PutAndPostSendBinaryBodiesWithTheirTypeAndExtraHeaders) {
   post.body = std::string("a\0b", 3);
   post.content_type = "application/x-tar";
   post.headers = {"X-Registry-Auth: e30"};
-  multi->start(post, [&](CurlMulti::Response) { ++done; });
+  multi->start(post, [&](const CurlMulti::Response&) { ++done; });
   ASSERT_TRUE(runUntil(
       loop, [&] { return done == 2; }, 10s));
   ASSERT_EQ(engine.requests.size(), 2u);
@@ -128,7 +128,7 @@ TEST_F(CurlMultiTest, ARecycledHandleForgetsThePreviousMethod) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   std::vector<std::string> methods = {"PUT", "GET", "DELETE", "POST", "GET"};
   size_t done = 0;
-  std::function<void(CurlMulti::Response)> next = [&](CurlMulti::Response) {
+  std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response&) {
     if (++done == methods.size()) return;
     auto request = get("/r");
     request.method = methods[done];
@@ -162,7 +162,7 @@ TEST_F(CurlMultiTest, AHeaderWithALineBreakIsNotSent) {
 TEST_F(CurlMultiTest, SequentialRequestsReuseOneConnection) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   int done = 0;
-  std::function<void(CurlMulti::Response)> next = [&](CurlMulti::Response r) {
+  std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_OK);
     if (++done < 5) multi->start(get("/again"), next);  // a completion may start requests
   };
@@ -177,7 +177,7 @@ TEST_F(CurlMultiTest, ManyConcurrentRequestsAllComplete) {
   std::vector<std::string> bodies;
   for (int i = 0; i < 40; ++i) {
     multi->start(get("/n/" + std::to_string(i)),
-                 [&](CurlMulti::Response r) { bodies.push_back(r.body); });
+                 [&](const CurlMulti::Response& r) { bodies.push_back(r.body); });
   }
   EXPECT_EQ(multi->inFlight(), 40u);
   ASSERT_TRUE(runUntil(loop, [&] { return bodies.size() == 40; }));
@@ -199,7 +199,7 @@ TEST_F(CurlMultiTest, ServerClosingConnectionsMeansNewOnes) {
     return reply;
   });
   int done = 0;
-  std::function<void(CurlMulti::Response)> next = [&](CurlMulti::Response r) {
+  std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_OK) << r.error;
     if (++done < 6) multi->start(get("/again"), next);
   };
@@ -237,7 +237,7 @@ TEST_F(CurlMultiTest, NoTimeoutMeansItWaits) {
   auto request = get("/wait");
   request.timeout_ms = 0;
   bool done = false;
-  multi->start(request, [&](CurlMulti::Response) { done = true; });
+  multi->start(request, [&](const CurlMulti::Response&) { done = true; });
   runFor(loop, 300ms);
   EXPECT_FALSE(done);
   EXPECT_EQ(multi->inFlight(), 1u);
@@ -247,7 +247,7 @@ TEST_F(CurlMultiTest, DestroyingInsideACompletionAbortsTheRest) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   int calls = 0;
   for (int i = 0; i < 5; ++i) {
-    multi->start(get("/x"), [&](CurlMulti::Response) {
+    multi->start(get("/x"), [&](const CurlMulti::Response&) {
       ++calls;
       multi.reset();
     });
@@ -260,7 +260,7 @@ TEST_F(CurlMultiTest, DestroyingInsideACompletionAbortsTheRest) {
 TEST_F(CurlMultiTest, DestructionAbortsInFlightWithoutCallbacks) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{.hang = true}; });
   bool called = false;
-  multi->start(get("/hang"), [&](CurlMulti::Response) { called = true; });
+  multi->start(get("/hang"), [&](const CurlMulti::Response&) { called = true; });
   ASSERT_TRUE(runUntil(loop, [&] { return engine.requests.size() == 1; }));
   multi.reset();
   // The connection is closed, and nothing runs afterwards.
@@ -273,7 +273,7 @@ TEST_F(CurlMultiTest, FailLaterCompletesFromTheLoop) {
   CurlMulti::Response failure;
   failure.result = CURLE_UNSUPPORTED_PROTOCOL;
   failure.error = "nope";
-  multi->failLater(failure, [&](CurlMulti::Response r) {
+  multi->failLater(failure, [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_UNSUPPORTED_PROTOCOL);
     EXPECT_EQ(r.error, "nope");
     called = true;

@@ -583,9 +583,9 @@ TEST_F(DockerClientTest, DestroyingTheClientAbortsWithoutCallbacks) {
     return FakeReply{200, "OK"};
   });
   int called = 0;
-  docker->wait("abc", [&](Result<int64_t>) { ++called; });
-  docker->ping([&](Result<Unit>) { ++called; });
-  docker->ping([&](Result<Unit>) { ++called; });
+  docker->wait("abc", [&](const Result<int64_t>&) { ++called; });
+  docker->ping([&](const Result<Unit>&) { ++called; });
+  docker->ping([&](const Result<Unit>&) { ++called; });
   EXPECT_EQ(docker->inFlight(), 3u);
   docker.reset();
   runFor(loop, 100ms);
@@ -596,7 +596,7 @@ TEST_F(DockerClientTest, ACallbackMayDestroyTheClient) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "OK"}; });
   int called = 0;
   for (int i = 0; i < 4; ++i) {
-    docker->ping([&](Result<Unit>) {
+    docker->ping([&](const Result<Unit>&) {
       ++called;
       docker.reset();
     });

@@ -107,7 +107,8 @@ class FakeEngine {
       listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       sockaddr_un addr{};
       addr.sun_family = AF_UNIX;
-      std::strcpy(addr.sun_path, socket_path_.c_str());
+      if (socket_path_.size() >= sizeof addr.sun_path) std::abort();
+      std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
       check(::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind");
       docker_host_ = "unix://" + socket_path_;
     }

@@ -126,7 +126,7 @@ TEST(TarArchive, HeadersAreUstarWithFixedTimesAndNoOwnerNames) {
   }
   EXPECT_EQ(tar.substr(1024 + 124, 12), std::string("00000000001\0", 12));
   EXPECT_EQ(tar.substr(1024 + 100, 8), std::string("0000644\0", 8));
-  EXPECT_EQ(tar.substr(4 * 512), std::string(2 * 512, '\0'));
+  EXPECT_EQ(tar.substr(size_t{4} * 512), std::string(size_t{2} * 512, '\0'));
 }
 
 TEST(TarArchive, TheSameFilesGiveTheSameBytes) {
@@ -226,7 +226,7 @@ TEST(TarArchive, TruncationIsAnError) {
   // The data is all there but its block's padding is not.
   EXPECT_NE(readError(tar.substr(0, 512 + 1000)).find("truncated"), std::string::npos);
   // Cut right after the data: no end-of-archive blocks, which readers accept.
-  EXPECT_EQ(read(tar.substr(0, 3 * 512)).size(), 1u);
+  EXPECT_EQ(read(tar.substr(0, size_t{3} * 512)).size(), 1u);
 
   TarWriter pax_only;
   pax_only.addFile(longPath(300), "x", 0644);

@@ -40,9 +40,9 @@ struct ParsedResponse {
     }
     return nullptr;
   }
-  std::string headerOr(std::string_view name, std::string fallback = "") const {
+  std::string headerOr(std::string_view name, std::string_view fallback = {}) const {
     const std::string* value = header(name);
-    return value != nullptr ? *value : fallback;
+    return value != nullptr ? *value : std::string(fallback);
   }
 };
 

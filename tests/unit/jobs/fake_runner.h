@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/event_loop.h"
@@ -28,8 +29,9 @@ class FakeRunner final : public JobRunner {
       if (it->job->spec.job_id != job_id) continue;
       Entry entry = std::move(*it);
       running.erase(it);
-      loop_.post(
-          [entry = std::move(entry), outcome]() mutable { entry.done(*entry.job, outcome); });
+      loop_.post([entry = std::move(entry), outcome = std::move(outcome)]() mutable {
+        entry.done(*entry.job, outcome);
+      });
       return;
     }
   }

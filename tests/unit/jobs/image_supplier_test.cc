@@ -37,7 +37,7 @@ struct FakeImageEngine {
 
   ImageEngine bind() {
     ImageEngine engine;
-    engine.inspect = [this](const std::string& ref, Callback<ImageInfo> done) {
+    engine.inspect = [this](const std::string& ref, const Callback<ImageInfo>& done) {
       inspected.push_back(ref);
       for (const std::string& p : present) {
         if (p == ref) {
@@ -175,7 +175,7 @@ TEST_F(ImageSupplierTest, AlwaysPolicyPullsEvenWhenPresent) {
 TEST_F(ImageSupplierTest, InspectFailureOtherThanMissingIsADockerError) {
   FakeImageEngine engine;
   ImageEngine bound = engine.bind();
-  bound.inspect = [](const std::string&, Callback<ImageInfo> done) {
+  bound.inspect = [](const std::string&, const Callback<ImageInfo>& done) {
     done(DockerError{0, "Docker engine at unix:///x: Couldn't connect to server"});
   };
   ImageSupplier supplier(loop_, std::move(bound), withPolicy(PullPolicy::kMissing));
