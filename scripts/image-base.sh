@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Makes sure the local base image of the worker's container image exists, and prints its
+# tag: a Debian bookworm "slim" rootfs (mmdebstrap --variant=minbase, with documentation,
+# manual pages and locales left out the way Debian's official slim images leave them out)
+# plus the runtime libraries named on the command line, imported into the engine with
+# `docker import`. No registry is involved: the packages come from the Debian mirrors apt is
+# configured with here. The image carries a hash of everything that goes into it (this
+# script, the suite, the package list, the mirror lines) as a label; a rerun with the same
+# inputs finds it in a second, a change rebuilds it.
+# Usage: image-base.sh [PACKAGE...]     (BASE_TAG overrides the tag)
+set -euo pipefail
+
+tag="${BASE_TAG:-worker-agent-base:bookworm-slim}"
+suite=bookworm
+label=org.worker-agent.base-inputs
+mapfile -t packages < <(printf '%s\n' "$@" | grep -v '^$' | sort -u)
+
+# The dpkg filters of Debian's own slim images (debuerreotype's --slimify): only the
+# copyright files are kept of /usr/share/doc. mmdebstrap writes them to
+# /etc/dpkg/dpkg.cfg.d/99mmdebstrap in the image, so a later dpkg -i honours them too.
+excludes=(
+  'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright'
+  'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*'
+  'path-exclude=/usr/share/groff/*' 'path-exclude=/usr/share/lintian/*'
+  'path-exclude=/usr/share/linda/*' 'path-exclude=/usr/share/locale/*'
+)
+
+# The Debian archive entries apt uses here (as tests/package/rootfs.sh finds them).
+mapfile -t mirrors < <(apt-get indextargets \
+    --format '$(ORIGIN)|$(TARGET_OF)|$(IDENTIFIER)|deb $(REPO_URI) $(RELEASE) $(COMPONENT)' \
+  | awk -F'|' '$1 == "Debian" && $2 == "deb" && $3 == "Packages" { print $4 }' \
+  | grep -E " $suite(-updates|-security)? " | sort -u)
+if [ ${#mirrors[@]} -eq 0 ]; then
+  echo "image-base: apt has no Debian $suite sources configured (apt-get update?)" >&2
+  exit 1
+fi
+
+key="$( { cat "$0"; echo "$suite"; printf '%s\n' "${packages[@]}" "${excludes[@]}" "${mirrors[@]}"; } \
+  | sha256sum | cut -c1-16)"
+have="$(docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$tag" 2>/dev/null || true)"
+if [ "$have" = "$key" ]; then
+  echo "$tag"
+  exit 0
+fi
+old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
+
+command -v mmdebstrap >/dev/null || {
+  echo "image-base: mmdebstrap is missing (make deps)" >&2
+  exit 1
+}
+echo "image-base: building $tag with mmdebstrap (minbase + ${packages[*]:-nothing})" >&2
+start=$SECONDS
+dpkgopts=()
+for e in "${excludes[@]}"; do dpkgopts+=(--dpkgopt="$e"); done
+include=()
+[ ${#packages[@]} -eq 0 ] || include=(--include="$(IFS=,; echo "${packages[*]}")")
+# The tag moves only once both halves have succeeded; mmdebstrap gets a session of its own
+# (on failure it signals its whole process group).
+partial="${tag%%:*}:partial-$$"
+if ! setsid --wait mmdebstrap --quiet --variant=minbase "${dpkgopts[@]}" "${include[@]}" \
+       --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/cache/ldconfig/aux-cache' \
+       "$suite" - "${mirrors[@]}" \
+     | docker import --change 'CMD ["/bin/bash"]' --change "LABEL $label=$key" \
+         --message "worker-agent image base ($suite, minbase, slim)" - "$partial" >/dev/null; then
+  docker image rm "$partial" >/dev/null 2>&1 || true
+  echo "image-base: building the image failed" >&2
+  exit 1
+fi
+docker tag "$partial" "$tag"
+docker image rm "$partial" >/dev/null
+echo "image-base: built in $((SECONDS - start)) s ($(docker image inspect -f '{{.Size}}' "$tag" \
+  | awk '{ printf "%.0f MB", $1 / 1e6 }'))" >&2
+# The base this one replaces is of no further use (an image built on it keeps it alive).
+if [ -n "$old_id" ]; then docker image rm "$old_id" >/dev/null 2>&1 || true; fi
+echo "$tag"

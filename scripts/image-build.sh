@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the worker's container image (Dockerfile) from the local Debian package, with no
+# registry: the base image comes from scripts/image-base.sh, holding the package's runtime
+# libraries (its Depends, less the engine and the tools of its maintainer scripts), and the
+# build context holds the .deb alone. Tags IMAGE_NAME:<version> and IMAGE_NAME:latest.
+# Usage: image-build.sh DEB
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+deb="$1"
+name="${IMAGE_NAME:-worker-agent}"
+[ -f "$deb" ] || { echo "image-build: no package at $deb (make deb)" >&2; exit 1; }
+version="$(dpkg-deb -f "$deb" Version)"
+
+# docker.io | docker-ce: the engine is the host's, reached through the mounted socket.
+# adduser: the package's postinst makes its user with it; the Dockerfile makes its own.
+# procps: /bin/kill for the systemd unit's ExecReload; in a container SIGHUP comes from
+# `docker kill -s HUP`. ca-certificates: not a Depends, but pulls from TLS registries need
+# the CA bundle libcurl reads.
+mapfile -t runtime < <( { dpkg-deb -f "$deb" Depends | tr ',' '\n' \
+    | sed -E 's/^ *([^ |(]+).*/\1/' | grep -vxE 'docker\.io|docker-ce|adduser|procps|'; \
+  echo ca-certificates; } | sort -u)
+base="$("$repo/scripts/image-base.sh" "${runtime[@]}")"
+
+ctx="$(mktemp -d)"
+trap 'rm -rf "$ctx"' EXIT
+cp "$repo/Dockerfile" "$ctx/"
+cp "$deb" "$ctx/"
+start=$SECONDS
+if ! docker build --build-arg BASE="$base" -t "$name:$version" -t "$name:latest" "$ctx" \
+    >"$ctx/build.log" 2>&1; then
+  cat "$ctx/build.log" >&2
+  echo "image-build: docker build failed" >&2
+  exit 1
+fi
+grep -E '^worker-agent [0-9]' "$ctx/build.log" || true
+size="$(docker image inspect -f '{{.Size}}' "$name:$version" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
+echo "image-build: $name:$version ($size, on $base) built in $((SECONDS - start)) s"
