@@ -15,7 +15,10 @@ import time
 import unittest
 import uuid
 
-BIN = os.environ.get("WORKER_AGENT_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/worker-agent"))
+# The daemon: CTest sets WORKER_AGENT_BIN to the build's binary; WORKER_AGENT_TEST_BIN takes
+# its place (make test-image: tests/image/worker-agent-in-image, the worker in its image).
+BIN = os.environ.get("WORKER_AGENT_TEST_BIN") or os.environ.get(
+    "WORKER_AGENT_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/worker-agent"))
 IMAGE = os.environ.get("TEST_IMAGE", "worker-agent-busybox:1")
 DOCKER_SOCK = "/var/run/docker.sock"
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -26,6 +29,19 @@ WRAPPER = shlex.split(os.environ.get("WORKER_AGENT_WRAPPER", ""))
 # Multiplies the time the harness and the tests give the daemon to react (a wrapped daemon
 # is many times slower).
 TIMEOUT_SCALE = float(os.environ.get("WORKER_AGENT_TIMEOUT_SCALE", "1"))
+# "uid:gid" of the daemon when it runs as another user than the tests (make test-image: the
+# image's unprivileged user); the files and directories it must read or write are given to
+# it (worker_owns).
+WORKER_OWNER = os.environ.get("WORKER_AGENT_TEST_OWNER", "")
+
+
+def worker_owns(path):
+    """Gives path (a file or directory the tests made for the daemon) to the daemon's user,
+    when that is another user (WORKER_AGENT_TEST_OWNER); returns path."""
+    if WORKER_OWNER:
+        uid, gid = (int(v) for v in WORKER_OWNER.split(":"))
+        os.chown(path, uid, gid)
+    return path
 
 
 def scaled(seconds):
@@ -91,10 +107,15 @@ class Worker:
         cfg.update(config or {})
         self.config = cfg
         self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
+        worker_owns(self.dir.name)
         self.config_path = os.path.join(self.dir.name, "worker-agent.yaml")
         self.write_config(cfg)
         full_env = dict(os.environ)
         full_env.update(env or {})
+        # A BIN that runs the daemon elsewhere (tests/image/worker-agent-in-image: in a
+        # container) writes the daemon's pid here; see pid.
+        self.pid_file = os.path.join(self.dir.name, "daemon.pid")
+        full_env["WORKER_AGENT_PID_FILE"] = self.pid_file
         wrapper = list(WRAPPER)
         self.valgrind_log = None
         if wrapper and os.path.basename(wrapper[0]) == "valgrind":
@@ -121,9 +142,25 @@ class Worker:
         self.reader.start()
         ready.wait(scaled(15))
         if self.port is None:
-            self.proc.kill()
+            self.send_signal(signal.SIGKILL)
+            self.proc.wait()
             raise RuntimeError("worker did not start:\n" + "\n".join(self.log_lines))
         self.wait_engine()
+
+    @property
+    def pid(self):
+        """The daemon's pid: the process started, or the one its BIN names in pid_file."""
+        try:
+            with open(self.pid_file) as f:
+                return int(f.read())
+        except FileNotFoundError:
+            return self.proc.pid
+
+    def send_signal(self, sig):
+        """Sends sig to the daemon itself (not to a BIN that runs it elsewhere), while the
+        process the harness started has not ended."""
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
 
     def write_config(self, cfg):
         """Writes cfg as the worker's config file (read at start and on SIGHUP)."""
@@ -194,11 +231,11 @@ class Worker:
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            self.send_signal(sig)
             try:
                 self.proc.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self.send_signal(signal.SIGKILL)
                 self.proc.wait()
         self.reader.join(5)
         self.proc.stderr.close()

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, IMAGE, UnixHTTPConnection, Worker, docker, make_job, urlquote
+from harness import BIN, IMAGE, UnixHTTPConnection, Worker, docker, make_job, urlquote, worker_owns
 
 TOKEN = "it-token-" + "7f3a9c" * 6
 OTHER = "it-other-" + "b41e0d" * 6
@@ -168,6 +168,7 @@ class Reload(AuthAssertions):
     def setUp(self):
         check_image()
         self.dir = tempfile.TemporaryDirectory(prefix="wa-auth-")
+        worker_owns(self.dir.name)
         self.token_path = os.path.join(self.dir.name, "token")
         self.worker = Worker({"auth_token": TOKEN}, token=TOKEN)
 
@@ -179,7 +180,7 @@ class Reload(AuthAssertions):
         w = self.worker
         w.write_config(cfg)
         start = len(w.log_lines)
-        w.proc.send_signal(signal.SIGHUP)
+        w.send_signal(signal.SIGHUP)
         return w.wait_log(expect, start=start)
 
     def status_with(self, token):
@@ -235,6 +236,7 @@ class Reload(AuthAssertions):
         with open(self.token_path, "w") as f:
             f.write(OTHER + "\n")
         os.chmod(self.token_path, 0o600)
+        worker_owns(self.token_path)
         check_image()
         w = Worker({}, env={"WORKER_AGENT_AUTH_TOKEN_FILE": self.token_path}, token=OTHER)
         try:
@@ -249,6 +251,7 @@ class UnixSocket(AuthAssertions):
     def setUp(self):
         check_image()
         self.dir = tempfile.TemporaryDirectory(prefix="wa-unix-")
+        worker_owns(self.dir.name)  # the worker makes its socket there
         self.path = os.path.join(self.dir.name, "api.sock")
 
     def tearDown(self):
@@ -290,6 +293,7 @@ class UnixSocket(AuthAssertions):
         stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stale.bind(self.path)
         stale.close()  # the file stays; nobody answers on it
+        worker_owns(self.path)  # connecting to it takes write permission
         w = Worker({"listen_unix": self.path})
         try:
             self.assertIn("removed a stale socket", w.log())
@@ -311,6 +315,7 @@ class UnixSocket(AuthAssertions):
         live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         live.bind(self.path)
         live.listen(1)
+        worker_owns(self.path)
         try:
             code, err = self.run_expecting_failure(
                 {"listen": "127.0.0.1", "port": 0, "listen_unix": self.path,

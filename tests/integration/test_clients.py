@@ -145,7 +145,7 @@ class ClientsTestCase(WorkerTestCase):
 
     def baseline(self):
         """The daemon's own descriptors now, once nothing of a previous test is left."""
-        pid, port = self.worker.proc.pid, self.worker.port
+        pid, port = self.worker.pid, self.worker.port
         deadline = time.monotonic() + SETTLE
         while True:
             own, http = descriptors(pid, port)
@@ -161,7 +161,7 @@ class ClientsTestCase(WorkerTestCase):
         return min(samples)
 
     def assertNoDescriptorLeak(self, baseline):
-        pid, port = self.worker.proc.pid, self.worker.port
+        pid, port = self.worker.pid, self.worker.port
         deadline = time.monotonic() + SETTLE
         while True:
             own, http = descriptors(pid, port)
@@ -256,7 +256,7 @@ class VanishingClients(ClientsTestCase):
 
     def test_client_that_pipelines_and_never_reads(self):
         baseline = self.baseline()
-        pid = self.worker.proc.pid
+        pid = self.worker.pid
         rss_before = rss_kb(pid)
         hog = self.connect()
         hog.setblocking(False)
@@ -372,7 +372,7 @@ class CrowdingClients(ClientsTestCase):
         if not raise_nofile(self.CLIENTS + 256):
             self.skipTest("the hard RLIMIT_NOFILE is below %d" % (self.CLIENTS + 256))
         baseline = self.baseline()
-        pid = self.worker.proc.pid
+        pid = self.worker.pid
         rss_before = rss_kb(pid)
         log_start = len(self.worker.log_lines)
         started = time.monotonic()
@@ -455,7 +455,7 @@ class DescriptorLimitAtStart(unittest.TestCase):
         worker = self.start_worker(256, hard)
         # 1000 connections + 64 + 4 per job slot (2) for the daemon itself.
         worker.wait_log(r"raised the open-file limit \(RLIMIT_NOFILE\) from 256 to 1072")
-        self.assertEqual(self.limits(worker.proc.pid)[0], 1072)
+        self.assertEqual(self.limits(worker.pid)[0], 1072)
 
     def test_low_hard_limit_answers_503_earlier(self):
         if not raise_nofile(600):

@@ -23,7 +23,7 @@ import time
 import unittest
 
 from harness import DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, containers_of, docker, \
-    make_job, urlquote
+    make_job, urlquote, worker_owns
 
 
 class PrivateEngine:
@@ -230,7 +230,11 @@ class EngineOutage(unittest.TestCase):
         cls.engine.destroy()
 
     def setUp(self):
-        self.worker = Worker({"docker_host": self.engine.host, "max_concurrent_jobs": 2})
+        # A worker in a container (make test-image) gets the engine's directory mounted, and
+        # its user may enter it to reach the socket (the engine's group, as the shared one's).
+        worker_owns(self.engine.run_dir)
+        self.worker = Worker({"docker_host": self.engine.host, "max_concurrent_jobs": 2},
+                             env={"WORKER_AGENT_TEST_MOUNTS": self.engine.run_dir})
 
     def tearDown(self):
         # Whatever happened, the engine is up again before the next test or the clean-up.

@@ -22,7 +22,7 @@ import unittest
 import uuid
 
 from harness import (DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, WorkerTestCase,
-                     docker, make_job, parse_time, scaled, urlquote)
+                     docker, make_job, parse_time, scaled, urlquote, worker_owns)
 
 OPEN_REGISTRY = "127.0.0.1:5000"
 AUTH_REGISTRY = "127.0.0.1:5001"
@@ -493,6 +493,7 @@ class RegistryCredentials(ExecutionAssertions, unittest.TestCase):
     def setUpClass(cls):
         require_registries()
         cls.dir = tempfile.TemporaryDirectory(prefix="wa-it-auth-")
+        worker_owns(cls.dir.name)  # the worker reads registry-auth.json there
         login_config = os.path.join(cls.dir.name, "docker-config")
         os.mkdir(login_config)
         docker_cli("login", "-u", REGISTRY_USER, "--password-stdin", AUTH_REGISTRY,

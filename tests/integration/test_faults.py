@@ -124,13 +124,13 @@ class IgnoresSigterm(Assertions, WorkerTestCase):
 
 class GoneBeforeItsStdin(Assertions, WorkerTestCase):
     def fds(self):
-        return sorted(os.listdir("/proc/%d/fd" % self.worker.proc.pid), key=int)
+        return sorted(os.listdir("/proc/%d/fd" % self.worker.pid), key=int)
 
     def fd_targets(self):
         targets = []
         for fd in self.fds():
             try:
-                targets.append("%s -> %s" % (fd, os.readlink("/proc/%d/fd/%s" % (self.worker.proc.pid, fd))))
+                targets.append("%s -> %s" % (fd, os.readlink("/proc/%d/fd/%s" % (self.worker.pid, fd))))
             except OSError:
                 pass
         return targets

@@ -7,7 +7,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, IMAGE, REPO, Worker, containers_of, docker, make_job, urlquote
+from harness import BIN, IMAGE, REPO, Worker, containers_of, docker, make_job, urlquote, worker_owns
 
 
 def run(args, env=None):
@@ -33,6 +33,7 @@ class CommandLine(unittest.TestCase):
     def test_config_errors_name_position_and_key(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write("port: 9000\nmax_concurent_jobs: 3\n")
+        worker_owns(f.name)
         try:
             out = run(["--config", f.name, "--check-config"])
             self.assertNotEqual(out.returncode, 0)
@@ -46,6 +47,7 @@ class CommandLine(unittest.TestCase):
             os.unlink(f.name)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write("port: lots\n")
+        worker_owns(f.name)
         try:
             out = run(["--config", f.name, "--check-config"])
             self.assertNotEqual(out.returncode, 0)
@@ -87,7 +89,7 @@ class Signals(unittest.TestCase):
             w.submit(job)
             w.wait_for(job["job_id"], states=("running",))
             time.sleep(0.5)
-            w.proc.send_signal(signal.SIGTERM)
+            w.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             # Draining: new jobs are refused, results stay readable.
             status, body = w.submit(make_job(cmd=["true"]))
@@ -112,10 +114,10 @@ class Signals(unittest.TestCase):
             while not containers_of(w.worker_id) and time.time() < deadline:
                 time.sleep(0.05)
             started = time.time()
-            w.proc.send_signal(signal.SIGTERM)
+            w.send_signal(signal.SIGTERM)
             time.sleep(0.5)
             self.assertIsNone(w.proc.poll())  # still draining
-            w.proc.send_signal(signal.SIGTERM)
+            w.send_signal(signal.SIGTERM)
             self.assertEqual(w.proc.wait(20), 0, w.log())
             self.assertLess(time.time() - started, 20)
             self.assertEqual(containers_of(w.worker_id), [])

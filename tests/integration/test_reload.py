@@ -10,7 +10,7 @@ import time
 import unittest
 import uuid
 
-from harness import IMAGE, Worker, docker, make_job, urlquote
+from harness import IMAGE, Worker, docker, make_job, urlquote, worker_owns
 
 
 class Reload(unittest.TestCase):
@@ -24,6 +24,8 @@ class Reload(unittest.TestCase):
         self.notify_path = os.path.join(self.notify_dir, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        worker_owns(self.notify_dir)
+        worker_owns(self.notify_path)  # sending to it takes write permission
         self.notify.settimeout(0.1)
         self.worker = Worker({"allowed_images": [IMAGE], "max_concurrent_jobs": 2},
                              env={"NOTIFY_SOCKET": self.notify_path})
@@ -45,7 +47,7 @@ class Reload(unittest.TestCase):
 
     def hup(self):
         start = len(self.worker.log_lines)
-        self.worker.proc.send_signal(signal.SIGHUP)
+        self.worker.send_signal(signal.SIGHUP)
         return start
 
     def test_allow_list_changes_without_dropping_the_running_job(self):

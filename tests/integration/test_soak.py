@@ -200,7 +200,7 @@ class Soak(unittest.TestCase):
 
     def test_soak(self):
         w = self.worker
-        pid = w.proc.pid
+        pid = w.pid
         start_fds = fd_count(pid)
         start_engine, start_other = descriptors(pid)
         start_rss = proc_status(pid)["VmRSS"]
@@ -288,7 +288,7 @@ class Soak(unittest.TestCase):
         held_rss = proc_status(pid)["VmRSS"]
         cfg = dict(w.config, finished_job_retention_seconds=2, max_finished_jobs=10)
         w.write_config(cfg)
-        w.proc.send_signal(signal.SIGHUP)
+        w.send_signal(signal.SIGHUP)
         deadline = time.time() + 30
         while time.time() < deadline:
             _, listing = w.request("GET", "/jobs?limit=10000")

@@ -7,14 +7,15 @@ import tempfile
 import time
 import unittest
 
-from harness import Worker
+from harness import Worker, worker_owns
 
 
 class Notify(unittest.TestCase):
     def test_ready_status_watchdog_stopping(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="wa-notify-"), "notify.sock")
+        path = os.path.join(worker_owns(tempfile.mkdtemp(prefix="wa-notify-")), "notify.sock")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(path)
+        worker_owns(path)  # sending to it takes write permission
         sock.settimeout(0.2)
         messages = []
 
@@ -34,7 +35,7 @@ class Notify(unittest.TestCase):
             self.assertIn("READY=1", text)
             self.assertRegex(text, r"STATUS=\d+ running, \d+ queued")
             self.assertGreaterEqual(sum("WATCHDOG=1" in m for m in messages), 3)
-            w.proc.send_signal(signal.SIGTERM)
+            w.send_signal(signal.SIGTERM)
             self.assertEqual(w.proc.wait(15), 0)
             drain(0.3)
             self.assertIn("STOPPING=1", "\n".join(messages))
