@@ -5,7 +5,8 @@
 #
 # Run it with the engine's socket mounted (access to that socket is root on the host; see
 # README.md and worker-agent(8), "RUNNING IN A CONTAINER"):
-#   docker run -d --name worker-agent --network host --cgroupns host \
+#   docker run -d --name worker-agent --read-only --cap-drop ALL \
+#     --security-opt no-new-privileges --network host --cgroupns host \
 #     -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v /var/run/docker.sock:/var/run/docker.sock \
 #     --group-add "$(stat -c %g /var/run/docker.sock)" worker-agent:latest
 ARG BASE=worker-agent-base:bookworm-slim
