@@ -26,6 +26,7 @@ excludes=(
 )
 
 # The Debian archive entries apt uses here (as tests/package/rootfs.sh finds them).
+# shellcheck disable=SC2016  # $(...) are apt's format fields, not the shell's
 mapfile -t mirrors < <(apt-get indextargets \
     --format '$(ORIGIN)|$(TARGET_OF)|$(IDENTIFIER)|deb $(REPO_URI) $(RELEASE) $(COMPONENT)' \
   | awk -F'|' '$1 == "Debian" && $2 == "deb" && $3 == "Packages" { print $4 }' \
@@ -57,6 +58,7 @@ include=()
 # The tag moves only once both halves have succeeded; mmdebstrap gets a session of its own
 # (on failure it signals its whole process group).
 partial="${tag%%:*}:partial-$$"
+# shellcheck disable=SC2016  # "$1" is the hook's argument (the rootfs), for mmdebstrap's shell
 if ! setsid --wait mmdebstrap --quiet --variant=minbase "${dpkgopts[@]}" "${include[@]}" \
        --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/cache/ldconfig/aux-cache' \
        "$suite" - "${mirrors[@]}" \
