@@ -160,7 +160,10 @@ class Worker:
         """Sends sig to the daemon itself (not to a BIN that runs it elsewhere), while the
         process the harness started has not ended."""
         if self.proc.poll() is None:
-            os.kill(self.pid, sig)
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass  # the daemon has exited; its BIN is cleaning up after it
 
     def write_config(self, cfg):
         """Writes cfg as the worker's config file (read at start and on SIGHUP)."""
