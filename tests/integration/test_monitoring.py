@@ -173,6 +173,37 @@ class FixtureHosts(unittest.TestCase):
         self.assertTrue(h["docker"]["reachable"])
 
 
+class HostCgroups(WorkerTestCase):
+    """The real host's cgroups, as the worker finds them from wherever it runs (make
+    test-image: from its container, through the host's cgroup namespace)."""
+
+    def test_a_running_job_and_the_worker_are_found(self):
+        job = make_job(cmd=["sleep", "30"], limits={"memory_mb": 64})
+        self.assertEqual(self.worker.submit(job)[0], 202)
+        self.addCleanup(self.worker.request, "DELETE", "/jobs/" + job["job_id"])
+        self.worker.wait_for(job["job_id"], states=("running",), timeout=30)
+        deadline = time.time() + 10
+        while True:
+            h = self.worker.request("GET", "/health")[1]
+            if h["cgroup"]["jobs"]["containers"] == 1 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        jobs = h["cgroup"]["jobs"]
+        self.assertEqual((jobs["containers"], jobs["containers_found"]), (1, 1), h["cgroup"])
+        self.assertEqual(jobs["memory_max_bytes"], 64 * 1024 * 1024)
+        self.assertGreaterEqual(jobs["pids_current"], 1)
+        # The worker's own cgroup is reported unless it is the root (the whole host): the
+        # memory controller's on cgroup v1, the unified one on v2.
+        controller = "memory" if h["cgroup"]["version"] == "v1" else ""
+        with open("/proc/%d/cgroup" % self.worker.pid) as f:
+            own = [line.rstrip("\n").split(":", 2)[2] for line in f
+                   if controller in line.split(":", 2)[1].split(",")
+                   or (not controller and line.startswith("0::"))]
+        if own and own[0] != "/":
+            self.assertIsNotNone(h["cgroup"]["worker"], (own, h["cgroup"]))
+            self.assertGreater(h["cgroup"]["worker"]["memory_current_bytes"], 0)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
