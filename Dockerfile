@@ -26,6 +26,10 @@ RUN set -eu; \
 
 # Stage 2: the base with the binary and the packaged config, run as an unprivileged user.
 FROM ${BASE}
+ARG VERSION=unknown
+LABEL org.opencontainers.image.title="worker-agent" \
+      org.opencontainers.image.description="ProcessorCluster worker that runs jobs in Docker containers" \
+      org.opencontainers.image.version="${VERSION}"
 COPY --from=package /usr/sbin/worker-agent /usr/sbin/worker-agent
 COPY --from=package /etc/worker-agent/worker-agent.yaml /etc/worker-agent/worker-agent.yaml
 COPY --from=package /usr/share/doc/worker-agent/copyright /usr/share/doc/worker-agent/copyright

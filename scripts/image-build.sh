@@ -27,12 +27,18 @@ trap 'rm -rf "$ctx"' EXIT
 cp "$repo/Dockerfile" "$ctx/"
 cp "$deb" "$ctx/"
 start=$SECONDS
-if ! docker build --build-arg BASE="$base" -t "$name:$version" -t "$name:latest" "$ctx" \
+old_id="$(docker image inspect -f '{{.Id}}' "$name:latest" 2>/dev/null || true)"
+if ! docker build --build-arg BASE="$base" --build-arg VERSION="$version" -t "$name:$version" -t "$name:latest" "$ctx" \
     >"$ctx/build.log" 2>&1; then
   cat "$ctx/build.log" >&2
   echo "image-build: docker build failed" >&2
   exit 1
 fi
 grep -E '^worker-agent [0-9]' "$ctx/build.log" || true
+# The image this build replaced, once nothing names it any more (docker refuses otherwise).
+if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$name:latest")" ] &&
+  [ -z "$(docker image inspect -f '{{join .RepoTags " "}}' "$old_id" 2>/dev/null)" ]; then
+  docker image rm "$old_id" >/dev/null 2>&1 || true
+fi
 size="$(docker image inspect -f '{{.Size}}' "$name:$version" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 echo "image-build: $name:$version ($size, on $base) built in $((SECONDS - start)) s"
