@@ -55,11 +55,16 @@ dpkgopts=()
 for e in "${excludes[@]}"; do dpkgopts+=(--dpkgopt="$e"); done
 include=()
 [ ${#packages[@]} -eq 0 ] || include=(--include="$(IFS=,; echo "${packages[*]}")")
-# The tag moves only once both halves have succeeded; mmdebstrap gets a session of its own
-# (on failure it signals its whole process group).
+# The filters apply to what dpkg installs; the Essential packages mmdebstrap unpacks first
+# keep their files, so the hooks remove those (as debuerreotype does), and apt's and
+# ldconfig's caches. The tag moves only once both halves have succeeded; mmdebstrap gets a
+# session of its own (on failure it signals its whole process group).
 partial="${tag%%:*}:partial-$$"
 # shellcheck disable=SC2016  # "$1" is the hook's argument (the rootfs), for mmdebstrap's shell
 if ! setsid --wait mmdebstrap --quiet --variant=minbase "${dpkgopts[@]}" "${include[@]}" \
+       --customize-hook='cd "$1"/usr/share && rm -rf man/* info/* locale/* groff/* lintian/* linda/*' \
+       --customize-hook='find "$1"/usr/share/doc -xdev -not -name copyright -not -type d -delete' \
+       --customize-hook='find "$1"/usr/share/doc -mindepth 1 -type d -empty -delete' \
        --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/cache/ldconfig/aux-cache' \
        "$suite" - "${mirrors[@]}" \
      | docker import --change 'CMD ["/bin/bash"]' --change "LABEL $label=$key" \

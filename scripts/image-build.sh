@@ -40,5 +40,20 @@ if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$nam
   [ -z "$(docker image inspect -f '{{join .RepoTags " "}}' "$old_id" 2>/dev/null)" ]; then
   docker image rm "$old_id" >/dev/null 2>&1 || true
 fi
+# What the image promises: it runs the worker, as a user other than root, with no manual
+# pages, documentation (but copyright files) or locales.
+user="$(docker image inspect -f '{{.Config.User}}' "$name:$version")"
+case "${user%%:*}" in "" | 0 | root)
+  echo "image-build: $name:$version runs as root ('$user')" >&2; exit 1 ;;
+esac
+docker run --rm --network none "$name:$version" --version
+extra="$(docker run --rm --network none --entrypoint sh "$name:$version" -c \
+  'find /usr/share/man /usr/share/locale /usr/share/info -mindepth 1 -not -type d; \
+   find /usr/share/doc -mindepth 1 -not -type d -not -name copyright' | head -n 5)"
+if [ -n "$extra" ]; then
+  echo "image-build: $name:$version holds documentation, e.g.:" >&2
+  echo "$extra" >&2
+  exit 1
+fi
 size="$(docker image inspect -f '{{.Size}}' "$name:$version" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 echo "image-build: $name:$version ($size, on $base) built in $((SECONDS - start)) s"
