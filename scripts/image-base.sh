@@ -61,7 +61,11 @@ include=()
 # session of its own (on failure it signals its whole process group).
 partial="${tag%%:*}:partial-$$"
 # shellcheck disable=SC2016  # "$1" is the hook's argument (the rootfs), for mmdebstrap's shell
+# The merged-usr hook makes /bin, /lib, /sbin symlinks as debootstrap does and installs
+# usr-is-merged; otherwise bookworm's init-system-helpers pulls in usrmerge, and with it
+# perl and 45 MB.
 if ! setsid --wait mmdebstrap --quiet --variant=minbase "${dpkgopts[@]}" "${include[@]}" \
+       --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
        --customize-hook='cd "$1"/usr/share && rm -rf man/* info/* locale/* groff/* lintian/* linda/*' \
        --customize-hook='find "$1"/usr/share/doc -xdev -not -name copyright -not -type d -delete' \
        --customize-hook='find "$1"/usr/share/doc -mindepth 1 -type d -empty -delete' \
