@@ -16,6 +16,7 @@ ARG BASE=worker-agent-base:bookworm-slim
 # procps serves only the systemd unit, so dpkg is told to go on without those two. Then the
 # binary must find every library it needs.
 FROM ${BASE} AS package
+LABEL org.worker-agent.stage=package
 COPY worker-agent_*.deb /tmp/
 RUN set -eu; \
     dpkg --force-depends -i /tmp/worker-agent_*.deb; \

@@ -35,7 +35,10 @@ if ! docker build --build-arg BASE="$base" --build-arg VERSION="$version" -t "$n
   exit 1
 fi
 grep -E '^worker-agent [0-9]' "$ctx/build.log" || true
-# The image this build replaced, once nothing names it any more (docker refuses otherwise).
+# The first stages of earlier builds (untagged; the newest is this build's, kept as its
+# cache), then the image this build replaced, once nothing names it any more.
+docker image ls -q --filter dangling=true --filter label=org.worker-agent.stage=package \
+  | tail -n +2 | xargs -r docker image rm >/dev/null 2>&1 || true
 if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$name:latest")" ] &&
   [ -z "$(docker image inspect -f '{{join .RepoTags " "}}' "$old_id" 2>/dev/null)" ]; then
   docker image rm "$old_id" >/dev/null 2>&1 || true
