@@ -166,13 +166,28 @@ class ProtocolWorker:
                 if attempt:
                     raise
 
-    def run_job(self, poll_s=0.005):
+    def submit(self, runtime=None):
         job_id = "bench-" + uuid.uuid4().hex[:12]
         body = json.dumps({"protocol_version": 1, "job_id": job_id, "task": {"type": "bench"},
-                           "runtime": {"mode": "image", "image": IMAGE}})
+                           "runtime": runtime or {"mode": "image", "image": IMAGE}})
         status, reply = self.request("POST", "/jobs", body)
         if status != 202:
             raise RuntimeError("submit: %s %s" % (status, reply))
+        return job_id
+
+    def run_job_streamed(self):
+        """Submit, then follow GET /jobs/{id}/output until the body ends with the job."""
+        job_id = self.submit()
+        conn = self.conn()
+        conn.request("GET", "/jobs/%s/output" % job_id)
+        resp = conn.getresponse()
+        out = resp.read()
+        if resp.status != 200 or b"bench" not in out:
+            raise RuntimeError("output stream: %s %r" % (resp.status, out[:200]))
+        return job_id
+
+    def run_job(self, poll_s=0.005):
+        job_id = self.submit()
         while True:
             status, record = self.request("GET", "/jobs/" + job_id)
             if record.get("state") in ("finished", "failed"):
@@ -209,18 +224,31 @@ def start_worker_agent(binary, config):
     return proc, w
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return None
 
 
+def rss_by_mapping(pid, top=8):
+    """KiB resident per mapped file (shared libraries, the binary) or [heap]/[anon]."""
+    sizes, name = {}, None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+$", parts[0]):
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts[0] == "Rss:":
+                sizes[name] = sizes.get(name, 0) + int(parts[1])
+    return dict(sorted(sizes.items(), key=lambda kv: -kv[1])[:top])
+
+
 # --- HTTP: wrk against worker-agent and nginx ------------------------------------------
 
-def wrk(url, seconds, connections=64):
-    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", url],
+def wrk(url, seconds, connections=64, threads=2):
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -254,6 +282,77 @@ http { access_log off; default_type application/json; keepalive_requests 1000000
         except OSError:
             time.sleep(0.05)
     return proc, port, root
+
+
+def health_under_load(args):
+    """/health latency while 50 jobs run and 500 wait (each job a 10-minute sleep, cancelled
+    by the worker's own shutdown): wrk with a few connections, a client that polls, not a
+    flood."""
+    running, queued = args.load_running, args.load_queued
+    proc, wa = start_worker_agent(args.binary, {
+        "worker_id": "bench-load-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
+        "max_concurrent_jobs": running, "max_queued_jobs": queued + 100,
+        "shutdown_drain_seconds": 0, "jobs_path": tempfile.gettempdir()})
+    try:
+        runtime = {"mode": "image", "image": IMAGE, "cmd": ["sleep", "600"]}
+        for _ in range(running + queued):
+            wa.submit(runtime)
+        deadline = time.time() + 300
+        health = {}
+        while time.time() < deadline:
+            _, health = wa.request("GET", "/health")
+            if health.get("running_jobs") == running:
+                break
+            time.sleep(0.5)
+        if health.get("running_jobs") != running:
+            raise RuntimeError("only %s of %d jobs started" % (health.get("running_jobs"), running))
+        # Let the starts settle: the figure is for a worker with 50 jobs running, not starting.
+        time.sleep(2)
+        runs = [wrk("http://127.0.0.1:%d/health" % wa.port, args.wrk_seconds, connections=4, threads=1)
+                for _ in range(args.rounds)]
+        _, health = wa.request("GET", "/health")
+        return {"running_jobs": health.get("running_jobs"), "queued_jobs": health.get("queued_jobs"),
+                "p99_ms": median([r["p99_ms"] for r in runs]), "rps": median([r["rps"] for r in runs]),
+                "connections": 4}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(300)
+
+
+def goals(results):
+    """The issue's goals, each with the figure measured in this run and whether it is met."""
+    rows = []
+
+    def goal(text, measured, met):
+        rows.append({"goal": text, "measured": measured, "met": bool(met) if met is not None else None})
+
+    f, w, o = results.get("engine_floor"), results.get("worker_agent"), results.get("original")
+    if f and w:
+        r = w["ms_per_job"] / f["ms_per_job"]
+        goal("job latency <= 1.05x engine floor", "%.3fx (%.1f vs %.1f ms)" % (r, w["ms_per_job"], f["ms_per_job"]), r <= 1.05)
+        r = w["jobs_per_s_at_4"] / f["jobs_per_s_at_4"]
+        goal("jobs/s at 4 >= 0.95x engine floor", "%.3fx (%.2f vs %.2f)" % (r, w["jobs_per_s_at_4"], f["jobs_per_s_at_4"]), r >= 0.95)
+    if o and w:
+        r = w["jobs_per_s_at_4"] / o["jobs_per_s_at_4"]
+        goal(">= 3x the original's jobs/s", "%.2fx" % r, r >= 3)
+        r = w["ms_per_job"] / o["ms_per_job"]
+        goal("< 1/3 of the original's latency", "%.2fx" % r, r < 1 / 3)
+    elif w:
+        goal(">= 3x the original's jobs/s", "not measured (no ORIGINAL)", None)
+    for name, e in (results.get("http") or {}).items():
+        r = e["worker_agent_rps"] / e["nginx_rps"]
+        goal("%s req/s >= 1.0x nginx" % name, "%.2fx" % r, r >= 1.0)
+        goal("%s p99 < 2 ms" % name, "%.2f ms" % e["worker_agent_p99_ms"], e["worker_agent_p99_ms"] < 2)
+    m = results.get("memory")
+    if m:
+        goal("RSS idle < 8 MB", "%.1f MiB" % (m["rss_idle_kib"] / 1024), m["rss_idle_kib"] < 8 * 1024)
+        goal("< 2 KB per retained job beyond its output", "%.0f B" % m["bytes_per_retained_job"],
+             m["bytes_per_retained_job"] < 2048)
+    h = results.get("health_under_load")
+    if h:
+        goal("/health p99 < 5 ms with %d running, %d queued" % (h["running_jobs"], h["queued_jobs"]),
+             "%.2f ms" % h["p99_ms"], h["p99_ms"] < 5)
+    return rows
 
 
 def run_original(args, results):
@@ -302,6 +401,10 @@ def main():
     ap.add_argument("--throughput-jobs", type=int, default=200)
     ap.add_argument("--retained-jobs", type=int, default=10000)
     ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--load-running", type=int, default=50)
+    ap.add_argument("--load-queued", type=int, default=500)
+    ap.add_argument("--no-load", action="store_true",
+                    help="skip /health under load (50 jobs running, 500 queued)")
     ap.add_argument("--original", help="checkout of the original Node.js worker (worker-agent/node), "
                                        "with its npm dependencies installed; skipped when absent")
     args = ap.parse_args()
@@ -316,7 +419,7 @@ def main():
         "worker_id": "bench-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
         "max_concurrent_jobs": 4, "max_queued_jobs": 100000, "shutdown_drain_seconds": 0,
         "jobs_path": tempfile.gettempdir(), "max_finished_jobs": 100000})
-    floor_lat, wa_lat, floor_tp, wa_tp = [], [], [], []
+    floor_lat, wa_lat, wa_stream_lat, floor_tp, wa_tp = [], [], [], [], []
     try:
         engine_sequential(2)  # warm-up: image layers, first container
         wa.run_job()
@@ -326,14 +429,22 @@ def main():
                 t = time.perf_counter()
                 wa.run_job()
                 wa_lat.append(time.perf_counter() - t)
+            for _ in range(args.sequential_jobs):
+                t = time.perf_counter()
+                wa.run_job_streamed()
+                wa_stream_lat.append(time.perf_counter() - t)
             floor_tp.append(engine_throughput(args.throughput_jobs, 4))
             wa_tp.append(parallel(args.throughput_jobs, 16, lambda _: wa.run_job(poll_s=0.02)))
             print("round %d/%d done" % (r + 1, args.rounds), file=sys.stderr)
 
         results["engine_floor"] = {"ms_per_job": median(floor_lat) * 1000, "jobs_per_s_at_4": median(floor_tp)}
-        results["worker_agent"] = {"ms_per_job": median(wa_lat) * 1000, "jobs_per_s_at_4": median(wa_tp)}
-        rows.append(("job latency, ms (median)", results["engine_floor"]["ms_per_job"],
+        results["worker_agent"] = {"ms_per_job": median(wa_lat) * 1000,
+                                   "ms_per_job_output_stream": median(wa_stream_lat) * 1000,
+                                   "jobs_per_s_at_4": median(wa_tp)}
+        rows.append(("job latency, ms (median, polling 5 ms)", results["engine_floor"]["ms_per_job"],
                      results["worker_agent"]["ms_per_job"], "engine floor"))
+        rows.append(("job latency, ms (median, output stream)", results["engine_floor"]["ms_per_job"],
+                     results["worker_agent"]["ms_per_job_output_stream"], "engine floor"))
         rows.append(("jobs/s at 4 in parallel", results["engine_floor"]["jobs_per_s_at_4"],
                      results["worker_agent"]["jobs_per_s_at_4"], "engine floor"))
 
@@ -373,15 +484,20 @@ def main():
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
 
-    # 5: memory. A fresh worker; retained jobs are failed ones (a missing image fails at
-    # create), which costs the engine one quick 404 each and leaves a full job record.
+    # 5: memory. A fresh worker; retained jobs are failed ones (a missing image with
+    # pull_policy never), which costs the engine one quick 404 each and leaves a full job
+    # record with no output bytes.
     proc, wa = start_worker_agent(args.binary, {
         "worker_id": "bench-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
         "max_concurrent_jobs": 8, "max_queued_jobs": 100000, "shutdown_drain_seconds": 0,
-        "jobs_path": tempfile.gettempdir(), "max_finished_jobs": args.retained_jobs * 2})
+        "jobs_path": tempfile.gettempdir(), "max_finished_jobs": args.retained_jobs * 2,
+        # The missing image must fail at once, without the engine asking a registry for it.
+        "pull_policy": "never"})
     try:
         time.sleep(1.0)
         idle = rss_kib(proc.pid)
+        idle_anon, idle_file = rss_kib(proc.pid, "RssAnon"), rss_kib(proc.pid, "RssFile")
+        idle_mappings = rss_by_mapping(proc.pid)
         body = {"protocol_version": 1, "task": {"type": "bench"},
                 "runtime": {"mode": "image", "image": "worker-agent-bench-missing:0"}}
         job_bytes = 0
@@ -405,7 +521,9 @@ def main():
             time.sleep(0.5)
         retained = rss_kib(proc.pid)
         per_job = (retained - idle) * 1024 / args.retained_jobs
-        results["memory"] = {"rss_idle_kib": idle, "rss_retained_kib": retained,
+        results["memory"] = {"rss_idle_kib": idle, "rss_idle_anon_kib": idle_anon,
+                             "rss_idle_file_kib": idle_file, "rss_idle_top_mappings_kib": idle_mappings,
+                             "rss_retained_kib": retained,
                              "retained_jobs": args.retained_jobs,
                              "bytes_per_retained_job": per_job,
                              "job_json_bytes": job_bytes}
@@ -414,6 +532,12 @@ def main():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+    # /health while 50 jobs run and 500 wait.
+    if not args.no_load:
+        results["health_under_load"] = health_under_load(args)
+        rows.append(("/health p99 ms, %d running + %d queued" % (args.load_running, args.load_queued), None,
+                     results["health_under_load"]["p99_ms"], ""))
 
     # 3: the original worker, only when a checkout is given: same jobs, same engine.
     if args.original:
@@ -426,6 +550,7 @@ def main():
         print("original Node.js worker: skipped (no --original PATH given)", file=sys.stderr)
         results["original"] = None
 
+    results["goals"] = goals(results)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", "bench-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
     with open(out, "w") as f:
@@ -436,6 +561,10 @@ def main():
         ratio = "%9.2fx" % (mine / ref) if ref else ""
         print("%-44s %14s %14.2f %10s%s" % (name, "%.2f" % ref if ref is not None else "-", mine, ratio,
                                             "  (vs %s)" % ref_name if ref_name else ""))
+    print("\n%-52s %-30s %s" % ("goal", "measured", "met"))
+    for g in results["goals"]:
+        met = {True: "yes", False: "NO", None: "-"}[g["met"]]
+        print("%-52s %-30s %s" % (g["goal"], g["measured"], met))
     print("\nresults: %s" % os.path.relpath(out, REPO))
 
 

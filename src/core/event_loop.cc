@@ -106,8 +106,13 @@ void EventLoop::remove(FileEvent* event) {
 
 void EventLoop::rearmTimerFd() {
   timer_fd_dirty_ = false;
+  const std::optional<MonoTime> next = timers_.nextDeadline();
+  // Most changes (a connection's idle timeout pushed back on each request) leave the
+  // earliest deadline where it was: the timerfd is already set for it.
+  if (next == timer_fd_deadline_) return;
+  timer_fd_deadline_ = next;
   itimerspec spec{};
-  if (auto deadline = timers_.nextDeadline()) {
+  if (auto deadline = next) {
     auto delta = *deadline - clock().now();
     // A zero it_value disarms a timerfd, so a due deadline is clamped to 1 ns.
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(delta).count();
@@ -150,6 +155,9 @@ void EventLoop::runOnce(int max_wait_ms) {
       uint64_t expirations;
       // EAGAIN is fine: the deadline may have been moved after the event was queued.
       [[maybe_unused]] ssize_t r = ::read(fd, &expirations, sizeof expirations);
+      // A one-shot timerfd that fired is disarmed: whatever is due next must set it again.
+      timer_fd_deadline_.reset();
+      timer_fd_dirty_ = true;
       timers_.runExpired();
       continue;
     }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/clock.h"
@@ -79,6 +80,8 @@ class EventLoop {
   UniqueFd epoll_fd_;
   UniqueFd timer_fd_;
   bool timer_fd_dirty_ = true;
+  // The deadline the timerfd is set for; nullopt when it is disarmed.
+  std::optional<MonoTime> timer_fd_deadline_;
   bool running_ = false;
   // Indexed by fd: the watcher currently registered. Looked up at dispatch so that an
   // event for a watcher destroyed earlier in the same batch is dropped, not dereferenced.
