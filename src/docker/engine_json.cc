@@ -312,6 +312,14 @@ Result<EngineVersion> parseVersionResponse(std::string_view body) {
       !optionalString(doc, "ApiVersion", &version.api_version) ||
       !optionalString(doc, "Os", &version.os) || !optionalString(doc, "Arch", &version.arch))
     return malformed("version", "a field is not a string");
+  if (const rapidjson::Value* components = member(doc, "Components");
+      components != nullptr && components->IsArray()) {
+    for (const rapidjson::Value& component : components->GetArray()) {
+      std::string name;
+      if (optionalString(component, "Name", &name) && name == "Podman Engine")
+        version.podman = true;
+    }
+  }
   return version;
 }
 

@@ -42,7 +42,10 @@ void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
   if (ok && (!status_.version || status_.docker_root_dir.empty())) {
     // Version and root directory rarely change: fetch them once per reconnection.
     docker_.version([this](Result<EngineVersion> r) {
-      if (r.ok()) status_.version = r.value();
+      if (!r.ok()) return;
+      status_.version = r.value();
+      // Which engine this is decides how the runner spells some requests: tell at once.
+      if (on_change_) on_change_(status_);
     });
     docker_.info([this](Result<EngineInfo> r) {
       if (!r.ok()) return;

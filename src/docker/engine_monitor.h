@@ -33,8 +33,8 @@ class EngineMonitor {
   // back. Does nothing if it is known to be unreachable already. Makes no request, so it
   // may be called from DockerClient's error observer.
   void reportConnectFailed(const std::string& error);
-  // Called when reachability changes (and after the first ping) and when the root
-  // directory becomes known.
+  // Called when reachability changes (and after the first ping) and when the version or
+  // the root directory becomes known.
   void setOnChange(std::function<void(const EngineStatus&)> fn) { on_change_ = std::move(fn); }
 
  private:

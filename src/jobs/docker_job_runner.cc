@@ -108,7 +108,9 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     // A tmpfs takes the mode of the directory it covers (mode= is not applied), so the
     // job's user owns its writable places.
     const auto [uid, gid] = workspaceOwner();
-    const std::string owner = ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
+    const std::string owner = options_.podman
+                                  ? std::string(",U")
+                                  : ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
     spec.tmpfs["/tmp"] =
         "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
     if (usesVolume()) {

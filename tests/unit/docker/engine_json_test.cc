@@ -182,6 +182,15 @@ TEST(EngineJson, ParseVersionAndInfo) {
   EXPECT_EQ(v.value().api_version, "1.41");
   EXPECT_EQ(v.value().os, "linux");
   EXPECT_EQ(v.value().arch, "amd64");
+  EXPECT_FALSE(v.value().podman);
+  // Podman 4.3's answer (trimmed): the same fields, and its engine among the components.
+  auto podman = parseVersionResponse(
+      R"({"Platform":{"Name":"linux/amd64/debian-12"},"Components":[{"Name":"Podman Engine",)"
+      R"("Version":"4.3.1"},{"Name":"Conmon","Version":"2.1.6"}],"Version":"4.3.1",)"
+      R"("ApiVersion":"1.41","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64"})");
+  ASSERT_TRUE(podman.ok());
+  EXPECT_TRUE(podman.value().podman);
+  EXPECT_EQ(podman.value().api_version, "1.41");
   EXPECT_FALSE(parseVersionResponse(R"({"Version":5})").ok());
   EXPECT_FALSE(parseVersionResponse("[]").ok());
   auto i = parseInfoResponse(R"({"DockerRootDir":"/var/lib/docker","Containers":3})");
