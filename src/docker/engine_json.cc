@@ -451,4 +451,11 @@ Result<StreamedResult> parseProgressStream(std::string_view body, bool build) {
   return result;
 }
 
+bool isPodmanAttachReset(std::string_view frame) {
+  constexpr std::string_view kStart = "Error: read unixpacket @->";
+  constexpr std::string_view kEnd = "/attach: read: connection reset by peer\n";
+  return frame.size() <= 200 && frame.starts_with(kStart) && frame.ends_with(kEnd) &&
+         frame.find('\n') == frame.size() - 1;
+}
+
 }  // namespace wa::docker

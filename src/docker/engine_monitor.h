@@ -46,6 +46,8 @@ class EngineMonitor {
   core::Millis interval_;
   std::unique_ptr<core::Timer> timer_;
   bool in_flight_ = false;
+  bool version_in_flight_ = false;
+  bool info_in_flight_ = false;
   EngineStatus status_;
   std::function<void(const EngineStatus&)> on_change_;
 };

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "docker/engine_json.h"
 #include "docker/tar_archive.h"
 
 namespace wa::jobs {
@@ -199,6 +200,12 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     docker::AttachStream::Callbacks callbacks;
     callbacks.on_attached = [this] { onAttached(); };
     callbacks.on_output = [this](StreamKind kind, std::string_view data) {
+      if (options_.podman && kind == StreamKind::kStderr && docker::isPodmanAttachReset(data)) {
+        core::LogFields f = fields();
+        f.emplace_back("message", data.substr(0, data.size() - 1));
+        core::Log::write(core::LogLevel::kDebug, "dropped Podman's attach error from stderr", f);
+        return;
+      }
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
       const size_t kept = out.append(data, options_.output_limit_bytes);
       if (kept > 0 && owner_.on_output_) owner_.on_output_(job_, kind, data.substr(0, kept));

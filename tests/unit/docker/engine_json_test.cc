@@ -199,6 +199,20 @@ TEST(EngineJson, ParseVersionAndInfo) {
   EXPECT_FALSE(parseInfoResponse("not json").ok());
 }
 
+TEST(EngineJson, PodmanAttachResetIsRecognisedExactly) {
+  EXPECT_TRUE(isPodmanAttachReset(
+      "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
+  // A job's own line that merely mentions it, or more than that one line, is output.
+  EXPECT_FALSE(isPodmanAttachReset(
+      "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer"));
+  EXPECT_FALSE(isPodmanAttachReset(
+      "job: Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
+  EXPECT_FALSE(
+      isPodmanAttachReset("x\nError: read unixpacket @->/proc/self/fd/14/attach: read: "
+                          "connection reset by peer\n"));
+  EXPECT_FALSE(isPodmanAttachReset("failing\n"));
+}
+
 TEST(EngineJson, ParseWait) {
   auto ok = parseWaitResponse(R"({"Error":null,"StatusCode":137})");
   ASSERT_TRUE(ok.ok());
