@@ -161,7 +161,9 @@ class Worker:
             time.sleep(0.02)
         raise AssertionError("no log line matching %r:\n%s" % (pattern, self.log()))
 
-    def wait_engine(self, timeout=10):
+    def wait_engine(self, timeout=60):
+        # Long: Podman answers /version only after a dpkg-query per component (seconds on
+        # a busy machine); the wait ends as soon as the worker has the answer.
         deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             status, body = self.request("GET", "/health")
