@@ -69,8 +69,6 @@ default_ulimits = [
   "nofile=$nofile:$nofile",
   "nproc=$nproc:$nproc",
 ]
-# No host entries Podman would add that the Docker engine does not.
-netns = "private"
 
 [engine]
 runtime = "runc"
