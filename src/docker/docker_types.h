@@ -89,6 +89,9 @@ struct EngineVersion {
   std::string api_version;  // "1.41"
   std::string os;
   std::string arch;
+  // Podman's Docker-compatible service (a "Podman Engine" in /version's Components): it
+  // differs from the Docker engine in what the worker must say (docs/ENGINES.md).
+  bool podman = false;
 };
 
 struct EngineInfo {

@@ -312,6 +312,14 @@ Result<EngineVersion> parseVersionResponse(std::string_view body) {
       !optionalString(doc, "ApiVersion", &version.api_version) ||
       !optionalString(doc, "Os", &version.os) || !optionalString(doc, "Arch", &version.arch))
     return malformed("version", "a field is not a string");
+  if (const rapidjson::Value* components = member(doc, "Components");
+      components != nullptr && components->IsArray()) {
+    for (const rapidjson::Value& component : components->GetArray()) {
+      std::string name;
+      if (optionalString(component, "Name", &name) && name == "Podman Engine")
+        version.podman = true;
+    }
+  }
   return version;
 }
 
@@ -441,6 +449,13 @@ Result<StreamedResult> parseProgressStream(std::string_view body, bool build) {
   }
   result.log_tail = log.tail();
   return result;
+}
+
+bool isPodmanAttachReset(std::string_view frame) {
+  constexpr std::string_view kStart = "Error: read unixpacket @->";
+  constexpr std::string_view kEnd = "/attach: read: connection reset by peer\n";
+  return frame.size() <= 200 && frame.starts_with(kStart) && frame.ends_with(kEnd) &&
+         frame.find('\n') == frame.size() - 1;
 }
 
 }  // namespace wa::docker

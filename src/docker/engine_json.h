@@ -67,4 +67,10 @@ constexpr size_t kLogTailBytes = 4096;
 // log tail so far, which shows what failed.
 Result<StreamedResult> parseProgressStream(std::string_view body, bool build);
 
+// Whether a stderr frame of an attach stream is Podman's own report of its attach
+// connection to conmon being reset as the container exits ("Error: read unixpacket
+// @->/proc/self/fd/14/attach: read: connection reset by peer"), which Podman 4.3 writes
+// into the container's stderr stream: the job never wrote it.
+bool isPodmanAttachReset(std::string_view stderr_frame);
+
 }  // namespace wa::docker

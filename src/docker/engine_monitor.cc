@@ -39,12 +39,23 @@ void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
     status_.ping_ms.reset();
     status_.last_error = error;
   }
-  if (ok && (!status_.version || status_.docker_root_dir.empty())) {
-    // Version and root directory rarely change: fetch them once per reconnection.
+  // Version and root directory rarely change: fetch them once per reconnection, one request
+  // of each at a time. Podman answers both only after running dpkg-query (or rpm) for each
+  // of its components, seconds on a busy machine: a request per ping would pile up.
+  if (ok && !status_.version && !version_in_flight_) {
+    version_in_flight_ = true;
     docker_.version([this](Result<EngineVersion> r) {
-      if (r.ok()) status_.version = r.value();
+      version_in_flight_ = false;
+      if (!r.ok()) return;
+      status_.version = r.value();
+      // Which engine this is decides how the runner spells some requests: tell at once.
+      if (on_change_) on_change_(status_);
     });
+  }
+  if (ok && status_.docker_root_dir.empty() && !info_in_flight_) {
+    info_in_flight_ = true;
     docker_.info([this](Result<EngineInfo> r) {
+      info_in_flight_ = false;
       if (!r.ok()) return;
       status_.docker_root_dir = r.value().docker_root_dir;
       if (on_change_) on_change_(status_);

@@ -33,8 +33,8 @@ class EngineMonitor {
   // back. Does nothing if it is known to be unreachable already. Makes no request, so it
   // may be called from DockerClient's error observer.
   void reportConnectFailed(const std::string& error);
-  // Called when reachability changes (and after the first ping) and when the root
-  // directory becomes known.
+  // Called when reachability changes (and after the first ping) and when the version or
+  // the root directory becomes known.
   void setOnChange(std::function<void(const EngineStatus&)> fn) { on_change_ = std::move(fn); }
 
  private:
@@ -46,6 +46,8 @@ class EngineMonitor {
   core::Millis interval_;
   std::unique_ptr<core::Timer> timer_;
   bool in_flight_ = false;
+  bool version_in_flight_ = false;
+  bool info_in_flight_ = false;
   EngineStatus status_;
   std::function<void(const EngineStatus&)> on_change_;
 };

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "docker/engine_json.h"
 #include "docker/tar_archive.h"
 
 namespace wa::jobs {
@@ -108,7 +109,9 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     // A tmpfs takes the mode of the directory it covers (mode= is not applied), so the
     // job's user owns its writable places.
     const auto [uid, gid] = workspaceOwner();
-    const std::string owner = ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
+    const std::string owner = options_.podman
+                                  ? std::string(",U")
+                                  : ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
     spec.tmpfs["/tmp"] =
         "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
     if (usesVolume()) {
@@ -197,6 +200,12 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     docker::AttachStream::Callbacks callbacks;
     callbacks.on_attached = [this] { onAttached(); };
     callbacks.on_output = [this](StreamKind kind, std::string_view data) {
+      if (options_.podman && kind == StreamKind::kStderr && docker::isPodmanAttachReset(data)) {
+        core::LogFields f = fields();
+        f.emplace_back("message", data.substr(0, data.size() - 1));
+        core::Log::write(core::LogLevel::kDebug, "dropped Podman's attach error from stderr", f);
+        return;
+      }
       CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
       const size_t kept = out.append(data, options_.output_limit_bytes);
       if (kept > 0 && owner_.on_output_) owner_.on_output_(job_, kind, data.substr(0, kept));

@@ -46,6 +46,9 @@ struct RunnerOptions {
   core::Millis kill_grace{15000};
   // How often removals that failed (engine down) are tried again.
   core::Millis removal_retry_interval{5000};
+  // Podman 4.3 refuses the tmpfs options uid= and gid= ("unknown mount option") and has
+  // its own, U: the mount belongs to the container's user. Set from the engine's /version.
+  bool podman = false;
 };
 
 // Labels put on every job container.
@@ -73,8 +76,11 @@ class DockerJobRunner final : public JobRunner {
   // Options for runs that begin from now on (a reload); worker_id stays as it was.
   void setOptions(RunnerOptions options) {
     options.worker_id = options_.worker_id;
+    options.podman = options_.podman;
     options_ = std::move(options);
   }
+  // The engine is Podman (its /version said so): later jobs are spelled for it.
+  void setPodman(bool podman) { options_.podman = podman; }
   // Ids of the containers of the runs in progress (those created so far).
   std::vector<std::string> containerIds() const;
   // Called once per job whose container started, with the time from the create request

@@ -94,13 +94,46 @@ void ImageSupplier::supplyImage(const std::string& reference, Done done) {
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR",
            "inspecting image \"" + reference + "\" failed: " + describe(r.error()));
-    } else if (policy == PullPolicy::kNever) {
-      fail(done, "IMAGE_PULL_FAILED",
-           "image \"" + reference + "\" is not present on this worker and pull_policy is never");
+    } else if (std::string local = localName(reference); !local.empty()) {
+      supplyLocal(reference, local, policy, std::move(done));
     } else {
-      pull(reference, std::move(done));
+      supplyMissing(reference, policy, std::move(done));
     }
   });
+}
+
+std::string ImageSupplier::localName(const std::string& reference) {
+  constexpr std::string_view kHub = "docker.io/";
+  constexpr std::string_view kOfficial = "library/";
+  std::string_view rest = reference;
+  if (!rest.starts_with(kHub)) return "";
+  rest.remove_prefix(kHub.size());
+  if (rest.starts_with(kOfficial)) rest.remove_prefix(kOfficial.size());
+  return "localhost/" + std::string(rest);
+}
+
+void ImageSupplier::supplyLocal(const std::string& reference, const std::string& local,
+                                PullPolicy policy, Done done) {
+  engine_.inspect(local, [this, reference, local, policy,
+                          done = std::move(done)](const Result<ImageInfo>& r) mutable {
+    if (r.ok()) {
+      done(SuppliedImage{local, false, false}, std::nullopt);
+    } else if (r.error().http_status != kNotFound) {
+      fail(done, "DOCKER_ERROR",
+           "inspecting image \"" + local + "\" failed: " + describe(r.error()));
+    } else {
+      supplyMissing(reference, policy, std::move(done));
+    }
+  });
+}
+
+void ImageSupplier::supplyMissing(const std::string& reference, PullPolicy policy, Done done) {
+  if (policy == PullPolicy::kNever) {
+    fail(done, "IMAGE_PULL_FAILED",
+         "image \"" + reference + "\" is not present on this worker and pull_policy is never");
+  } else {
+    pull(reference, std::move(done));
+  }
 }
 
 void ImageSupplier::pull(const std::string& reference, Done done) {

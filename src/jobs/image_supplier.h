@@ -77,6 +77,17 @@ class ImageSupplier {
 
  private:
   void supplyImage(const std::string& reference, Done done);
+  // The name a short Docker Hub reference has when the image was built or tagged on the
+  // worker under Podman: "localhost/<path>:<tag>" for "docker.io/[library/]<path>:<tag>"
+  // ("" for references of any other registry). The Docker engine files such images under
+  // docker.io/library itself, so on Docker the canonical name finds them first.
+  static std::string localName(const std::string& reference);
+  // After the canonical reference was not found: the image under its local name, else
+  // what supplyMissing does for the canonical reference.
+  void supplyLocal(const std::string& reference, const std::string& local, PullPolicy policy,
+                   Done done);
+  // An image the engine does not have: pulled, or refused under pull_policy never.
+  void supplyMissing(const std::string& reference, PullPolicy policy, Done done);
   void supplyBuild(const BuildSpec& build, Done done);
   void pull(const std::string& reference, Done done);
   void build(const std::string& tag, std::string context_tar, Done done);

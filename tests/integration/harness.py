@@ -20,7 +20,23 @@ import uuid
 BIN = os.environ.get("WORKER_AGENT_TEST_BIN") or os.environ.get(
     "WORKER_AGENT_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/worker-agent"))
 IMAGE = os.environ.get("TEST_IMAGE", "worker-agent-busybox:1")
-DOCKER_SOCK = "/var/run/docker.sock"
+# The engine the workers use and the tests inspect: DOCKER_HOST's socket when it names one
+# (make test-podman points it at Podman's), the Docker engine's otherwise. The workers
+# inherit DOCKER_HOST and take it for docker_host.
+_DOCKER_HOST = os.environ.get("DOCKER_HOST", "")
+DOCKER_SOCK = _DOCKER_HOST[len("unix://"):] if _DOCKER_HOST.startswith("unix://") else "/var/run/docker.sock"
+# "podman" when that engine is Podman (its /version names a "Podman Engine" component).
+ENGINE = None
+
+
+def engine():
+    """"docker" or "podman": which engine answers on DOCKER_SOCK."""
+    global ENGINE
+    if ENGINE is None:
+        status, body = docker("GET", "/version")
+        names = [c.get("Name", "") for c in (body or {}).get("Components") or []] if status == 200 else []
+        ENGINE = "podman" if any("Podman" in n for n in names) else "docker"
+    return ENGINE
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 # A command the daemon runs under, e.g. "valgrind --leak-check=full" (make test-valgrind).
 # Under valgrind the harness gives it a log file of its own and fails the test that closes
@@ -185,14 +201,22 @@ class Worker:
             time.sleep(0.02)
         raise AssertionError("no log line matching %r:\n%s" % (pattern, self.log()))
 
-    def wait_engine(self, timeout=10):
+    def wait_engine(self, timeout=60):
+        # Long: Podman answers /version only after a dpkg-query per component (seconds on
+        # a busy machine); the wait ends as soon as the worker has the answer.
         deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             status, body = self.request("GET", "/health")
-            if body.get("docker", {}).get("reachable"):
+            # Reachable, and its version known: the worker tells Podman from Docker by it.
+            if body.get("docker", {}).get("reachable") and self.engine_version_known():
                 return
             time.sleep(0.05)
         raise RuntimeError("worker never saw the engine:\n" + self.log())
+
+    def engine_version_known(self):
+        status, body = self.request("GET", "/info")
+        # A worker whose /info wants a token this one lacks: its tests do not run jobs.
+        return status == 401 or (status == 200 and bool((body or {}).get("docker")))
 
     def connection(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))

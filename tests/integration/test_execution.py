@@ -21,8 +21,8 @@ import time
 import unittest
 import uuid
 
-from harness import (DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, WorkerTestCase,
-                     docker, make_job, parse_time, scaled, urlquote, worker_owns)
+from harness import (DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, WorkerTestCase, docker,
+                     engine, make_job, parse_time, scaled, urlquote, worker_owns)
 
 OPEN_REGISTRY = "127.0.0.1:5000"
 AUTH_REGISTRY = "127.0.0.1:5001"
@@ -99,12 +99,21 @@ def local_image_id(ref):
 
 
 def remove_local_image(ref):
-    status, body = docker("DELETE", "/images/%s?force=1" % urlquote(ref))
+    # Without force: Podman's force removes the image under every name it has (the test
+    # image itself, when ref is a tag of it), where Docker's removes only this name.
+    status, body = docker("DELETE", "/images/%s" % urlquote(ref))
+    if status == 409:  # a stopped container still refers to it
+        status, body = docker("DELETE", "/images/%s?force=1" % urlquote(ref))
     assert status in (200, 404), (status, body)
 
 
 def pull_events(ref, since):
     """The engine's "pull" events for ref from Unix time `since` until now, oldest first."""
+    if engine() == "podman":
+        # Podman 4.3 (events_logger "file") records the pulls in its events file, but its
+        # compat /events with since and until answers none of them, so the engine-side
+        # count cannot be checked; the assertions before this call have run.
+        raise unittest.SkipTest("Podman's /events?since=&until= returns no events")
     time.sleep(0.2)  # let events of calls that just returned be recorded
     filters = json.dumps({"type": ["image"], "event": ["pull"]})
     conn = UnixHTTPConnection(DOCKER_SOCK)
@@ -476,6 +485,10 @@ class PullTimeout(ExecutionAssertions, WorkerTestCase):
         self.assertRanFor(record, 1.9, 15)
         self.assertIs(record["image_pulled"], False)
         self.assertIsNone(record["exit_code"])
+        if engine() == "podman":
+            # Podman speaks HTTPS to a registry registries.conf does not mark insecure, and
+            # this one's port is random: it is held in the TLS handshake instead.
+            raise unittest.SkipTest("Podman does not speak plain HTTP to this registry")
         # The engine got as far as the manifest, over plain HTTP, and was held there.
         self.assertTrue(self.registry.stalled.is_set(), self.registry.requests)
         self.assertEqual(self.registry.requests[0], "GET /v2/ HTTP/1.1")
@@ -492,6 +505,12 @@ class RegistryCredentials(ExecutionAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_registries()
+        if engine() == "podman":
+            # The tests log in with the docker CLI (POST /auth) to push their image, and
+            # Podman 4.3's /auth ignores registries.conf's insecure = true: "pinging
+            # container registry 127.0.0.1:5001: Get "https://127.0.0.1:5001/v2/": http:
+            # server gave HTTP response to HTTPS client".
+            raise unittest.SkipTest("Podman's /auth speaks HTTPS to the loopback registry")
         cls.dir = tempfile.TemporaryDirectory(prefix="wa-it-auth-")
         worker_owns(cls.dir.name)  # the worker reads registry-auth.json there
         login_config = os.path.join(cls.dir.name, "docker-config")
@@ -633,6 +652,10 @@ class BuildTimeout(ExecutionAssertions, WorkerTestCase):
             docker("DELETE", "/containers/%s?force=1" % c["Id"])
 
     def test_build_past_build_timeout_is_build_failed_and_its_step_is_stopped(self):
+        if engine() == "podman":
+            # The test watches the classic builder's step container; Podman builds with
+            # buildah, whose RUN steps are no containers of the engine's API.
+            self.skipTest("Podman's build steps are not engine containers")
         # The token makes the step the run's own (never a cached layer) and names its
         # container, which the classic builder makes without the worker's labels.
         token = "wa-build-timeout-" + uuid.uuid4().hex[:12]

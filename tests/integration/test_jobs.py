@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from harness import REPO, IMAGE, WorkerTestCase, make_job, parse_time, containers_of, scaled
+from harness import REPO, IMAGE, WorkerTestCase, make_job, parse_time, containers_of, scaled, engine
 
 
 class JobExecution(WorkerTestCase):
@@ -88,8 +88,17 @@ class JobExecution(WorkerTestCase):
         self.worker.submit(job)
         record = self.worker.wait_for(job["job_id"], timeout=30)
         self.assertEqual(record["state"], "failed", record)
-        self.assertEqual(record["error"]["code"], "OOM_KILLED", record)
-        self.assertTrue(record["oom_killed"])
+        if engine() == "podman":
+            # Podman 4.3 with runc on this cgroup v1 hybrid layout never sets
+            # State.OOMKilled (conmon cannot watch the container's memory cgroup here), so
+            # the worker sees only the kernel's SIGKILL: exit 137 (docs/ENGINES.md). This
+            # fails, and so tells, once Podman reports it.
+            self.assertEqual(record["exit_code"], 137, record)
+            self.assertEqual(record["error"]["code"], "NON_ZERO_EXIT", record)
+            self.assertFalse(record["oom_killed"])
+        else:
+            self.assertEqual(record["error"]["code"], "OOM_KILLED", record)
+            self.assertTrue(record["oom_killed"])
         self.assertNoContainersLeft()
 
     def test_output_over_the_cap_is_truncated(self):

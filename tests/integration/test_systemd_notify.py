@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 import time
 import unittest
 
@@ -27,8 +28,17 @@ class Notify(unittest.TestCase):
                 except socket.timeout:
                     pass
 
-        # WATCHDOG_USEC of 0.4 s: the worker must pet it every 0.2 s.
-        w = Worker(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        # WATCHDOG_USEC of 0.4 s: the worker must pet it every 0.2 s. Read while it starts,
+        # as systemd would: sd_notify blocks once the socket's queue (10 datagrams) is full,
+        # and the start can take seconds (Podman answers /version slowly).
+        starting = threading.Event()
+        reader = threading.Thread(target=lambda: [drain(0.2) for _ in iter(starting.is_set, True)])
+        reader.start()
+        try:
+            w = Worker(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        finally:
+            starting.set()
+            reader.join()
         try:
             drain(1.0)
             text = "\n".join(messages)

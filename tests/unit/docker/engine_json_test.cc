@@ -182,12 +182,35 @@ TEST(EngineJson, ParseVersionAndInfo) {
   EXPECT_EQ(v.value().api_version, "1.41");
   EXPECT_EQ(v.value().os, "linux");
   EXPECT_EQ(v.value().arch, "amd64");
+  EXPECT_FALSE(v.value().podman);
+  // Podman 4.3's answer (trimmed): the same fields, and its engine among the components.
+  auto podman = parseVersionResponse(
+      R"({"Platform":{"Name":"linux/amd64/debian-12"},"Components":[{"Name":"Podman Engine",)"
+      R"("Version":"4.3.1"},{"Name":"Conmon","Version":"2.1.6"}],"Version":"4.3.1",)"
+      R"("ApiVersion":"1.41","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64"})");
+  ASSERT_TRUE(podman.ok());
+  EXPECT_TRUE(podman.value().podman);
+  EXPECT_EQ(podman.value().api_version, "1.41");
   EXPECT_FALSE(parseVersionResponse(R"({"Version":5})").ok());
   EXPECT_FALSE(parseVersionResponse("[]").ok());
   auto i = parseInfoResponse(R"({"DockerRootDir":"/var/lib/docker","Containers":3})");
   ASSERT_TRUE(i.ok());
   EXPECT_EQ(i.value().docker_root_dir, "/var/lib/docker");
   EXPECT_FALSE(parseInfoResponse("not json").ok());
+}
+
+TEST(EngineJson, PodmanAttachResetIsRecognisedExactly) {
+  EXPECT_TRUE(isPodmanAttachReset(
+      "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
+  // A job's own line that merely mentions it, or more than that one line, is output.
+  EXPECT_FALSE(isPodmanAttachReset(
+      "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer"));
+  EXPECT_FALSE(isPodmanAttachReset(
+      "job: Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
+  EXPECT_FALSE(
+      isPodmanAttachReset("x\nError: read unixpacket @->/proc/self/fd/14/attach: read: "
+                          "connection reset by peer\n"));
+  EXPECT_FALSE(isPodmanAttachReset("failing\n"));
 }
 
 TEST(EngineJson, ParseWait) {

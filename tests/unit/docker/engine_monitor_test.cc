@@ -50,7 +50,10 @@ class EngineMonitorTest : public ::testing::Test {
 TEST_F(EngineMonitorTest, FollowsThePings) {
   monitor.start();
   ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().reachable; }));
-  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().docker_root_dir == "/data"; }));
+  ASSERT_TRUE(runUntil(loop, [&] {
+    return monitor.status().docker_root_dir == "/data" && monitor.status().version;
+  }));
+  EXPECT_FALSE(monitor.status().version->podman);
   up = false;
   ASSERT_TRUE(runUntil(loop, [&] { return !monitor.status().reachable; }));
   EXPECT_TRUE(monitor.status().checked);
@@ -58,11 +61,14 @@ TEST_F(EngineMonitorTest, FollowsThePings) {
   EXPECT_FALSE(monitor.status().last_error.empty());
   up = true;
   ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().reachable; }));
-  // reachable, root directory known, unreachable, reachable (and its root directory again).
-  ASSERT_GE(changes.size(), 4u);
+  // reachable, version and root directory known, unreachable, reachable (and its version
+  // and root directory again).
+  ASSERT_GE(changes.size(), 5u);
   EXPECT_TRUE(changes[0]);
-  EXPECT_FALSE(changes[2]);
-  EXPECT_TRUE(changes[3]);
+  EXPECT_TRUE(changes[1]);
+  EXPECT_TRUE(changes[2]);
+  EXPECT_FALSE(changes[3]);
+  EXPECT_TRUE(changes[4]);
 }
 
 TEST_F(EngineMonitorTest, AFailedConnectElsewhereMakesItUnreachableAtOnce) {

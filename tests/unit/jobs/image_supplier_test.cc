@@ -123,6 +123,39 @@ TEST_F(ImageSupplierTest, PresentImageIsUsedWithoutPull) {
   EXPECT_TRUE(engine.pulls.empty());
 }
 
+// Podman files an image built or tagged as "app:1" under localhost/app:1, where the Docker
+// engine would have docker.io/library/app:1.
+TEST_F(ImageSupplierTest, PodmanLocalImageIsFoundUnderLocalhost) {
+  FakeImageEngine engine;
+  engine.present = {"localhost/app:1", "localhost/team/tool:2"};
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
+  Outcome official, user;
+  supplier.supply(imageJob("app:1"), recordInto(&official));
+  supplier.supply(imageJob("docker.io/team/tool:2"), recordInto(&user));
+  ASSERT_TRUE(official.image && user.image);
+  EXPECT_EQ(official.image->reference, "localhost/app:1");
+  EXPECT_EQ(user.image->reference, "localhost/team/tool:2");
+  EXPECT_FALSE(official.image->pulled);
+  EXPECT_EQ(engine.inspected,
+            (std::vector<std::string>{"docker.io/library/app:1", "localhost/app:1",
+                                      "docker.io/team/tool:2", "localhost/team/tool:2"}));
+}
+
+TEST_F(ImageSupplierTest, LocalNameIsTriedOnlyForDockerHubAndThenPulled) {
+  FakeImageEngine engine;
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
+  Outcome hub, other;
+  supplier.supply(imageJob("app:3"), recordInto(&hub));
+  supplier.supply(imageJob("127.0.0.1:5000/app:3"), recordInto(&other));
+  EXPECT_EQ(engine.inspected,
+            (std::vector<std::string>{"docker.io/library/app:3", "localhost/app:3",
+                                      "127.0.0.1:5000/app:3"}));
+  // Pulled under the canonical name, never the local one.
+  ASSERT_EQ(engine.pulls.size(), 2u);
+  EXPECT_EQ(engine.pulls[0].reference, "docker.io/library/app:3");
+  EXPECT_EQ(engine.pulls[1].reference, "127.0.0.1:5000/app:3");
+}
+
 TEST_F(ImageSupplierTest, MissingImageIsPulledOnceForConcurrentJobs) {
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
