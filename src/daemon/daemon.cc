@@ -253,6 +253,7 @@ struct Daemon::Parts {
   bool shutting_down = false;
   bool cancelling = false;
   bool final_sweep_started = false;
+  bool startup_sweep_pending = false;  // its listing failed: it runs when the engine answers
   int exit_status = 0;
 
   // SIGHUP: load the configuration again; apply the keys that can change while running
@@ -324,18 +325,19 @@ struct Daemon::Parts {
 
   // Removes every container labelled with this worker's id. At start-up this clears what
   // a crash left behind (the scheduler is paused until it is done, so no new job's
-  // container can be caught in it); at shutdown it is the last word on leaks.
-  void sweepContainers(const std::function<void()>& done) {
+  // container can be caught in it); at shutdown it is the last word on leaks. done(listed)
+  // says whether the engine listed them (removals that fail are only logged).
+  void sweepContainers(const std::function<void(bool listed)>& done) {
     const std::string label = std::string(jobs::kWorkerLabel) + "=" + config.worker_id;
     docker.listContainers(label, [this, done](docker::Result<std::vector<std::string>> r) {
       if (!r.ok()) {
         core::logWarning("listing this worker's containers failed error=", r.error().message);
-        done();
+        done(false);
         return;
       }
       auto remaining = std::make_shared<size_t>(r.value().size());
       if (*remaining == 0) {
-        done();
+        done(true);
         return;
       }
       for (const std::string& id : r.value()) {
@@ -346,9 +348,27 @@ struct Daemon::Parts {
             core::logWarning("removing container failed container_id=", id,
                              " error=", removed.error().message);
           }
-          if (--*remaining == 0) done();
+          if (--*remaining == 0) done(true);
         });
       }
+    });
+  }
+
+  // The start-up sweep holds the queue (PauseReason::kStartup) until it is done. An engine
+  // that cannot be reached cannot list the containers a previous run left: the sweep then
+  // waits for the engine to answer (onEngineStatus) and the queue waits with it, so that
+  // it runs before any new job's container exists. An engine that answers with an error
+  // gets no second try: the queue goes on and the shutdown sweep removes what is left.
+  void startupSweep() {
+    startup_sweep_pending = false;
+    sweepContainers([this](bool listed) {
+      if (shutting_down) return;  // the final sweep takes over
+      if (!listed && !engine.status().reachable) {
+        startup_sweep_pending = true;
+        core::logInfo("the start-up sweep of this worker's containers waits for the docker engine");
+        return;
+      }
+      scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false);
     });
   }
 
@@ -365,6 +385,7 @@ struct Daemon::Parts {
       core::logInfo("docker engine is back; queued jobs may start queued=", scheduler.queued(),
                     " removals_pending=", runner.pendingRemovals());
       runner.retryRemovalsNow();
+      if (startup_sweep_pending && !shutting_down) startupSweep();
     } else {
       core::logInfo("queued jobs wait until the docker engine answers queued=", scheduler.queued());
     }
@@ -436,7 +457,7 @@ struct Daemon::Parts {
     if (drain_timer) drain_timer->disable();
     server.stopListening();
     armShutdownDeadline();
-    sweepContainers([this] {
+    sweepContainers([this](bool) {
       core::logInfo("shutdown complete");
       loop.stop();
     });
@@ -546,7 +567,7 @@ int Daemon::run() {
   p.heap_trim_timer->enableAfter(kHeapTrimInterval);
 
   p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
-  p.sweepContainers([&p] { p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false); });
+  p.startupSweep();
 
   p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {
     p.metrics.onJobEnded(job);

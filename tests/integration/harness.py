@@ -44,6 +44,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 WRAPPER = shlex.split(os.environ.get("WORKER_AGENT_WRAPPER", ""))
 # Multiplies the time the harness and the tests give the daemon to react (a wrapped daemon
 # is many times slower).
+# The first line of a sanitizer's report on stderr.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|^\S+:\d+:\d+: runtime error: ")
 TIMEOUT_SCALE = float(os.environ.get("WORKER_AGENT_TIMEOUT_SCALE", "1"))
 # "uid:gid" of the daemon when it runs as another user than the tests (make test-image: the
 # image's unprivileged user); the files and directories it must read or write are given to
@@ -110,8 +112,10 @@ class Worker:
 
     token = None  # also for the HTTP helpers of a Worker made with Worker.__new__
 
-    def __init__(self, config=None, env=None, args=None, preexec_fn=None, token=None):
-        """preexec_fn runs in the child before the worker starts (to set its rlimits, say)."""
+    def __init__(self, config=None, env=None, args=None, preexec_fn=None, token=None,
+                 wait_engine=True):
+        """preexec_fn runs in the child before the worker starts (to set its rlimits, say).
+        wait_engine=False returns once it listens, whether it sees the engine or not."""
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         self.token = token
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
@@ -161,7 +165,8 @@ class Worker:
             self.send_signal(signal.SIGKILL)
             self.proc.wait()
             raise RuntimeError("worker did not start:\n" + "\n".join(self.log_lines))
-        self.wait_engine()
+        if wait_engine:
+            self.wait_engine()
 
     @property
     def pid(self):
@@ -266,7 +271,24 @@ class Worker:
                 self.proc.wait()
         self.reader.join(5)
         self.proc.stderr.close()
+        report = self.sanitizer_report()
+        if report and not self.sanitizer_reported:
+            self.sanitizer_reported = True
+            raise AssertionError("sanitizer report from worker %s (exit status %s):\n%s"
+                                 % (self.worker_id, self.proc.returncode, report))
         return self.proc.returncode
+
+    sanitizer_reported = False
+
+    def sanitizer_report(self):
+        """The lines of the daemon's stderr from the first AddressSanitizer, LeakSanitizer
+        or UndefinedBehaviorSanitizer report on (make test SANITIZE=...), else None. ASan
+        and UBSan abort the daemon, but a leak report comes at exit, with exit status 23,
+        which nothing else looks at."""
+        for i, line in enumerate(self.log_lines):
+            if SANITIZER_REPORT.search(line):
+                return "\n".join(self.log_lines[i:i + 80])
+        return None
 
     def close(self):
         code = self.stop()

@@ -339,6 +339,39 @@ class EngineOutage(unittest.TestCase):
         # is retried until the engine (restarted, the containers stopped) accepts it.
         self.outage(self.engine.kill, removals_fail=True)
 
+    def test_orphans_swept_once_the_engine_answers(self):
+        # A worker killed with its container left behind starts again while the engine is
+        # down: the start-up sweep cannot list anything then. It runs once the engine
+        # answers, before the job queued meanwhile starts (whose container it must spare).
+        first = self.worker
+        status, orphan = docker("POST", "/containers/create",
+                                {"Image": IMAGE, "Cmd": ["sleep", "600"],
+                                 "Labels": {"worker-agent.worker_id": first.worker_id}},
+                                sock=self.engine.sock)
+        self.assertEqual(status, 201, orphan)
+        first.stop(signal.SIGKILL)
+        first.dir.cleanup()
+        self.engine.stop()
+
+        self.worker = w = Worker({"worker_id": first.worker_id, "docker_host": self.engine.host,
+                                  "max_concurrent_jobs": 2}, wait_engine=False)
+        w.wait_log(r"start-up sweep of this worker's containers waits for the docker engine")
+        job = make_job(cmd=["sh", "-c", "echo ran $JOB_ID"])
+        self.assertEqual(w.submit(job)[0], 202)
+        time.sleep(2)
+        self.assertEqual(w.job(job["job_id"])[1]["state"], "queued")
+
+        log_mark = len(w.log_lines)
+        self.engine.start()
+        w.wait_log(r"removed container left by this worker container_id=" + orphan["Id"],
+                   timeout=30, start=log_mark)
+        self.assertEqual(docker("GET", "/containers/%s/json" % orphan["Id"],
+                                sock=self.engine.sock)[0], 404)
+        record = w.wait_for(job["job_id"], timeout=60)
+        self.assertEqual(record["state"], "finished", record)
+        self.assertEqual(record["stdout"], "ran %s\n" % job["job_id"])
+        wait_until(lambda: not self.containers(), 30, "the job's container to go")
+
 
 if __name__ == "__main__":
     unittest.main()
