@@ -35,8 +35,9 @@ grep -q 'ELF 64-bit LSB pie executable, ARM aarch64' <<<"$description" \
 
 # The arm64 loader and libraries from the :arm64 packages (scripts/cross-deps.sh).
 qemu=(qemu-aarch64-static)
-"${qemu[@]}" "$tree/usr/sbin/worker-agent" --version | tee /dev/stderr \
-  | grep -qx "worker-agent ${version%%-*}" || fail "--version under qemu"
+reported="$("${qemu[@]}" "$tree/usr/sbin/worker-agent" --version)"
+echo "under qemu: $reported"
+[ "$reported" = "worker-agent ${version%%-*}" ] || fail "--version under qemu: $reported"
 "${qemu[@]}" "$tree/usr/sbin/worker-agent" --check-config \
   --config "$tree/etc/worker-agent/worker-agent.yaml" || fail "--check-config under qemu"
 
