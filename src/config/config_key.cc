@@ -426,7 +426,10 @@ std::string authTokenProblem(std::string_view token) {
     return "must be " + std::to_string(kMinAuthTokenBytes) + " to " +
            std::to_string(kMaxAuthTokenBytes) + " bytes, got " + std::to_string(token.size());
   }
-  if (!std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+  // unsigned char: the bytes 0x80-0xff must fail the same test whatever char's signedness
+  // (signed on x86, unsigned on arm64).
+  if (!std::all_of(token.begin(), token.end(),
+                   [](unsigned char c) { return c > 0x20 && c < 0x7f; })) {
     return "must be visible ASCII characters only (no spaces, tabs, control characters or "
            "non-ASCII bytes)";
   }

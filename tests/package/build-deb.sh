@@ -4,12 +4,21 @@
 # dpkg-buildpackage there, so the source tree stays clean. The .deb, the source package
 # and the .changes are then moved into OUT_DIR, each file replaced at once, so a reader
 # (or a second build running at the same time) never sees a half-written package.
-# Usage: build-deb.sh OUT_DIR
+# ARCH (default: this machine's) other than the build machine's cross-builds with
+# Debian's cross toolchain (dpkg-buildpackage -a ARCH, binary packages only: the source
+# package is the native build's); scripts/cross-deps.sh installs what that needs.
+# Usage: build-deb.sh OUT_DIR [ARCH]
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
 version="$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)"
+build_arch="$(dpkg --print-architecture)"
+host_arch="${2:-$build_arch}"
+options=(-us -uc)
+if [ "$host_arch" != "$build_arch" ]; then
+  options+=(-a "$host_arch" -B)
+fi
 
 scratch="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
@@ -20,7 +29,8 @@ mkdir -p "$src"
   | tar --null -T - -cf -) | tar -xf - -C "$src"
 
 # -us -uc: nothing to sign in a local build.
-(cd "$src" && DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc)
+(cd "$src" && DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" \
+  dpkg-buildpackage "${options[@]}")
 
 # The .changes last: it names the others.
 find "$scratch" -maxdepth 1 -type f ! -name '*.changes' -exec mv -f {} "$out/" \;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "compiled_machine.h"
 #include "core/event_loop.h"
 #include "core/text.h"
 #include "docker/docker_client.h"
@@ -21,6 +22,7 @@
 #include "jobs/job_store.h"
 #include "jobs/output_feed.h"
 #include "jobs/scheduler.h"
+#include "metrics/host_info.h"
 #include "metrics/host_sampler.h"
 
 namespace wa::api {
@@ -235,6 +237,22 @@ TEST_F(WorkerApiTest, FinishedRecordShowsImageIsolationLimitsAndOutputs) {
   list.method = "GET";
   EXPECT_NE(api_.listJobs(list).body.find("\"image\":\"worker-agent-build:abc123\""),
             std::string::npos);
+}
+
+// GET /info over HTTP with the real host's facts, as the daemon reads them at start-up.
+TEST_F(WorkerApiTest, InfoReportsTheMachineItRunsOn) {
+  if (kCompiledMachine.empty()) GTEST_SKIP() << "no expected machine name for this build";
+  host_ = metrics::HostInfo::read("/");
+  serve();
+  auto client = connect();
+  const ParsedResponse response = get(*client, "/info");
+  ASSERT_EQ(response.status, 200) << response.body;
+  rapidjson::Document doc;
+  doc.Parse(response.body.c_str(), response.body.size());
+  ASSERT_FALSE(doc.HasParseError()) << response.body;
+  ASSERT_TRUE(doc.HasMember("os_architecture") && doc["os_architecture"].IsString());
+  EXPECT_EQ(std::string_view(doc["os_architecture"].GetString()), kCompiledMachine);
+  EXPECT_EQ(doc["cpu_threads"].GetInt(), host_.cpu_threads);
 }
 
 TEST_F(WorkerApiTest, JobWithoutOutputsHasNoOutputsField) {

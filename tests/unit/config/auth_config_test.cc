@@ -59,6 +59,19 @@ TEST(AuthConfigTest, TokenBounds) {
   EXPECT_EQ(loadOk("auth_token: \"" + punctuation + "\"").auth_token, punctuation);
 }
 
+// Bytes 0x7f-0xff are refused whatever char's signedness (signed on x86, unsigned on arm64,
+// where `make test-arm64` runs this): a test written for one must not pass the other by luck.
+TEST(AuthConfigTest, NonAsciiBytesAreRefusedOnEveryArchitecture) {
+  for (const char* bad : {"\x7f", "\x80", "\xc3\xa9", "\xff"}) {
+    const std::string token = std::string(kToken) + bad;
+    const ConfigError e = loadError("", {{"WORKER_AGENT_AUTH_TOKEN", token}});
+    EXPECT_EQ(e.message,
+              "must be visible ASCII characters only (no spaces, tabs, control characters or "
+              "non-ASCII bytes)")
+        << static_cast<int>(static_cast<unsigned char>(bad[0]));
+  }
+}
+
 TEST(AuthConfigTest, ErrorsNeverQuoteTheToken) {
   for (const std::string& bad :
        {std::string("secret-marker"), std::string("secret-marker with space"),

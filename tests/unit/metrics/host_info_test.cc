@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "compiled_machine.h"
 #include "temp_tree.h"
 
 namespace wa::metrics {
@@ -42,6 +43,40 @@ TEST(HostInfoTest, ArmFixtureHasNoCoreTopologyOrOsRelease) {
   EXPECT_EQ(info.os, "Linux");
   // "Model" (the board) is preferred to "Hardware" (the SoC).
   EXPECT_EQ(info.cpu_model, "Raspberry Pi 4 Model B Rev 1.1");
+}
+
+// arm64 kernels name no model: the MIDR implementer and part ids stand for it.
+std::string armBlock(int processor, const char* implementer, const char* part) {
+  return "processor\t: " + std::to_string(processor) +
+         "\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
+         "CPU implementer\t: " +
+         implementer + "\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: " + part +
+         "\nCPU revision\t: 1\n\n";
+}
+
+std::string cpuModelOf(const std::string& cpuinfo) {
+  TempTree tree;
+  tree.write("proc/cpuinfo", cpuinfo);
+  return HostInfo::read(tree.root()).cpu_model;
+}
+
+TEST(HostInfoTest, Arm64ServerCpuIsNamedFromItsIds) {
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x41", "0xd0c") + armBlock(1, "0x41", "0xd0c")),
+            "ARM Neoverse-N1");
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0xc0", "0xac3")), "Ampere Ampere-1");
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x48", "0xd01")), "HiSilicon Kunpeng-920");
+  // big.LITTLE: each kind of core once, in the kernel's order.
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x41", "0xd05") + armBlock(1, "0x41", "0xd05") +
+                       armBlock(2, "0x41", "0xd0b") + armBlock(3, "0x41", "0xd0b")),
+            "ARM Cortex-A55, ARM Cortex-A76");
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x41", "0xfff")), "ARM part 0xfff");
+  // Nothing to name: an unknown implementer, ids that are not hex.
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x7f", "0x001")), "");
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x41", "d0c")), "");
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x41", "0x")), "");
+  EXPECT_EQ(cpuModelOf(armBlock(0, "0x41", "0xd0cz")), "");
+  // A model the kernel names (the Raspberry Pi fixture has ids too) wins.
+  EXPECT_EQ(cpuModelOf("model name\t: Some CPU\n\n" + armBlock(0, "0x41", "0xd0c")), "Some CPU");
 }
 
 TEST(HostInfoTest, TrailingSlashOnRootIsFine) {
@@ -118,6 +153,15 @@ TEST(HostInfoTest, RealHost) {
     EXPECT_GE(*info.cpu_cores, 1);
     EXPECT_LE(*info.cpu_cores, info.cpu_threads);
   }
+}
+
+// The kernel's name for the machine, not the distribution's ("aarch64", not Debian's "arm64";
+// "x86_64", not "amd64"): the convention of os_architecture (protocol/WORKER_HTTP_API.md).
+TEST(HostInfoTest, ArchitectureIsTheOneTheWorkerRunsOn) {
+  if (kCompiledMachine.empty()) GTEST_SKIP() << "no expected machine name for this build";
+  EXPECT_EQ(HostInfo::read("/").os_architecture, kCompiledMachine);
+  // A fixture tree describes another machine's files, but the architecture is this one's.
+  EXPECT_EQ(HostInfo::read(kArm).os_architecture, kCompiledMachine);
 }
 
 }  // namespace
