@@ -543,7 +543,10 @@ int Daemon::run() {
   p.engine.setOnChange([&p](const docker::EngineStatus& status) {
     if (status.reachable && !status.docker_root_dir.empty())
       p.sampler.setDockerRootDir(status.docker_root_dir);
-    if (status.version) p.runner.setPodman(status.version->podman);
+    if (status.version) {
+      p.runner.setPodman(status.version->podman);
+      p.images.setPodman(status.version->podman);
+    }
     p.onEngineStatus(status);
   });
   p.engine.start();

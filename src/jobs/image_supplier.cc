@@ -94,7 +94,7 @@ void ImageSupplier::supplyImage(const std::string& reference, Done done) {
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR",
            "inspecting image \"" + reference + "\" failed: " + describe(r.error()));
-    } else if (std::string local = localName(reference); !local.empty()) {
+    } else if (std::string local = podman_ ? localName(reference) : ""; !local.empty()) {
       supplyLocal(reference, local, policy, std::move(done));
     } else {
       supplyMissing(reference, policy, std::move(done));

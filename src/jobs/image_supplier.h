@@ -65,6 +65,9 @@ class ImageSupplier {
   void supply(const JobSpec& spec, Done done);
   // For jobs supplied from now on (a reload).
   void setOptions(SupplyOptions options) { options_ = std::move(options); }
+  // The engine is Podman, which files images built or tagged on the worker under
+  // localhost/ (see localName). Learnt from the engine's /version, after start-up.
+  void setPodman(bool podman) { podman_ = podman; }
 
   // "worker-agent-build:<sha256 of the build context tar>"; the tar is deterministic
   // (entries sorted by path, fixed times and owners).
@@ -79,8 +82,8 @@ class ImageSupplier {
   void supplyImage(const std::string& reference, Done done);
   // The name a short Docker Hub reference has when the image was built or tagged on the
   // worker under Podman: "localhost/<path>:<tag>" for "docker.io/[library/]<path>:<tag>"
-  // ("" for references of any other registry). The Docker engine files such images under
-  // docker.io/library itself, so on Docker the canonical name finds them first.
+  // ("" for references of any other registry). Only tried on Podman: on Docker a name
+  // under localhost/ is another registry's image, never a stand-in for the job's.
   static std::string localName(const std::string& reference);
   // After the canonical reference was not found: the image under its local name, else
   // what supplyMissing does for the canonical reference.
@@ -95,6 +98,7 @@ class ImageSupplier {
   core::EventLoop& loop_;
   ImageEngine engine_;
   SupplyOptions options_;
+  bool podman_ = false;
   // Waiters of each pull (by reference) and build (by tag) in flight.
   std::unordered_map<std::string, std::vector<Done>> pulls_;
   std::unordered_map<std::string, std::vector<Done>> builds_;

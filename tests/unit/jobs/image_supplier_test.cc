@@ -129,6 +129,7 @@ TEST_F(ImageSupplierTest, PodmanLocalImageIsFoundUnderLocalhost) {
   FakeImageEngine engine;
   engine.present = {"localhost/app:1", "localhost/team/tool:2"};
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
+  supplier.setPodman(true);
   Outcome official, user;
   supplier.supply(imageJob("app:1"), recordInto(&official));
   supplier.supply(imageJob("docker.io/team/tool:2"), recordInto(&user));
@@ -144,6 +145,7 @@ TEST_F(ImageSupplierTest, PodmanLocalImageIsFoundUnderLocalhost) {
 TEST_F(ImageSupplierTest, LocalNameIsTriedOnlyForDockerHubAndThenPulled) {
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
+  supplier.setPodman(true);
   Outcome hub, other;
   supplier.supply(imageJob("app:3"), recordInto(&hub));
   supplier.supply(imageJob("127.0.0.1:5000/app:3"), recordInto(&other));
@@ -154,6 +156,21 @@ TEST_F(ImageSupplierTest, LocalNameIsTriedOnlyForDockerHubAndThenPulled) {
   ASSERT_EQ(engine.pulls.size(), 2u);
   EXPECT_EQ(engine.pulls[0].reference, "docker.io/library/app:3");
   EXPECT_EQ(engine.pulls[1].reference, "127.0.0.1:5000/app:3");
+}
+
+// On Docker, localhost/app:1 is an image of a registry at localhost: never a stand-in for
+// docker.io/library/app:1, even when present.
+TEST_F(ImageSupplierTest, DockerNeverLooksUnderLocalhost) {
+  FakeImageEngine engine;
+  engine.present = {"localhost/app:1"};
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
+  Outcome out;
+  supplier.supply(imageJob("app:1"), recordInto(&out));
+  ASSERT_TRUE(out.called);
+  EXPECT_FALSE(out.image);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, "IMAGE_PULL_FAILED");
+  EXPECT_EQ(engine.inspected, (std::vector<std::string>{"docker.io/library/app:1"}));
 }
 
 TEST_F(ImageSupplierTest, MissingImageIsPulledOnceForConcurrentJobs) {
