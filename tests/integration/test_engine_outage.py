@@ -354,7 +354,8 @@ class EngineOutage(unittest.TestCase):
         self.engine.stop()
 
         self.worker = w = Worker({"worker_id": first.worker_id, "docker_host": self.engine.host,
-                                  "max_concurrent_jobs": 2}, wait_engine=False)
+                                  "max_concurrent_jobs": 2}, wait_engine=False,
+                                 env={"WORKER_AGENT_TEST_MOUNTS": self.engine.run_dir})
         w.wait_log(r"start-up sweep of this worker's containers waits for the docker engine")
         job = make_job(cmd=["sh", "-c", "echo ran $JOB_ID"])
         self.assertEqual(w.submit(job)[0], 202)
