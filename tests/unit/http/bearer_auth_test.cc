@@ -12,7 +12,7 @@ using Verdict = BearerAuth::Verdict;
 
 constexpr const char* kToken = "0123456789abcdef-the-token";
 
-HttpRequest requestWith(HeaderList headers, std::string target = "/jobs") {
+HttpRequest requestWith(HeaderList headers, const std::string& target = "/jobs") {
   HttpRequest request;
   request.method = "GET";
   request.target = target;

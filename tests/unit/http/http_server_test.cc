@@ -565,6 +565,7 @@ TEST_F(HttpServerTest, DescriptorExhaustionIsAnswered503WithTheSpareDescriptor) 
   start();
   // Loopback connects complete in the listen backlog, before the server accepts.
   std::vector<std::unique_ptr<LoopbackClient>> waiting;
+  waiting.reserve(3);
   for (int i = 0; i < 3; ++i) waiting.push_back(connect());
   g_warnings.clear();
   core::Log::setSink(&keepWarnings);
