@@ -9,6 +9,8 @@
 # inputs finds it in a second, a change rebuilds it.
 # Usage: image-base.sh [PACKAGE...]     (BASE_TAG overrides the tag)
 set -euo pipefail
+# shellcheck source=scripts/debian-rootfs.sh
+source "$(dirname "$0")/debian-rootfs.sh"
 
 tag="${BASE_TAG:-worker-agent-base:bookworm-slim}"
 suite=bookworm
@@ -25,18 +27,11 @@ excludes=(
   'path-exclude=/usr/share/linda/*' 'path-exclude=/usr/share/locale/*'
 )
 
-# The Debian archive entries apt uses here (as tests/package/rootfs.sh finds them).
-# shellcheck disable=SC2016  # $(...) are apt's format fields, not the shell's
-mapfile -t mirrors < <(apt-get indextargets \
-    --format '$(ORIGIN)|$(TARGET_OF)|$(IDENTIFIER)|deb $(REPO_URI) $(RELEASE) $(COMPONENT)' \
-  | awk -F'|' '$1 == "Debian" && $2 == "deb" && $3 == "Packages" { print $4 }' \
-  | grep -E " $suite(-updates|-security)? " | sort -u)
-if [ ${#mirrors[@]} -eq 0 ]; then
-  echo "image-base: apt has no Debian $suite sources configured (apt-get update?)" >&2
-  exit 1
-fi
+mapfile -t mirrors < <(debian_mirrors "$suite")
+[ ${#mirrors[@]} -gt 0 ] || { echo "image-base: no Debian mirror to build from" >&2; exit 1; }
 
-key="$( { cat "$0"; echo "$suite"; printf '%s\n' "${packages[@]}" "${excludes[@]}" "${mirrors[@]}"; } \
+key="$( { cat "$0" "$debian_rootfs_lib"; echo "$suite"
+        printf '%s\n' "${packages[@]}" "${excludes[@]}" "${mirrors[@]}"; } \
   | sha256sum | cut -c1-16)"
 have="$(docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$tag" 2>/dev/null || true)"
 if [ "$have" = "$key" ]; then
@@ -45,10 +40,6 @@ if [ "$have" = "$key" ]; then
 fi
 old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
 
-command -v mmdebstrap >/dev/null || {
-  echo "image-base: mmdebstrap is missing (make deps)" >&2
-  exit 1
-}
 echo "image-base: building $tag with mmdebstrap (minbase + ${packages[*]:-nothing})" >&2
 start=$SECONDS
 dpkgopts=()
@@ -57,28 +48,21 @@ include=()
 [ ${#packages[@]} -eq 0 ] || include=(--include="$(IFS=,; echo "${packages[*]}")")
 # The filters apply to what dpkg installs; the Essential packages mmdebstrap unpacks first
 # keep their files, so the hooks remove those (as debuerreotype does), and apt's and
-# ldconfig's caches. The tag moves only once both halves have succeeded; mmdebstrap gets a
-# session of its own (on failure it signals its whole process group).
-partial="${tag%%:*}:partial-$$"
+# ldconfig's caches. The merged-usr hook makes /bin, /lib, /sbin symlinks as debootstrap
+# does and installs usr-is-merged; otherwise bookworm's init-system-helpers pulls in
+# usrmerge, and with it perl and 45 MB.
 # shellcheck disable=SC2016  # "$1" is the hook's argument (the rootfs), for mmdebstrap's shell
-# The merged-usr hook makes /bin, /lib, /sbin symlinks as debootstrap does and installs
-# usr-is-merged; otherwise bookworm's init-system-helpers pulls in usrmerge, and with it
-# perl and 45 MB.
-if ! setsid --wait mmdebstrap --quiet --variant=minbase "${dpkgopts[@]}" "${include[@]}" \
+if ! debian_rootfs_import "$tag" --change 'CMD ["/bin/bash"]' --change "LABEL $label=$key" \
+       --message "worker-agent image base ($suite, minbase, slim)" -- --quiet --variant=minbase "${dpkgopts[@]}" "${include[@]}" \
        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
        --customize-hook='cd "$1"/usr/share && rm -rf man/* info/* locale/* groff/* lintian/* linda/*' \
        --customize-hook='find "$1"/usr/share/doc -xdev -not -name copyright -not -type d -delete' \
        --customize-hook='find "$1"/usr/share/doc -mindepth 1 -type d -empty -delete' \
        --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/cache/ldconfig/aux-cache' \
-       "$suite" - "${mirrors[@]}" \
-     | docker import --change 'CMD ["/bin/bash"]' --change "LABEL $label=$key" \
-         --message "worker-agent image base ($suite, minbase, slim)" - "$partial" >/dev/null; then
-  docker image rm "$partial" >/dev/null 2>&1 || true
+       "$suite" - "${mirrors[@]}"; then
   echo "image-base: building the image failed" >&2
   exit 1
 fi
-docker tag "$partial" "$tag"
-docker image rm "$partial" >/dev/null
 echo "image-base: built in $((SECONDS - start)) s ($(docker image inspect -f '{{.Size}}' "$tag" \
   | awk '{ printf "%.0f MB", $1 / 1e6 }'))" >&2
 # The base this one replaces is of no further use (an image built on it keeps it alive).

@@ -6,6 +6,8 @@
 # a rerun finds it in seconds and any change to the inputs builds a new one.
 # Usage: rootfs.sh [PACKAGE...]   (extra packages to include, e.g. the .deb's dependencies)
 set -euo pipefail
+# shellcheck source=scripts/debian-rootfs.sh
+source "$(dirname "$0")/../../scripts/debian-rootfs.sh"
 
 repository=worker-agent-pkgtest-rootfs
 suite=bookworm
@@ -14,18 +16,11 @@ suite=bookworm
 packages=(systemd systemd-sysv dbus curl man-db "$@")
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
 
-# The Debian archive entries apt uses here (other vendors' repositories are left out:
-# the test machine reaches only Debian's mirror).
-mapfile -t mirrors < <(apt-get indextargets \
-    --format '$(ORIGIN)|$(TARGET_OF)|$(IDENTIFIER)|deb $(REPO_URI) $(RELEASE) $(COMPONENT)' \
-  | awk -F'|' '$1 == "Debian" && $2 == "deb" && $3 == "Packages" { print $4 }' \
-  | grep -E " $suite(-updates|-security)? " | sort -u)
-if [ ${#mirrors[@]} -eq 0 ]; then
-  echo "rootfs: apt has no Debian $suite sources configured (apt-get update?)" >&2
-  exit 1
-fi
+mapfile -t mirrors < <(debian_mirrors "$suite")
+[ ${#mirrors[@]} -gt 0 ] || { echo "rootfs: no Debian mirror to build from" >&2; exit 1; }
 
-key="$( { cat "$0"; echo "$suite"; printf '%s\n' "${packages[@]}" "${mirrors[@]}"; } \
+key="$( { cat "$0" "$debian_rootfs_lib"; echo "$suite"
+        printf '%s\n' "${packages[@]}" "${mirrors[@]}"; } \
   | sha256sum | cut -c1-16)"
 tag="$repository:$key"
 
@@ -37,21 +32,12 @@ fi
 echo "rootfs: building $tag with mmdebstrap (${packages[*]})" >&2
 echo "rootfs: from ${mirrors[*]}" >&2
 start=$SECONDS
-# Straight into the engine: mmdebstrap writes a tarball to stdout, docker import reads
-# it. The image gets its real tag only once both have succeeded, so a failed build is
-# never mistaken for a cached one. mmdebstrap gets a session of its own: when it fails it
-# signals its whole process group, which would otherwise include whoever ran this test.
-partial="$repository:partial-$$"
-if ! setsid --wait mmdebstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
-       "$suite" - "${mirrors[@]}" \
-     | docker import --change 'CMD ["/sbin/init"]' \
-         --message "worker-agent package test rootfs ($suite, minbase)" - "$partial" >/dev/null; then
-  docker image rm "$partial" >/dev/null 2>&1 || true
+if ! debian_rootfs_import "$tag" --change 'CMD ["/sbin/init"]' \
+       --message "worker-agent package test rootfs ($suite, minbase)" -- --variant=minbase \
+       --include="$(IFS=,; echo "${packages[*]}")" "$suite" - "${mirrors[@]}"; then
   echo "rootfs: building the image failed" >&2
   exit 1
 fi
-docker tag "$partial" "$tag"
-docker image rm "$partial" >/dev/null
 echo "rootfs: built in $((SECONDS - start)) s" >&2
 
 # Older rootfs images of this test are of no further use.
