@@ -16,6 +16,8 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files 'src/*.cc' 'src/*.h' 'tests/unit/*.cc' 'tests/unit/*.h' 2>/dev/null)
 # The daemon and its unit tests (tests/fuzz is compiled only in build-fuzz, with clang).
 TIDY_SOURCES = $(shell git ls-files 'src/*.cc' 'tests/unit/*.cc' 2>/dev/null)
+# Every shell script the project keeps, found by its #! line.
+SHELL_SOURCES = $(shell git ls-files -z 2>/dev/null | xargs -0 grep -lsE '^\#!(/usr/bin/env bash|/bin/(ba)?sh)$$')
 
 .PHONY: all deps build run test test-unit test-integration test-valgrind images docker-up registry-up format lint \
 	clean podman-up test-podman
@@ -96,9 +98,11 @@ test-valgrind: build images registry-up
 format:
 	clang-format -i $(CXX_SOURCES)
 
-# One clang-tidy per few files, JOBS at a time; fails when any of them reports.
+# One clang-tidy per few files, JOBS at a time, then shellcheck over the shell scripts;
+# fails when any of them reports.
 lint: build
 	printf '%s\n' $(TIDY_SOURCES) | xargs -P $(JOBS) -n 4 clang-tidy -p $(BUILD_DIR) --quiet
+	shellcheck -x $(SHELL_SOURCES)
 
 clean:
 	rm -rf build build-*

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libssl-dev libyaml-dev libsystemd-dev rapidjson-dev node-llhttp
   # tests and tooling
-  libgtest-dev libgmock-dev python3 curl clang-format clang-tidy
+  libgtest-dev libgmock-dev python3 curl clang-format clang-tidy shellcheck
   # the engine and the static busybox the test images are made of
   docker.io busybox-static
   # the loopback image registries the pull tests use (scripts/registry-up.sh)

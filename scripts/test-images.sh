@@ -20,6 +20,7 @@ if [ "${ENGINE:-docker}" = podman ]; then
   # RUN steps get the limits containers get (containers.conf's default_ulimits, which
   # podman build does not apply itself): Podman's own would be refused here.
   limits=()
+  # shellcheck disable=SC2013  # the matches are single words (nofile=N:M)
   for u in $(sed -n 's/^ *"\(nofile\|nproc\)=\([0-9:]*\)",*$/\1=\2/p' "$CONTAINERS_CONF"); do
     limits+=(--ulimit "$u")
   done

@@ -24,6 +24,7 @@ scratch="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 src="$scratch/worker-agent-$version"
 mkdir -p "$src"
+# shellcheck disable=SC2016  # the inner sh expands "$f", not this one
 (cd "$repo" && git ls-files -co --exclude-standard -z \
   | xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
   | tar --null -T - -cf -) | tar -xf - -C "$src"

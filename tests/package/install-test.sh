@@ -51,6 +51,7 @@ diagnose() {
   ct systemctl status --no-pager worker-agent 2>&1 | tail -n 20 || true
   ct journalctl --no-pager -n 40 -u worker-agent 2>&1 || true
 }
+# shellcheck disable=SC2154  # status is assigned inside the trap's own string
 trap 'status=$?; [ $status -eq 0 ] || diagnose; cleanup' EXIT
 
 step "boot systemd in a container"
@@ -130,6 +131,7 @@ ct id worker-agent
 ct id -nG worker-agent | tr ' ' '\n' | grep -qx docker || fail "worker-agent is not in the docker group"
 [ "$(ct stat -c '%U:%G %a' /var/lib/worker-agent)" = "worker-agent:worker-agent 750" ] \
   || fail "/var/lib/worker-agent: $(ct stat -c '%U:%G %a' /var/lib/worker-agent)"
+# shellcheck disable=SC2016  # ${Conffiles} is dpkg-query's field
 ct dpkg-query -W -f='${Conffiles}\n' worker-agent | grep -q ' /etc/worker-agent/worker-agent.yaml ' \
   || fail "/etc/worker-agent/worker-agent.yaml is not a conffile"
 ct test -x /usr/sbin/worker-agent
@@ -152,6 +154,7 @@ if [ "$sandbox" = yes ]; then
   ct grep -qE '^Seccomp:\s+2$' "/proc/$pid/status" || fail "no seccomp filter"
   ct grep -qE '^CapEff:\s+0+$' "/proc/$pid/status" || fail "capabilities left"
   # mountinfo: field 5 is the mount point, field 6 its options.
+  # shellcheck disable=SC2016  # awk's fields
   mount_opts() { ct awk -v m="$1" '$5 == m { o = $6 } END { print o }' "/proc/$pid/mountinfo"; }
   echo "/: $(mount_opts /)  /var/lib/worker-agent: $(mount_opts /var/lib/worker-agent)  /tmp: $(mount_opts /tmp)"
   [[ "$(mount_opts /)" == ro,* ]] || fail "/ is not read-only for the service"
