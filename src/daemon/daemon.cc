@@ -189,11 +189,12 @@ struct Daemon::Parts {
     return options;
   }
   // Descriptors kept out of max_connections' share of RLIMIT_NOFILE: the daemon's own
-  // (stdio, epoll, timers, signals, the listening socket, files read under /proc) and the
-  // engine's connections, a few per running job (its wait, its output, its inspections).
+  // (stdio, epoll, timers, signals, the listening socket, files read under /proc) and, per
+  // running job, the engine's connections (its wait, its output, its inspections: 4) and
+  // the cgroup files the sampler holds open for its container (6).
   // Fixed at start: a reload that raises max_concurrent_jobs does not grow it.
   static size_t reservedDescriptors(const config::Config& c) {
-    return 64 + 4 * static_cast<size_t>(c.max_concurrent_jobs);
+    return 64 + 10 * static_cast<size_t>(c.max_concurrent_jobs);
   }
   // Says at start what fitDescriptorLimit did to RLIMIT_NOFILE, if anything.
   void logDescriptorLimit() const {

@@ -1,7 +1,10 @@
 #include "metrics/cgroup_reader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <vector>
 
@@ -33,10 +36,27 @@ std::optional<uint64_t> parseUnsigned(std::string_view text) {
 }
 
 // A file holding one number ("max" or anything else non-numeric gives nothing).
-std::optional<uint64_t> readNumber(const std::string& path) {
-  auto text = readSmallFile(path, 256);
+std::optional<uint64_t> number(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
   return parseUnsigned(*text);
+}
+
+// The whole of a held file, read from its start, or nullopt on a read error or past
+// 64 KiB. Reading a cgroupfs (or /proc) file from offset 0 makes it anew each time.
+std::optional<std::string> readHeld(const core::UniqueFd& fd) {
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::pread(fd.get(), buffer, sizeof buffer, static_cast<off_t>(text.size()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;
+    }
+    if (n == 0) return text;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > (size_t{1} << 16)) return std::nullopt;
+  }
 }
 
 // Calls fn(line) for every line of text.
@@ -128,64 +148,101 @@ CgroupVersion detectCgroupVersion(const std::string& root) {
   return CgroupVersion::kNone;
 }
 
-CgroupUsage readCgroupV2(const std::string& dir) {
-  CgroupUsage usage;
-  if (!isDirectory(dir)) return usage;
-  usage.found = true;
-  usage.cpu_usage_usec = keyedValue(readSmallFile(dir + "/cpu.stat"), "usage_usec");
-  usage.memory_current_bytes = readNumber(dir + "/memory.current");
-  usage.memory_max_bytes = readNumber(dir + "/memory.max");  // "max": no limit
-  usage.oom_kills = keyedValue(readSmallFile(dir + "/memory.events"), "oom_kill");
-  usage.pids_current = readNumber(dir + "/pids.current");
-  // io.stat: one line per device, "8:0 rbytes=1 wbytes=2 rios=3 ...".
-  if (auto io = readSmallFile(dir + "/io.stat")) {
-    uint64_t read = 0;
-    uint64_t written = 0;
-    forEachLine(*io, [&](std::string_view line) {
-      size_t pos = line.find(' ');
-      while (pos != std::string_view::npos) {
-        line.remove_prefix(pos + 1);
-        const std::string_view field = line.substr(0, line.find(' '));
-        const size_t eq = field.find('=');
-        if (eq != std::string_view::npos) {
-          const auto value = parseUnsigned(field.substr(eq + 1));
-          if (field.substr(0, eq) == "rbytes" && value) read += *value;
-          if (field.substr(0, eq) == "wbytes" && value) written += *value;
-        }
-        pos = line.find(' ');
-      }
-    });
-    usage.io_read_bytes = read;
-    usage.io_write_bytes = written;
-  }
-  return usage;
+CgroupUsage readCgroupV2(const std::string& dir) { return CgroupFiles::openV2(dir).read(); }
+
+CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs) { return CgroupFiles::openV1(dirs).read(); }
+
+void CgroupFiles::open(Slot slot, const std::string& path) {
+  // O_NONBLOCK: opening a FIFO planted in a fixture or a bind mount must not block the
+  // loop; only regular files (cgroupfs entries are) are kept.
+  core::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st {};
+  if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) files_[slot] = std::move(fd);
 }
 
-CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs) {
+CgroupFiles CgroupFiles::openV2(const std::string& dir) {
+  CgroupFiles files;
+  files.version_ = CgroupVersion::kV2;
+  if (!isDirectory(dir)) return files;
+  files.found_ = true;
+  files.open(kCpu, dir + "/cpu.stat");
+  files.open(kMemoryCurrent, dir + "/memory.current");
+  files.open(kMemoryMax, dir + "/memory.max");
+  files.open(kMemoryEvents, dir + "/memory.events");
+  files.open(kPids, dir + "/pids.current");
+  files.open(kIo, dir + "/io.stat");
+  return files;
+}
+
+CgroupFiles CgroupFiles::openV1(const CgroupV1Dirs& dirs) {
+  CgroupFiles files;
+  files.version_ = CgroupVersion::kV1;
+  const auto has = [&](const std::string& dir) {
+    const bool there = !dir.empty() && isDirectory(dir);
+    files.found_ = files.found_ || there;
+    return there;
+  };
+  if (has(dirs.memory)) {
+    files.open(kMemoryCurrent, dirs.memory + "/memory.usage_in_bytes");
+    files.open(kMemoryMax, dirs.memory + "/memory.limit_in_bytes");
+    files.open(kMemoryEvents, dirs.memory + "/memory.oom_control");
+  }
+  if (has(dirs.cpuacct)) files.open(kCpu, dirs.cpuacct + "/cpuacct.usage");
+  if (has(dirs.pids)) files.open(kPids, dirs.pids + "/pids.current");
+  // The throttle file is filled whatever the I/O scheduler, unlike the CFQ/BFQ ones.
+  if (has(dirs.blkio)) files.open(kIo, dirs.blkio + "/blkio.throttle.io_service_bytes");
+  return files;
+}
+
+CgroupUsage CgroupFiles::read() const {
   CgroupUsage usage;
-  if (!dirs.memory.empty() && isDirectory(dirs.memory)) {
-    usage.found = true;
-    usage.memory_current_bytes = readNumber(dirs.memory + "/memory.usage_in_bytes");
-    const auto limit = readNumber(dirs.memory + "/memory.limit_in_bytes");
+  if (!found_) return usage;
+  std::array<std::optional<std::string>, kSlots> text;
+  bool held = false;
+  bool readable = false;
+  for (size_t slot = 0; slot < kSlots; ++slot) {
+    if (!files_[slot]) continue;
+    held = true;
+    text[slot] = readHeld(files_[slot]);
+    readable = readable || text[slot].has_value();
+  }
+  // Every file it held fails to read: the cgroup is gone (its container has ended).
+  if (held && !readable) return usage;
+  usage.found = true;
+  usage.memory_current_bytes = number(text[kMemoryCurrent]);
+  usage.pids_current = number(text[kPids]);
+  if (version_ == CgroupVersion::kV2) {
+    usage.cpu_usage_usec = keyedValue(text[kCpu], "usage_usec");
+    usage.memory_max_bytes = number(text[kMemoryMax]);  // "max": no limit
+    usage.oom_kills = keyedValue(text[kMemoryEvents], "oom_kill");
+  } else {
+    if (auto ns = number(text[kCpu])) usage.cpu_usage_usec = *ns / 1000;
+    const auto limit = number(text[kMemoryMax]);
     if (limit && *limit < kV1Unlimited) usage.memory_max_bytes = limit;
-    usage.oom_kills = keyedValue(readSmallFile(dirs.memory + "/memory.oom_control"), "oom_kill");
+    usage.oom_kills = keyedValue(text[kMemoryEvents], "oom_kill");
   }
-  if (!dirs.cpuacct.empty() && isDirectory(dirs.cpuacct)) {
-    usage.found = true;
-    if (auto ns = readNumber(dirs.cpuacct + "/cpuacct.usage")) usage.cpu_usage_usec = *ns / 1000;
-  }
-  if (!dirs.pids.empty() && isDirectory(dirs.pids)) {
-    usage.found = true;
-    usage.pids_current = readNumber(dirs.pids + "/pids.current");
-  }
-  if (!dirs.blkio.empty() && isDirectory(dirs.blkio)) {
-    usage.found = true;
-    // "8:0 Read 4096" per device and operation, then "Total N"; the throttle file is
-    // filled whatever the I/O scheduler, unlike the CFQ/BFQ-specific ones.
-    if (auto text = readSmallFile(dirs.blkio + "/blkio.throttle.io_service_bytes")) {
-      uint64_t read = 0;
-      uint64_t written = 0;
-      forEachLine(*text, [&](std::string_view line) {
+  if (const auto& io = text[kIo]) {
+    uint64_t read = 0;
+    uint64_t written = 0;
+    if (version_ == CgroupVersion::kV2) {
+      // io.stat: one line per device, "8:0 rbytes=1 wbytes=2 rios=3 ...".
+      forEachLine(*io, [&](std::string_view line) {
+        size_t pos = line.find(' ');
+        while (pos != std::string_view::npos) {
+          line.remove_prefix(pos + 1);
+          const std::string_view field = line.substr(0, line.find(' '));
+          const size_t eq = field.find('=');
+          if (eq != std::string_view::npos) {
+            const auto value = parseUnsigned(field.substr(eq + 1));
+            if (field.substr(0, eq) == "rbytes" && value) read += *value;
+            if (field.substr(0, eq) == "wbytes" && value) written += *value;
+          }
+          pos = line.find(' ');
+        }
+      });
+    } else {
+      // "8:0 Read 4096" per device and operation, then "Total N".
+      forEachLine(*io, [&](std::string_view line) {
         const size_t a = line.find(' ');
         if (a == std::string_view::npos) return;
         const std::string_view rest = line.substr(a + 1);
@@ -196,9 +253,9 @@ CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs) {
         if (rest.substr(0, b) == "Read") read += *value;
         if (rest.substr(0, b) == "Write") written += *value;
       });
-      usage.io_read_bytes = read;
-      usage.io_write_bytes = written;
     }
+    usage.io_read_bytes = read;
+    usage.io_write_bytes = written;
   }
   return usage;
 }
@@ -227,6 +284,11 @@ CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version) {
 
 CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
                                 std::string_view container_id) {
+  return CgroupFiles::openContainer(root, version, container_id).read();
+}
+
+CgroupFiles CgroupFiles::openContainer(const std::string& root, CgroupVersion version,
+                                       std::string_view container_id) {
   // The id becomes part of a path: only the engine's hex ids, never "../".
   if (!isContainerId(container_id)) return {};
   const std::string id(container_id);
@@ -235,8 +297,8 @@ CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
                                            "/docker/" + id};
   if (version == CgroupVersion::kV2) {
     for (const std::string& place : places) {
-      CgroupUsage usage = readCgroupV2(base + place);
-      if (usage.found) return usage;
+      CgroupFiles files = openV2(base + place);
+      if (files.found()) return files;
     }
   } else if (version == CgroupVersion::kV1) {
     const auto under = [&](std::string_view controller, const std::string& place) {
@@ -248,8 +310,8 @@ CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
     };
     for (const std::string& place : places) {
       if (!isDirectory(under("memory", place))) continue;
-      return readCgroupV1({under("memory", place), under("cpuacct", place), under("pids", place),
-                           under("blkio", place)});
+      return openV1({under("memory", place), under("cpuacct", place), under("pids", place),
+                     under("blkio", place)});
     }
   }
   return {};

@@ -7,10 +7,13 @@
 // Every missing or malformed file leaves its field unset; nothing here is an error.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/unique_fd.h"
 
 namespace wa::metrics {
 
@@ -55,5 +58,36 @@ struct CgroupV1Dirs {
   std::string blkio;
 };
 CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs);
+
+// One cgroup's files held open, so that each reading is one pread per file. Opening a
+// cgroupfs file costs several times reading it (50 containers' six v1 files: 2.8 ms
+// opened each time, 0.4-0.7 ms read through held descriptors, on this project's test
+// machines), and the sampler reads every running job's container on the event loop at
+// every interval. Up to six descriptors per cgroup; move-only.
+class CgroupFiles {
+ public:
+  CgroupFiles() = default;
+  // The files of a v2 cgroup directory, or of v1 controller directories ("" for one that
+  // is not there). A file missing from a directory stays unread; found() is false when
+  // the directory (on v1, every one) is missing.
+  static CgroupFiles openV2(const std::string& dir);
+  static CgroupFiles openV1(const CgroupV1Dirs& dirs);
+  // A container's cgroup, looked up as readContainerCgroup says.
+  static CgroupFiles openContainer(const std::string& root, CgroupVersion version,
+                                   std::string_view container_id);
+
+  bool found() const { return found_; }
+  // The figures now. found is false when the cgroup was not found at open, or is gone
+  // since: every file held reads an error (a removed cgroup's files read ENODEV).
+  CgroupUsage read() const;
+
+ private:
+  enum Slot { kCpu, kMemoryCurrent, kMemoryMax, kMemoryEvents, kPids, kIo, kSlots };
+  void open(Slot slot, const std::string& path);
+
+  CgroupVersion version_ = CgroupVersion::kNone;
+  bool found_ = false;
+  std::array<core::UniqueFd, kSlots> files_;
+};
 
 }  // namespace wa::metrics

@@ -186,13 +186,24 @@ void HostSampler::sampleNow() {
   last_worker_cpu_usec_ = cgroup.worker.cpu_usage_usec;
   last_worker_cpu_at_ = now;
   if (job_containers_) {
-    for (const std::string& id : job_containers_()) {
+    // Each container's files stay open from the sample that first finds its cgroup until
+    // one that no longer lists it or finds it gone; one not found yet (its container is
+    // still being created) is looked up again next time.
+    if (cgroup.version != held_version_) container_files_.clear();
+    held_version_ = cgroup.version;
+    std::unordered_map<std::string, CgroupFiles> still_held;
+    for (std::string& id : job_containers_()) {
       ++cgroup.job_containers;
-      const CgroupUsage usage = readContainerCgroup(root_, cgroup.version, id);
+      auto held = container_files_.extract(id);
+      CgroupFiles files =
+          held ? std::move(held.mapped()) : CgroupFiles::openContainer(root_, cgroup.version, id);
+      const CgroupUsage usage = files.read();
       if (!usage.found) continue;
       ++cgroup.job_containers_found;
       addUsage(cgroup.jobs, usage);
+      still_held.emplace(std::move(id), std::move(files));
     }
+    container_files_ = std::move(still_held);
     cgroup.jobs.found = cgroup.job_containers_found > 0;
   }
   latest_ = std::move(sample);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/event_loop.h"
@@ -67,6 +68,7 @@ class HostSampler {
   const std::string& jobsPath() const { return jobs_path_; }
   const std::string& dockerRootDir() const { return docker_root_dir_; }
   // Asked at each sample for the ids of the containers whose cgroups count as the jobs'.
+  // Their cgroup files are held open while they are listed (up to six descriptors each).
   void setJobContainers(std::function<std::vector<std::string>()> fn) {
     job_containers_ = std::move(fn);
   }
@@ -90,6 +92,10 @@ class HostSampler {
   std::string docker_root_dir_;
   std::function<std::vector<std::string>()> job_containers_;
   HostSample latest_;
+  // The cgroup files of the job containers found so far, by container id, and the
+  // hierarchy they were opened in.
+  std::unordered_map<std::string, CgroupFiles> container_files_;
+  CgroupVersion held_version_ = CgroupVersion::kNone;
   // The previous readings the percentages are differences from.
   std::optional<CpuTimes> last_cpu_;
   std::optional<uint64_t> last_worker_cpu_usec_;

@@ -177,21 +177,37 @@ class HostCgroups(WorkerTestCase):
     """The real host's cgroups, as the worker finds them from wherever it runs (make
     test-image: from its container, through the host's cgroup namespace)."""
 
+    def cgroup_when(self, done):
+        """/health's cgroup object once done(it) holds (the sampler reads every second)."""
+        deadline = time.time() + 10
+        while True:
+            h = self.worker.request("GET", "/health")[1]
+            if done(h["cgroup"]) or time.time() > deadline:
+                return h
+            time.sleep(0.2)
+
     def test_a_running_job_and_the_worker_are_found(self):
         job = make_job(cmd=["sleep", "30"], limits={"memory_mb": 64})
         self.assertEqual(self.worker.submit(job)[0], 202)
         self.addCleanup(self.worker.request, "DELETE", "/jobs/" + job["job_id"])
         self.worker.wait_for(job["job_id"], states=("running",), timeout=30)
-        deadline = time.time() + 10
-        while True:
-            h = self.worker.request("GET", "/health")[1]
-            if h["cgroup"]["jobs"]["containers"] == 1 or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        h = self.cgroup_when(lambda c: c["jobs"]["containers_found"] == 1)
         jobs = h["cgroup"]["jobs"]
         self.assertEqual((jobs["containers"], jobs["containers_found"]), (1, 1), h["cgroup"])
         self.assertEqual(jobs["memory_max_bytes"], 64 * 1024 * 1024)
         self.assertGreaterEqual(jobs["pids_current"], 1)
+        # The sampler holds the container's cgroup files open while the job runs: once it
+        # ends they are let go, and the next job's container is read, not the last one's.
+        self.assertEqual(self.worker.request("DELETE", "/jobs/" + job["job_id"])[0], 202)
+        self.assertEqual(self.worker.wait_for(job["job_id"], timeout=30)["error"]["code"], "CANCELLED")
+        h = self.cgroup_when(lambda c: c["jobs"]["containers"] == 0)
+        self.assertEqual(h["cgroup"]["jobs"]["containers_found"], 0, h["cgroup"])
+        second = make_job(cmd=["sleep", "30"], limits={"memory_mb": 32})
+        self.assertEqual(self.worker.submit(second)[0], 202)
+        self.addCleanup(self.worker.request, "DELETE", "/jobs/" + second["job_id"])
+        self.worker.wait_for(second["job_id"], states=("running",), timeout=30)
+        h = self.cgroup_when(lambda c: c["jobs"]["containers_found"] == 1)
+        self.assertEqual(h["cgroup"]["jobs"]["memory_max_bytes"], 32 * 1024 * 1024, h["cgroup"])
         # The worker's own cgroup is reported unless it is the root (the whole host): the
         # memory controller's on cgroup v1, the unified one on v2.
         controller = "memory" if h["cgroup"]["version"] == "v1" else ""

@@ -2,6 +2,8 @@
 #include "metrics/cgroup_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -120,6 +122,55 @@ TEST(CgroupReaderTest, TheRootCgroupIsNotTheWorkers) {
   EXPECT_TRUE(u.found);
   EXPECT_EQ(u.memory_current_bytes, 4096u);
   EXPECT_EQ(u.cpu_usage_usec, std::nullopt);
+}
+
+TEST(CgroupReaderTest, HeldFilesReadWhatTheFilesSayNow) {
+  TempTree tree;
+  tree.write("sys/fs/cgroup/memory/docker/" + kV1Container + "/memory.usage_in_bytes", "4096\n");
+  tree.write("sys/fs/cgroup/cpuacct/docker/" + kV1Container + "/cpuacct.usage", "1000000\n");
+  const CgroupFiles files =
+      CgroupFiles::openContainer(tree.root(), CgroupVersion::kV1, kV1Container);
+  ASSERT_TRUE(files.found());
+  EXPECT_EQ(files.read().memory_current_bytes, 4096u);
+  // Rewritten in place, as the kernel makes a cgroup file anew at every read from 0.
+  tree.write("sys/fs/cgroup/memory/docker/" + kV1Container + "/memory.usage_in_bytes",
+             "1073741824\n");
+  tree.write("sys/fs/cgroup/cpuacct/docker/" + kV1Container + "/cpuacct.usage", "5000\n");
+  const CgroupUsage later = files.read();
+  EXPECT_TRUE(later.found);
+  EXPECT_EQ(later.memory_current_bytes, 1'073'741'824u);
+  EXPECT_EQ(later.cpu_usage_usec, 5u);
+  EXPECT_EQ(later.pids_current, std::nullopt) << "no pids controller: nothing held for it";
+}
+
+TEST(CgroupReaderTest, NothingFoundHoldsNothing) {
+  EXPECT_FALSE(CgroupFiles().found());
+  EXPECT_FALSE(CgroupFiles().read().found);
+  EXPECT_FALSE(CgroupFiles::openContainer(kV2, CgroupVersion::kV2, std::string(64, 'd')).found());
+  EXPECT_FALSE(CgroupFiles::openV1({}).read().found);
+}
+
+// A real cgroup made and removed under the host's cgroupfs: what the held files read once
+// the cgroup is gone. Needs root and a writable cgroup v1 memory or v2 hierarchy.
+TEST(CgroupReaderTest, ARemovedRealCgroupReadsAsGone) {
+  const CgroupVersion version = detectCgroupVersion("/");
+  const std::string name = "wa-unit-" + std::to_string(::getpid());
+  const std::string dir =
+      version == CgroupVersion::kV1 ? "/sys/fs/cgroup/memory/" + name : "/sys/fs/cgroup/" + name;
+  if (version == CgroupVersion::kNone || ::mkdir(dir.c_str(), 0755) != 0) {
+    GTEST_SKIP() << "cannot make a cgroup here: " << dir;
+  }
+  const CgroupFiles files = version == CgroupVersion::kV1 ? CgroupFiles::openV1({dir, "", "", ""})
+                                                          : CgroupFiles::openV2(dir);
+  const CgroupUsage before = files.read();
+  const CgroupUsage again = files.read();
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
+  EXPECT_TRUE(before.found);
+  EXPECT_TRUE(again.found);
+  if (before.memory_current_bytes) {
+    EXPECT_EQ(again.memory_current_bytes, before.memory_current_bytes) << "an empty cgroup";
+  }
+  EXPECT_FALSE(files.read().found);
 }
 
 TEST(CgroupReaderTest, RealHostDoesNotFail) {

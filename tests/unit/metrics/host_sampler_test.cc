@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -259,6 +261,46 @@ TEST_F(HostSamplerTest, CgroupV1Fallback) {
   EXPECT_EQ(c.job_containers_found, 1u);
   EXPECT_EQ(c.jobs.memory_max_bytes, 134'217'728u);
   EXPECT_DOUBLE_EQ(sampler.latest().load_average[0], 0.5);
+}
+
+// Descriptors this process has open.
+size_t openDescriptors() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator()));
+}
+
+TEST_F(HostSamplerTest, ContainerFilesAreHeldWhileListedAndClosedAfter) {
+  const std::string id = "cccccccccccc3333333333333333333333333333333333333333333333333333";
+  std::vector<std::string> listed = {id};
+  HostSampler sampler(loop_, kV1Host, kInterval);
+  sampler.setJobContainers([&listed] { return listed; });
+  const size_t before = openDescriptors();
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cgroup.job_containers_found, 1u);
+  const size_t holding = openDescriptors();
+  EXPECT_GT(holding, before) << "its cgroup files are held open";
+  EXPECT_LE(holding, before + 6);
+  sampler.sampleNow();
+  EXPECT_EQ(openDescriptors(), holding) << "a second sample reads the held files, opens none";
+  EXPECT_EQ(sampler.latest().cgroup.jobs.memory_max_bytes, 134'217'728u);
+  listed.clear();
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cgroup.job_containers, 0u);
+  EXPECT_EQ(openDescriptors(), before) << "no longer listed: closed";
+}
+
+TEST_F(HostSamplerTest, AContainerNotFoundYetIsLookedUpAgain) {
+  TempTree tree;
+  tree.makeDirectory("sys/fs/cgroup/memory");
+  const std::string id = "eeeeeeeeeeee5555555555555555555555555555555555555555555555555555";
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.setJobContainers([&id] { return std::vector<std::string>{id}; });
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cgroup.job_containers_found, 0u) << "being created";
+  tree.write("sys/fs/cgroup/memory/docker/" + id + "/memory.usage_in_bytes", "8192\n");
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.latest().cgroup.job_containers_found, 1u);
+  EXPECT_EQ(sampler.latest().cgroup.jobs.memory_current_bytes, 8192u);
 }
 
 TEST_F(HostSamplerTest, NoCgroupsAtAll) {
