@@ -20,6 +20,7 @@ using docker::Unit;
 namespace {
 // Leads the message of a job whose engine stopped (or crashed) under it.
 constexpr std::string_view kEngineLost = "the Docker engine went away while the job ran; ";
+constexpr int kNotFound = 404;
 }  // namespace
 
 // One job's trip through the engine. It owns the attach stream and the runtime timer;
@@ -31,11 +32,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
 
   void begin() {
     recordSettings();
-    // The pull or build may outlive this run (a cancel), and serves other jobs too.
-    owner_.images_.supply(job_.spec, [weak = weak_from_this()](std::optional<SuppliedImage> image,
-                                                               std::optional<JobError> error) {
-      if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
-    });
+    supply();
   }
 
   void cancel() {
@@ -56,6 +53,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   }
 
  private:
+  void supply() {
+    // The pull or build may outlive this run (a cancel), and serves other jobs too.
+    owner_.images_.supply(job_.spec, [weak = weak_from_this()](std::optional<SuppliedImage> image,
+                                                               std::optional<JobError> error) {
+      if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
+    });
+  }
+
   bool usesVolume() const { return !job_.spec.files.empty() || !job_.spec.outputs.empty(); }
 
   void recordSettings() {
@@ -135,7 +140,10 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
-    engine_image_ = image->reference;
+    // Created from the content id when the supplier knows it: the id reported is then the
+    // image that ran, with no inspect of the container afterwards to learn it.
+    image_id_ = image->image_id;
+    engine_image_ = image_id_.empty() ? image->reference : image_id_;
     // The record names the image as the master did; a built image by its tag.
     job_.image_ref = job_.spec.build ? image->reference : job_.spec.image;
     job_.image_pulled = image->pulled;
@@ -146,6 +154,20 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   }
 
   void onCreated(const Result<std::string>& r) {
+    if (!r.ok() && r.error().http_status == kNotFound && !image_id_.empty() && !create_retried_ &&
+        !cancelled_) {
+      // The image id remembered from an earlier inspect is gone (removed, or its tag moved
+      // and the old content was removed): the supplier asks the engine again (inspect,
+      // then pull or refuse as the pull policy says), and create is tried once more.
+      core::LogFields f = fields();
+      f.emplace_back("image_id", image_id_);
+      core::Log::write(core::LogLevel::kInfo, "image gone, supplying it again", f);
+      create_retried_ = true;
+      owner_.images_.forgetImage(image_id_);
+      supplied_ = false;
+      supply();
+      return;
+    }
     if (!r.ok()) {
       failWith("DOCKER_ERROR", "creating the container failed: " + describe(r.error()));
       ending_ = true;
@@ -340,6 +362,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
+    if (exitedCleanly()) {
+      // Nothing an inspect would add: the exit code came with the wait, the image id with
+      // the image. A job whose container exited 0 finishes even if one of its processes was
+      // OOM-killed on the way, so State.OOMKilled is only asked for when the job failed.
+      job_.image_id = image_id_;
+      afterInspect();
+      return;
+    }
     owner_.docker_.inspect(container_id_, [this](const Result<docker::ContainerState>& r) {
       if (r.ok()) {
         oom_killed_ = r.value().oom_killed;
@@ -356,12 +386,23 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       } else if (!error_) {
         failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
       }
-      if (started_ && !cancelled_ && !job_.spec.outputs.empty()) {
-        collectOutput(0);
-      } else {
-        removeContainer();
-      }
+      afterInspect();
     });
+  }
+
+  // The wait reported exit code 0 for a container nobody killed, and the image it was
+  // created from is known by id.
+  bool exitedCleanly() const {
+    return waited_ && exit_code_ == 0 && !error_ && !cancelled_ && !timed_out_ && !kill_deadline_ &&
+           !image_id_.empty();
+  }
+
+  void afterInspect() {
+    if (started_ && !cancelled_ && !job_.spec.outputs.empty()) {
+      collectOutput(0);
+    } else {
+      removeContainer();
+    }
   }
 
   // Reads runtime.outputs[index] from the stopped container's workspace, then the next;
@@ -449,7 +490,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   Completion done_;
   // Fixed when the run begins, so that a reload changes later jobs only.
   const RunnerOptions options_;
-  std::string engine_image_;  // the reference the container is created from, fully spelled
+  std::string engine_image_;  // what the container is created from: image_id_, or the reference
+  std::string image_id_;      // the supplied image's content id; "" when unknown
   std::string container_id_;
   core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;
@@ -460,6 +502,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   std::optional<JobError> error_;
   bool oom_killed_ = false;
   bool supplied_ = false;  // the image question is settled (available or failed)
+  bool create_retried_ = false;
   bool started_ = false;
   bool waited_ = false;
   bool stream_closed_ = false;
