@@ -140,10 +140,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
-    // Created from the content id when the supplier knows it: the id reported is then the
-    // image that ran, with no inspect of the container afterwards to learn it.
+    engine_image_ = image->reference;
     image_id_ = image->image_id;
-    engine_image_ = image_id_.empty() ? image->reference : image_id_;
     // The record names the image as the master did; a built image by its tag.
     job_.image_ref = job_.spec.build ? image->reference : job_.spec.image;
     job_.image_pulled = image->pulled;
@@ -156,9 +154,9 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   void onCreated(const Result<std::string>& r) {
     if (!r.ok() && r.error().http_status == kNotFound && !image_id_.empty() && !create_retried_ &&
         !cancelled_) {
-      // The image id remembered from an earlier inspect is gone (removed, or its tag moved
-      // and the old content was removed): the supplier asks the engine again (inspect,
-      // then pull or refuse as the pull policy says), and create is tried once more.
+      // The image the supplier found (now, or remembered from an earlier inspect) is gone:
+      // the supplier asks the engine again (inspect, then pull or refuse as the pull policy
+      // says), and create is tried once more.
       core::LogFields f = fields();
       f.emplace_back("image_id", image_id_);
       core::Log::write(core::LogLevel::kInfo, "image gone, supplying it again", f);
@@ -362,39 +360,35 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
-    if (exitedCleanly()) {
-      // Nothing an inspect would add: the exit code came with the wait, the image id with
-      // the image. A job whose container exited 0 finishes even if one of its processes was
-      // OOM-killed on the way, so State.OOMKilled is only asked for when the job failed.
-      job_.image_id = image_id_;
-      afterInspect();
-      return;
-    }
-    owner_.docker_.inspect(container_id_, [this](const Result<docker::ContainerState>& r) {
-      if (r.ok()) {
-        oom_killed_ = r.value().oom_killed;
-        if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
-        job_.image_id = r.value().image_id;
-      } else if (started_ && r.error().connect_failed) {
-        // Inspect comes on a new connection: nothing listening means the engine is going
-        // or gone, and a stopping engine stops its containers, so whatever the wait said
-        // (137 after its grace, or a cut connection), the engine ended this job.
-        error_ = JobError{"DOCKER_ERROR",
-                          std::string(kEngineLost) +
-                              (error_ ? error_->message
-                                      : "inspecting the container failed: " + describe(r.error()))};
-      } else if (!error_) {
-        failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
-      }
-      afterInspect();
-    });
+    // Inspect tells State.OOMKilled (also for a job that exits 0: an OOM kill may have hit
+    // another of its processes) and the id of the image that ran. After an exit 0 nobody
+    // forced, it goes on the kept-alive connection; after anything else on a new one,
+    // whose refusal shows an engine that went away under the job.
+    const bool fresh_connection = !exitedUnforced();
+    owner_.docker_.inspect(
+        container_id_, fresh_connection, [this](const Result<docker::ContainerState>& r) {
+          if (r.ok()) {
+            oom_killed_ = r.value().oom_killed;
+            if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
+            job_.image_id = r.value().image_id;
+          } else if (started_ && r.error().connect_failed) {
+            // Inspect comes on a new connection: nothing listening means the engine is going
+            // or gone, and a stopping engine stops its containers, so whatever the wait said
+            // (137 after its grace, or a cut connection), the engine ended this job.
+            error_ = JobError{"DOCKER_ERROR", std::string(kEngineLost) +
+                                                  (error_ ? error_->message
+                                                          : "inspecting the container failed: " +
+                                                                describe(r.error()))};
+          } else if (!error_) {
+            failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
+          }
+          afterInspect();
+        });
   }
 
-  // The wait reported exit code 0 for a container nobody killed, and the image it was
-  // created from is known by id.
-  bool exitedCleanly() const {
-    return waited_ && exit_code_ == 0 && !error_ && !cancelled_ && !timed_out_ && !kill_deadline_ &&
-           !image_id_.empty();
+  // The wait reported exit code 0 for a container nobody killed.
+  bool exitedUnforced() const {
+    return waited_ && exit_code_ == 0 && !error_ && !cancelled_ && !timed_out_ && !kill_deadline_;
   }
 
   void afterInspect() {
@@ -490,8 +484,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   Completion done_;
   // Fixed when the run begins, so that a reload changes later jobs only.
   const RunnerOptions options_;
-  std::string engine_image_;  // what the container is created from: image_id_, or the reference
-  std::string image_id_;      // the supplied image's content id; "" when unknown
+  std::string engine_image_;  // the reference the container is created from, fully spelled
+  std::string image_id_;      // what the supplier's inspect found; "" when it did not inspect
   std::string container_id_;
   core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;

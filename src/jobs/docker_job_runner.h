@@ -1,11 +1,10 @@
 // DockerJobRunner: runs each job as one Docker container through the Engine API:
 // image (pull or build, ImageSupplier) -> create -> upload runtime.files into the
 // workspace -> attach (stdin, stdout, stderr) -> start -> stdin = the job JSON, closed ->
-// wait, with the runtime limit on a timer -> inspect (exit code, OOM, image id; skipped
-// when the container exited 0 unkilled and the image id is known) -> collect
+// wait, with the runtime limit on a timer -> inspect (exit code, OOM, image id) -> collect
 // runtime.outputs -> remove. Every path, including failures and cancellation, ends by
-// removing the container. The container is created from the image's id when the supplier
-// knows it; if the engine no longer has that id, the image is supplied again, once.
+// removing the container. If create finds the supplied image gone (the supplier may have
+// vouched for it from memory), the image is supplied again, once.
 #pragma once
 
 #include <chrono>

@@ -4,12 +4,12 @@
 // later reuses the image instead of building again. Jobs that need the same pull or the
 // same build at the same time share one engine request.
 //
-// What an inspect found is remembered for kKnownImageLifetime (reference -> image id), so
-// that a worker running the same image job after job does not ask the engine "is it here"
-// before each create: the job's container is created from the remembered id, which makes
-// the reported image id the one that ran. An id the engine no longer has (its create
-// answers 404) is forgotten (forgetImage) and the image supplied again; a tag moved to
-// other content on the host is seen when the entry expires.
+// What an inspect found is remembered for kKnownImageLifetime (reference -> the name it
+// is found under, and its id), so that a worker running the same image job after job
+// does not ask the engine "is it here" before each create. The container is still
+// created from the name, so a tag moved on the host is followed at once; an image gone
+// meanwhile makes create answer 404, and the caller forgets it (forgetImage) and asks
+// for it again.
 #pragma once
 
 #include <functional>
