@@ -198,12 +198,17 @@ class ProtocolWorker:
             time.sleep(poll_s)
 
 
-def start_worker_agent(binary, config):
+def start_worker_agent(binary, config, env=None):
     path = tempfile.mktemp(suffix=".yaml")
     with open(path, "w") as f:
         for k, v in config.items():
             f.write("%s: %s\n" % (k, json.dumps(v)))
-    proc = subprocess.Popen([binary, "--config", path], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    # By default as systemd/worker-agent.service starts it: GnuTLS (loaded with libcurl,
+    # never used) not initialised in its library constructor.
+    if env is None:
+        env = dict(os.environ, GNUTLS_NO_IMPLICIT_INIT="1")
+    proc = subprocess.Popen([binary, "--config", path], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=env)
     port = None
     deadline = time.time() + 15
     while time.time() < deadline:

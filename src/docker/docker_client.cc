@@ -183,11 +183,12 @@ void DockerClient::wait(const std::string& id, Callback<int64_t> done) {
       impl_->observed("wait", std::move(done)));
 }
 
-void DockerClient::inspect(const std::string& id, Callback<ContainerState> done) {
+void DockerClient::inspect(const std::string& id, bool fresh_connection,
+                           Callback<ContainerState> done) {
   impl_->call<ContainerState>(
       "GET", "/containers/" + urlEncode(id) + "/json", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); },
-      impl_->observed("inspect", std::move(done)), true);
+      impl_->observed("inspect", std::move(done)), fresh_connection);
 }
 
 void DockerClient::kill(const std::string& id, Callback<Unit> done) {

@@ -35,7 +35,8 @@ class DockerClient {
   // API paths are prefixed with this version ("/v1.41"); the engine's minimum is far below.
   static constexpr const char* kApiVersion = "v1.41";
 
-  // ping and inspect open a new connection each time: they are how the worker learns
+  // ping and inspect (unless told otherwise) open a new connection each time: they are how
+  // the worker learns
   // whether the engine still listens, which an old kept-alive connection cannot tell (a
   // stopping engine closes its listener first, then stops its containers, answering
   // on the connections already open all the while).
@@ -50,7 +51,9 @@ class DockerClient {
   void start(const std::string& id, Callback<Unit> done);
   // POST /containers/{id}/wait: resolves when the container stops; yields StatusCode.
   void wait(const std::string& id, Callback<int64_t> done);
-  void inspect(const std::string& id, Callback<ContainerState> done);
+  // fresh_connection false: on a kept-alive connection, when nothing hangs on whether the
+  // engine still listens.
+  void inspect(const std::string& id, bool fresh_connection, Callback<ContainerState> done);
   // POST /containers/{id}/kill (SIGKILL). A container that is not running is not an error.
   void kill(const std::string& id, Callback<Unit> done);
   // DELETE /containers/{id}?force=1&v=1. A container already gone is not an error.

@@ -20,6 +20,7 @@ using docker::Unit;
 namespace {
 // Leads the message of a job whose engine stopped (or crashed) under it.
 constexpr std::string_view kEngineLost = "the Docker engine went away while the job ran; ";
+constexpr int kNotFound = 404;
 }  // namespace
 
 // One job's trip through the engine. It owns the attach stream and the runtime timer;
@@ -31,11 +32,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
 
   void begin() {
     recordSettings();
-    // The pull or build may outlive this run (a cancel), and serves other jobs too.
-    owner_.images_.supply(job_.spec, [weak = weak_from_this()](std::optional<SuppliedImage> image,
-                                                               std::optional<JobError> error) {
-      if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
-    });
+    supply();
   }
 
   void cancel() {
@@ -56,6 +53,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   }
 
  private:
+  void supply() {
+    // The pull or build may outlive this run (a cancel), and serves other jobs too.
+    owner_.images_.supply(job_.spec, [weak = weak_from_this()](std::optional<SuppliedImage> image,
+                                                               std::optional<JobError> error) {
+      if (auto self = weak.lock()) self->onImage(std::move(image), std::move(error));
+    });
+  }
+
   bool usesVolume() const { return !job_.spec.files.empty() || !job_.spec.outputs.empty(); }
 
   void recordSettings() {
@@ -136,6 +141,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       return;
     }
     engine_image_ = image->reference;
+    image_id_ = image->image_id;
     // The record names the image as the master did; a built image by its tag.
     job_.image_ref = job_.spec.build ? image->reference : job_.spec.image;
     job_.image_pulled = image->pulled;
@@ -146,6 +152,20 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   }
 
   void onCreated(const Result<std::string>& r) {
+    if (!r.ok() && r.error().http_status == kNotFound && !image_id_.empty() && !create_retried_ &&
+        !cancelled_) {
+      // The image the supplier found (now, or remembered from an earlier inspect) is gone:
+      // the supplier asks the engine again (inspect, then pull or refuse as the pull policy
+      // says), and create is tried once more.
+      core::LogFields f = fields();
+      f.emplace_back("image_id", image_id_);
+      core::Log::write(core::LogLevel::kInfo, "image gone, supplying it again", f);
+      create_retried_ = true;
+      owner_.images_.forgetImage(image_id_);
+      supplied_ = false;
+      supply();
+      return;
+    }
     if (!r.ok()) {
       failWith("DOCKER_ERROR", "creating the container failed: " + describe(r.error()));
       ending_ = true;
@@ -340,28 +360,43 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
-    owner_.docker_.inspect(container_id_, [this](const Result<docker::ContainerState>& r) {
-      if (r.ok()) {
-        oom_killed_ = r.value().oom_killed;
-        if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
-        job_.image_id = r.value().image_id;
-      } else if (started_ && r.error().connect_failed) {
-        // Inspect comes on a new connection: nothing listening means the engine is going
-        // or gone, and a stopping engine stops its containers, so whatever the wait said
-        // (137 after its grace, or a cut connection), the engine ended this job.
-        error_ = JobError{"DOCKER_ERROR",
-                          std::string(kEngineLost) +
-                              (error_ ? error_->message
-                                      : "inspecting the container failed: " + describe(r.error()))};
-      } else if (!error_) {
-        failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
-      }
-      if (started_ && !cancelled_ && !job_.spec.outputs.empty()) {
-        collectOutput(0);
-      } else {
-        removeContainer();
-      }
-    });
+    // Inspect tells State.OOMKilled (also for a job that exits 0: an OOM kill may have hit
+    // another of its processes) and the id of the image that ran. After an exit 0 nobody
+    // forced, it goes on the kept-alive connection; after anything else on a new one,
+    // whose refusal shows an engine that went away under the job.
+    const bool fresh_connection = !exitedUnforced();
+    owner_.docker_.inspect(
+        container_id_, fresh_connection, [this](const Result<docker::ContainerState>& r) {
+          if (r.ok()) {
+            oom_killed_ = r.value().oom_killed;
+            if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
+            job_.image_id = r.value().image_id;
+          } else if (started_ && r.error().connect_failed) {
+            // Inspect comes on a new connection: nothing listening means the engine is going
+            // or gone, and a stopping engine stops its containers, so whatever the wait said
+            // (137 after its grace, or a cut connection), the engine ended this job.
+            error_ = JobError{"DOCKER_ERROR", std::string(kEngineLost) +
+                                                  (error_ ? error_->message
+                                                          : "inspecting the container failed: " +
+                                                                describe(r.error()))};
+          } else if (!error_) {
+            failWith("DOCKER_ERROR", "inspecting the container failed: " + describe(r.error()));
+          }
+          afterInspect();
+        });
+  }
+
+  // The wait reported exit code 0 for a container nobody killed.
+  bool exitedUnforced() const {
+    return waited_ && exit_code_ == 0 && !error_ && !cancelled_ && !timed_out_ && !kill_deadline_;
+  }
+
+  void afterInspect() {
+    if (started_ && !cancelled_ && !job_.spec.outputs.empty()) {
+      collectOutput(0);
+    } else {
+      removeContainer();
+    }
   }
 
   // Reads runtime.outputs[index] from the stopped container's workspace, then the next;
@@ -450,6 +485,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   // Fixed when the run begins, so that a reload changes later jobs only.
   const RunnerOptions options_;
   std::string engine_image_;  // the reference the container is created from, fully spelled
+  std::string image_id_;      // what the supplier's inspect found; "" when it did not inspect
   std::string container_id_;
   core::MonoTime create_sent_{};
   std::unique_ptr<docker::AttachStream> attach_;
@@ -460,6 +496,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   std::optional<JobError> error_;
   bool oom_killed_ = false;
   bool supplied_ = false;  // the image question is settled (available or failed)
+  bool create_retried_ = false;
   bool started_ = false;
   bool waited_ = false;
   bool stream_closed_ = false;

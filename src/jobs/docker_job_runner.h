@@ -1,9 +1,10 @@
 // DockerJobRunner: runs each job as one Docker container through the Engine API:
 // image (pull or build, ImageSupplier) -> create -> upload runtime.files into the
 // workspace -> attach (stdin, stdout, stderr) -> start -> stdin = the job JSON, closed ->
-// wait, with the runtime limit on a timer -> inspect (exit code, OOM) -> collect
+// wait, with the runtime limit on a timer -> inspect (exit code, OOM, image id) -> collect
 // runtime.outputs -> remove. Every path, including failures and cancellation, ends by
-// removing the container.
+// removing the container. If create finds the supplied image gone (the supplier may have
+// vouched for it from memory), the image is supplied again, once.
 #pragma once
 
 #include <chrono>

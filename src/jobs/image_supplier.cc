@@ -82,15 +82,40 @@ std::string ImageSupplier::buildTag(const std::string& context_tar) {
   return std::string(kBuildRepository) + ":" + core::sha256Hex(context_tar);
 }
 
+bool ImageSupplier::supplyKnown(const std::string& key, Done& done) {
+  auto it = known_.find(key);
+  if (it == known_.end()) return false;
+  if (loop_.clock().now() >= it->second.expires) {
+    known_.erase(it);
+    return false;
+  }
+  loop_.post([done = std::move(done), image = SuppliedImage{it->second.reference, false, false,
+                                                            it->second.id}] { done(image, {}); });
+  return true;
+}
+
+void ImageSupplier::remember(const std::string& key, const std::string& engine_reference,
+                             const std::string& id) {
+  // An inspect without an id tells nothing worth keeping.
+  if (id.empty()) return;
+  known_[key] = KnownImage{engine_reference, id, loop_.clock().now() + kKnownImageLifetime};
+}
+
+void ImageSupplier::forgetImage(const std::string& image_id) {
+  std::erase_if(known_, [&image_id](const auto& entry) { return entry.second.id == image_id; });
+}
+
 void ImageSupplier::supplyImage(const std::string& reference, Done done) {
   if (options_.pull_policy == PullPolicy::kAlways) {
     pull(reference, std::move(done));
     return;
   }
+  if (supplyKnown(reference, done)) return;
   engine_.inspect(reference, [this, reference, done = std::move(done),
                               policy = options_.pull_policy](const Result<ImageInfo>& r) mutable {
     if (r.ok()) {
-      done(SuppliedImage{reference, false, false}, std::nullopt);
+      remember(reference, reference, r.value().id);
+      done(SuppliedImage{reference, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR",
            "inspecting image \"" + reference + "\" failed: " + describe(r.error()));
@@ -117,7 +142,8 @@ void ImageSupplier::supplyLocal(const std::string& reference, const std::string&
   engine_.inspect(local, [this, reference, local, policy,
                           done = std::move(done)](const Result<ImageInfo>& r) mutable {
     if (r.ok()) {
-      done(SuppliedImage{local, false, false}, std::nullopt);
+      remember(reference, local, r.value().id);
+      done(SuppliedImage{local, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR",
            "inspecting image \"" + local + "\" failed: " + describe(r.error()));
@@ -146,6 +172,8 @@ void ImageSupplier::pull(const std::string& reference, Done done) {
                [this, reference](const Result<StreamedResult>& r) {
                  std::vector<Done> ready = std::move(pulls_[reference]);
                  pulls_.erase(reference);
+                 // The pull may have moved the tag to other content.
+                 known_.erase(reference);
                  if (r.ok()) {
                    core::logInfo("image pulled reference=", reference);
                  } else {
@@ -166,11 +194,13 @@ void ImageSupplier::pull(const std::string& reference, Done done) {
 void ImageSupplier::supplyBuild(const BuildSpec& spec, Done done) {
   std::string context = buildContext(spec);
   std::string tag = buildTag(context);
+  if (supplyKnown(tag, done)) return;
   engine_.inspect(tag, [this, tag, context = std::move(context),
                         done = std::move(done)](const Result<ImageInfo>& r) mutable {
     if (r.ok()) {
       core::logInfo("reusing built image tag=", tag);
-      done(SuppliedImage{tag, false, false}, std::nullopt);
+      remember(tag, tag, r.value().id);
+      done(SuppliedImage{tag, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR", "inspecting image \"" + tag + "\" failed: " + describe(r.error()));
     } else {
@@ -188,6 +218,9 @@ void ImageSupplier::build(const std::string& tag, std::string context_tar, Done 
                 [this, tag](const Result<StreamedResult>& r) {
                   std::vector<Done> ready = std::move(builds_[tag]);
                   builds_.erase(tag);
+                  // The tag is a hash of the inputs, but its image may have been removed
+                  // and built again: the next job asks the engine.
+                  known_.erase(tag);
                   if (r.ok()) {
                     core::logInfo("image built tag=", tag);
                   } else {
@@ -195,7 +228,7 @@ void ImageSupplier::build(const std::string& tag, std::string context_tar, Done 
                   }
                   for (Done& waiter : ready) {
                     if (r.ok()) {
-                      waiter(SuppliedImage{tag, false, true}, std::nullopt);
+                      waiter(SuppliedImage{tag, false, true, r.value().image_id}, std::nullopt);
                     } else {
                       fail(waiter, "BUILD_FAILED",
                            "building the image failed: " + describe(r.error()));

@@ -3,6 +3,13 @@
 // job's Dockerfile and context, tagged by a hash of those inputs, so an identical build
 // later reuses the image instead of building again. Jobs that need the same pull or the
 // same build at the same time share one engine request.
+//
+// What an inspect found is remembered for kKnownImageLifetime (reference -> the name it
+// is found under, and its id), so that a worker running the same image job after job
+// does not ask the engine "is it here" before each create. The container is still
+// created from the name, so a tag moved on the host is followed at once; an image gone
+// meanwhile makes create answer 404, and the caller forgets it (forgetImage) and asks
+// for it again.
 #pragma once
 
 #include <functional>
@@ -48,6 +55,9 @@ struct SuppliedImage {
   std::string reference;  // the job's image, or the built image's tag
   bool pulled = false;    // a pull ran for this job (shared or not)
   bool built = false;     // a build ran for this job; false when an earlier one is reused
+  // The content id ("sha256:...") reference named when it was supplied, from an inspect
+  // (now or remembered); "" when unknown (after a pull, a build without its aux id).
+  std::string image_id;
 };
 
 class ImageSupplier {
@@ -78,8 +88,20 @@ class ImageSupplier {
   // Pulls and builds in flight (each may serve several jobs).
   size_t inFlight() const { return pulls_.size() + builds_.size(); }
 
+  // The engine does not have image_id (a create from it answered 404): every reference
+  // remembered as naming it is asked again next time.
+  void forgetImage(const std::string& image_id);
+
+  // How long an inspect's answer is trusted before the engine is asked again.
+  static constexpr core::Millis kKnownImageLifetime{10'000};
+
  private:
   void supplyImage(const std::string& reference, Done done);
+  // The image remembered under key (a canonical reference or a build tag), if its entry
+  // has not expired: done is posted with it and true returned.
+  bool supplyKnown(const std::string& key, Done& done);
+  // Remembers that key names the image engine_reference, whose inspect found id.
+  void remember(const std::string& key, const std::string& engine_reference, const std::string& id);
   // The name a short Docker Hub reference has when the image was built or tagged on the
   // worker under Podman: "localhost/<path>:<tag>" for "docker.io/[library/]<path>:<tag>"
   // ("" for references of any other registry). Only tried on Podman: on Docker a name
@@ -102,6 +124,13 @@ class ImageSupplier {
   // Waiters of each pull (by reference) and build (by tag) in flight.
   std::unordered_map<std::string, std::vector<Done>> pulls_;
   std::unordered_map<std::string, std::vector<Done>> builds_;
+  struct KnownImage {
+    std::string reference;  // what the inspect asked for (the local name on Podman)
+    std::string id;
+    core::MonoTime expires;
+  };
+  // By canonical reference or build tag.
+  std::unordered_map<std::string, KnownImage> known_;
 };
 
 }  // namespace wa::jobs

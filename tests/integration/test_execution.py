@@ -436,6 +436,38 @@ class PullPolicy(ExecutionAssertions, unittest.TestCase):
         self.assertEqual(record["stdout"], "ran\n")
         self.assertIs(record["image_pulled"], False)
 
+    def test_missing_pulls_again_a_remembered_image_that_is_gone(self):
+        # The first job's inspect is remembered (the second job is created from its id,
+        # asking nothing); the image removed in between, that create answers 404 and the
+        # policy decides again: pulled, the very image, one pull.
+        worker = self.start_worker("missing")
+        image = self.pushed_image()
+        first = self.run_job(make_job(image=image.ref, cmd=["echo", "one"]), worker)
+        self.assertFinished(first)
+        self.assertEqual(first["image_id"], image.image_id)
+        image.remove_local()
+        since = time.time()
+        second = self.run_job(make_job(image=image.ref, cmd=["echo", "two"]), worker)
+        self.assertFinished(second)
+        self.assertEqual(second["stdout"], "two\n")
+        self.assertIs(second["image_pulled"], True)
+        self.assertEqual(second["image_id"], image.image_id)
+        self.assertEqual(len(pull_events(image.ref, since)), 1)
+
+    def test_never_refuses_a_remembered_image_that_is_gone(self):
+        worker = self.start_worker("never")
+        image = self.pushed_image()
+        first = self.run_job(make_job(image=image.ref, cmd=["true"]), worker)
+        self.assertFinished(first)
+        image.remove_local()
+        since = time.time()
+        second = self.run_job(make_job(image=image.ref, cmd=["true"]), worker)
+        self.assertFailed(second, "IMAGE_PULL_FAILED")
+        self.assertIn("never", second["error"]["message"])
+        self.assertIs(second["image_pulled"], False)
+        self.assertEqual(pull_events(image.ref, since), [])
+        self.assertIsNone(local_image_id(image.ref))
+
     def test_always_pulls_a_present_image(self):
         worker = self.start_worker("always")
         image = self.pushed_image()

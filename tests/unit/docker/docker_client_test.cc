@@ -179,7 +179,7 @@ TEST_F(DockerClientTest, InspectParsesState) {
                           R"("ExitCode":137,"OOMKilled":true,"Error":""}})"};
   });
   std::optional<Result<ContainerState>> done;
-  docker->inspect("abc", into(done));
+  docker->inspect("abc", true, into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().exit_code, 137);
@@ -236,7 +236,7 @@ TEST_F(DockerClientTest, ErrorObserverCountsFailuresByEndpoint) {
   EXPECT_TRUE(await(kill).ok());  // not running: what kill wants, so no error
   docker->remove("abc", into(remove));
   EXPECT_TRUE(await(remove).ok());  // already gone: no error
-  docker->inspect("abc", into(inspect));
+  docker->inspect("abc", true, into(inspect));
   EXPECT_FALSE(await(inspect).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"ping 500", "inspect 404"}));
   // The engine answered: it is there, however sad.
@@ -521,7 +521,7 @@ TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot
   docker->ping(into(ping));
   ASSERT_TRUE(await(ping).ok());
   std::optional<Result<ContainerState>> inspect;
-  docker->inspect("abc", into(inspect));
+  docker->inspect("abc", true, into(inspect));
   ASSERT_TRUE(await(inspect).ok());
   ASSERT_EQ(engine.requests.size(), 4u);
   EXPECT_EQ(engine.requests[0].connection, 1);
@@ -543,10 +543,30 @@ TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot
   ASSERT_FALSE(p.ok());
   EXPECT_TRUE(p.error().connect_failed) << p.error().message;
   inspect.reset();
-  docker->inspect("abc", into(inspect));
+  docker->inspect("abc", true, into(inspect));
   auto i = await(inspect);
   ASSERT_FALSE(i.ok());
   EXPECT_TRUE(i.error().connect_failed) << i.error().message;
+}
+
+// An inspect after a job that exited 0 goes on the kept-alive connection: no new one.
+TEST_F(DockerClientTest, InspectWithoutFreshConnectionReusesTheKeptAliveOne) {
+  engine.setHandler([](const FakeRequest& r) {
+    if (r.target == "/v1.41/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
+    if (r.target == "/v1.41/containers/abc/json")
+      return FakeReply{200, R"({"State":{"Running":false,"ExitCode":0,"OOMKilled":true}})"};
+    return FakeReply{404, R"({"message":"page not found"})"};
+  });
+  std::optional<Result<EngineVersion>> version;
+  docker->version(into(version));
+  ASSERT_TRUE(await(version).ok());
+  std::optional<Result<ContainerState>> inspect;
+  docker->inspect("abc", false, into(inspect));
+  auto i = await(inspect);
+  ASSERT_TRUE(i.ok());
+  EXPECT_TRUE(i.value().oom_killed);
+  ASSERT_EQ(engine.requests.size(), 2u);
+  EXPECT_EQ(engine.requests[0].connection, engine.requests[1].connection);
 }
 
 TEST_F(DockerClientTest, AttachToAnUnreachableEngineIsAFailedConnect) {

@@ -303,6 +303,105 @@ TEST_F(ImageSupplierTest, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) 
   EXPECT_EQ(engine.builds.size(), 1u);
 }
 
+// Job after job with the same image, the engine is asked once per kKnownImageLifetime;
+// the id comes with the image (what the container is created from, and reported).
+TEST_F(ImageSupplierTest, KnownImageIsSuppliedWithoutAnInspectUntilItExpires) {
+  FakeImageEngine engine;
+  engine.present = {"docker.io/library/app:1"};
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
+  Outcome first;
+  supplier.supply(imageJob("app:1"), recordInto(&first));
+  ASSERT_TRUE(first.image);
+  EXPECT_EQ(first.image->image_id, "sha256:feed");
+  clock_.advance(ImageSupplier::kKnownImageLifetime - core::Millis(1));
+  Outcome second;
+  supplier.supply(imageJob("docker.io/library/app:1"), recordInto(&second));
+  EXPECT_FALSE(second.called);  // never inside supply()
+  loop_.runOnce(0);
+  ASSERT_TRUE(second.image);
+  EXPECT_EQ(second.image->reference, "docker.io/library/app:1");
+  EXPECT_EQ(second.image->image_id, "sha256:feed");
+  EXPECT_FALSE(second.image->pulled);
+  EXPECT_EQ(engine.inspected.size(), 1u);
+  clock_.advance(core::Millis(1));
+  Outcome third;
+  supplier.supply(imageJob("app:1"), recordInto(&third));
+  ASSERT_TRUE(third.image);
+  EXPECT_EQ(engine.inspected.size(), 2u);
+}
+
+// A create from a remembered id answered 404: the id is forgotten and the pull policy
+// decides again, so never still refuses an image that is gone.
+TEST_F(ImageSupplierTest, ForgottenImageIsAskedForAgainUnderThePullPolicy) {
+  FakeImageEngine engine;
+  engine.present = {"docker.io/library/app:1"};
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
+  Outcome first;
+  supplier.supply(imageJob("app:1"), recordInto(&first));
+  ASSERT_TRUE(first.image);
+  engine.present.clear();
+  supplier.forgetImage("sha256:other");  // another image: this one is still remembered
+  Outcome second;
+  supplier.supply(imageJob("app:1"), recordInto(&second));
+  loop_.runOnce(0);
+  ASSERT_TRUE(second.image);
+  EXPECT_EQ(engine.inspected.size(), 1u);
+  supplier.forgetImage("sha256:feed");
+  Outcome third;
+  supplier.supply(imageJob("app:1"), recordInto(&third));
+  ASSERT_TRUE(third.error);
+  EXPECT_EQ(third.error->code, "IMAGE_PULL_FAILED");
+  EXPECT_NE(third.error->message.find("pull_policy is never"), std::string::npos);
+  EXPECT_EQ(engine.inspected.size(), 2u);
+  EXPECT_TRUE(engine.pulls.empty());
+}
+
+// A pulled image's id is not known (the pull does not say it): the container inspect tells
+// it. The pull may have moved the tag, so nothing remembered from before survives it.
+TEST_F(ImageSupplierTest, PullLeavesTheIdUnknownAndForgetsTheReference) {
+  FakeImageEngine engine;
+  engine.present = {"docker.io/library/app:1"};
+  ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
+  Outcome first;
+  supplier.supply(imageJob("app:1"), recordInto(&first));
+  ASSERT_TRUE(first.image);
+  supplier.setOptions(withPolicy(PullPolicy::kAlways));
+  Outcome pulled;
+  supplier.supply(imageJob("app:1"), recordInto(&pulled));
+  ASSERT_EQ(engine.pulls.size(), 1u);
+  engine.pulls[0].done(StreamedResult{});
+  ASSERT_TRUE(pulled.image);
+  EXPECT_TRUE(pulled.image->pulled);
+  EXPECT_EQ(pulled.image->image_id, "");
+  supplier.setOptions(withPolicy(PullPolicy::kMissing));
+  Outcome after;
+  supplier.supply(imageJob("app:1"), recordInto(&after));
+  ASSERT_TRUE(after.image);
+  EXPECT_EQ(engine.inspected.size(), 2u);
+}
+
+TEST_F(ImageSupplierTest, BuiltImageCarriesItsIdAndAKnownTagIsReusedWithoutAnInspect) {
+  FakeImageEngine engine;
+  ImageSupplier supplier(loop_, engine.bind(), SupplyOptions{});
+  Outcome built;
+  supplier.supply(buildJob("FROM base\n"), recordInto(&built));
+  ASSERT_EQ(engine.builds.size(), 1u);
+  engine.present.push_back(engine.builds[0].tag);
+  engine.builds[0].done(StreamedResult{"sha256:built", ""});
+  ASSERT_TRUE(built.image);
+  EXPECT_EQ(built.image->image_id, "sha256:built");
+  Outcome reused, again;
+  supplier.supply(buildJob("FROM base\n"), recordInto(&reused));
+  ASSERT_TRUE(reused.image);
+  EXPECT_EQ(reused.image->image_id, "sha256:feed");  // what the inspect said
+  supplier.supply(buildJob("FROM base\n"), recordInto(&again));
+  loop_.runOnce(0);
+  ASSERT_TRUE(again.image);
+  EXPECT_FALSE(again.image->built);
+  EXPECT_EQ(again.image->image_id, "sha256:feed");
+  EXPECT_EQ(engine.inspected.size(), 2u);  // before the build, and once after it
+}
+
 TEST_F(ImageSupplierTest, FailedBuildIsBuildFailedWithTheEnginesAccount) {
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), SupplyOptions{});
