@@ -550,6 +550,16 @@ int Daemon::run() {
     }
     p.onEngineStatus(status);
   });
+  // A job that found the engine away before it had a container went back to the queue
+  // (Scheduler::requeue): hold the queue until the engine has been asked again, or the same
+  // job would start at once and find it away again. An engine that does not answer holds
+  // the queue on its own (kEngineUnreachable) from then on.
+  p.scheduler.setOnRequeued([&p](const jobs::Job&) {
+    using Reason = jobs::Scheduler::PauseReason;
+    p.scheduler.setPaused(Reason::kEngineCheck, true);
+    p.engine.checkNow(
+        [&p](const docker::EngineStatus&) { p.scheduler.setPaused(Reason::kEngineCheck, false); });
+  });
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {
     p.store.prune(p.clock.wallMillis());

@@ -86,7 +86,10 @@ struct DockerClient::Impl {
       const bool misleading = endpoint && endpoint->kind == EngineEndpoint::Kind::kUnix &&
                               response.result == CURLE_COULDNT_CONNECT;
       if (!response.error.empty() && !misleading) message += " (" + response.error + ")";
-      return DockerError{0, std::move(message), response.result == CURLE_COULDNT_CONNECT};
+      const CURLcode r = response.result;
+      return DockerError{0, std::move(message), r == CURLE_COULDNT_CONNECT,
+                         r == CURLE_GOT_NOTHING || r == CURLE_RECV_ERROR || r == CURLE_SEND_ERROR ||
+                             r == CURLE_PARTIAL_FILE};
     }
     const long status = response.http_status;
     if (status >= 200 && status < 300) return std::nullopt;

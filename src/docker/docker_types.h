@@ -19,6 +19,11 @@ struct DockerError {
   // Nothing took the connection (the engine is stopped, its socket gone): unlike an
   // engine that answered badly or late, this says the engine is not there at all.
   bool connect_failed = false;
+  // The connection was taken but broke before the answer was whole (reset, closed with
+  // nothing or half an answer): the engine may have stopped under the request.
+  bool connection_lost = false;
+  // Either of the two: the engine was not there to give an answer.
+  bool connectionLevel() const { return connect_failed || connection_lost; }
 };
 
 // Either a value or a DockerError.

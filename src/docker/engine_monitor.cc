@@ -16,11 +16,26 @@ void EngineMonitor::ping() {
   if (in_flight_) return;  // a slow engine gets one outstanding ping, not a pile of them
   in_flight_ = true;
   const core::MonoTime sent = loop_.clock().now();
-  docker_.ping([this, sent](const Result<Unit>& r) {
+  docker_.ping([this, sent, waiters = std::move(check_waiters_)](const Result<Unit>& r) {
     in_flight_ = false;
     const double ms = std::chrono::duration<double, std::milli>(loop_.clock().now() - sent).count();
     onPinged(r.ok(), r.ok() ? std::string() : r.error().message, ms);
+    for (const auto& answered : waiters) answered(status_);
+    if (ping_again_) {
+      ping_again_ = false;
+      ping();
+    }
   });
+  check_waiters_.clear();  // moved from: left valid but unspecified
+}
+
+void EngineMonitor::checkNow(std::function<void(const EngineStatus&)> answered) {
+  check_waiters_.push_back(std::move(answered));
+  if (in_flight_) {
+    ping_again_ = true;
+    return;
+  }
+  ping();
 }
 
 void EngineMonitor::reportConnectFailed(const std::string& error) {

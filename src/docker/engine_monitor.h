@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/event_loop.h"
 #include "docker/docker_client.h"
@@ -33,6 +34,10 @@ class EngineMonitor {
   // back. Does nothing if it is known to be unreachable already. Makes no request, so it
   // may be called from DockerClient's error observer.
   void reportConnectFailed(const std::string& error);
+  // Asks the engine now, rather than at the next ping, and calls answered with the status
+  // that answer gave. A ping already in flight was sent before the caller's reason to ask:
+  // a new one follows it.
+  void checkNow(std::function<void(const EngineStatus&)> answered);
   // Called when reachability changes (and after the first ping) and when the version or
   // the root directory becomes known.
   void setOnChange(std::function<void(const EngineStatus&)> fn) { on_change_ = std::move(fn); }
@@ -46,6 +51,9 @@ class EngineMonitor {
   core::Millis interval_;
   std::unique_ptr<core::Timer> timer_;
   bool in_flight_ = false;
+  bool ping_again_ = false;  // checkNow() came while a ping was in flight
+  // Waiting for the next ping's answer (checkNow); those of the ping in flight are its own.
+  std::vector<std::function<void(const EngineStatus&)>> check_waiters_;
   bool version_in_flight_ = false;
   bool info_in_flight_ = false;
   EngineStatus status_;

@@ -168,6 +168,9 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     }
     if (!r.ok()) {
       failWith("DOCKER_ERROR", "creating the container failed: " + describe(r.error()));
+      // Nothing took the request, so no container exists: the job may run once the engine
+      // is back. A connection that broke may have made one, so that job ends as before.
+      if (error_ && r.error().connect_failed) error_->engine_unreached = true;
       ending_ = true;
       complete();
       return;

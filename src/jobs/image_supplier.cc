@@ -28,6 +28,12 @@ void fail(const ImageSupplier::Done& done, const char* code, std::string message
   done(std::nullopt, JobError{code, std::move(message)});
 }
 
+// An engine request failed: an engine that was not there leaves the job free to run later.
+void fail(const ImageSupplier::Done& done, const char* code, std::string message,
+          const DockerError& error) {
+  done(std::nullopt, JobError{code, std::move(message), error.connectionLevel()});
+}
+
 }  // namespace
 
 bool parsePullPolicy(std::string_view text, PullPolicy* out) {
@@ -118,7 +124,7 @@ void ImageSupplier::supplyImage(const std::string& reference, Done done) {
       done(SuppliedImage{reference, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR",
-           "inspecting image \"" + reference + "\" failed: " + describe(r.error()));
+           "inspecting image \"" + reference + "\" failed: " + describe(r.error()), r.error());
     } else if (std::string local = podman_ ? localName(reference) : ""; !local.empty()) {
       supplyLocal(reference, local, policy, std::move(done));
     } else {
@@ -146,7 +152,7 @@ void ImageSupplier::supplyLocal(const std::string& reference, const std::string&
       done(SuppliedImage{local, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
       fail(done, "DOCKER_ERROR",
-           "inspecting image \"" + local + "\" failed: " + describe(r.error()));
+           "inspecting image \"" + local + "\" failed: " + describe(r.error()), r.error());
     } else {
       supplyMissing(reference, policy, std::move(done));
     }
@@ -185,7 +191,8 @@ void ImageSupplier::pull(const std::string& reference, Done done) {
                      waiter(SuppliedImage{reference, true, false}, std::nullopt);
                    } else {
                      fail(waiter, "IMAGE_PULL_FAILED",
-                          "pulling image \"" + reference + "\" failed: " + describe(r.error()));
+                          "pulling image \"" + reference + "\" failed: " + describe(r.error()),
+                          r.error());
                    }
                  }
                });
@@ -202,7 +209,8 @@ void ImageSupplier::supplyBuild(const BuildSpec& spec, Done done) {
       remember(tag, tag, r.value().id);
       done(SuppliedImage{tag, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
-      fail(done, "DOCKER_ERROR", "inspecting image \"" + tag + "\" failed: " + describe(r.error()));
+      fail(done, "DOCKER_ERROR", "inspecting image \"" + tag + "\" failed: " + describe(r.error()),
+           r.error());
     } else {
       build(tag, std::move(context), std::move(done));
     }
@@ -231,7 +239,7 @@ void ImageSupplier::build(const std::string& tag, std::string context_tar, Done 
                       waiter(SuppliedImage{tag, false, true, r.value().image_id}, std::nullopt);
                     } else {
                       fail(waiter, "BUILD_FAILED",
-                           "building the image failed: " + describe(r.error()));
+                           "building the image failed: " + describe(r.error()), r.error());
                     }
                   }
                 });

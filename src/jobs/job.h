@@ -63,6 +63,10 @@ struct JobSpec {
 struct JobError {
   std::string code;
   std::string message;
+  // The engine was not there (nothing took the connection, or it broke) before anything
+  // of the job existed in it: the job did not run, and the scheduler queues it again
+  // rather than failing it. Never part of a record.
+  bool engine_unreached = false;
 };
 
 // One captured output stream, capped: bytes past the cap are counted, not kept.
@@ -120,6 +124,8 @@ struct Job {
   bool image_built = false;   // this job built its image (false: an identical build was reused)
   std::vector<OutputFile> output_files;  // runtime.outputs, in request order
   RunSettings run_settings;
+  // Times the job went back to the queue because the engine was away when it started.
+  uint32_t engine_requeues = 0;
 };
 
 }  // namespace wa::jobs

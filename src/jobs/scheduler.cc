@@ -94,6 +94,11 @@ void Scheduler::pump() {
 
 void Scheduler::finish(Job& job, JobOutcome outcome) {
   --running_;
+  if (outcome.error && outcome.error->engine_unreached &&
+      job.engine_requeues < kMaxEngineRequeues) {
+    requeue(job, *outcome.error);
+    return;
+  }
   job.exit_code = outcome.exit_code;
   job.oom_killed = outcome.oom_killed;
   if (outcome.error) {
@@ -113,6 +118,38 @@ void Scheduler::finish(Job& job, JobOutcome outcome) {
     end(job, JobState::kFailed,
         JobError{"DOCKER_ERROR", "the container ended without an exit code"});
   }
+  schedulePump();
+}
+
+// The job never got a container: it takes its place in the queue again, among the
+// queued jobs by submission order (ahead of every job submitted after it), with nothing
+// left of the attempt in its record. It left the queue when it started and comes back
+// once, so it is neither duplicated nor started while it waits.
+void Scheduler::requeue(Job& job, const JobError& why) {
+  ++job.engine_requeues;
+  job.started_at_ms.reset();
+  job.exit_code.reset();
+  job.oom_killed = false;
+  job.error.reset();
+  job.container_id.clear();
+  job.image_id.clear();
+  job.image_ref.clear();
+  job.image_pulled = false;
+  job.image_built = false;
+  job.stdout_output = CapturedOutput{};
+  job.stderr_output = CapturedOutput{};
+  job.output_files.clear();
+  job.run_settings = RunSettings{};
+  store_.transition(job, JobState::kQueued, loop_.clock().wallMillis());
+  auto later = std::find_if(queue_.begin(), queue_.end(),
+                            [&job](const Job* queued) { return queued->sequence > job.sequence; });
+  queue_.insert(later, &job);
+  core::Log::write(core::LogLevel::kInfo, "job queued again: the docker engine was away",
+                   {{"job_id", job.spec.job_id},
+                    {"attempt", std::to_string(job.engine_requeues)},
+                    {"error", why.message},
+                    {"state", "queued"}});
+  if (on_requeued_) on_requeued_(job);
   schedulePump();
 }
 

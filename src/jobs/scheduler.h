@@ -50,12 +50,21 @@ class Scheduler {
     kStartup,            // the start-up sweep of old containers has not answered yet
     kShutdown,           // shutting down: queued jobs never start
     kEngineUnreachable,  // the Docker engine does not answer: starting would only fail
+    kEngineCheck,        // a job found the engine away; held until it is asked again
   };
   void setPaused(PauseReason reason, bool paused);
   bool paused() const { return paused_reasons_ != 0; }
   bool paused(PauseReason reason) const { return (paused_reasons_ & bit(reason)) != 0; }
   // Called whenever a job reaches a terminal state (for logs and metrics).
   void setOnJobEnded(std::function<void(const Job&)> fn) { on_job_ended_ = std::move(fn); }
+  // Called when a started job found the engine away before anything of it existed there
+  // (JobError::engine_unreached) and went back to the queue; the callback typically holds
+  // the queue (kEngineCheck) until the engine has been asked whether it is there.
+  void setOnRequeued(std::function<void(const Job&)> fn) { on_requeued_ = std::move(fn); }
+  // How many times one job goes back to the queue that way before its error ends it: an
+  // engine that answers pings but breaks every connection of a job's must not keep the
+  // job going round for ever.
+  static constexpr uint32_t kMaxEngineRequeues = 5;
 
  private:
   static uint8_t bit(PauseReason reason) {
@@ -64,6 +73,7 @@ class Scheduler {
   void schedulePump();
   void pump();
   void finish(Job& job, JobOutcome outcome);
+  void requeue(Job& job, const JobError& why);
   void end(Job& job, JobState state, std::optional<JobError> error);
 
   core::EventLoop& loop_;
@@ -78,6 +88,7 @@ class Scheduler {
   // may be pruned from the store, so no pointer to it may stay here.
   std::deque<Job*> queue_;
   std::function<void(const Job&)> on_job_ended_;
+  std::function<void(const Job&)> on_requeued_;
   std::array<uint64_t, 4> totals_{};
 };
 

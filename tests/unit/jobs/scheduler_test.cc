@@ -185,5 +185,89 @@ TEST_F(SchedulerTest, ShutdownPauseOutlastsTheOthers) {
   EXPECT_TRUE(scheduler.paused(Reason::kShutdown));
 }
 
+JobOutcome engineAway() {
+  return JobOutcome{std::nullopt, false,
+                    JobError{"DOCKER_ERROR", "inspecting image failed: engine gone", true}};
+}
+
+TEST_F(SchedulerTest, JobsThatFoundTheEngineAwayGoBackInSubmissionOrder) {
+  using Reason = Scheduler::PauseReason;
+  std::vector<std::string> requeued;
+  scheduler.setOnRequeued([&](const Job& job) {
+    requeued.push_back(job.spec.job_id);
+    scheduler.setPaused(Reason::kEngineCheck, true);
+  });
+  for (const char* id : {"a", "b", "c", "d"}) scheduler.submit(makeJob(id));
+  settle();
+  ASSERT_EQ(runner.started, (std::vector<std::string>{"a", "b"}));
+  // The later job comes back first; the earlier one still goes ahead of it.
+  runner.finish("b", engineAway());
+  settle();
+  runner.finish("a", engineAway());
+  settle();
+  settle();
+  EXPECT_EQ(requeued, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(runner.started.size(), 2u) << "held until the engine has been asked again";
+  EXPECT_EQ(scheduler.running(), 0u);
+  EXPECT_EQ(scheduler.queued(), 4u);
+  EXPECT_EQ(store.count(JobState::kFailed), 0u);
+  EXPECT_EQ(scheduler.totalEntered(JobState::kFailed), 0u);
+  for (const char* id : {"a", "b", "c", "d"}) {
+    const Job* job = store.find(id);
+    EXPECT_EQ(job->state, JobState::kQueued) << id;
+    EXPECT_FALSE(job->error) << id;
+    EXPECT_FALSE(job->started_at_ms) << id;
+  }
+  EXPECT_EQ(scheduler.queuePosition(*store.find("a")), 1u);
+  EXPECT_EQ(scheduler.queuePosition(*store.find("b")), 2u);
+  EXPECT_EQ(scheduler.queuePosition(*store.find("d")), 4u);
+  scheduler.setPaused(Reason::kEngineCheck, false);
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "b", "a", "b"}));
+  for (const char* id : {"a", "b"}) {
+    runner.finish(id, JobOutcome{0, false, std::nullopt});
+    settle();
+    settle();
+  }
+  while (!runner.running.empty()) {
+    runner.finish(runner.running.front().job->spec.job_id, JobOutcome{0, false, std::nullopt});
+    settle();
+    settle();
+  }
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "b", "a", "b", "c", "d"}));
+  EXPECT_EQ(store.count(JobState::kFinished), 4u);
+  EXPECT_EQ(scheduler.totalEntered(JobState::kQueued), 4u) << "each accepted once";
+}
+
+TEST_F(SchedulerTest, AJobTheEngineKeepsFailingIsRequeuedABoundedNumberOfTimes) {
+  scheduler.submit(makeJob("a"));
+  settle();
+  for (uint32_t i = 0; i < Scheduler::kMaxEngineRequeues; ++i) {
+    ASSERT_EQ(runner.running.size(), 1u);
+    runner.finish("a", engineAway());
+    settle();
+    settle();
+    EXPECT_EQ(store.find("a")->engine_requeues, i + 1);
+  }
+  ASSERT_EQ(runner.running.size(), 1u);
+  runner.finish("a", engineAway());
+  settle();
+  const Job* a = store.find("a");
+  EXPECT_EQ(a->state, JobState::kFailed);
+  ASSERT_TRUE(a->error);
+  EXPECT_EQ(a->error->code, "DOCKER_ERROR");
+  EXPECT_EQ(runner.started.size(), Scheduler::kMaxEngineRequeues + 1);
+}
+
+TEST_F(SchedulerTest, AnEngineErrorAfterTheContainerExistedFailsTheJob) {
+  scheduler.submit(makeJob("a"));
+  settle();
+  runner.finish("a", JobOutcome{std::nullopt, false,
+                                JobError{"DOCKER_ERROR", "the Docker engine went away"}});
+  settle();
+  EXPECT_EQ(store.find("a")->state, JobState::kFailed);
+  EXPECT_EQ(runner.started.size(), 1u);
+}
+
 }  // namespace
 }  // namespace wa::jobs
