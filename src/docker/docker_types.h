@@ -96,6 +96,10 @@ struct EngineVersion {
 
 struct EngineInfo {
   std::string docker_root_dir;  // "/var/lib/docker"
+  // The engine runs without root: Podman's "Rootless": true, or "name=rootless" among
+  // Docker's SecurityOptions.
+  bool rootless = false;
+  std::string cgroup_version;  // CgroupVersion: "1", "2", or "" when not said
 };
 
 enum class StreamKind { kStdout = 1, kStderr = 2 };

@@ -329,9 +329,33 @@ Result<EngineInfo> parseInfoResponse(std::string_view body) {
   if (!parseJson(body, doc, &error)) return malformed("info", error);
   if (!doc.IsObject()) return malformed("info", "not an object");
   EngineInfo info;
-  if (!optionalString(doc, "DockerRootDir", &info.docker_root_dir))
-    return malformed("info", "DockerRootDir is not a string");
+  if (!optionalString(doc, "DockerRootDir", &info.docker_root_dir) ||
+      !optionalString(doc, "CgroupVersion", &info.cgroup_version))
+    return malformed("info", "a field is not a string");
+  // Podman 4.3 says so in a field of its own and leaves SecurityOptions as on root.
+  if (const rapidjson::Value* rootless = member(doc, "Rootless");
+      rootless != nullptr && rootless->IsBool())
+    info.rootless = rootless->GetBool();
+  if (const rapidjson::Value* options = member(doc, "SecurityOptions");
+      options != nullptr && options->IsArray()) {
+    for (const rapidjson::Value& option : options->GetArray()) {
+      if (!option.IsString()) continue;
+      // "name=rootless", possibly with ",key=value" settings after it.
+      const std::string_view text(option.GetString(), option.GetStringLength());
+      constexpr std::string_view kRootless = "name=rootless";
+      if (text.substr(0, kRootless.size()) == kRootless &&
+          (text.size() == kRootless.size() || text[kRootless.size()] == ','))
+        info.rootless = true;
+    }
+  }
   return info;
+}
+
+std::string limitsUnenforcedReason(const EngineInfo& info) {
+  if (!info.rootless || info.cgroup_version != "1") return "";
+  return "the engine runs rootless on cgroup v1, where it ignores the memory, CPU and pids "
+         "limits of containers; jobs are refused until it runs as root or on cgroup v2 with "
+         "the controllers delegated";
 }
 
 Result<int64_t> parseWaitResponse(std::string_view body) {

@@ -41,8 +41,14 @@ std::string errorMessageFromBody(std::string_view body, long http_status);
 Result<std::string> parseCreateResponse(std::string_view body);
 // GET /version: Version, ApiVersion, Os, Arch.
 Result<EngineVersion> parseVersionResponse(std::string_view body);
-// GET /info: DockerRootDir.
+// GET /info: DockerRootDir, Rootless (Podman) or SecurityOptions' "name=rootless"
+// (Docker), CgroupVersion.
 Result<EngineInfo> parseInfoResponse(std::string_view body);
+// Why this engine cannot enforce a job's memory, CPU and pids limits, or "" when nothing
+// says so: a rootless engine on cgroup v1 creates the container and silently ignores its
+// limits (Podman logs "Resource limits are not supported and ignored on cgroups V1
+// rootless systems"; rootless Docker needs cgroup v2 for them too).
+std::string limitsUnenforcedReason(const EngineInfo& info);
 // POST /containers/{id}/wait: StatusCode. A non-empty Error.Message is an error
 // (carrying http_status 200: the engine answered, but the wait itself failed).
 Result<int64_t> parseWaitResponse(std::string_view body);

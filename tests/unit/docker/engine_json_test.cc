@@ -5,6 +5,7 @@
 
 #include "docker/engine_endpoint.h"
 #include "docker/hijacked_attach.h"
+#include "docker/recorded_info.h"
 
 namespace wa::docker {
 namespace {
@@ -197,6 +198,56 @@ TEST(EngineJson, ParseVersionAndInfo) {
   ASSERT_TRUE(i.ok());
   EXPECT_EQ(i.value().docker_root_dir, "/var/lib/docker");
   EXPECT_FALSE(parseInfoResponse("not json").ok());
+}
+
+// The recorded answers: only rootless Podman on these cgroup v1 hosts cannot enforce limits.
+TEST(EngineJson, RootlessOnCgroupV1IsFoundInRecordedInfo) {
+  auto rootless = parseInfoResponse(testing::kPodmanRootlessInfo);
+  ASSERT_TRUE(rootless.ok()) << rootless.error().message;
+  EXPECT_TRUE(rootless.value().rootless);
+  EXPECT_EQ(rootless.value().cgroup_version, "1");
+  EXPECT_EQ(rootless.value().docker_root_dir, "/home/wa-rootless/.local/share/containers/storage");
+  const std::string reason = limitsUnenforcedReason(rootless.value());
+  EXPECT_NE(reason.find("rootless on cgroup v1"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("memory, CPU and pids limits"), std::string::npos) << reason;
+
+  for (const char* body : {testing::kPodmanRootInfo, testing::kDockerRootInfo}) {
+    auto root = parseInfoResponse(body);
+    ASSERT_TRUE(root.ok()) << root.error().message;
+    EXPECT_FALSE(root.value().rootless);
+    EXPECT_EQ(root.value().cgroup_version, "1");
+    EXPECT_EQ(limitsUnenforcedReason(root.value()), "");
+  }
+}
+
+// Rootless Docker says so among its SecurityOptions; on cgroup v2 limits work for both.
+TEST(EngineJson, RootlessDockerAndCgroupV2) {
+  auto docker_v1 =
+      parseInfoResponse(R"({"DockerRootDir":"/home/u/.local/share/docker","CgroupVersion":"1",)"
+                        R"("SecurityOptions":["name=seccomp,profile=default","name=rootless"]})");
+  ASSERT_TRUE(docker_v1.ok());
+  EXPECT_TRUE(docker_v1.value().rootless);
+  EXPECT_NE(limitsUnenforcedReason(docker_v1.value()), "");
+  auto docker_v2 = parseInfoResponse(
+      R"({"DockerRootDir":"/d","CgroupVersion":"2",)"
+      R"("SecurityOptions":["name=seccomp,profile=default","name=rootless","name=cgroupns"]})");
+  ASSERT_TRUE(docker_v2.ok());
+  EXPECT_TRUE(docker_v2.value().rootless);
+  EXPECT_EQ(limitsUnenforcedReason(docker_v2.value()), "");
+  auto podman_v2 =
+      parseInfoResponse(R"({"DockerRootDir":"/d","CgroupVersion":"2","Rootless":true})");
+  ASSERT_TRUE(podman_v2.ok());
+  EXPECT_EQ(limitsUnenforcedReason(podman_v2.value()), "");
+  // Only the option itself counts, not a name that begins with it.
+  auto other = parseInfoResponse(
+      R"({"DockerRootDir":"/d","CgroupVersion":"1","SecurityOptions":["name=rootlessish"]})");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other.value().rootless);
+  // An engine that does not say (older Docker) is taken as able to enforce them.
+  auto silent = parseInfoResponse(R"({"DockerRootDir":"/d"})");
+  ASSERT_TRUE(silent.ok());
+  EXPECT_EQ(limitsUnenforcedReason(silent.value()), "");
+  EXPECT_FALSE(parseInfoResponse(R"({"DockerRootDir":"/d","CgroupVersion":1})").ok());
 }
 
 TEST(EngineJson, PodmanAttachResetIsRecognisedExactly) {
