@@ -214,13 +214,17 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
     writeKey(w, "Runtime");
     writeString(w, spec.runtime);
   }
-  if (spec.log_driver_none) {
+  if (!spec.log_driver.empty()) {
     writeKey(w, "LogConfig");
     w.StartObject();
     writeKey(w, "Type");
-    writeString(w, "none");
+    writeString(w, spec.log_driver);
     writeKey(w, "Config");
     w.StartObject();
+    if (!spec.log_max_size.empty()) {
+      writeKey(w, "max-size");
+      writeString(w, spec.log_max_size);
+    }
     w.EndObject();
     w.EndObject();
   }
@@ -475,11 +479,15 @@ Result<StreamedResult> parseProgressStream(std::string_view body, bool build) {
   return result;
 }
 
-bool isPodmanAttachReset(std::string_view frame) {
-  constexpr std::string_view kStart = "Error: read unixpacket @->";
-  constexpr std::string_view kEnd = "/attach: read: connection reset by peer\n";
-  return frame.size() <= 200 && frame.starts_with(kStart) && frame.ends_with(kEnd) &&
-         frame.find('\n') == frame.size() - 1;
+bool isPodmanAttachError(std::string_view frame) {
+  if (frame.size() > 200 || frame.find('\n') != frame.size() - 1) return false;
+  // Its read of the output, or its write of the stdin, failed: the two ways seen.
+  constexpr std::string_view kRead = "Error: read unixpacket @->";
+  constexpr std::string_view kReset = "/attach: read: connection reset by peer\n";
+  constexpr std::string_view kWrite = "Error: write unixpacket @->";
+  constexpr std::string_view kBrokenPipe = "/attach: write: broken pipe\n";
+  return (frame.starts_with(kRead) && frame.ends_with(kReset)) ||
+         (frame.starts_with(kWrite) && frame.ends_with(kBrokenPipe));
 }
 
 }  // namespace wa::docker

@@ -74,9 +74,11 @@ constexpr size_t kLogTailBytes = 4096;
 Result<StreamedResult> parseProgressStream(std::string_view body, bool build);
 
 // Whether a stderr frame of an attach stream is Podman's own report of its attach
-// connection to conmon being reset as the container exits ("Error: read unixpacket
-// @->/proc/self/fd/14/attach: read: connection reset by peer"), which Podman 4.3 writes
-// into the container's stderr stream: the job never wrote it.
-bool isPodmanAttachReset(std::string_view stderr_frame);
+// connection to conmon failing as the container exits ("Error: read unixpacket
+// @->/proc/self/fd/14/attach: read: connection reset by peer", or "Error: write unixpacket
+// @->/proc/self/fd/14/attach: write: broken pipe" when the job's stdin could not be passed
+// on), which Podman 4.3 writes into the container's stderr stream before it ends the
+// stream: the job never wrote it, and output still queued for Podman is lost with it.
+bool isPodmanAttachError(std::string_view stderr_frame);
 
 }  // namespace wa::docker

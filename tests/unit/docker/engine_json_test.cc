@@ -89,7 +89,7 @@ TEST(EngineJson, CreateBodyCarriesIsolation) {
   spec.user = "65534:65534";
   spec.working_dir = "/workspace";
   spec.runtime = "runsc";
-  spec.log_driver_none = true;
+  spec.log_driver = "none";
   auto doc = parse(buildCreateContainerBody(spec));
   EXPECT_STREQ(doc["User"].GetString(), "65534:65534");
   EXPECT_STREQ(doc["WorkingDir"].GetString(), "/workspace");
@@ -113,6 +113,16 @@ TEST(EngineJson, CreateBodyCarriesIsolation) {
   EXPECT_TRUE(host["LogConfig"]["Config"].IsObject());
   EXPECT_EQ(host["LogConfig"]["Config"].MemberCount(), 0u);
   EXPECT_STREQ(host["NetworkMode"].GetString(), "none");
+}
+
+TEST(EngineJson, CreateBodyCarriesTheLogSizeCap) {
+  ContainerSpec spec{.image = "x"};
+  spec.log_driver = "k8s-file";
+  spec.log_max_size = "8388608";
+  auto doc = parse(buildCreateContainerBody(spec));
+  const auto& log = doc["HostConfig"]["LogConfig"];
+  EXPECT_STREQ(log["Type"].GetString(), "k8s-file");
+  EXPECT_STREQ(log["Config"]["max-size"].GetString(), "8388608");
 }
 
 TEST(EngineJson, CreateBodyLeavesOutUnsetIsolation) {
@@ -250,18 +260,24 @@ TEST(EngineJson, RootlessDockerAndCgroupV2) {
   EXPECT_FALSE(parseInfoResponse(R"({"DockerRootDir":"/d","CgroupVersion":1})").ok());
 }
 
-TEST(EngineJson, PodmanAttachResetIsRecognisedExactly) {
-  EXPECT_TRUE(isPodmanAttachReset(
+TEST(EngineJson, PodmanAttachErrorIsRecognisedExactly) {
+  EXPECT_TRUE(isPodmanAttachError(
       "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
   // A job's own line that merely mentions it, or more than that one line, is output.
-  EXPECT_FALSE(isPodmanAttachReset(
+  EXPECT_FALSE(isPodmanAttachError(
       "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer"));
-  EXPECT_FALSE(isPodmanAttachReset(
+  EXPECT_FALSE(isPodmanAttachError(
       "job: Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
   EXPECT_FALSE(
-      isPodmanAttachReset("x\nError: read unixpacket @->/proc/self/fd/14/attach: read: "
+      isPodmanAttachError("x\nError: read unixpacket @->/proc/self/fd/14/attach: read: "
                           "connection reset by peer\n"));
-  EXPECT_FALSE(isPodmanAttachReset("failing\n"));
+  EXPECT_FALSE(isPodmanAttachError("failing\n"));
+  // Its failed write of the stdin ends the stream the same way.
+  EXPECT_TRUE(isPodmanAttachError(
+      "Error: write unixpacket @->/proc/self/fd/14/attach: write: broken pipe\n"));
+  EXPECT_FALSE(isPodmanAttachError(
+      "Error: write unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
+  EXPECT_FALSE(isPodmanAttachError("Error: write unixpacket @->/x/attach: write: broken pipe"));
 }
 
 TEST(EngineJson, ParseWait) {
