@@ -380,8 +380,10 @@ struct Daemon::Parts {
   void onEngineStatus(const docker::EngineStatus& status) {
     using Reason = jobs::Scheduler::PauseReason;
     // A job must not run with limits the engine ignores: queued jobs wait until its /info
-    // says it can enforce them (and new ones are refused meanwhile: WorkerApi::submitJob).
-    const bool limits_held = !status.info_known || !status.limits_unenforced.empty();
+    // says it can enforce them (and new ones are refused meanwhile: WorkerApi::submitJob),
+    // and until its /version tells Docker from Podman (they are spelled differently).
+    const bool limits_held =
+        !status.info_known || !status.version || !status.limits_unenforced.empty();
     if (limits_held != scheduler.paused(Reason::kEngineLimits)) {
       scheduler.setPaused(Reason::kEngineLimits, limits_held);
       if (limits_held && !status.limits_unenforced.empty())

@@ -50,8 +50,8 @@ class Scheduler {
     kStartup,            // the start-up sweep of old containers has not answered yet
     kShutdown,           // shutting down: queued jobs never start
     kEngineUnreachable,  // the Docker engine does not answer: starting would only fail
-    // The engine's /info has not answered since it was reached, or said that the engine
-    // cannot enforce job limits (EngineStatus::limits_unenforced).
+    // The engine's /info or /version has not answered since it was reached, or /info said
+    // that the engine cannot enforce job limits (EngineStatus::limits_unenforced).
     kEngineLimits,
   };
   void setPaused(PauseReason reason, bool paused);
