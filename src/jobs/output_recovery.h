@@ -1,12 +1,13 @@
 // What a job's attach stream missed, recovered from the container's log (Podman only).
 //
-// Podman 4.3 reads the container's output from conmon over a SOCK_SEQPACKET socket. When
-// conmon exits with bytes of that socket unread (the job's stdin, sent before the
-// container started), the kernel reports the reset to Podman before the output records
-// still queued for it; Podman stops at the error and writes its "Error: read unixpacket
-// ...: connection reset by peer" frame instead, so the end of the output (or all of it,
-// for a job that exits at once) never reaches the worker. The container's log holds all
-// of it: the worker takes from there what the stream did not deliver (docs/ENGINES.md).
+// Podman 4.3 passes a container's output on from conmon's SOCK_SEQPACKET attach socket,
+// and ends the whole attach session at the first error of that socket, writing its own
+// error frame in place of what was still queued: "read: connection reset by peer" (conmon
+// exited with bytes unread, such as the job's stdin, and the kernel reports that reset to
+// a SEQPACKET reader before the records queued for it), or "write: broken pipe" (a busy
+// Podman passed the stdin on only after conmon had gone). A job that exits at once can
+// so lose all of its output. The container's log holds it: the worker takes from there
+// what the stream did not deliver (docs/ENGINES.md).
 #pragma once
 
 #include <optional>
