@@ -19,15 +19,15 @@
 #                      engine treats loopback registries; short names resolve on docker.io.
 # Safe to run again; needs root. Prints nothing but what it does.
 set -euo pipefail
+# shellcheck source=scripts/engine-wait.sh
+. "$(dirname "$0")/engine-wait.sh"
 
 sock="${PODMAN_SOCK:-/run/worker-agent-podman/podman.sock}"
 conf_dir="${PODMAN_CONF_DIR:-/etc/worker-agent-podman}"
 log=/var/log/worker-agent-podman.log
 
-ping() { curl -fsS --max-time 2 --unix-socket "$sock" http://podman/_ping >/dev/null 2>&1; }
-
 if [ "$(id -u)" -ne 0 ]; then
-  if ping; then exit 0; fi
+  if engine_ping "$sock"; then exit 0; fi
   echo "podman-up: nothing answers on $sock; run as root" >&2
   exit 1
 fi
@@ -99,17 +99,11 @@ if [ "$changed" = 1 ] && [ -f "$pidfile" ] &&
   [ "$(cat "/proc/$(cat "$pidfile")/comm" 2>/dev/null)" = podman ]; then
   echo "podman-up: configuration changed; restarting the service (pid $(cat "$pidfile"))"
   kill "$(cat "$pidfile")"
-  for _ in $(seq 1 40); do ping || break; sleep 0.25; done
+  engine_wait_gone "$sock" 10
 fi
-if ping; then exit 0; fi
+if engine_ping "$sock"; then exit 0; fi
 rm -f "$sock"
 echo "podman-up: starting podman system service on $sock (log: $log)"
 nohup setsid podman system service --time=0 "unix://$sock" >>"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
-for _ in $(seq 1 60); do
-  if ping; then exit 0; fi
-  sleep 0.5
-done
-echo "podman-up: podman did not answer on $sock within 30 s; last lines of $log:" >&2
-tail -n 20 "$log" >&2 || true
-exit 1
+engine_wait podman-up "$sock" 30 "$log"

@@ -340,6 +340,9 @@ std::vector<std::string> healthReasons(const metrics::HostSample& sample,
     reasons.push_back("docker engine unreachable" +
                       (engine.last_error.empty() ? "" : ": " + engine.last_error));
   }
+  if (!engine.limits_unenforced.empty()) {
+    reasons.push_back("docker engine cannot enforce job limits: " + engine.limits_unenforced);
+  }
   const auto disk = [&](const char* what, const std::string& path,
                         const metrics::DiskUsage& usage) {
     if (policy.disk_min_free_percent <= 0 || !usage.total_mb || !usage.available_mb ||
@@ -548,6 +551,10 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   auto job = std::make_unique<jobs::Job>();
   job->spec = std::move(*parsed.spec);
   const std::string job_id = job->spec.job_id;
+  if (const std::string& reason = engine_.status().limits_unenforced; !reason.empty()) {
+    return rejectJob(
+        {503, "ENGINE_CANNOT_ENFORCE_LIMITS", "this worker runs no jobs: " + reason, job_id});
+  }
   switch (scheduler_.submit(std::move(job))) {
     case jobs::Scheduler::SubmitResult::kDuplicate:
       return rejectJob({409, "JOB_ID_ALREADY_EXISTS",

@@ -70,6 +70,7 @@ struct Daemon::Parts {
     std::string line = std::to_string(scheduler.running()) + " running, " +
                        std::to_string(scheduler.queued()) + " queued";
     if (!engine.status().reachable) line += "; docker engine unreachable";
+    if (!engine.status().limits_unenforced.empty()) line += "; engine cannot enforce job limits";
     if (shutting_down) line += "; shutting down";
     return line;
   }
@@ -379,6 +380,17 @@ struct Daemon::Parts {
   // request may be made then, and none is: only the reachable branch makes one).
   void onEngineStatus(const docker::EngineStatus& status) {
     using Reason = jobs::Scheduler::PauseReason;
+    // A job must not run with limits the engine ignores: queued jobs wait until its /info
+    // says it can enforce them (and new ones are refused meanwhile: WorkerApi::submitJob),
+    // and until its /version tells Docker from Podman (they are spelled differently).
+    const bool limits_held =
+        !status.info_known || !status.version || !status.limits_unenforced.empty();
+    if (limits_held != scheduler.paused(Reason::kEngineLimits)) {
+      scheduler.setPaused(Reason::kEngineLimits, limits_held);
+      if (limits_held && !status.limits_unenforced.empty())
+        core::logInfo("queued jobs wait: ", status.limits_unenforced,
+                      " queued=", scheduler.queued());
+    }
     const bool held = scheduler.paused(Reason::kEngineUnreachable);
     if (status.reachable != held) return;  // no change in reachability
     scheduler.setPaused(Reason::kEngineUnreachable, !status.reachable);
@@ -581,6 +593,8 @@ int Daemon::run() {
   p.heap_trim_timer->enableAfter(kHeapTrimInterval);
 
   p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
+  // Until the engine's /info says it enforces job limits (onEngineStatus).
+  p.scheduler.setPaused(jobs::Scheduler::PauseReason::kEngineLimits, true);
   p.startupSweep();
 
   p.scheduler.setOnJobEnded([&p](const jobs::Job& job) {

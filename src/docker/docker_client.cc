@@ -272,6 +272,15 @@ void DockerClient::putArchive(const std::string& id, const std::string& path, st
                     &Impl::unit, impl_->observed("archive_put", std::move(done)));
 }
 
+void DockerClient::containerLogs(const std::string& id, Callback<std::string> done) {
+  CurlMulti::Request request;
+  request.timeout_ms = kArchiveTimeoutMs;
+  impl_->send<std::string>(
+      std::move(request), "/containers/" + urlEncode(id) + "/logs?stdout=1&stderr=1", {},
+      [](CurlMulti::Response& r) -> Result<std::string> { return std::move(r.body); },
+      impl_->observed("logs", std::move(done)));
+}
+
 void DockerClient::getArchive(const std::string& id, const std::string& path,
                               Callback<std::string> done) {
   CurlMulti::Request request;

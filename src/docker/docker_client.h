@@ -19,7 +19,7 @@ class CurlMulti;
 
 // Told about every failed call, by endpoint name: "ping", "version", "info", "create",
 // "attach", "start", "wait", "inspect", "kill", "remove", "list", "image_inspect", "pull",
-// "build", "archive_put", "archive_get". Outcomes the client
+// "build", "logs", "archive_put", "archive_get". Outcomes the client
 // treats as success (kill of a stopped container, remove of a missing one) are not errors.
 using DockerErrorObserver =
     std::function<void(std::string_view endpoint, const DockerError& error)>;
@@ -78,6 +78,9 @@ class DockerClient {
   // (which must exist; a created container's volumes count).
   void putArchive(const std::string& id, const std::string& path, std::string tar,
                   Callback<Unit> done);
+  // GET /containers/{id}/logs?stdout=1&stderr=1 : the container's log as the engine kept it
+  // (its log driver's), multiplexed like the attach stream. Useless with driver "none".
+  void containerLogs(const std::string& id, Callback<std::string> done);
   // GET /containers/{id}/archive?path=... : the tar of path (a file or a directory).
   // A missing path is a DockerError with http_status 404.
   void getArchive(const std::string& id, const std::string& path, Callback<std::string> done);

@@ -65,7 +65,10 @@ struct ContainerSpec {
   std::string user;                            // User ("uid:gid")
   std::string working_dir;                     // WorkingDir
   std::string runtime;                         // Runtime ("runsc"); empty: the engine's default
-  bool log_driver_none = false;  // LogConfig {"Type": "none"}: output comes through attach
+  // LogConfig.Type: "none" (the output comes through attach only), "k8s-file" (Podman),
+  // or "": the engine's default.
+  std::string log_driver;
+  std::string log_max_size;  // LogConfig.Config "max-size" in bytes ("": none)
 };
 
 // What GET /images/{name}/json tells about a local image.
@@ -101,6 +104,10 @@ struct EngineVersion {
 
 struct EngineInfo {
   std::string docker_root_dir;  // "/var/lib/docker"
+  // The engine runs without root: Podman's "Rootless": true, or "name=rootless" among
+  // Docker's SecurityOptions.
+  bool rootless = false;
+  std::string cgroup_version;  // CgroupVersion: "1", "2", or "" when not said
 };
 
 enum class StreamKind { kStdout = 1, kStderr = 2 };

@@ -214,13 +214,17 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
     writeKey(w, "Runtime");
     writeString(w, spec.runtime);
   }
-  if (spec.log_driver_none) {
+  if (!spec.log_driver.empty()) {
     writeKey(w, "LogConfig");
     w.StartObject();
     writeKey(w, "Type");
-    writeString(w, "none");
+    writeString(w, spec.log_driver);
     writeKey(w, "Config");
     w.StartObject();
+    if (!spec.log_max_size.empty()) {
+      writeKey(w, "max-size");
+      writeString(w, spec.log_max_size);
+    }
     w.EndObject();
     w.EndObject();
   }
@@ -329,9 +333,33 @@ Result<EngineInfo> parseInfoResponse(std::string_view body) {
   if (!parseJson(body, doc, &error)) return malformed("info", error);
   if (!doc.IsObject()) return malformed("info", "not an object");
   EngineInfo info;
-  if (!optionalString(doc, "DockerRootDir", &info.docker_root_dir))
-    return malformed("info", "DockerRootDir is not a string");
+  if (!optionalString(doc, "DockerRootDir", &info.docker_root_dir) ||
+      !optionalString(doc, "CgroupVersion", &info.cgroup_version))
+    return malformed("info", "a field is not a string");
+  // Podman 4.3 says so in a field of its own and leaves SecurityOptions as on root.
+  if (const rapidjson::Value* rootless = member(doc, "Rootless");
+      rootless != nullptr && rootless->IsBool())
+    info.rootless = rootless->GetBool();
+  if (const rapidjson::Value* options = member(doc, "SecurityOptions");
+      options != nullptr && options->IsArray()) {
+    for (const rapidjson::Value& option : options->GetArray()) {
+      if (!option.IsString()) continue;
+      // "name=rootless", possibly with ",key=value" settings after it.
+      const std::string_view text(option.GetString(), option.GetStringLength());
+      constexpr std::string_view kRootless = "name=rootless";
+      if (text.substr(0, kRootless.size()) == kRootless &&
+          (text.size() == kRootless.size() || text[kRootless.size()] == ','))
+        info.rootless = true;
+    }
+  }
   return info;
+}
+
+std::string limitsUnenforcedReason(const EngineInfo& info) {
+  if (!info.rootless || info.cgroup_version != "1") return "";
+  return "the engine runs rootless on cgroup v1, where it ignores the memory, CPU and pids "
+         "limits of containers; jobs are refused until it runs as root or on cgroup v2 with "
+         "the controllers delegated";
 }
 
 Result<int64_t> parseWaitResponse(std::string_view body) {
@@ -451,11 +479,15 @@ Result<StreamedResult> parseProgressStream(std::string_view body, bool build) {
   return result;
 }
 
-bool isPodmanAttachReset(std::string_view frame) {
-  constexpr std::string_view kStart = "Error: read unixpacket @->";
-  constexpr std::string_view kEnd = "/attach: read: connection reset by peer\n";
-  return frame.size() <= 200 && frame.starts_with(kStart) && frame.ends_with(kEnd) &&
-         frame.find('\n') == frame.size() - 1;
+bool isPodmanAttachError(std::string_view frame) {
+  if (frame.size() > 200 || frame.find('\n') != frame.size() - 1) return false;
+  // Its read of the output, or its write of the stdin, failed: the two ways seen.
+  constexpr std::string_view kRead = "Error: read unixpacket @->";
+  constexpr std::string_view kReset = "/attach: read: connection reset by peer\n";
+  constexpr std::string_view kWrite = "Error: write unixpacket @->";
+  constexpr std::string_view kBrokenPipe = "/attach: write: broken pipe\n";
+  return (frame.starts_with(kRead) && frame.ends_with(kReset)) ||
+         (frame.starts_with(kWrite) && frame.ends_with(kBrokenPipe));
 }
 
 }  // namespace wa::docker

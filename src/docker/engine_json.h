@@ -41,8 +41,14 @@ std::string errorMessageFromBody(std::string_view body, long http_status);
 Result<std::string> parseCreateResponse(std::string_view body);
 // GET /version: Version, ApiVersion, Os, Arch.
 Result<EngineVersion> parseVersionResponse(std::string_view body);
-// GET /info: DockerRootDir.
+// GET /info: DockerRootDir, Rootless (Podman) or SecurityOptions' "name=rootless"
+// (Docker), CgroupVersion.
 Result<EngineInfo> parseInfoResponse(std::string_view body);
+// Why this engine cannot enforce a job's memory, CPU and pids limits, or "" when nothing
+// says so: a rootless engine on cgroup v1 creates the container and silently ignores its
+// limits (Podman logs "Resource limits are not supported and ignored on cgroups V1
+// rootless systems"; rootless Docker needs cgroup v2 for them too).
+std::string limitsUnenforcedReason(const EngineInfo& info);
 // POST /containers/{id}/wait: StatusCode. A non-empty Error.Message is an error
 // (carrying http_status 200: the engine answered, but the wait itself failed).
 Result<int64_t> parseWaitResponse(std::string_view body);
@@ -68,9 +74,11 @@ constexpr size_t kLogTailBytes = 4096;
 Result<StreamedResult> parseProgressStream(std::string_view body, bool build);
 
 // Whether a stderr frame of an attach stream is Podman's own report of its attach
-// connection to conmon being reset as the container exits ("Error: read unixpacket
-// @->/proc/self/fd/14/attach: read: connection reset by peer"), which Podman 4.3 writes
-// into the container's stderr stream: the job never wrote it.
-bool isPodmanAttachReset(std::string_view stderr_frame);
+// connection to conmon failing as the container exits ("Error: read unixpacket
+// @->/proc/self/fd/14/attach: read: connection reset by peer", or "Error: write unixpacket
+// @->/proc/self/fd/14/attach: write: broken pipe" when the job's stdin could not be passed
+// on), which Podman 4.3 writes into the container's stderr stream before it ends the
+// stream: the job never wrote it, and output still queued for Podman is lost with it.
+bool isPodmanAttachError(std::string_view stderr_frame);
 
 }  // namespace wa::docker

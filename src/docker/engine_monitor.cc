@@ -1,6 +1,7 @@
 #include "docker/engine_monitor.h"
 
 #include "core/log.h"
+#include "docker/engine_json.h"
 
 namespace wa::docker {
 
@@ -67,12 +68,24 @@ void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
       if (on_change_) on_change_(status_);
     });
   }
-  if (ok && status_.docker_root_dir.empty() && !info_in_flight_) {
+  // Asked again after every reconnection: the engine may have come back as another one
+  // (rootless, or on another cgroup layout).
+  if (ok && !status_.info_known && !info_in_flight_) {
     info_in_flight_ = true;
     docker_.info([this](Result<EngineInfo> r) {
       info_in_flight_ = false;
-      if (!r.ok()) return;
+      if (!r.ok() || !status_.reachable) return;
+      status_.info_known = true;
       status_.docker_root_dir = r.value().docker_root_dir;
+      std::string reason = limitsUnenforcedReason(r.value());
+      if (reason != status_.limits_unenforced) {
+        if (reason.empty()) {
+          core::logInfo("docker engine enforces job limits again");
+        } else {
+          core::logError("docker engine cannot enforce job limits: ", reason);
+        }
+      }
+      status_.limits_unenforced = std::move(reason);
       if (on_change_) on_change_(status_);
     });
   }
@@ -82,6 +95,7 @@ void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
     } else {
       core::logWarning("docker engine unreachable error=", error);
       status_.version.reset();
+      status_.info_known = false;
     }
     if (on_change_) on_change_(status_);
   }

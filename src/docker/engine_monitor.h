@@ -21,6 +21,11 @@ struct EngineStatus {
   std::optional<EngineVersion> version;
   std::string docker_root_dir;  // "" until known
   std::string last_error;       // why the last ping failed
+  // Since the last reconnection the engine's /info has answered (asked once per reconnection).
+  bool info_known = false;
+  // From that /info: why the engine cannot enforce job limits (limitsUnenforcedReason), "" if
+  // it can. Jobs must not run while this is set.
+  std::string limits_unenforced;
 };
 
 class EngineMonitor {

@@ -3,12 +3,15 @@
 #include <cstdio>
 #include <optional>
 #include <set>
+#include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "core/log.h"
 #include "docker/engine_json.h"
 #include "docker/tar_archive.h"
+#include "jobs/output_recovery.h"
 
 namespace wa::jobs {
 
@@ -109,7 +112,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     spec.user = iso.user;
     spec.working_dir = iso.workspace_path;
     spec.runtime = iso.container_runtime;
-    spec.log_driver_none = true;
+    if (options_.podman) {
+      // Kept so that output the attach stream loses can be taken from the log
+      // (recoverFromLog). Bounded: conmon starts the file afresh past max-size.
+      spec.log_driver = "k8s-file";
+      spec.log_max_size = std::to_string(podmanLogMaxBytes(options_.output_limit_bytes));
+    } else {
+      spec.log_driver = "none";
+    }
     // exec: jobs compile and run programs in both places; nosuid and nodev stay.
     // A tmpfs takes the mode of the directory it covers (mode= is not applied), so the
     // job's user owns its writable places.
@@ -223,15 +233,15 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     docker::AttachStream::Callbacks callbacks;
     callbacks.on_attached = [this] { onAttached(); };
     callbacks.on_output = [this](StreamKind kind, std::string_view data) {
-      if (options_.podman && kind == StreamKind::kStderr && docker::isPodmanAttachReset(data)) {
+      if (options_.podman && kind == StreamKind::kStderr && docker::isPodmanAttachError(data)) {
+        // Podman ended the stream here, dropping output still queued: the log has it.
+        attach_failed_ = true;
         core::LogFields f = fields();
         f.emplace_back("message", data.substr(0, data.size() - 1));
         core::Log::write(core::LogLevel::kDebug, "dropped Podman's attach error from stderr", f);
         return;
       }
-      CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
-      const size_t kept = out.append(data, options_.output_limit_bytes);
-      if (kept > 0 && owner_.on_output_) owner_.on_output_(job_, kind, data.substr(0, kept));
+      capture(kind, data);
       // After the exit the grace is for a stream that stalls, not for one still draining:
       // a large output read by a slow or busy worker may take longer than the grace.
       if (grace_timer_ && grace_timer_->enabled()) {
@@ -244,6 +254,12 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     attach_ = owner_.docker_.attach(container_id_, std::move(callbacks));
     // The engine buffers nothing for us: stdin goes out once attached, then is closed.
     attach_->writeStdinAndClose(job_.spec.job_json);
+  }
+
+  void capture(StreamKind kind, std::string_view data) {
+    CapturedOutput& out = kind == StreamKind::kStderr ? job_.stderr_output : job_.stdout_output;
+    const size_t kept = out.append(data, options_.output_limit_bytes);
+    if (kept > 0 && owner_.on_output_) owner_.on_output_(job_, kind, data.substr(0, kept));
   }
 
   void onAttached() {
@@ -363,6 +379,52 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
       complete();
       return;
     }
+    if (attach_failed_ && waited_) {
+      owner_.docker_.containerLogs(container_id_, [this](const Result<std::string>& r) {
+        recoverFromLog(r);
+        inspectAndCollect();
+      });
+      return;
+    }
+    inspectAndCollect();
+  }
+
+  // After Podman's attach error: appends to each stream what its log has beyond what the
+  // stream delivered (nothing twice: missedByAttach), or leaves the stream as it is.
+  void recoverFromLog(const Result<std::string>& r) {
+    core::LogFields f = fields();
+    std::optional<LoggedOutput> logged;
+    if (!r.ok()) {
+      f.emplace_back("error", describe(r.error()));
+    } else if (logged = splitLoggedOutput(r.value()); !logged) {
+      f.emplace_back("error", "malformed log");
+    }
+    if (!logged) {
+      core::Log::write(core::LogLevel::kWarning,
+                       "reading the job's log after Podman's attach error failed", f);
+      return;
+    }
+    size_t recovered = 0;
+    for (const auto& [kind, out, log] :
+         {std::tuple{StreamKind::kStdout, &job_.stdout_output, &logged->stdout_data},
+          std::tuple{StreamKind::kStderr, &job_.stderr_output, &logged->stderr_data}}) {
+      const char* name = kind == StreamKind::kStdout ? "stdout_bytes" : "stderr_bytes";
+      const std::optional<std::string_view> missed = missedByAttach(*out, *log);
+      if (!missed) {
+        f.emplace_back(name, "log does not continue the stream (" + std::to_string(log->size()) +
+                                 " logged, " + std::to_string(out->total_bytes) + " received)");
+        continue;
+      }
+      f.emplace_back(name, std::to_string(missed->size()));
+      recovered += missed->size();
+      if (!missed->empty()) capture(kind, *missed);
+    }
+    // Most resets come after the stream had everything: worth a line only when it had not.
+    core::Log::write(recovered > 0 ? core::LogLevel::kInfo : core::LogLevel::kDebug,
+                     "output lost by Podman's attach taken from the log", f);
+  }
+
+  void inspectAndCollect() {
     // Inspect tells State.OOMKilled (also for a job that exits 0: an OOM kill may have hit
     // another of its processes) and the id of the image that ran. After an exit 0 nobody
     // forced, it goes on the kept-alive connection; after anything else on a new one,
@@ -503,6 +565,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   bool started_ = false;
   bool waited_ = false;
   bool stream_closed_ = false;
+  bool attach_failed_ = false;  // Podman ended the stream with its attach error (recoverFromLog)
   bool cancelled_ = false;
   bool timed_out_ = false;
   bool ending_ = false;

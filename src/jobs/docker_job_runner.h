@@ -7,6 +7,7 @@
 // vouched for it from memory), the image is supplied again, once.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -51,6 +52,12 @@ struct RunnerOptions {
   // its own, U: the mount belongs to the container's user. Set from the engine's /version.
   bool podman = false;
 };
+
+// The log size cap of a job container on Podman (LogConfig max-size), for output_limit_bytes
+// per stream: room for both streams at the cap with k8s-file's per-line overhead, 8 MiB at least.
+inline size_t podmanLogMaxBytes(size_t output_limit_bytes) {
+  return std::max<size_t>(size_t{8} << 20, 8 * output_limit_bytes);
+}
 
 // Labels put on every job container.
 inline constexpr const char* kWorkerLabel = "worker-agent.worker_id";

@@ -51,6 +51,9 @@ class Scheduler {
     kShutdown,           // shutting down: queued jobs never start
     kEngineUnreachable,  // the Docker engine does not answer: starting would only fail
     kEngineCheck,        // a job found the engine away; held until it is asked again
+    // The engine's /info or /version has not answered since it was reached, or /info said
+    // that the engine cannot enforce job limits (EngineStatus::limits_unenforced).
+    kEngineLimits,
   };
   void setPaused(PauseReason reason, bool paused);
   bool paused() const { return paused_reasons_ != 0; }

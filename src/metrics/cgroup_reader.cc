@@ -293,8 +293,11 @@ CgroupFiles CgroupFiles::openContainer(const std::string& root, CgroupVersion ve
   if (!isContainerId(container_id)) return {};
   const std::string id(container_id);
   const std::string base = rootedPath(root, "/sys/fs/cgroup");
-  const std::vector<std::string> places = {"/system.slice/docker-" + id + ".scope",
-                                           "/docker/" + id};
+  // Docker's systemd and cgroupfs drivers, then Podman's (machine.slice with systemd,
+  // libpod_parent with cgroupfs).
+  const std::vector<std::string> places = {"/system.slice/docker-" + id + ".scope", "/docker/" + id,
+                                           "/machine.slice/libpod-" + id + ".scope",
+                                           "/libpod_parent/libpod-" + id};
   if (version == CgroupVersion::kV2) {
     for (const std::string& place : places) {
       CgroupFiles files = openV2(base + place);

@@ -42,9 +42,10 @@ CgroupVersion detectCgroupVersion(const std::string& root);
 // the root cgroup (whose figures are the whole host's); on v1 this holds per controller.
 CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version);
 
-// The cgroup Docker made for a container, looked up where the cgroupfs and systemd
-// drivers put it (v2: system.slice/docker-<id>.scope or docker/<id>; v1 the same under
-// each controller). found == false when it is in neither place, or id is not a hex id.
+// The cgroup Docker or Podman made for a container, looked up where their systemd and
+// cgroupfs drivers put it (v2: system.slice/docker-<id>.scope, docker/<id>,
+// machine.slice/libpod-<id>.scope, libpod_parent/libpod-<id>; v1 the same under each
+// controller). found == false when it is in none of them, or id is not a hex id.
 CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
                                 std::string_view container_id);
 

@@ -50,6 +50,18 @@ TEST(HealthReasonsTest, EachRuleGivesItsReason) {
             "temperature 95.5 C is above thermal_limit_c 90 (thermal_zone1 x86_pkg_temp)");
 }
 
+TEST(HealthReasonsTest, AnEngineThatCannotEnforceLimitsDegrades) {
+  metrics::HostSample sample;
+  docker::EngineStatus engine;
+  engine.reachable = true;
+  engine.info_known = true;
+  engine.limits_unenforced = "the engine runs rootless on cgroup v1";
+  const auto reasons = healthReasons(sample, engine, HealthPolicy{90, 5}, "/jobs", "/docker");
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_EQ(reasons[0],
+            "docker engine cannot enforce job limits: the engine runs rootless on cgroup v1");
+}
+
 TEST(HealthReasonsTest, ZeroDisablesARuleAndUnknownValuesNeverDegrade) {
   metrics::HostSample sample;
   sample.jobs_disk = {1000, 0};

@@ -5,6 +5,7 @@
 
 #include "docker/engine_endpoint.h"
 #include "docker/hijacked_attach.h"
+#include "docker/recorded_info.h"
 
 namespace wa::docker {
 namespace {
@@ -88,7 +89,7 @@ TEST(EngineJson, CreateBodyCarriesIsolation) {
   spec.user = "65534:65534";
   spec.working_dir = "/workspace";
   spec.runtime = "runsc";
-  spec.log_driver_none = true;
+  spec.log_driver = "none";
   auto doc = parse(buildCreateContainerBody(spec));
   EXPECT_STREQ(doc["User"].GetString(), "65534:65534");
   EXPECT_STREQ(doc["WorkingDir"].GetString(), "/workspace");
@@ -112,6 +113,16 @@ TEST(EngineJson, CreateBodyCarriesIsolation) {
   EXPECT_TRUE(host["LogConfig"]["Config"].IsObject());
   EXPECT_EQ(host["LogConfig"]["Config"].MemberCount(), 0u);
   EXPECT_STREQ(host["NetworkMode"].GetString(), "none");
+}
+
+TEST(EngineJson, CreateBodyCarriesTheLogSizeCap) {
+  ContainerSpec spec{.image = "x"};
+  spec.log_driver = "k8s-file";
+  spec.log_max_size = "8388608";
+  auto doc = parse(buildCreateContainerBody(spec));
+  const auto& log = doc["HostConfig"]["LogConfig"];
+  EXPECT_STREQ(log["Type"].GetString(), "k8s-file");
+  EXPECT_STREQ(log["Config"]["max-size"].GetString(), "8388608");
 }
 
 TEST(EngineJson, CreateBodyLeavesOutUnsetIsolation) {
@@ -199,18 +210,74 @@ TEST(EngineJson, ParseVersionAndInfo) {
   EXPECT_FALSE(parseInfoResponse("not json").ok());
 }
 
-TEST(EngineJson, PodmanAttachResetIsRecognisedExactly) {
-  EXPECT_TRUE(isPodmanAttachReset(
+// The recorded answers: only rootless Podman on these cgroup v1 hosts cannot enforce limits.
+TEST(EngineJson, RootlessOnCgroupV1IsFoundInRecordedInfo) {
+  auto rootless = parseInfoResponse(testing::kPodmanRootlessInfo);
+  ASSERT_TRUE(rootless.ok()) << rootless.error().message;
+  EXPECT_TRUE(rootless.value().rootless);
+  EXPECT_EQ(rootless.value().cgroup_version, "1");
+  EXPECT_EQ(rootless.value().docker_root_dir, "/home/wa-rootless/.local/share/containers/storage");
+  const std::string reason = limitsUnenforcedReason(rootless.value());
+  EXPECT_NE(reason.find("rootless on cgroup v1"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("memory, CPU and pids limits"), std::string::npos) << reason;
+
+  for (const char* body : {testing::kPodmanRootInfo, testing::kDockerRootInfo}) {
+    auto root = parseInfoResponse(body);
+    ASSERT_TRUE(root.ok()) << root.error().message;
+    EXPECT_FALSE(root.value().rootless);
+    EXPECT_EQ(root.value().cgroup_version, "1");
+    EXPECT_EQ(limitsUnenforcedReason(root.value()), "");
+  }
+}
+
+// Rootless Docker says so among its SecurityOptions; on cgroup v2 limits work for both.
+TEST(EngineJson, RootlessDockerAndCgroupV2) {
+  auto docker_v1 =
+      parseInfoResponse(R"({"DockerRootDir":"/home/u/.local/share/docker","CgroupVersion":"1",)"
+                        R"("SecurityOptions":["name=seccomp,profile=default","name=rootless"]})");
+  ASSERT_TRUE(docker_v1.ok());
+  EXPECT_TRUE(docker_v1.value().rootless);
+  EXPECT_NE(limitsUnenforcedReason(docker_v1.value()), "");
+  auto docker_v2 = parseInfoResponse(
+      R"({"DockerRootDir":"/d","CgroupVersion":"2",)"
+      R"("SecurityOptions":["name=seccomp,profile=default","name=rootless","name=cgroupns"]})");
+  ASSERT_TRUE(docker_v2.ok());
+  EXPECT_TRUE(docker_v2.value().rootless);
+  EXPECT_EQ(limitsUnenforcedReason(docker_v2.value()), "");
+  auto podman_v2 =
+      parseInfoResponse(R"({"DockerRootDir":"/d","CgroupVersion":"2","Rootless":true})");
+  ASSERT_TRUE(podman_v2.ok());
+  EXPECT_EQ(limitsUnenforcedReason(podman_v2.value()), "");
+  // Only the option itself counts, not a name that begins with it.
+  auto other = parseInfoResponse(
+      R"({"DockerRootDir":"/d","CgroupVersion":"1","SecurityOptions":["name=rootlessish"]})");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other.value().rootless);
+  // An engine that does not say (older Docker) is taken as able to enforce them.
+  auto silent = parseInfoResponse(R"({"DockerRootDir":"/d"})");
+  ASSERT_TRUE(silent.ok());
+  EXPECT_EQ(limitsUnenforcedReason(silent.value()), "");
+  EXPECT_FALSE(parseInfoResponse(R"({"DockerRootDir":"/d","CgroupVersion":1})").ok());
+}
+
+TEST(EngineJson, PodmanAttachErrorIsRecognisedExactly) {
+  EXPECT_TRUE(isPodmanAttachError(
       "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
   // A job's own line that merely mentions it, or more than that one line, is output.
-  EXPECT_FALSE(isPodmanAttachReset(
+  EXPECT_FALSE(isPodmanAttachError(
       "Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer"));
-  EXPECT_FALSE(isPodmanAttachReset(
+  EXPECT_FALSE(isPodmanAttachError(
       "job: Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
   EXPECT_FALSE(
-      isPodmanAttachReset("x\nError: read unixpacket @->/proc/self/fd/14/attach: read: "
+      isPodmanAttachError("x\nError: read unixpacket @->/proc/self/fd/14/attach: read: "
                           "connection reset by peer\n"));
-  EXPECT_FALSE(isPodmanAttachReset("failing\n"));
+  EXPECT_FALSE(isPodmanAttachError("failing\n"));
+  // Its failed write of the stdin ends the stream the same way.
+  EXPECT_TRUE(isPodmanAttachError(
+      "Error: write unixpacket @->/proc/self/fd/14/attach: write: broken pipe\n"));
+  EXPECT_FALSE(isPodmanAttachError(
+      "Error: write unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n"));
+  EXPECT_FALSE(isPodmanAttachError("Error: write unixpacket @->/x/attach: write: broken pipe"));
 }
 
 TEST(EngineJson, ParseWait) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "docker/fake_engine.h"
+#include "docker/recorded_info.h"
 
 namespace wa::docker {
 namespace {
@@ -26,7 +27,7 @@ class EngineMonitorTest : public ::testing::Test {
     engine.setHandler([this](const FakeRequest& r) {
       if (r.target == "/v1.41/_ping") return up ? FakeReply{200, "OK"} : FakeReply{500, "{}"};
       if (r.target == "/v1.41/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
-      if (r.target == "/v1.41/info") return FakeReply{200, R"({"DockerRootDir":"/data"})"};
+      if (r.target == "/v1.41/info") return FakeReply{200, info};
       return FakeReply{404, R"({"message":"page not found"})"};
     });
     monitor.setOnChange([this](const EngineStatus& s) { changes.push_back(s.reachable); });
@@ -44,6 +45,7 @@ class EngineMonitorTest : public ::testing::Test {
   DockerClient docker{loop, engine.dockerHost()};
   EngineMonitor monitor{loop, docker, 100ms};
   bool up = true;
+  std::string info = R"({"DockerRootDir":"/data"})";
   std::vector<bool> changes;
 };
 
@@ -104,6 +106,24 @@ TEST_F(EngineMonitorTest, AFailedConnectBeforeTheFirstPingCounts) {
   monitor.start();
   runFor(loop, 250ms);
   EXPECT_EQ(changes.size(), 1u) << "failed pings of an engine known to be away are no change";
+}
+
+// An engine that cannot enforce limits is reported as such, and asked again after it
+// came back: here it returns as a root engine and the reason goes.
+TEST_F(EngineMonitorTest, RootlessCgroupV1EngineIsReportedUntilItComesBackAsRoot) {
+  info = testing::kPodmanRootlessInfo;
+  monitor.start();
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().info_known; }));
+  EXPECT_NE(monitor.status().limits_unenforced.find("rootless on cgroup v1"), std::string::npos)
+      << monitor.status().limits_unenforced;
+  up = false;
+  ASSERT_TRUE(runUntil(loop, [&] { return !monitor.status().reachable; }));
+  EXPECT_FALSE(monitor.status().info_known);
+  info = testing::kPodmanRootInfo;
+  up = true;
+  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().info_known; }));
+  EXPECT_EQ(monitor.status().limits_unenforced, "");
+  EXPECT_EQ(monitor.status().docker_root_dir, "/var/lib/containers/storage");
 }
 
 }  // namespace

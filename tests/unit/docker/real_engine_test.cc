@@ -176,7 +176,7 @@ TEST_F(RealEngine, IsolatedContainerWithAWorkspaceVolume) {
   spec.anonymous_volumes = {"/workspace"};
   spec.user = "65534:65534";
   spec.working_dir = "/workspace";
-  spec.log_driver_none = true;
+  spec.log_driver = "none";
   const std::string id = create(spec);
   ASSERT_FALSE(id.empty());
 

@@ -20,6 +20,7 @@ const std::string kNone = WA_FIXTURES_DIR "/metrics/arm_host";
 const std::string kV2Scope = "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111";
 const std::string kV2Cgroupfs = "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222";
 const std::string kV1Container = "cccccccccccc3333333333333333333333333333333333333333333333333333";
+const std::string kV1Podman = "dddddddddddd4444444444444444444444444444444444444444444444444444";
 
 TEST(CgroupReaderTest, DetectsTheVersion) {
   EXPECT_EQ(detectCgroupVersion(kV2), CgroupVersion::kV2);
@@ -77,6 +78,12 @@ TEST(CgroupReaderTest, ContainersUnderEitherDriver) {
 }
 
 TEST(CgroupReaderTest, UnknownOrBadContainerIdsAreNotFound) {
+  // Podman with cgroupfs (these hosts): libpod_parent/libpod-<id> under each controller.
+  const CgroupUsage podman = readContainerCgroup(kV1, CgroupVersion::kV1, kV1Podman);
+  EXPECT_TRUE(podman.found);
+  EXPECT_EQ(podman.memory_max_bytes, 67'108'864u);
+  EXPECT_EQ(podman.memory_current_bytes, 1'048'576u);
+  EXPECT_EQ(podman.pids_current, 2u);
   EXPECT_FALSE(readContainerCgroup(kV2, CgroupVersion::kV2, std::string(64, 'd')).found);
   EXPECT_FALSE(readContainerCgroup(kV2, CgroupVersion::kV2, "../../../etc").found);
   EXPECT_FALSE(readContainerCgroup(kV2, CgroupVersion::kV2, "").found);
