@@ -56,7 +56,7 @@ struct Daemon::Parts {
         host(metrics::HostInfo::read("/")),
         sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
         store(retention(config)),
-        images(loop, imageEngine(docker), jobs::SupplyOptions{}),
+        images(loop, jobs::engineCalls(docker), jobs::SupplyOptions{}),
         runner(loop, docker, images, runnerOptions(config)),
         scheduler(loop, store, runner, static_cast<size_t>(config.max_concurrent_jobs),
                   static_cast<size_t>(config.max_queued_jobs)),
@@ -124,22 +124,6 @@ struct Daemon::Parts {
     iso.user = c.job_user;
     iso.container_runtime = c.container_runtime;
     return options;
-  }
-  static jobs::ImageEngine imageEngine(docker::DockerClient& docker) {
-    jobs::ImageEngine engine;
-    engine.inspect = [&docker](const std::string& reference,
-                               docker::Callback<docker::ImageInfo> done) {
-      docker.inspectImage(reference, std::move(done));
-    };
-    engine.pull = [&docker](const std::string& reference, const std::string& auth, long timeout_ms,
-                            docker::Callback<docker::StreamedResult> done) {
-      docker.pullImage(reference, auth, timeout_ms, std::move(done));
-    };
-    engine.build = [&docker](const std::string& tag, std::string context, long timeout_ms,
-                             docker::Callback<docker::StreamedResult> done) {
-      docker.buildImage(tag, std::move(context), timeout_ms, std::move(done));
-    };
-    return engine;
   }
   // The image options of c, with its registry credentials file read; nullopt (and
   // *error) when that file cannot be used.

@@ -6,6 +6,7 @@
 #include "core/image_reference.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "docker/docker_client.h"
 #include "docker/tar_archive.h"
 
 namespace wa::jobs {
@@ -35,6 +36,23 @@ void fail(const ImageSupplier::Done& done, const char* code, std::string message
 }
 
 }  // namespace
+
+ImageEngine engineCalls(docker::DockerClient& docker) {
+  ImageEngine engine;
+  engine.inspect = [&docker](const std::string& reference,
+                             docker::Callback<docker::ImageInfo> done) {
+    docker.inspectImage(reference, std::move(done));
+  };
+  engine.pull = [&docker](const std::string& reference, const std::string& auth, long timeout_ms,
+                          docker::Callback<docker::StreamedResult> done) {
+    docker.pullImage(reference, auth, timeout_ms, std::move(done));
+  };
+  engine.build = [&docker](const std::string& tag, std::string context, long timeout_ms,
+                           docker::Callback<docker::StreamedResult> done) {
+    docker.buildImage(tag, std::move(context), timeout_ms, std::move(done));
+  };
+  return engine;
+}
 
 bool parsePullPolicy(std::string_view text, PullPolicy* out) {
   if (text == "never") {

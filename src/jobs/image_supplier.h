@@ -25,6 +25,10 @@
 #include "jobs/job.h"
 #include "jobs/registry_auth.h"
 
+namespace wa::docker {
+class DockerClient;
+}  // namespace wa::docker
+
 namespace wa::jobs {
 
 enum class PullPolicy { kNever, kMissing, kAlways };
@@ -42,6 +46,9 @@ struct ImageEngine {
                      docker::Callback<docker::StreamedResult>)>
       build;
 };
+
+// The calls bound to a real engine client (the daemon's, and tests on a real engine).
+ImageEngine engineCalls(docker::DockerClient& docker);
 
 struct SupplyOptions {
   PullPolicy pull_policy = PullPolicy::kMissing;

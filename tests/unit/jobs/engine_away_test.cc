@@ -36,23 +36,6 @@ std::unique_ptr<Job> makeJob(const std::string& id) {
   return job;
 }
 
-ImageEngine imageEngine(docker::DockerClient& docker) {
-  ImageEngine engine;
-  engine.inspect = [&docker](const std::string& reference,
-                             docker::Callback<docker::ImageInfo> done) {
-    docker.inspectImage(reference, std::move(done));
-  };
-  engine.pull = [&docker](const std::string& reference, const std::string& auth, long timeout_ms,
-                          docker::Callback<docker::StreamedResult> done) {
-    docker.pullImage(reference, auth, timeout_ms, std::move(done));
-  };
-  engine.build = [&docker](const std::string& tag, std::string context, long timeout_ms,
-                           docker::Callback<docker::StreamedResult> done) {
-    docker.buildImage(tag, std::move(context), timeout_ms, std::move(done));
-  };
-  return engine;
-}
-
 std::string makeTempDir() {
   char dir_template[] = "/tmp/wa-engine-away-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) std::abort();
@@ -133,7 +116,7 @@ class EngineAwayTest : public ::testing::Test {
   const std::string link_path = link_dir + "/docker.sock";
   docker::DockerClient docker{loop, "unix://" + link_path};
   docker::EngineMonitor monitor{loop, docker, 60s};
-  ImageSupplier images{loop, imageEngine(docker), SupplyOptions{}};
+  ImageSupplier images{loop, engineCalls(docker), SupplyOptions{}};
   DockerJobRunner runner{loop, docker, images, RunnerOptions{.worker_id = "w1"}};
   JobStore store{RetentionPolicy{}};
   Scheduler scheduler{loop, store, runner, 1, 10};
