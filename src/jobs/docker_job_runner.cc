@@ -24,6 +24,8 @@ namespace {
 // Leads the message of a job whose engine stopped (or crashed) under it.
 constexpr std::string_view kEngineLost = "the Docker engine went away while the job ran; ";
 constexpr int kNotFound = 404;
+// How long after an inspect without OOMKilled a likely OOM kill is asked about again.
+constexpr core::Millis kOomRecheckDelay{250};
 }  // namespace
 
 // One job's trip through the engine. It owns the attach stream and the runtime timer;
@@ -432,6 +434,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     const bool fresh_connection = !exitedUnforced();
     owner_.docker_.inspect(
         container_id_, fresh_connection, [this](const Result<docker::ContainerState>& r) {
+          if (r.ok() && oomMayBeUnreported(r.value())) {
+            // Docker records an OOM kill from an event of its own that can come after the
+            // container's exit: asked once more, a moment later.
+            oom_rechecked_ = true;
+            oom_recheck_timer_ = owner_.loop_.createTimer([this] { inspectAndCollect(); });
+            oom_recheck_timer_->enableAfter(kOomRecheckDelay);
+            return;
+          }
           if (r.ok()) {
             oom_killed_ = r.value().oom_killed;
             if (!exit_code_ && !r.value().running) exit_code_ = r.value().exit_code;
@@ -449,6 +459,14 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
           }
           afterInspect();
         });
+  }
+
+  // A memory-limited container that ended by SIGKILL (137) nobody sent, on Docker, whose
+  // inspect does not say OOM yet: the kernel's OOM killer is the likely sender.
+  bool oomMayBeUnreported(const docker::ContainerState& state) const {
+    return !state.oom_killed && !oom_rechecked_ && !options_.podman &&
+           job_.spec.limits.memory_mb > 0 && !cancelled_ && !timed_out_ && !kill_deadline_ &&
+           (exit_code_ ? exit_code_ : state.exit_code) == 137;
   }
 
   // The wait reported exit code 0 for a container nobody killed.
@@ -557,6 +575,8 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
   std::unique_ptr<core::Timer> runtime_timer_;
   std::unique_ptr<core::Timer> grace_timer_;
   std::unique_ptr<core::Timer> kill_deadline_;
+  std::unique_ptr<core::Timer> oom_recheck_timer_;
+  bool oom_rechecked_ = false;
   std::optional<int64_t> exit_code_;
   std::optional<JobError> error_;
   bool oom_killed_ = false;
