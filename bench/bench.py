@@ -198,7 +198,9 @@ class ProtocolWorker:
             time.sleep(poll_s)
 
 
-def start_worker_agent(binary, config, env=None):
+def start_worker_agent(binary, config, env=None, wrapper=(), start_timeout_s=15):
+    """Starts BINARY (behind WRAPPER, e.g. a valgrind command line) on a YAML file of
+    CONFIG; returns the process and a ProtocolWorker once /health answers 200."""
     path = tempfile.mktemp(suffix=".yaml")
     with open(path, "w") as f:
         for k, v in config.items():
@@ -207,10 +209,10 @@ def start_worker_agent(binary, config, env=None):
     # never used) not initialised in its library constructor.
     if env is None:
         env = dict(os.environ, GNUTLS_NO_IMPLICIT_INIT="1")
-    proc = subprocess.Popen([binary, "--config", path], stderr=subprocess.PIPE,
+    proc = subprocess.Popen(list(wrapper) + [binary, "--config", path], stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, env=env)
     port = None
-    deadline = time.time() + 15
+    deadline = time.time() + start_timeout_s
     while time.time() < deadline:
         line = proc.stderr.readline().decode()
         m = re.search(r"listening on \S+:(\d+)", line)
