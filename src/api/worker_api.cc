@@ -397,7 +397,53 @@ void cgroupUsage(Writer& w, const metrics::CgroupUsage& u) {
 }
 }  // namespace
 
+void WorkerApi::readHealthInputs(HealthInputs& inputs) const {
+  const docker::EngineStatus& engine = engine_.status();
+  inputs.samples = sampler_.samples();
+  inputs.engine_reachable = engine.reachable;
+  inputs.ping_ms = engine.ping_ms;
+  inputs.engine_error = engine.last_error;
+  inputs.limits_unenforced = engine.limits_unenforced;
+  inputs.jobs_path = sampler_.jobsPath();
+  inputs.docker_root_dir = sampler_.dockerRootDir();
+  inputs.running = scheduler_.running();
+  inputs.queued = scheduler_.queued();
+  inputs.max_concurrent = scheduler_.maxConcurrent();
+  inputs.accepted = scheduler_.totalEntered(jobs::JobState::kQueued);
+  inputs.finished = scheduler_.totalEntered(jobs::JobState::kFinished);
+  inputs.failed = scheduler_.totalEntered(jobs::JobState::kFailed);
+  inputs.policy = health_policy_;
+}
+
 http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
+  readHealthInputs(health_inputs_);
+  if (!health_body_ || !(health_body_->inputs == health_inputs_)) {
+    if (!health_body_) health_body_.emplace();
+    health_body_->inputs = health_inputs_;
+    renderHealth(*health_body_);
+  }
+  const HealthBody& rendered = *health_body_;
+  char timestamp[24];
+  char uptime[24];
+  char* timestamp_end =
+      std::to_chars(timestamp, timestamp + sizeof timestamp, clock_.wallMillis()).ptr;
+  char* uptime_end =
+      std::to_chars(
+          uptime, uptime + sizeof uptime,
+          std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_).count())
+          .ptr;
+  std::string body;
+  body.reserve(rendered.body.size() + sizeof timestamp + sizeof uptime);
+  body.append(rendered.body, 0, rendered.timestamp_at);
+  body.append(timestamp, static_cast<size_t>(timestamp_end - timestamp));
+  body.append(rendered.body, rendered.timestamp_at + 1,
+              rendered.uptime_at - rendered.timestamp_at - 1);
+  body.append(uptime, static_cast<size_t>(uptime_end - uptime));
+  body.append(rendered.body, rendered.uptime_at + 1);
+  return http::HttpResponse::json(rendered.status, std::move(body));
+}
+
+void WorkerApi::renderHealth(HealthBody& rendered) const {
   const metrics::HostSample& sample = sampler_.latest();
   const auto& engine = engine_.status();
   const std::vector<std::string> reasons =
@@ -405,15 +451,19 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   const bool degraded = !reasons.empty();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
+  // A 0 as a time field's value, where health() writes the time of each request.
+  const auto placeholder = [&](const char* name) {
+    field(w, name, 0);
+    return buffer.GetSize() - 1;
+  };
   w.StartObject();
   field(w, "status", std::string_view(degraded ? "degraded" : "ok"));
   if (degraded) {
     field(w, "reasons", reasons);
   }
   field(w, "health_protocol_version", 2);
-  field(w, "timestamp_unix_ms", clock_.wallMillis());
-  field(w, "uptime_seconds",
-        std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_).count());
+  rendered.timestamp_at = placeholder("timestamp_unix_ms");
+  rendered.uptime_at = placeholder("uptime_seconds");
   key(w, "load_average");
   w.StartArray();
   for (double load : sample.load_average) w.Double(std::round(load * 100.0) / 100.0);
@@ -501,7 +551,8 @@ http::HttpResponse WorkerApi::health(const http::HttpRequest&) const {
   field(w, "disk_min_free_percent", health_policy_.disk_min_free_percent);
   w.EndObject();
   w.EndObject();
-  return respond(degraded ? 503 : 200, buffer);
+  rendered.status = degraded ? 503 : 200;
+  rendered.body.assign(buffer.GetString(), buffer.GetSize());
 }
 
 http::HttpResponse WorkerApi::prometheusMetrics(const http::HttpRequest& request) const {

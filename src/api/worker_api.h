@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,7 @@ struct WorkerIdentity {
 struct HealthPolicy {
   int64_t thermal_limit_c = 90;
   int64_t disk_min_free_percent = 5;
+  bool operator==(const HealthPolicy&) const = default;
 };
 
 // Why the worker is degraded, one sentence per reason; empty when it is ok. Rules: the
@@ -85,6 +87,35 @@ class WorkerApi {
   http::HttpResponse cancelJob(const std::string& job_id);
 
  private:
+  // Everything GET /health shows but the time: while none of it changes, the body last
+  // rendered is sent again with only timestamp_unix_ms and uptime_seconds written anew.
+  struct HealthInputs {
+    uint64_t samples = 0;
+    bool engine_reachable = false;
+    std::optional<double> ping_ms;
+    std::string engine_error;
+    std::string limits_unenforced;
+    std::string jobs_path;
+    std::string docker_root_dir;
+    size_t running = 0;
+    size_t queued = 0;
+    size_t max_concurrent = 0;
+    uint64_t accepted = 0;
+    uint64_t finished = 0;
+    uint64_t failed = 0;
+    HealthPolicy policy;
+    bool operator==(const HealthInputs&) const = default;
+  };
+  struct HealthBody {
+    HealthInputs inputs;
+    int status = 200;
+    std::string body;  // with a 0 where each time field's value goes
+    size_t timestamp_at = 0;
+    size_t uptime_at = 0;
+  };
+
+  void readHealthInputs(HealthInputs& inputs) const;
+  void renderHealth(HealthBody& rendered) const;
   http::HttpResponse rejectJob(const Rejection& rejection) const;
 
   const core::Clock& clock_;
@@ -100,6 +131,10 @@ class WorkerApi {
   HealthPolicy health_policy_;
   const WorkerMetrics* metrics_ = nullptr;
   jobs::OutputFeed* output_feed_ = nullptr;
+  // GET /health's last body and the inputs read for the request being answered (kept to
+  // reuse their strings' storage).
+  mutable std::optional<HealthBody> health_body_;
+  mutable HealthInputs health_inputs_;
 };
 
 }  // namespace wa::api

@@ -207,6 +207,7 @@ void HostSampler::sampleNow() {
     cgroup.jobs.found = cgroup.job_containers_found > 0;
   }
   latest_ = std::move(sample);
+  ++samples_;
 }
 
 }  // namespace wa::metrics

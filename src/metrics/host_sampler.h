@@ -77,6 +77,8 @@ class HostSampler {
   void start();
   void sampleNow();
   const HostSample& latest() const { return latest_; }
+  // How many samples were taken: changes whenever latest() does.
+  uint64_t samples() const { return samples_; }
 
  private:
   struct CpuTimes {
@@ -92,6 +94,7 @@ class HostSampler {
   std::string docker_root_dir_;
   std::function<std::vector<std::string>()> job_containers_;
   HostSample latest_;
+  uint64_t samples_ = 0;
   // The cgroup files of the job containers found so far, by container id, and the
   // hierarchy they were opened in.
   std::unordered_map<std::string, CgroupFiles> container_files_;

@@ -255,6 +255,72 @@ TEST_F(WorkerApiTest, InfoReportsTheMachineItRunsOn) {
   EXPECT_EQ(doc["cpu_threads"].GetInt(), host_.cpu_threads);
 }
 
+// GET /health is answered from the body it last rendered while nothing it shows has
+// changed; each answer must equal what a WorkerApi rendering it for the first time says.
+class HealthTest : public WorkerApiTest {
+ protected:
+  http::HttpResponse health() { return api_.health(http::HttpRequest{}); }
+
+  http::HttpResponse rendered() {
+    WorkerApi fresh{clock_,     WorkerIdentity{"worker-1", "0.1.0", {}, {"image"}, {}},
+                    host_,      sampler_,
+                    engine_,    store_,
+                    scheduler_, JobRequestParser(JobPolicy{}, jobs::ImagePolicy({}))};
+    fresh.setHealthPolicy(policy_);
+    return fresh.health(http::HttpRequest{});
+  }
+
+  void expectAsRendered() {
+    const http::HttpResponse cached = health();
+    const http::HttpResponse fresh = rendered();
+    EXPECT_EQ(cached.status, fresh.status);
+    EXPECT_EQ(cached.body, fresh.body);
+  }
+
+  static rapidjson::Document parse(const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse(body.c_str(), body.size());
+    EXPECT_FALSE(doc.HasParseError()) << body;
+    return doc;
+  }
+
+  HealthPolicy policy_;
+};
+
+TEST_F(HealthTest, TimeFieldsAreWrittenForEachRequest) {
+  const rapidjson::Document first = parse(health().body);
+  clock_.advance(core::Millis(61'250));
+  const http::HttpResponse later = health();
+  const rapidjson::Document second = parse(later.body);
+  EXPECT_EQ(second["timestamp_unix_ms"].GetInt64(), first["timestamp_unix_ms"].GetInt64() + 61'250);
+  EXPECT_EQ(second["uptime_seconds"].GetInt64(), first["uptime_seconds"].GetInt64() + 61);
+  EXPECT_EQ(second["queued_jobs"].GetInt(), 0);
+  EXPECT_EQ(later.status, 503);  // the engine was never reached
+}
+
+TEST_F(HealthTest, RenderedAgainWhenWhatItShowsChanges) {
+  expectAsRendered();
+  addJob("queued-1");  // queued count and accepted total
+  expectAsRendered();
+  EXPECT_EQ(parse(health().body)["queued_jobs"].GetInt(), 1);
+  sampler_.sampleNow();  // a new sample (cgroup figures, load, disks)
+  expectAsRendered();
+  EXPECT_TRUE(parse(health().body)["memory_total_mb"].IsInt64());
+  sampler_.setJobsPath("/nonexistent-jobs");
+  expectAsRendered();
+  EXPECT_STREQ(parse(health().body)["jobs_path"].GetString(), "/nonexistent-jobs");
+  engine_.reportConnectFailed("connection refused");  // the engine's error, a reason
+  expectAsRendered();
+  EXPECT_STREQ(parse(health().body)["docker"]["error"].GetString(), "connection refused");
+  policy_.disk_min_free_percent = 0;
+  api_.setHealthPolicy(policy_);
+  expectAsRendered();
+  EXPECT_EQ(parse(health().body)["health_limits"]["disk_min_free_percent"].GetInt(), 0);
+  scheduler_.setMaxConcurrent(7);
+  expectAsRendered();
+  EXPECT_EQ(parse(health().body)["max_concurrent_jobs"].GetInt(), 7);
+}
+
 TEST_F(WorkerApiTest, JobWithoutOutputsHasNoOutputsField) {
   addJob("job-3", jobs::JobState::kFailed);
   rapidjson::Document doc = record("job-3");
