@@ -104,19 +104,23 @@ void WorkerMetrics::onContainerStarted(std::chrono::microseconds latency) {
 }
 
 void WorkerMetrics::onHttpRequest(const http::RequestRecord& record) {
-  const std::string route(record.route);
-  registry_
-      .counter("worker_agent_http_requests_total",
-               "HTTP requests answered, by method, route pattern and status.",
-               {{"method", std::string(methodLabel(record.method))},
-                {"route", route},
-                {"status", std::to_string(record.status)}})
-      .inc();
-  registry_
-      .histogram("worker_agent_http_request_duration_seconds",
-                 "Time to build the answer to a request, by route pattern.", kHttpDurationBuckets,
-                 {{"route", route}})
-      .observe(static_cast<double>(record.duration_us) / 1e6);
+  const std::string_view method = methodLabel(record.method);
+  auto it = http_series_.find(std::tuple(method, record.route, record.status));
+  if (it == http_series_.end()) {
+    const std::string route(record.route);
+    HttpSeries series{
+        &registry_.counter("worker_agent_http_requests_total",
+                           "HTTP requests answered, by method, route pattern and status.",
+                           {{"method", std::string(method)},
+                            {"route", route},
+                            {"status", std::to_string(record.status)}}),
+        &registry_.histogram("worker_agent_http_request_duration_seconds",
+                             "Time to build the answer to a request, by route pattern.",
+                             kHttpDurationBuckets, {{"route", route}})};
+    it = http_series_.emplace(std::tuple(method, route, record.status), series).first;
+  }
+  it->second.requests->inc();
+  it->second.duration->observe(static_cast<double>(record.duration_us) / 1e6);
 }
 
 void WorkerMetrics::onDockerError(std::string_view endpoint) {

@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "core/clock.h"
 #include "docker/docker_types.h"
@@ -52,6 +54,14 @@ class WorkerMetrics {
   metrics::Histogram* job_duration_;
   metrics::Histogram* queue_wait_;
   metrics::Histogram* container_start_;
+  // The HTTP series met so far, by method label, route pattern and status, so that
+  // counting a request looks up no metric by name (the labels are bounded: known methods,
+  // route patterns, statuses).
+  struct HttpSeries {
+    metrics::Counter* requests;
+    metrics::Histogram* duration;
+  };
+  std::map<std::tuple<std::string_view, std::string, int>, HttpSeries, std::less<>> http_series_;
 };
 
 }  // namespace wa::api

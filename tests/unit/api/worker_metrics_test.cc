@@ -134,5 +134,35 @@ TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
   EXPECT_EQ(text.find("worker_agent_docker_ping_seconds"), std::string::npos) << "never pinged";
 }
 
+// Requests with the same labels add to one series, however their route text is held: the
+// series are kept by value, not by the caller's strings.
+TEST(WorkerMetricsTest, RequestsWithTheSameLabelsShareASeries) {
+  core::ManualClock clock;
+  core::EventLoop loop(clock);
+  jobs::JobStore store(jobs::RetentionPolicy{});
+  NullRunner runner;
+  jobs::Scheduler scheduler(loop, store, runner, 2, 10);
+  metrics::HostSampler sampler(loop, WA_FIXTURES_DIR "/metrics/cgroup_v2_host", core::Millis(1000));
+  docker::DockerClient docker(loop, "unix:///nonexistent.sock");
+  docker::EngineMonitor engine(loop, docker, core::Millis(2000));
+  WorkerMetrics m(clock, "1.2.3", scheduler, sampler, engine);
+  for (int i = 0; i < 3; ++i) {
+    const std::string route = std::string("/health");  // gone after each request
+    m.onHttpRequest(http::RequestRecord{"GET", route, 200, 100});
+  }
+  m.onHttpRequest(http::RequestRecord{"GET", "/health", 503, 100});
+  m.onHttpRequest(http::RequestRecord{"BREW", "unmatched", 405, 10});
+  m.onHttpRequest(http::RequestRecord{"WHEN", "unmatched", 405, 10});  // also "other"
+  const std::string text = m.render();
+  for (std::string_view line : {
+           R"(worker_agent_http_requests_total{method="GET",route="/health",status="200"} 3)",
+           R"(worker_agent_http_requests_total{method="GET",route="/health",status="503"} 1)",
+           R"(worker_agent_http_requests_total{method="other",route="unmatched",status="405"} 2)",
+           R"(worker_agent_http_request_duration_seconds_count{route="/health"} 4)",
+       }) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
+  }
+}
+
 }  // namespace
 }  // namespace wa::api
