@@ -13,6 +13,15 @@ TEST(Text, Utf8Validation) {
   EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // surrogate
   EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(isValidUtf8("\xFF"));
+  // Past, across and after the eight-byte ASCII steps.
+  EXPECT_TRUE(isValidUtf8("abcdefgh12345678"));
+  EXPECT_TRUE(isValidUtf8("abcdefg\xC3\xA9xyz1234567890"));
+  EXPECT_TRUE(isValidUtf8("abcdefghijklmno\xF0\x9F\x98\x80tail"));
+  EXPECT_FALSE(isValidUtf8("abcdefgh12345678\xFF"));
+  EXPECT_FALSE(
+      isValidUtf8("abcdefg\xC3"
+                  "12345678"));                               // a lead byte, then ASCII
+  EXPECT_FALSE(isValidUtf8("abcdefgh\xE0\x80\x80zzzzzzzz"));  // overlong mid-string
 }
 
 TEST(Text, InvalidBytesBecomeReplacementCharacters) {
@@ -27,6 +36,9 @@ TEST(Text, InvalidBytesBecomeReplacementCharacters) {
 TEST(Text, Rfc3339WithMilliseconds) {
   EXPECT_EQ(formatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(formatRfc3339Millis(1'795'813'865'123), "2026-11-27T21:11:05.123Z");
+  EXPECT_EQ(formatRfc3339Millis(951'782'400'007), "2000-02-29T00:00:00.007Z");
+  EXPECT_EQ(formatRfc3339Millis(253'402'300'799'999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(formatRfc3339Millis(253'402'300'800'000), "10000-01-01T00:00:00.000Z");
 }
 
 TEST(Text, Base64EncodesTheRfc4648Vectors) {
