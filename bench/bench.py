@@ -420,6 +420,20 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def cmake_build_type(binary):
+    """CMAKE_BUILD_TYPE of the build tree BINARY comes from (BUILD_DIR/src/worker-agent)."""
+    cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(binary))),
+                         "CMakeCache.txt")
+    try:
+        with open(cache) as f:
+            for line in f:
+                if line.startswith("CMAKE_BUILD_TYPE:"):
+                    return line.strip().split("=", 1)[1]
+    except OSError:
+        pass
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", default=os.path.join(REPO, "build/src/worker-agent"))
@@ -436,8 +450,13 @@ def main():
                                        "with its npm dependencies installed; skipped when absent")
     args = ap.parse_args()
 
+    build_type = cmake_build_type(args.binary)
+    if build_type not in ("Release", "RelWithDebInfo"):
+        print("warning: %s is a %s build; the figures are not those of the package"
+              % (args.binary, build_type or "unknown"), file=sys.stderr)
     results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": args.rounds,
-               "image": IMAGE, "cpus": os.cpu_count()}
+               "image": IMAGE, "cpus": os.cpu_count(), "binary": args.binary,
+               "build_type": build_type}
     rows = []
 
     # 1 and 2: job latency and throughput, engine floor and worker-agent in alternating
