@@ -56,12 +56,15 @@ def call(conn, method, path, body=None, ok=(200, 201, 204)):
     return json.loads(data) if data else None
 
 
-def engine_job(conn, label):
-    """create -> attach -> start -> stdin -> wait -> remove: what every worker must do."""
-    created = call(conn, "POST", "/containers/create", {
-        "Image": IMAGE, "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
-        "OpenStdin": True, "StdinOnce": True, "Tty": False, "Labels": {"bench": label},
-        "HostConfig": {"NetworkMode": "none"}})
+def engine_job(conn, label, create_extra=None):
+    """create -> attach -> start -> stdin -> wait -> remove: what every worker must do.
+    create_extra: fields added to the create body (HostConfig merged)."""
+    body = {"Image": IMAGE, "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
+            "OpenStdin": True, "StdinOnce": True, "Tty": False, "Labels": {"bench": label},
+            "HostConfig": {"NetworkMode": "none"}}
+    for key, value in (create_extra or {}).items():
+        body[key] = dict(body[key], **value) if key == "HostConfig" else value
+    created = call(conn, "POST", "/containers/create", body)
     cid = created["Id"]
     attach = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     attach.connect(DOCKER_SOCK)
@@ -90,12 +93,12 @@ def engine_job(conn, label):
         raise RuntimeError("engine job went wrong: %s" % status)
 
 
-def engine_sequential(n):
+def engine_sequential(n, create_extra=None):
     conn = UnixHTTPConnection()
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        engine_job(conn, "floor")
+        engine_job(conn, "floor", create_extra)
         times.append(time.perf_counter() - t)
     conn.close()
     return times
