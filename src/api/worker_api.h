@@ -47,6 +47,35 @@ std::vector<std::string> healthReasons(const metrics::HostSample& sample,
                                        const HealthPolicy& policy, const std::string& jobs_path,
                                        const std::string& docker_root_dir);
 
+// Everything GET /health shows but the time: while none of it changes, WorkerApi sends
+// the body it last rendered again, with only timestamp_unix_ms and uptime_seconds written
+// anew. (WorkerApi's own; declared out of it so that they are complete types where it
+// holds them.)
+struct HealthInputs {
+  uint64_t samples = 0;
+  bool engine_reachable = false;
+  std::optional<double> ping_ms;
+  std::string engine_error;
+  std::string limits_unenforced;
+  std::string jobs_path;
+  std::string docker_root_dir;
+  size_t running = 0;
+  size_t queued = 0;
+  size_t max_concurrent = 0;
+  uint64_t accepted = 0;
+  uint64_t finished = 0;
+  uint64_t failed = 0;
+  HealthPolicy policy;
+  bool operator==(const HealthInputs&) const = default;
+};
+struct HealthBody {
+  HealthInputs inputs;
+  int status = 200;
+  std::string body;  // with a 0 where each time field's value goes
+  size_t timestamp_at = 0;
+  size_t uptime_at = 0;
+};
+
 class WorkerApi {
  public:
   WorkerApi(const core::Clock& clock, WorkerIdentity identity, const metrics::HostInfo& host,
@@ -87,33 +116,6 @@ class WorkerApi {
   http::HttpResponse cancelJob(const std::string& job_id);
 
  private:
-  // Everything GET /health shows but the time: while none of it changes, the body last
-  // rendered is sent again with only timestamp_unix_ms and uptime_seconds written anew.
-  struct HealthInputs {
-    uint64_t samples = 0;
-    bool engine_reachable = false;
-    std::optional<double> ping_ms;
-    std::string engine_error;
-    std::string limits_unenforced;
-    std::string jobs_path;
-    std::string docker_root_dir;
-    size_t running = 0;
-    size_t queued = 0;
-    size_t max_concurrent = 0;
-    uint64_t accepted = 0;
-    uint64_t finished = 0;
-    uint64_t failed = 0;
-    HealthPolicy policy;
-    bool operator==(const HealthInputs&) const = default;
-  };
-  struct HealthBody {
-    HealthInputs inputs;
-    int status = 200;
-    std::string body;  // with a 0 where each time field's value goes
-    size_t timestamp_at = 0;
-    size_t uptime_at = 0;
-  };
-
   void readHealthInputs(HealthInputs& inputs) const;
   void renderHealth(HealthBody& rendered) const;
   http::HttpResponse rejectJob(const Rejection& rejection) const;

@@ -104,23 +104,27 @@ void WorkerMetrics::onContainerStarted(std::chrono::microseconds latency) {
 }
 
 void WorkerMetrics::onHttpRequest(const http::RequestRecord& record) {
-  const std::string_view method = methodLabel(record.method);
-  auto it = http_series_.find(std::tuple(method, record.route, record.status));
-  if (it == http_series_.end()) {
-    const std::string route(record.route);
-    HttpSeries series{
-        &registry_.counter("worker_agent_http_requests_total",
-                           "HTTP requests answered, by method, route pattern and status.",
-                           {{"method", std::string(method)},
-                            {"route", route},
-                            {"status", std::to_string(record.status)}}),
+  auto route = http_series_.find(record.route);
+  if (route == http_series_.end()) {
+    RouteSeries series;
+    series.duration =
         &registry_.histogram("worker_agent_http_request_duration_seconds",
                              "Time to build the answer to a request, by route pattern.",
-                             kHttpDurationBuckets, {{"route", route}})};
-    it = http_series_.emplace(std::tuple(method, route, record.status), series).first;
+                             kHttpDurationBuckets, {{"route", std::string(record.route)}});
+    route = http_series_.emplace(std::string(record.route), std::move(series)).first;
   }
-  it->second.requests->inc();
-  it->second.duration->observe(static_cast<double>(record.duration_us) / 1e6);
+  // A label from methodLabel's fixed set, so the key's view outlives the request.
+  const std::pair<std::string_view, int> key(methodLabel(record.method), record.status);
+  metrics::Counter*& requests = route->second.requests[key];
+  if (requests == nullptr) {
+    requests = &registry_.counter("worker_agent_http_requests_total",
+                                  "HTTP requests answered, by method, route pattern and status.",
+                                  {{"method", std::string(key.first)},
+                                   {"route", route->first},
+                                   {"status", std::to_string(record.status)}});
+  }
+  requests->inc();
+  route->second.duration->observe(static_cast<double>(record.duration_us) / 1e6);
 }
 
 void WorkerMetrics::onDockerError(std::string_view endpoint) {

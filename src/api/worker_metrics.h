@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <tuple>
+#include <utility>
 
 #include "core/clock.h"
 #include "docker/docker_types.h"
@@ -54,14 +54,14 @@ class WorkerMetrics {
   metrics::Histogram* job_duration_;
   metrics::Histogram* queue_wait_;
   metrics::Histogram* container_start_;
-  // The HTTP series met so far, by method label, route pattern and status, so that
-  // counting a request looks up no metric by name (the labels are bounded: known methods,
-  // route patterns, statuses).
-  struct HttpSeries {
-    metrics::Counter* requests;
-    metrics::Histogram* duration;
+  // The HTTP series met so far, so that counting a request looks up no metric by name
+  // (the labels are bounded: route patterns, known methods, statuses): by route, its
+  // duration histogram and its request counters by method label and status.
+  struct RouteSeries {
+    metrics::Histogram* duration = nullptr;
+    std::map<std::pair<std::string_view, int>, metrics::Counter*> requests;
   };
-  std::map<std::tuple<std::string_view, std::string, int>, HttpSeries, std::less<>> http_series_;
+  std::map<std::string, RouteSeries, std::less<>> http_series_;
 };
 
 }  // namespace wa::api
