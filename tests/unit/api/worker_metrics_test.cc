@@ -73,17 +73,23 @@ TEST(HealthReasonsTest, ZeroDisablesARuleAndUnknownValuesNeverDegrade) {
   EXPECT_TRUE(healthReasons(unknown, engine, HealthPolicy{90, 5}, "/jobs", "").empty());
 }
 
-TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
+// WorkerMetrics over real parts that contact nothing: the monitor is never started and
+// the sampler reads a fixture tree.
+class WorkerMetricsTest : public ::testing::Test {
+ protected:
   core::ManualClock clock;
-  core::EventLoop loop(clock);
-  jobs::JobStore store(jobs::RetentionPolicy{});
+  core::EventLoop loop{clock};
+  jobs::JobStore store{jobs::RetentionPolicy{}};
   NullRunner runner;
-  jobs::Scheduler scheduler(loop, store, runner, 2, 10);
-  metrics::HostSampler sampler(loop, WA_FIXTURES_DIR "/metrics/cgroup_v2_host", core::Millis(1000));
+  jobs::Scheduler scheduler{loop, store, runner, 2, 10};
+  metrics::HostSampler sampler{loop, WA_FIXTURES_DIR "/metrics/cgroup_v2_host", core::Millis(1000)};
+  docker::DockerClient docker{loop, "unix:///nonexistent.sock"};
+  docker::EngineMonitor engine{loop, docker, core::Millis(2000)};
+  WorkerMetrics m{clock, "1.2.3", scheduler, sampler, engine};
+};
+
+TEST_F(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
   sampler.sampleNow();
-  docker::DockerClient docker(loop, "unix:///nonexistent.sock");
-  docker::EngineMonitor engine(loop, docker, core::Millis(2000));
-  WorkerMetrics m(clock, "1.2.3", scheduler, sampler, engine);
 
   jobs::Job job;
   job.state = jobs::JobState::kFailed;
@@ -136,16 +142,7 @@ TEST(WorkerMetricsTest, RendersEventsAndStateWithConventionalNames) {
 
 // Requests with the same labels add to one series, however their route text is held: the
 // series are kept by value, not by the caller's strings.
-TEST(WorkerMetricsTest, RequestsWithTheSameLabelsShareASeries) {
-  core::ManualClock clock;
-  core::EventLoop loop(clock);
-  jobs::JobStore store(jobs::RetentionPolicy{});
-  NullRunner runner;
-  jobs::Scheduler scheduler(loop, store, runner, 2, 10);
-  metrics::HostSampler sampler(loop, WA_FIXTURES_DIR "/metrics/cgroup_v2_host", core::Millis(1000));
-  docker::DockerClient docker(loop, "unix:///nonexistent.sock");
-  docker::EngineMonitor engine(loop, docker, core::Millis(2000));
-  WorkerMetrics m(clock, "1.2.3", scheduler, sampler, engine);
+TEST_F(WorkerMetricsTest, RequestsWithTheSameLabelsShareASeries) {
   for (int i = 0; i < 3; ++i) {
     const std::string route = std::string("/health");  // gone after each request
     m.onHttpRequest(http::RequestRecord{"GET", route, 200, 100});
