@@ -329,7 +329,11 @@ def rss_by_mapping(pid, top=8):
 
 # --- HTTP: wrk against worker-agent and nginx ------------------------------------------
 
-def wrk(url, seconds, connections=64, threads=2):
+def wrk(url, seconds, connections=64, threads=1):
+    """One client thread by default: on 2 cores, two wrk threads and a one-thread server
+    are three runnable threads, and wrk's latency then includes its own threads waiting
+    for the CPU they share (p99 ~5 ms even with the server pinned to a core of its own;
+    bench/README)."""
     out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
