@@ -1,7 +1,6 @@
 #include "api/worker_api.h"
 
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <array>
@@ -13,25 +12,24 @@
 #include <memory>
 #include <type_traits>
 
+#include "api/json_writer.h"
 #include "core/log.h"
 #include "core/text.h"
 
 namespace wa::api {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 
-void key(Writer& w, std::string_view k) {
-  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-}
+// A member's name: Writer::Key is Writer::String in the writer's state.
+void key(Writer& w, std::string_view k) { w.EscapedString(k); }
 
 // Writes text as a JSON string; bytes that are not UTF-8 become U+FFFD.
 void string(Writer& w, std::string_view text) {
   if (core::isValidUtf8(text)) {
-    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    w.EscapedString(text);
   } else {
-    const std::string clean = core::toValidUtf8(text);
-    w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+    w.EscapedString(core::toValidUtf8(text));
   }
 }
 
