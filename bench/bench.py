@@ -566,10 +566,12 @@ def main():
             print("round %d/%d done" % (r + 1, args.rounds), file=sys.stderr)
         floor_conn.close()
 
-        results["engine_floor"] = {"ms_per_job": median(floor_lat) * 1000, "jobs_per_s_at_4": median(floor_tp)}
+        results["engine_floor"] = {"ms_per_job": median(floor_lat) * 1000, "jobs_per_s_at_4": median(floor_tp),
+                                   "jobs_per_s_at_4_rounds": floor_tp}
         results["worker_agent"] = {"ms_per_job": median(wa_lat) * 1000,
                                    "ms_per_job_output_stream": median(wa_stream_lat) * 1000,
                                    "jobs_per_s_at_4": median(wa_tp),
+                                   "jobs_per_s_at_4_rounds": wa_tp,
                                    # Each job against the floor job run just before it.
                                    "ms_over_floor_paired": median(
                                        [(w - f) * 1000 for w, f in zip(wa_lat, floor_lat)]),
@@ -605,6 +607,7 @@ def main():
                          "worker_agent_p99_ms": median([x["p99_ms"] for x in wa_runs]),
                          "nginx_p99_ms": median([x["p99_ms"] for x in ng_runs]),
                          "worker_agent_non_2xx": sum(x["non_2xx"] for x in wa_runs),
+                         "worker_agent_runs": wa_runs, "nginx_runs": ng_runs,
                          "body_bytes": len(health_bytes if name == "GET /health" else job_bytes)}
                 http_results[name] = entry
                 rows.append((name + " req/s", entry["nginx_rps"], entry["worker_agent_rps"], "nginx"))
