@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Where a server's CPU goes under wrk: worker-agent's GET /health against nginx (one
-worker process) serving a file of the same bytes, rounds interleaved; medians.
+"""Where a server's CPU goes under wrk: worker-agent's GET /health and GET /jobs/{id} (a
+finished busybox job) against nginx (one worker process) serving files of the same
+bytes, rounds interleaved; medians.
 
 For each 5-second wrk run (one thread, 64 connections, as bench.py) it reads the
 server process's user and system CPU time from /proc/PID/stat before and after, and
@@ -14,7 +15,7 @@ connections each waiting for its answer the mean latency is 64 / (requests/s):
 the CPU per request is what the server can still change, and its kernel share is
 the part that belongs to the loopback TCP stack rather than to the server's code.
 
-    bench/cpu.py [BINARY] [--rounds 3] [--seconds 5] [--strace]
+    bench/cpu.py [BINARY ...] [--rounds 3] [--seconds 5] [--strace]
 """
 
 import argparse
@@ -81,58 +82,75 @@ def nginx_worker_pid(master_pid):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("binary", nargs="?", default=os.path.join(bench.REPO, "build/src/worker-agent"))
+    ap.add_argument("binaries", nargs="*", metavar="BINARY",
+                    default=[os.path.join(bench.REPO, "build/src/worker-agent")],
+                    help="one or more worker-agent binaries, measured side by side")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--strace", action="store_true", help="also count system calls per request")
     args = ap.parse_args()
 
-    proc, wa = bench.start_worker_agent(args.binary, {
-        "worker_id": "bench-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
-        "shutdown_drain_seconds": 0, "jobs_path": tempfile.gettempdir()})
-    nginx = nroot = None
+    workers, nginx, nroot = [], None, None
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", wa.port)
-        conn.request("GET", "/health")
-        body = conn.getresponse().read()
+        for binary in args.binaries:
+            workers.append(bench.start_worker_agent(binary, {
+                "worker_id": "bench-" + uuid.uuid4().hex[:6], "listen": "127.0.0.1", "port": 0,
+                "shutdown_drain_seconds": 0, "jobs_path": tempfile.gettempdir()}))
+        # Each worker runs the same job; the first one's answers are nginx's files.
+        job_paths = ["/jobs/" + wa.run_job() for _, wa in workers]
+        paths = {"GET /health": ("health.json", ["/health"] * len(workers)),
+                 "GET /jobs/{id}": ("job.json", job_paths)}
+        bodies = {}
+        conn = http.client.HTTPConnection("127.0.0.1", workers[0][1].port)
+        for file, targets in paths.values():
+            conn.request("GET", targets[0])
+            bodies[file] = conn.getresponse().read()
         conn.close()
-        nginx, nport, nroot = bench.start_nginx({"health.json": body})
-        servers = {"worker-agent": (proc.pid, "http://127.0.0.1:%d/health" % wa.port),
-                   "nginx": (nginx_worker_pid(nginx.pid), "http://127.0.0.1:%d/health.json" % nport)}
-        runs = {name: [] for name in servers}
+        nginx, nport, nroot = bench.start_nginx(bodies)
+        labels = ["worker-agent"] if len(workers) == 1 else args.binaries
+        servers = {}
+        for name, (file, targets) in paths.items():
+            for label, (proc, wa), target in zip(labels, workers, targets):
+                servers[name, label] = (proc.pid, "http://127.0.0.1:%d%s" % (wa.port, target))
+            servers[name, "nginx"] = (nginx_worker_pid(nginx.pid),
+                                      "http://127.0.0.1:%d/%s" % (nport, file))
+        runs = {key: [] for key in servers}
         for _ in range(args.rounds):
-            for name, (pid, url) in servers.items():
-                runs[name].append(measured_run(pid, url, args.seconds))
-        calls = {name: syscalls_per_request(pid, url) for name, (pid, url) in servers.items()} \
+            for key, (pid, url) in servers.items():
+                runs[key].append(measured_run(pid, url, args.seconds))
+        calls = {key: syscalls_per_request(pid, url) for key, (pid, url) in servers.items()} \
             if args.strace else {}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        for proc, _ in workers:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
         if nginx:
             nginx.send_signal(signal.SIGQUIT)
             nginx.wait(10)
             shutil.rmtree(nroot, ignore_errors=True)
 
-    print("GET /health, %d B body; wrk 1 thread, 64 connections, %d s x %d rounds; medians"
-          % (len(body), args.seconds, args.rounds))
-    print("%-14s %9s %8s %8s %10s %8s %8s" % ("server", "req/s", "p50 ms", "p99 ms", "us/request",
+    print("wrk 1 thread, 64 connections, %d s x %d rounds; medians" % (args.seconds, args.rounds))
+    print("%-30s %9s %8s %8s %10s %8s %8s" % ("server", "req/s", "p50 ms", "p99 ms", "us/request",
                                                "kernel", "cores"))
     med = {}
-    for name, rs in runs.items():
-        med[name] = {k: statistics.median(r[k] for r in rs)
-                     for k in ("rps", "p50_ms", "p99_ms", "us_per_request", "kernel_share", "cores")}
-        m = med[name]
-        print("%-14s %9.0f %8.2f %8.2f %10.2f %7.0f%% %8.2f" % (
-            name, m["rps"], m["p50_ms"], m["p99_ms"], m["us_per_request"], m["kernel_share"] * 100,
-            m["cores"]))
+    for (name, server), rs in runs.items():
+        med[name, server] = m = {k: statistics.median(r[k] for r in rs) for k in (
+            "rps", "p50_ms", "p99_ms", "us_per_request", "kernel_share", "cores")}
+        print("%-30s %9.0f %8.2f %8.2f %10.2f %7.0f%% %8.2f" % (
+            "%s, %s" % (name, server), m["rps"], m["p50_ms"], m["p99_ms"], m["us_per_request"],
+            m["kernel_share"] * 100, m["cores"]))
         for r in rs:
             print("  run: %.0f req/s, p50 %.2f, p99 %.2f ms, %.2f us/request, kernel %.0f%%" % (
                 r["rps"], r["p50_ms"], r["p99_ms"], r["us_per_request"], r["kernel_share"] * 100))
-    print("worker-agent / nginx CPU per request: %.2fx" % (
-        med["worker-agent"]["us_per_request"] / med["nginx"]["us_per_request"]))
-    for name, c in calls.items():
-        print("%s system calls per request: %s" % (
-            name, ", ".join("%s %.2f" % kv for kv in c.items())))
+    for name, (file, _) in paths.items():
+        for label in labels:
+            print("%s (%d B): %s / nginx CPU per request %.2fx, req/s %.2fx" % (
+                name, len(bodies[file]), label,
+                med[name, label]["us_per_request"] / med[name, "nginx"]["us_per_request"],
+                med[name, label]["rps"] / med[name, "nginx"]["rps"]))
+    for (name, server), c in calls.items():
+        print("%s, %s: system calls per request: %s" % (
+            name, server, ", ".join("%s %.2f" % kv for kv in c.items())))
 
 
 if __name__ == "__main__":
