@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -91,34 +92,57 @@ std::string toValidUtf8(std::string_view s) {
   return out;
 }
 
-std::string formatRfc3339Millis(int64_t unix_ms) {
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  const int millis = static_cast<int>(unix_ms % 1000);
-  tm utc{};
-  gmtime_r(&seconds, &utc);
-  const int year = utc.tm_year + 1900;
-  if (year < 0 || year > 9999 || millis < 0) {  // outside what job times can be
-    char buf[64];  // roomy enough for any int fields, so the compiler can prove no truncation
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
-    return buf;
-  }
-  // The digits written in place: this is on every job record's path, where snprintf was
-  // most of the cost of rendering one.
-  std::string out = "0000-00-00T00:00:00.000Z";
-  const auto digits = [&](size_t at, int value, int width) {
-    for (size_t k = at + static_cast<size_t>(width); k-- > at; value /= 10) {
+std::optional<Rfc3339MillisText> formatRfc3339MillisInPlace(int64_t unix_ms) {
+  constexpr int64_t kMsPerDay = int64_t{86'400'000};
+  constexpr int64_t kEndOf9999 = int64_t{253'402'300'800'000};  // 10000-01-01T00:00:00Z
+  if (unix_ms < 0 || unix_ms >= kEndOf9999) return std::nullopt;
+  // The civil date of a day count, in the proleptic Gregorian calendar, by 400-year eras
+  // counted from 0000-03-01 (so that the leap day ends a year).
+  const int64_t days = unix_ms / kMsPerDay + 719'468;  // days since 0000-03-01
+  const int64_t era = days / 146'097;
+  const int64_t day_of_era = days - era * 146'097;  // [0, 146096]
+  const int64_t year_of_era =
+      (day_of_era - day_of_era / 1'460 + day_of_era / 36'524 - day_of_era / 146'096) / 365;
+  const int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const int64_t month_from_march = (5 * day_of_year + 2) / 153;  // [0, 11]
+  const int64_t day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+  const int64_t month = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
+  const int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  const int64_t ms_of_day = unix_ms % kMsPerDay;
+
+  Rfc3339MillisText out;
+  constexpr std::string_view kPattern = "0000-00-00T00:00:00.000Z";
+  std::copy(kPattern.begin(), kPattern.end(), out.begin());
+  const auto digits = [&out](size_t at, int64_t value, size_t width) {
+    for (size_t k = at + width; k-- > at; value /= 10) {
       out[k] = static_cast<char>('0' + value % 10);
     }
   };
   digits(0, year, 4);
-  digits(5, utc.tm_mon + 1, 2);
-  digits(8, utc.tm_mday, 2);
-  digits(11, utc.tm_hour, 2);
-  digits(14, utc.tm_min, 2);
-  digits(17, utc.tm_sec, 2);
-  digits(20, millis, 3);
+  digits(5, month, 2);
+  digits(8, day, 2);
+  digits(11, ms_of_day / 3'600'000, 2);
+  digits(14, ms_of_day / 60'000 % 60, 2);
+  digits(17, ms_of_day / 1'000 % 60, 2);
+  digits(20, ms_of_day % 1'000, 3);
   return out;
+}
+
+std::string formatRfc3339Millis(int64_t unix_ms) {
+  // Job times: written in place, where snprintf and gmtime_r were most of the cost of
+  // rendering a job record.
+  if (const auto text = formatRfc3339MillisInPlace(unix_ms)) {
+    return std::string(text->data(), text->size());
+  }
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  const int millis = static_cast<int>(unix_ms % 1000);
+  tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[64];  // roomy enough for any int fields, so the compiler can prove no truncation
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+  return buf;
 }
 
 std::string base64Encode(std::string_view data, Base64Alphabet alphabet) {

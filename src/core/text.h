@@ -1,6 +1,7 @@
 // Small text helpers shared by the layers that render JSON for people and machines.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,10 @@ bool isValidUtf8(std::string_view s);
 std::string toValidUtf8(std::string_view s);
 // "2026-11-27T19:31:05.123Z": RFC 3339, UTC, millisecond precision.
 std::string formatRfc3339Millis(int64_t unix_ms);
+// The same 24 characters without an allocation or the C library's calendar, for a time
+// from 1970 through 9999 (every time a job has); nullopt outside those years.
+using Rfc3339MillisText = std::array<char, 24>;
+std::optional<Rfc3339MillisText> formatRfc3339MillisInPlace(int64_t unix_ms);
 
 // Base64 (RFC 4648). kStandard is section 4 ("+/"), kUrl section 5 ("-_"); both padded.
 enum class Base64Alphabet { kStandard, kUrl };

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <string>
+
 namespace wa::core {
 namespace {
 
@@ -39,6 +44,53 @@ TEST(Text, Rfc3339WithMilliseconds) {
   EXPECT_EQ(formatRfc3339Millis(951'782'400'007), "2000-02-29T00:00:00.007Z");
   EXPECT_EQ(formatRfc3339Millis(253'402'300'799'999), "9999-12-31T23:59:59.999Z");
   EXPECT_EQ(formatRfc3339Millis(253'402'300'800'000), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(formatRfc3339Millis(-1'000), "1969-12-31T23:59:59.000Z");
+}
+
+// The C library's calendar, as formatRfc3339Millis once wrote every time.
+std::string gmtimeRfc3339Millis(int64_t unix_ms) {
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+TEST(Text, Rfc3339InPlaceAgreesWithTheCLibrary) {
+  const auto inPlace = [](int64_t unix_ms) {
+    const auto text = formatRfc3339MillisInPlace(unix_ms);
+    return text ? std::string(text->data(), text->size()) : std::string("nullopt");
+  };
+  constexpr int64_t kDay = 86'400'000;
+  constexpr int64_t kEnd = 253'402'300'800'000;  // 10000-01-01
+  EXPECT_EQ(inPlace(-1), "nullopt");
+  EXPECT_EQ(inPlace(kEnd), "nullopt");
+  EXPECT_EQ(inPlace(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(inPlace(kEnd - 1), "9999-12-31T23:59:59.999Z");
+  // Around the calendar's turns: the leap days of 2000, 2024 and 2400, the days where
+  // 2100 and 2200 have none, and New Year 2100.
+  for (const int64_t day : {int64_t{11'016}, int64_t{19'782}, int64_t{157'113}, int64_t{47'541},
+                            int64_t{84'065}, int64_t{47'482}}) {
+    for (int64_t d = day - 3; d <= day + 3; ++d) {
+      for (const int64_t ms : {int64_t{0}, int64_t{1}, kDay - 1}) {
+        const int64_t t = d * kDay + ms;
+        EXPECT_EQ(inPlace(t), gmtimeRfc3339Millis(t)) << t;
+      }
+    }
+  }
+  // Every day from 1970 to 9999 at a time of day that moves, and 200,000 random times.
+  for (int64_t t = 0; t < kEnd; t += kDay + 3'599'997) {
+    ASSERT_EQ(inPlace(t), gmtimeRfc3339Millis(t)) << t;
+  }
+  std::mt19937_64 random(20261128);
+  for (int i = 0; i < 200'000; ++i) {
+    const auto t = static_cast<int64_t>(random() % static_cast<uint64_t>(kEnd));
+    ASSERT_EQ(inPlace(t), gmtimeRfc3339Millis(t)) << t;
+    ASSERT_EQ(formatRfc3339Millis(t), gmtimeRfc3339Millis(t)) << t;
+  }
 }
 
 TEST(Text, Base64EncodesTheRfc4648Vectors) {
