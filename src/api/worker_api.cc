@@ -20,9 +20,9 @@ namespace wa::api {
 namespace {
 
 using Writer = JsonWriter;
+using Name = JsonWriter::Name;
 
-// A member's name: Writer::Key is Writer::String in the writer's state.
-void key(Writer& w, std::string_view k) { w.EscapedString(k); }
+void key(Writer& w, Name name) { w.MemberName(name); }
 
 // Writes text as a JSON string; bytes that are not UTF-8 become U+FFFD.
 void string(Writer& w, std::string_view text) {
@@ -40,10 +40,12 @@ void stringList(Writer& w, const std::vector<std::string>& list) {
 }
 
 void timestamp(Writer& w, const std::optional<int64_t>& unix_ms) {
-  if (unix_ms) {
-    string(w, core::formatRfc3339Millis(*unix_ms));
-  } else {
+  if (!unix_ms) {
     w.Null();
+  } else if (const auto text = core::formatRfc3339MillisInPlace(*unix_ms)) {
+    w.EscapedString(std::string_view(text->data(), text->size()));  // ASCII digits
+  } else {
+    string(w, core::formatRfc3339Millis(*unix_ms));
   }
 }
 
@@ -65,19 +67,19 @@ void optionalDouble(Writer& w, const std::optional<double>& v, double scale = 10
 }
 
 // One "name": value member. The overloads keep each member of a JSON object on one line.
-void field(Writer& w, std::string_view name, std::string_view text) {
+void field(Writer& w, Name name, std::string_view text) {
   key(w, name);
   string(w, text);
 }
 // A string literal would otherwise pick the bool overload (a standard conversion beats
 // the conversion to string_view): make such a call fail to compile instead.
-void field(Writer& w, std::string_view name, const char* text) = delete;
-void field(Writer& w, std::string_view name, bool value) {
+void field(Writer& w, Name name, const char* text) = delete;
+void field(Writer& w, Name name, bool value) {
   key(w, name);
   w.Bool(value);
 }
 template <std::integral T>
-void field(Writer& w, std::string_view name, T value) {
+void field(Writer& w, Name name, T value) {
   key(w, name);
   if constexpr (std::is_signed_v<T>) {
     w.Int64(static_cast<int64_t>(value));
@@ -86,16 +88,16 @@ void field(Writer& w, std::string_view name, T value) {
   }
 }
 template <std::integral T>
-void field(Writer& w, std::string_view name, const std::optional<T>& value) {
+void field(Writer& w, Name name, const std::optional<T>& value) {
   key(w, name);
   optionalInt(w, value);
 }
-void field(Writer& w, std::string_view name, const std::vector<std::string>& list) {
+void field(Writer& w, Name name, const std::vector<std::string>& list) {
   key(w, name);
   stringList(w, list);
 }
 // A string, or null when it is empty (not known, or none).
-void stringOrNull(Writer& w, std::string_view name, std::string_view text) {
+void stringOrNull(Writer& w, Name name, std::string_view text) {
   key(w, name);
   if (text.empty()) {
     w.Null();
@@ -104,7 +106,7 @@ void stringOrNull(Writer& w, std::string_view name, std::string_view text) {
   }
 }
 // An integer, or null when it is 0 (no limit).
-void limitOrNull(Writer& w, std::string_view name, int64_t value) {
+void limitOrNull(Writer& w, Name name, int64_t value) {
   key(w, name);
   if (value == 0) {
     w.Null();
@@ -376,7 +378,7 @@ std::vector<std::string> healthReasons(const metrics::HostSample& sample,
 
 namespace {
 void cgroupUsage(Writer& w, const metrics::CgroupUsage& u) {
-  const auto field = [&](const char* name, const std::optional<uint64_t>& v) {
+  const auto field = [&](Name name, const std::optional<uint64_t>& v) {
     key(w, name);
     optionalInt(w, v);
   };
@@ -450,7 +452,7 @@ void WorkerApi::renderHealth(HealthBody& rendered) const {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   // A 0 as a time field's value, where health() writes the time of each request.
-  const auto placeholder = [&](const char* name) {
+  const auto placeholder = [&](Name name) {
     field(w, name, 0);
     return buffer.GetSize() - 1;
   };

@@ -33,6 +33,18 @@ TEST(JsonWriterTest, EveryByteIsWrittenAsRapidJsonWritesIt) {
   }
 }
 
+// Strings are read eight bytes at a time while no byte needs an escape: each byte value
+// in each place of a word, in the first, a middle and the last word, and in the tail.
+TEST(JsonWriterTest, EveryByteInEveryPlaceOfAWordIsWrittenAsRapidJsonWritesIt) {
+  for (int byte = 0; byte < 256; ++byte) {
+    for (size_t place = 0; place < 27; ++place) {
+      std::string text = "abcdefghijklmnopqrstuvwxyz0";  // three words and a tail of 3
+      text[place] = static_cast<char>(byte);
+      ASSERT_EQ(escaped(text), rapidjsonString(text)) << "byte " << byte << " at " << place;
+    }
+  }
+}
+
 TEST(JsonWriterTest, EscapesAsJsonRequires) {
   EXPECT_EQ(escaped(""), "\"\"");
   EXPECT_EQ(escaped("say \"hi\"\\\n"), R"("say \"hi\"\\\n")");
@@ -42,9 +54,22 @@ TEST(JsonWriterTest, EscapesAsJsonRequires) {
 
 TEST(JsonWriterTest, RandomTextIsWrittenAsRapidJsonWritesIt) {
   // Mostly the bytes that matter: escapes, control characters, UTF-8 sequences.
-  const std::string_view pieces[] = {"a", "Z", " ", "\"", "\\", "\n", "\r", "\t",
-                                     std::string_view("\x00", 1), "\x01", "\x1f",
-                                     "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+  const std::string_view pieces[] = {"a",
+                                     "Z",
+                                     " ",
+                                     "\"",
+                                     "\\",
+                                     "\n",
+                                     "\r",
+                                     "\t",
+                                     "plain text",
+                                     std::string_view("\x00", 1),
+                                     "\x01",
+                                     "\x1f",
+                                     "\x7f",
+                                     "\xc3\xa9",
+                                     "\xe2\x82\xac",
+                                     "\xf0\x9f\x98\x80",
                                      "{\"job_id\": \"x\"}"};
   std::mt19937 random(7);
   for (int round = 0; round < 500; ++round) {
@@ -59,6 +84,35 @@ TEST(JsonWriterTest, LongTextGrowsTheBuffer) {
   std::string text(300000, 'x');
   for (size_t k = 0; k < text.size(); k += 97) text[k] = '"';
   EXPECT_EQ(escaped(text), rapidjsonString(text));
+}
+
+TEST(JsonWriterTest, MemberNamesAreWrittenAsRapidJsonWritesKeys) {
+  rapidjson::StringBuffer ours;
+  JsonWriter w(ours);
+  rapidjson::StringBuffer theirs;
+  rapidjson::Writer<rapidjson::StringBuffer> r(theirs);
+  w.StartObject();
+  r.StartObject();
+  // Names are checked when compiled: each call takes its literal.
+  EXPECT_TRUE(w.MemberName("job_id"));
+  EXPECT_TRUE(w.Int(1));
+  EXPECT_TRUE(w.MemberName(""));
+  EXPECT_TRUE(w.StartArray());
+  EXPECT_TRUE(w.EndArray());
+  EXPECT_TRUE(w.MemberName("caf\xc3\xa9"));
+  EXPECT_TRUE(w.EscapedString("x"));
+  r.Key("job_id");
+  r.Int(1);
+  r.Key("");
+  r.StartArray();
+  r.EndArray();
+  r.Key("caf\xc3\xa9");
+  r.String("x");
+  w.EndObject();
+  r.EndObject();
+  EXPECT_TRUE(w.IsComplete());
+  EXPECT_EQ(std::string_view(ours.GetString(), ours.GetSize()),
+            std::string_view(theirs.GetString(), theirs.GetSize()));
 }
 
 TEST(JsonWriterTest, TakesItsPlaceAmongOtherValues) {
