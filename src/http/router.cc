@@ -26,6 +26,16 @@ bool isParameter(std::string_view segment) {
   return segment.size() >= 3 && segment.front() == '{' && segment.back() == '}';
 }
 
+// Whether an Allow list ("GET, DELETE") names method.
+bool listsMethod(std::string_view list, std::string_view method) {
+  for (;;) {
+    const size_t comma = list.find(", ");
+    if (list.substr(0, comma) == method) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 2);
+  }
+}
+
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -60,26 +70,30 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
   if (path.empty() || path.front() != '/') return result;
 
   const std::vector<std::string_view> raw = splitPath(path);
+  // Only a segment with a %-escape is decoded (never to "": an escape is one byte); the
+  // others are their own decoding.
   std::vector<std::string> decoded(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
-    if (!percentDecode(raw[i], &decoded[i])) {
+    if (raw[i].find('%') != std::string_view::npos && !percentDecode(raw[i], &decoded[i])) {
       result.kind = MatchKind::kBadEncoding;
       return result;
     }
   }
+  const auto value = [&](size_t i) {
+    return decoded[i].empty() ? raw[i] : std::string_view(decoded[i]);
+  };
 
   bool path_exists = false;
-  std::vector<std::string_view> allowed;  // registration order
   for (const Route& route : routes_) {
-    if (route.segments.size() != decoded.size()) continue;
+    if (route.segments.size() != raw.size()) continue;
     bool matches = true;
     bool has_nul = false;
-    for (size_t i = 0; i < decoded.size() && matches; ++i) {
+    for (size_t i = 0; i < raw.size() && matches; ++i) {
       if (isParameter(route.segments[i])) {
         matches = !raw[i].empty();
-        has_nul = has_nul || decoded[i].find('\0') != std::string::npos;
+        has_nul = has_nul || value(i).find('\0') != std::string_view::npos;
       } else {
-        matches = route.segments[i] == decoded[i];
+        matches = route.segments[i] == value(i);
       }
     }
     if (!matches) continue;
@@ -95,22 +109,19 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
       result.kind = MatchKind::kFound;
       result.pattern = route.pattern;
       result.handler = &route.handler;
-      for (size_t i = 0; i < decoded.size(); ++i) {
+      for (size_t i = 0; i < raw.size(); ++i) {
         if (isParameter(route.segments[i])) {
           const std::string& segment = route.segments[i];
-          result.params.values.emplace_back(segment.substr(1, segment.size() - 2),
-                                            std::move(decoded[i]));
+          result.params.values.emplace_back(segment.substr(1, segment.size() - 2), value(i));
         }
       }
     }
-    // One method may match through two patterns ("/jobs/{id}" and "/jobs/new"): list it once.
-    if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) {
-      allowed.push_back(route.method);
+    // In registration order; a method that matches through two patterns ("/jobs/{id}"
+    // and "/jobs/new") once.
+    if (!listsMethod(result.allow, route.method)) {
+      if (!result.allow.empty()) result.allow += ", ";
+      result.allow += route.method;
     }
-  }
-  for (std::string_view m : allowed) {
-    if (!result.allow.empty()) result.allow += ", ";
-    result.allow += m;
   }
   if (result.kind != MatchKind::kFound) {
     result.kind = path_exists ? MatchKind::kWrongMethod : MatchKind::kNoPath;
