@@ -161,10 +161,7 @@ void HttpConnection::processInput() {
     const bool head = request.method == "HEAD";
     // HTTP/1.0 has no chunked framing: a streamed body ends where the connection does.
     const bool keep_alive = parser_.keepAlive() && !(streamed && request.http_minor == 0);
-    std::string bytes = HttpServer::serialize(response, keep_alive, request.http_minor);
-    // A response to HEAD announces the body's length but carries no body.
-    if (head) bytes.resize(bytes.find("\r\n\r\n") + 4);
-    queue(std::move(bytes));
+    queueResponse(response, keep_alive, request.http_minor, head);
     if (streamed && !head) {
       // The loop stops at stream_ unless start ended the stream already.
       startStream(response.stream, request.http_minor != 0, keep_alive);
@@ -248,13 +245,24 @@ bool HttpConnection::flush() {
   return state_ != State::kClosed;
 }
 
-void HttpConnection::queue(std::string_view bytes) {
+std::string& HttpConnection::output() {
   if (pendingOutput() == 0) last_write_ = now();  // the write deadline starts now
-  out_ += bytes;
+  return out_;
+}
+
+void HttpConnection::queue(std::string_view bytes) { output() += bytes; }
+
+void HttpConnection::queueResponse(const HttpResponse& response, bool keep_alive, int http_minor,
+                                   bool head) {
+  std::string& out = output();
+  const size_t start = out.size();
+  HttpServer::serializeTo(response, keep_alive, http_minor, &out);
+  // A response to HEAD announces the body's length but carries no body.
+  if (head) out.resize(out.find("\r\n\r\n", start) + 4);
 }
 
 void HttpConnection::queueError(int status, std::string_view code, std::string_view message) {
-  queue(HttpServer::serialize(server_.errorResponse(status, code, message), false, 1));
+  queueResponse(server_.errorResponse(status, code, message), false, 1, false);
   state_ = State::kClosing;
 }
 

@@ -65,7 +65,11 @@ class HttpConnection {
   // Writes as much pending output as the socket takes; on a drained kClosing connection
   // goes on to linger or close. False if the connection was closed.
   bool flush();
+  // out_, starting the write deadline when it held nothing to send.
+  std::string& output();
   void queue(std::string_view bytes);
+  // Serialized straight into the output (the head only, for HEAD).
+  void queueResponse(const HttpResponse& response, bool keep_alive, int http_minor, bool head);
   void queueError(int status, std::string_view code, std::string_view message);
   void finishClosing();
   // After a whole (non-streamed) response: wait for the next request, or close.

@@ -574,6 +574,14 @@ bool HttpServer::isStreamed(const HttpResponse& response) {
 }
 
 std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive, int http_minor) {
+  std::string out;
+  serializeTo(response, keep_alive, http_minor, &out);
+  return out;
+}
+
+void HttpServer::serializeTo(const HttpResponse& response, bool keep_alive, int http_minor,
+                             std::string* out_bytes) {
+  std::string& out = *out_bytes;
   int status = response.status;
   if (status < 100 || status > 999) {
     core::logError("http: invalid response status ", status, "; sending 500");
@@ -581,8 +589,7 @@ std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive,
   }
   const bool bodiless = isBodiless(status);
   const bool streamed = isStreamed(response);
-  std::string out;
-  out.reserve(256 + response.body.size());
+  out.reserve(out.size() + 256 + response.body.size());
   out += http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(status);
   out += ' ';
@@ -619,7 +626,6 @@ std::string HttpServer::serialize(const HttpResponse& response, bool keep_alive,
   }
   out += "\r\n";
   if (!bodiless && !streamed) out += response.body;
-  return out;
 }
 
 }  // namespace wa::http

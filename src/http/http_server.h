@@ -108,7 +108,11 @@ class HttpServer {
   // The status line says HTTP/1.0 to an HTTP/1.0 client, else HTTP/1.1.
   // A streamed response (isStreamed) gets no Content-Length and no body here: HTTP/1.1
   // says Transfer-Encoding: chunked, HTTP/1.0 relies on the close (keep_alive false).
-  // Exposed for tests.
+  // Appended to out, where a connection keeps what it has still to send: the body is
+  // copied once, from the response to the connection's output.
+  static void serializeTo(const HttpResponse& response, bool keep_alive, int http_minor,
+                          std::string* out);
+  // The same as a string of its own (a rejected connection's 503; tests).
   static std::string serialize(const HttpResponse& response, bool keep_alive, int http_minor);
   // Whether response has a body to stream: stream is set and its status may carry a body.
   static bool isStreamed(const HttpResponse& response);
