@@ -20,6 +20,7 @@ the part that belongs to the loopback TCP stack rather than to the server's code
 
 import argparse
 import http.client
+import json
 import os
 import re
 import shutil
@@ -50,7 +51,7 @@ def measured_run(pid, url, seconds):
     user1, sys1 = cpu_seconds(pid)
     user, system = user1 - user0, sys1 - sys0
     n = run["requests"]
-    return dict(run, us_per_request=(user + system) / n * 1e6,
+    return dict(run, us_per_request=(user + system) / n * 1e6, user_us_per_request=user / n * 1e6,
                 kernel_share=system / (user + system), cores=(user + system) / seconds)
 
 
@@ -130,15 +131,16 @@ def main():
             shutil.rmtree(nroot, ignore_errors=True)
 
     print("wrk 1 thread, 64 connections, %d s x %d rounds; medians" % (args.seconds, args.rounds))
-    print("%-30s %9s %8s %8s %10s %8s %8s" % ("server", "req/s", "p50 ms", "p99 ms", "us/request",
-                                               "kernel", "cores"))
+    print("%-30s %9s %8s %8s %10s %8s %8s %8s" % ("server", "req/s", "p50 ms", "p99 ms", "us/request",
+                                                   "user us", "kernel", "cores"))
     med = {}
     for (name, server), rs in runs.items():
         med[name, server] = m = {k: statistics.median(r[k] for r in rs) for k in (
-            "rps", "p50_ms", "p99_ms", "us_per_request", "kernel_share", "cores")}
-        print("%-30s %9.0f %8.2f %8.2f %10.2f %7.0f%% %8.2f" % (
+            "rps", "p50_ms", "p99_ms", "us_per_request", "user_us_per_request", "kernel_share",
+            "cores")}
+        print("%-30s %9.0f %8.2f %8.2f %10.2f %8.2f %7.0f%% %8.2f" % (
             "%s, %s" % (name, server), m["rps"], m["p50_ms"], m["p99_ms"], m["us_per_request"],
-            m["kernel_share"] * 100, m["cores"]))
+            m["user_us_per_request"], m["kernel_share"] * 100, m["cores"]))
         for r in rs:
             print("  run: %.0f req/s, p50 %.2f, p99 %.2f ms, %.2f us/request, kernel %.0f%%" % (
                 r["rps"], r["p50_ms"], r["p99_ms"], r["us_per_request"], r["kernel_share"] * 100))
@@ -151,6 +153,16 @@ def main():
     for (name, server), c in calls.items():
         print("%s, %s: system calls per request: %s" % (
             name, server, ", ".join("%s %.2f" % kv for kv in c.items())))
+    out = os.path.join(bench.HERE, "results", time.strftime("cpu-%Y%m%d-%H%M.json"))
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump({"seconds": args.seconds, "rounds": args.rounds,
+                   "body_bytes": {file: len(body) for file, body in bodies.items()},
+                   "servers": [{"path": name, "server": server, "median": med[name, server],
+                                "runs": runs[name, server],
+                                "syscalls_per_request": calls.get((name, server))}
+                               for name, server in runs]}, f, indent=1)
+    print("written to", os.path.relpath(out, bench.REPO))
 
 
 if __name__ == "__main__":
