@@ -355,7 +355,7 @@ def start_nginx(files):
     the master process, its port and the folder once each file is served whole. With
     open_file_cache, its fastest way here with a ~1 KB file: a recv, a pread and a writev
     per request (without it, also an open, a stat and a close; sendfile costs more than
-    it saves at this size: bench/README, "nginx served 403s")."""
+    it saves at this size: bench/README, "nginx answered 403 to every request")."""
     root = tempfile.mkdtemp(prefix="wa-bench-nginx-")
     # nginx's worker process runs as nobody: mkdtemp's 0700 would get every request a 403.
     os.chmod(root, 0o755)
