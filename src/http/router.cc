@@ -1,6 +1,5 @@
 #include "http/router.h"
 
-#include <algorithm>
 #include <cstdlib>
 
 #include "core/log.h"
