@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/assert.h"
 #include "core/log.h"
 
 namespace wa::core {
@@ -31,7 +32,11 @@ FileEvent::FileEvent(EventLoop& loop, int fd, uint32_t interest, Callback callba
   loop_.add(this);
 }
 
-FileEvent::~FileEvent() { loop_.remove(this); }
+FileEvent::~FileEvent() {
+  WA_ASSERT(loop_.dispatching_ != this,
+            "a FileEvent freed inside its own callback: its owner must use deferredDelete");
+  loop_.remove(this);
+}
 
 void FileEvent::setInterest(uint32_t interest) {
   if (interest == interest_) return;
@@ -54,7 +59,7 @@ EventLoop::EventLoop(const Clock& clock)
 
 EventLoop::~EventLoop() {
   timers_.setOnChange(nullptr);
-  graveyard_.clear();
+  runDeferredDeletes();
 }
 
 std::unique_ptr<FileEvent> EventLoop::watch(int fd, uint32_t interest,
@@ -68,7 +73,8 @@ std::unique_ptr<Timer> EventLoop::createTimer(std::function<void()> callback) {
 
 void EventLoop::post(std::function<void()> fn) { posted_.push_back(std::move(fn)); }
 
-void EventLoop::deferredDelete(std::shared_ptr<void> object) {
+void EventLoop::deferredDelete(DeletablePtr object) {
+  WA_ASSERT(object != nullptr, "deferredDelete of nothing");
   graveyard_.push_back(std::move(object));
 }
 
@@ -123,19 +129,20 @@ void EventLoop::rearmTimerFd() {
   if (::timerfd_settime(timer_fd_.get(), 0, &spec, nullptr) != 0) fatal("timerfd_settime");
 }
 
-void EventLoop::runDeferred() {
-  // Posted work may post more; that runs in the same pass, after what was queued before it.
-  for (size_t i = 0; i < posted_.size(); ++i) {
-    auto fn = std::move(posted_[i]);
-    fn();
-  }
-  posted_.clear();
-  // A destructor may hand the loop more objects to free (or post work): move the batch
-  // out first so that the vector is never modified while it is being cleared.
+void EventLoop::runPosted() {
+  // Moved out first: what this work posts goes to the next pass (Envoy's runPostCallbacks).
+  std::vector<std::function<void()>> batch;
+  batch.swap(posted_);
+  for (auto& fn : batch) fn();
+}
+
+void EventLoop::runDeferredDeletes() {
+  // A destructor may hand the loop more objects to free: move the batch out first so that
+  // the vector is never modified while it is being destroyed, and free in FIFO order.
   while (!graveyard_.empty()) {
-    std::vector<std::shared_ptr<void>> batch;
+    std::vector<DeletablePtr> batch;
     batch.swap(graveyard_);
-    batch.clear();
+    for (DeletablePtr& object : batch) object.reset();
   }
 }
 
@@ -170,18 +177,23 @@ void EventLoop::runOnce(int max_wait_ms) {
     if (e & EPOLLOUT) ready |= FileEvent::kWritable;
     if (e & (EPOLLERR | EPOLLHUP)) ready |= FileEvent::kReadable | FileEvent::kWritable;
     ready &= watcher->interest_ | ((e & (EPOLLERR | EPOLLHUP)) ? FileEvent::kReadable : 0u);
-    if (ready) watcher->callback_(ready);
+    if (ready) {
+      dispatching_ = watcher;
+      watcher->callback_(ready);
+      dispatching_ = nullptr;
+    }
   }
   // Timers may also be due without the timerfd having fired yet in this batch.
   timers_.runExpired();
-  runDeferred();
+  runPosted();
+  runDeferredDeletes();
 }
 
-bool EventLoop::run() {
+void EventLoop::run() {
   running_ = true;
   while (running_) runOnce(-1);
-  runDeferred();
-  return true;
+  runPosted();
+  runDeferredDeletes();
 }
 
 }  // namespace wa::core

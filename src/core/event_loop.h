@@ -1,6 +1,7 @@
 // EventLoop: the daemon's single reactor. One epoll set (level-triggered) carries every
 // file descriptor; one timerfd carries every Timer; post() runs work after the current
 // batch of events, and deferredDelete() frees objects there, never inside their own callback.
+// The lifetime rules every user follows are in docs/WORKER_ARCHITECTURE.md ("Lifetimes").
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/deletable.h"
 #include "core/timer_queue.h"
 #include "core/unique_fd.h"
 
@@ -18,14 +20,15 @@ namespace wa::core {
 class EventLoop;
 
 // Interest in one file descriptor. Destroying it removes the fd from the epoll set
-// (the fd itself stays open: its owner closes it).
-class FileEvent {
+// (the fd itself stays open: its owner closes it). It may be destroyed from any callback
+// but its own: an owner that ends inside it hands itself to deferredDelete.
+class FileEvent final : public Deletable {
  public:
   enum : uint32_t { kReadable = 1, kWritable = 2 };
   using Callback = std::function<void(uint32_t ready)>;
 
   FileEvent(EventLoop& loop, int fd, uint32_t interest, Callback callback);
-  ~FileEvent();
+  ~FileEvent() override;
   FileEvent(const FileEvent&) = delete;
   FileEvent& operator=(const FileEvent&) = delete;
 
@@ -54,13 +57,16 @@ class EventLoop {
   std::unique_ptr<FileEvent> watch(int fd, uint32_t interest, FileEvent::Callback callback);
   std::unique_ptr<Timer> createTimer(std::function<void()> callback);
 
-  // Runs fn after the current batch of events (FIFO).
+  // Runs fn after the current batch of events, in the order posted. Work posted while the
+  // posted work runs waits for the next pass, after the next epoll_wait, so a chain of
+  // posts cannot starve the sockets and timers.
   void post(std::function<void()> fn);
-  // Keeps object alive until the current batch of events is over.
-  void deferredDelete(std::shared_ptr<void> object);
+  // Destroys object after the current batch of events and its posted work, in the order
+  // handed over (objects a destructor hands over go after them, in the same pass).
+  void deferredDelete(DeletablePtr object);
 
-  // Runs until stop(). Returns false if epoll itself failed.
-  bool run();
+  // Runs until stop(). epoll failing is fatal (it only fails on a broken invariant).
+  void run();
   void stop() { running_ = false; }
   // One iteration, waiting at most max_wait_ms for events (-1 = until a timer or event).
   void runOnce(int max_wait_ms);
@@ -74,7 +80,8 @@ class EventLoop {
   void modify(FileEvent* event);
   void remove(FileEvent* event);
   void rearmTimerFd();
-  void runDeferred();
+  void runPosted();
+  void runDeferredDeletes();
 
   TimerQueue timers_;
   UniqueFd epoll_fd_;
@@ -86,8 +93,10 @@ class EventLoop {
   // Indexed by fd: the watcher currently registered. Looked up at dispatch so that an
   // event for a watcher destroyed earlier in the same batch is dropped, not dereferenced.
   std::vector<FileEvent*> watchers_;
+  // The watcher whose callback is running (asserts that it is not freed meanwhile).
+  const FileEvent* dispatching_ = nullptr;
   std::vector<std::function<void()>> posted_;
-  std::vector<std::shared_ptr<void>> graveyard_;
+  std::vector<DeletablePtr> graveyard_;
 };
 
 }  // namespace wa::core

@@ -1,11 +1,17 @@
 #include "core/timer_queue.h"
 
+#include "core/assert.h"
+
 namespace wa::core {
 
 Timer::Timer(TimerQueue& queue, std::function<void()> callback)
     : queue_(queue), callback_(std::move(callback)) {}
 
-Timer::~Timer() { disable(); }
+Timer::~Timer() {
+  WA_ASSERT(queue_.firing_ != this,
+            "a Timer freed inside its own callback: its owner must use deferredDelete");
+  disable();
+}
 
 void Timer::enableAfter(Millis delay) {
   if (delay.count() < 0) delay = Millis(0);
@@ -52,7 +58,9 @@ int TimerQueue::runExpired() {
     pending_.erase(it);
     timer->armed_ = false;
     ++fired;
+    firing_ = timer;
     timer->callback_();
+    firing_ = nullptr;
   }
   if (fired > 0 && on_change_) on_change_();
   return fired;

@@ -8,16 +8,18 @@
 #include <optional>
 
 #include "core/clock.h"
+#include "core/deletable.h"
 
 namespace wa::core {
 
 class TimerQueue;
 
-// A one-shot timer. Destroying it cancels it (RAII: no dangling callbacks).
-class Timer {
+// A one-shot timer. Destroying it cancels it (RAII: no dangling callbacks). It may be
+// re-armed or disabled from its own callback, but not freed there (deferredDelete).
+class Timer final : public Deletable {
  public:
   Timer(TimerQueue& queue, std::function<void()> callback);
-  ~Timer();
+  ~Timer() override;
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
@@ -58,6 +60,7 @@ class TimerQueue {
 
   const Clock& clock_;
   std::multimap<MonoTime, Timer*> pending_;
+  const Timer* firing_ = nullptr;  // whose callback is running
   std::function<void()> on_change_;
   uint64_t next_sequence_ = 0;
 };

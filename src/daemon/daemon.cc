@@ -589,7 +589,7 @@ int Daemon::run() {
     if (p.shutting_down) p.loop.post([&p] { p.checkShutdown(); });
   });
 
-  if (!p.loop.run()) return 1;
+  p.loop.run();
   return p.exit_status;
 }
 

@@ -9,11 +9,12 @@
 #include <string>
 #include <string_view>
 
+#include "core/deletable.h"
 #include "docker/docker_types.h"
 
 namespace wa::docker {
 
-class AttachStream {
+class AttachStream : public core::Deletable {
  public:
   struct Callbacks {
     std::function<void()> on_attached;  // the engine accepted the attach; start may follow
@@ -21,7 +22,7 @@ class AttachStream {
     // The stream ended: nullopt on a clean EOF, else why it failed.
     std::function<void(std::optional<DockerError>)> on_closed;
   };
-  virtual ~AttachStream() = default;  // destroying closes the connection, no callbacks after
+  ~AttachStream() override = default;  // destroying closes the connection, no callbacks after
   // Queues data for the container's stdin; after it is written the write side is shut
   // down (the container reads EOF). Call at most once; may be called before on_attached.
   virtual void writeStdinAndClose(std::string data) = 0;

@@ -39,7 +39,7 @@ std::string errnoText(int err) { return std::strerror(err); }
 
 // What a released connection leaves behind until the end of the loop's batch. The socket
 // is declared first so it is closed last, after its watcher has left the epoll set.
-struct Remains {
+struct Remains final : core::Deletable {
   core::UniqueFd fd;
   std::unique_ptr<core::FileEvent> event;
   std::unique_ptr<core::Timer> timer;
@@ -146,7 +146,7 @@ HijackedAttach::~HijackedAttach() {
   state_ = State::kClosed;
   // This may run inside one of our own callbacks (on_output from a FileEvent, on_closed
   // from the timer): those objects must outlive the call, so the loop frees them later.
-  auto remains = std::make_shared<Remains>();
+  auto remains = std::make_unique<Remains>();
   remains->fd = std::move(fd_);
   remains->event = std::move(event_);
   remains->timer = std::move(handshake_timer_);
@@ -474,7 +474,7 @@ void HijackedAttach::onEof() {
 }
 
 void HijackedAttach::releaseConnection() {
-  auto remains = std::make_shared<Remains>();
+  auto remains = std::make_unique<Remains>();
   remains->fd = std::move(fd_);
   remains->event = std::move(event_);
   if (handshake_timer_) handshake_timer_->disable();

@@ -375,8 +375,7 @@ class DockerJobRunner::Run : public std::enable_shared_from_this<Run> {
     if (grace_timer_) grace_timer_->disable();
     if (kill_deadline_) kill_deadline_->disable();
     // finalize() may run inside an attach callback: free the stream after this batch.
-    if (attach_)
-      owner_.loop_.deferredDelete(std::shared_ptr<docker::AttachStream>(std::move(attach_)));
+    if (attach_) owner_.loop_.deferredDelete(std::move(attach_));
     if (container_id_.empty()) {
       complete();
       return;
@@ -626,7 +625,12 @@ void DockerJobRunner::cancelAll() {
 void DockerJobRunner::runEnded(Run* run) {
   for (auto it = runs_.begin(); it != runs_.end(); ++it) {
     if (it->second.get() == run) {
-      loop_.deferredDelete(std::move(it->second));
+      struct Ended final : core::Deletable {
+        std::shared_ptr<Run> run;
+      };
+      auto ended = std::make_unique<Ended>();
+      ended->run = std::move(it->second);
+      loop_.deferredDelete(std::move(ended));
       runs_.erase(it);
       return;
     }

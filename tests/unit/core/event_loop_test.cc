@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
+#include <vector>
+
+#include "core/assert.h"
+#include "core/liveness.h"
 
 namespace wa::core {
 namespace {
@@ -40,16 +46,17 @@ TEST(EventLoop, StaleEventForAWatcherRemovedInTheSameBatchIsDropped) {
   UniqueFd a1(p1[0]), b1(p1[1]), a2(p2[0]), b2(p2[1]);
   std::unique_ptr<FileEvent> first, second;
   int calls = 0;
-  // Whichever fires first removes the other; the other's queued event must be dropped.
+  // Whichever fires first removes the other (and hands itself to deferredDelete: it may
+  // not free itself); the other's queued event must be dropped.
   first = loop.watch(a1.get(), FileEvent::kReadable, [&](uint32_t) {
     ++calls;
     second.reset();
-    first.reset();
+    loop.deferredDelete(std::move(first));
   });
   second = loop.watch(a2.get(), FileEvent::kReadable, [&](uint32_t) {
     ++calls;
     first.reset();
-    second.reset();
+    loop.deferredDelete(std::move(second));
   });
   ASSERT_EQ(::write(b1.get(), "x", 1), 1);
   ASSERT_EQ(::write(b2.get(), "x", 1), 1);
@@ -61,14 +68,18 @@ TEST(EventLoop, PostedWorkAndDeferredDeleteRunAfterTheBatch) {
   SystemClock clock;
   EventLoop loop(clock);
   bool ran = false;
-  auto object = std::make_shared<int>(7);
-  std::weak_ptr<int> weak = object;
+  bool freed = false;
+  struct Flagged final : Deletable {
+    explicit Flagged(bool* f) : freed(f) {}
+    ~Flagged() override { *freed = true; }
+    bool* freed;
+  };
   loop.post([&] { ran = true; });
-  loop.deferredDelete(std::move(object));
-  EXPECT_FALSE(weak.expired());
+  loop.deferredDelete(std::make_unique<Flagged>(&freed));
+  EXPECT_FALSE(freed);
   loop.runOnce(0);
   EXPECT_TRUE(ran);
-  EXPECT_TRUE(weak.expired());
+  EXPECT_TRUE(freed);
 }
 
 }  // namespace
@@ -79,11 +90,11 @@ namespace {
 
 // An object whose destructor hands another object to the loop, as a connection or a
 // job run may when it is freed.
-struct Chained {
+struct Chained final : Deletable {
   Chained(EventLoop& l, int d, int* count) : loop(l), depth(d), destroyed(count) {}
-  ~Chained() {
+  ~Chained() override {
     ++*destroyed;
-    if (depth > 0) loop.deferredDelete(std::make_shared<Chained>(loop, depth - 1, destroyed));
+    if (depth > 0) loop.deferredDelete(std::make_unique<Chained>(loop, depth - 1, destroyed));
   }
   EventLoop& loop;
   int depth;
@@ -94,10 +105,93 @@ TEST(EventLoop, DeferredDeleteFromADestructorIsSafe) {
   SystemClock clock;
   EventLoop loop(clock);
   int destroyed = 0;
-  for (int i = 0; i < 4; ++i) loop.deferredDelete(std::make_shared<Chained>(loop, 3, &destroyed));
+  for (int i = 0; i < 4; ++i) loop.deferredDelete(std::make_unique<Chained>(loop, 3, &destroyed));
   loop.runOnce(0);
   EXPECT_EQ(destroyed, 16);  // four chains of four, all freed in the same pass
 }
+
+}  // namespace
+}  // namespace wa::core
+
+namespace wa::core {
+namespace {
+
+TEST(EventLoop, WorkPostedByPostedWorkWaitsForTheNextPass) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  std::vector<int> order;
+  loop.post([&] {
+    order.push_back(1);
+    loop.post([&] { order.push_back(3); });
+  });
+  loop.post([&] { order.push_back(2); });
+  loop.runOnce(0);
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  loop.runOnce(0);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EventLoop, DeferredDeletesRunInTheOrderHandedOver) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  std::vector<int> order;
+  struct Numbered final : Deletable {
+    Numbered(int n, std::vector<int>* o) : number(n), order(o) {}
+    ~Numbered() override { order->push_back(number); }
+    int number;
+    std::vector<int>* order;
+  };
+  for (int i = 0; i < 5; ++i) loop.deferredDelete(std::make_unique<Numbered>(i, &order));
+  loop.runOnce(0);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(Liveness, AWatchTellsWhetherItsObjectStillExists) {
+  Liveness::Watch watch;
+  EXPECT_FALSE(watch.alive());
+  {
+    Liveness liveness;
+    watch = liveness.watch();
+    EXPECT_TRUE(watch.alive());
+  }
+  EXPECT_FALSE(watch.alive());
+  Liveness ended_early;
+  Liveness::Watch early = ended_early.watch();
+  ended_early.end();
+  EXPECT_TRUE(ended_early.ended());
+  EXPECT_FALSE(early.alive());
+}
+
+#if WA_ASSERTIONS_ON
+TEST(EventLoopDeathTest, ATimerFreedInsideItsOwnCallbackIsCaught) {
+  EXPECT_DEATH(
+      {
+        SystemClock clock;
+        EventLoop loop(clock);
+        std::unique_ptr<Timer> timer;
+        timer = loop.createTimer([&] { timer.reset(); });
+        timer->enableAfter(Millis(0));
+        loop.runOnce(100);
+      },
+      "assertion failed");
+}
+
+TEST(EventLoopDeathTest, AFileEventFreedInsideItsOwnCallbackIsCaught) {
+  EXPECT_DEATH(
+      {
+        SystemClock clock;
+        EventLoop loop(clock);
+        int p[2];
+        if (::pipe(p) != 0) std::abort();
+        UniqueFd read_end(p[0]), write_end(p[1]);
+        std::unique_ptr<FileEvent> event;
+        event = loop.watch(read_end.get(), FileEvent::kReadable, [&](uint32_t) { event.reset(); });
+        if (::write(write_end.get(), "x", 1) != 1) std::abort();
+        loop.runOnce(100);
+      },
+      "assertion failed");
+}
+#endif
 
 }  // namespace
 }  // namespace wa::core

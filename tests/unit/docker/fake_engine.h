@@ -144,7 +144,7 @@ class FakeEngine {
   int open_connections() const { return static_cast<int>(connections_.size()); }
 
  private:
-  struct Connection {
+  struct Connection final : core::Deletable {
     int number = 0;
     core::UniqueFd fd;
     std::unique_ptr<core::FileEvent> event;
@@ -167,7 +167,7 @@ class FakeEngine {
     for (;;) {
       const int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
-      auto c = std::make_shared<Connection>();
+      auto c = std::make_unique<Connection>();
       c->number = ++accepted;
       c->fd.reset(fd);
       Connection* raw = c.get();
@@ -313,7 +313,7 @@ class FakeEngine {
   std::string docker_host_;
   core::UniqueFd listen_fd_;
   std::unique_ptr<core::FileEvent> listen_event_;
-  std::vector<std::shared_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> connections_;
 };
 
 // Runs the loop until pred() holds or timeout passes; returns pred().
