@@ -15,7 +15,7 @@
 #include "core/clock.h"
 #include "docker/docker_types.h"
 #include "docker/engine_monitor.h"
-#include "http/http_server.h"
+#include "http/dispatcher.h"
 #include "jobs/job.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_sampler.h"

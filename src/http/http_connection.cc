@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "core/log.h"
-#include "http/http_server.h"
+#include "http/response_writer.h"
 
 namespace wa::http {
 namespace {
@@ -32,13 +32,13 @@ void releaseIfLarge(std::string* buffer) {
 
 }  // namespace
 
-HttpConnection::HttpConnection(HttpServer& server, core::UniqueFd fd)
-    : server_(server),
+HttpConnection::HttpConnection(const ConnectionContext& context, core::UniqueFd fd)
+    : context_(context),
       fd_(std::move(fd)),
-      parser_(server.options_.max_header_bytes, server.options_.max_body_bytes) {
-  event_ = server_.loop_.watch(fd_.get(), core::FileEvent::kReadable,
+      parser_(context.options.max_header_bytes, context.options.max_body_bytes) {
+  event_ = context_.loop.watch(fd_.get(), core::FileEvent::kReadable,
                                [this](uint32_t ready) { onEvent(ready); });
-  timer_ = server_.loop_.createTimer([this] { onTimeout(); });
+  timer_ = context_.loop.createTimer([this] { onTimeout(); });
   head_start_ = now();
   armTimer();
 }
@@ -48,7 +48,7 @@ HttpConnection::~HttpConnection() {
   if (stream_) releaseStream(true);
 }
 
-core::MonoTime HttpConnection::now() const { return server_.loop_.clock().now(); }
+core::MonoTime HttpConnection::now() const { return context_.loop.clock().now(); }
 
 void HttpConnection::onEvent(uint32_t ready) {
   // Closed earlier in this batch (by a timer, say): the object only awaits deletion.
@@ -75,7 +75,7 @@ void HttpConnection::onTimeout() {
   if (pendingOutput() > 0) {
     if (stream_) {
       core::logWarning("http: closing a streamed response: its client read nothing for ",
-                       server_.options_.idle_timeout.count(), " ms (", pendingOutput(),
+                       context_.options.idle_timeout.count(), " ms (", pendingOutput(),
                        " bytes waiting)");
     } else {
       core::logDebug("http: closing a connection whose client stopped reading");
@@ -88,7 +88,7 @@ void HttpConnection::onTimeout() {
     close();
     return;
   }
-  server_.observeRefused(408);
+  context_.dispatcher.observeRefused(408);
   queueError(408, "REQUEST_TIMEOUT",
              parser_.headersComplete() ? "request body not received in time"
                                        : "request head not received in time");
@@ -148,16 +148,16 @@ void HttpConnection::processInput() {
     if (result == HttpParser::Result::kError) {
       const HttpParser::Error& error = parser_.error();
       core::logDebug("http: rejecting request: ", error.status, " ", error.message);
-      server_.observeRefused(error.status);
+      context_.dispatcher.observeRefused(error.status);
       queueError(error.status, error.code, error.message);
       break;
     }
     const HttpRequest request = parser_.takeRequest();
-    HttpResponse response = server_.respond(request);
+    HttpResponse response = context_.dispatcher.respond(request);
     // The path, not the target: a query string may carry what must not be logged (a token
     // a client sent the wrong way).
     core::logDebug("http: ", request.method, " ", request.path, " -> ", response.status);
-    const bool streamed = HttpServer::isStreamed(response);
+    const bool streamed = isStreamedResponse(response);
     const bool head = request.method == "HEAD";
     // HTTP/1.0 has no chunked framing: a streamed body ends where the connection does.
     const bool keep_alive = parser_.keepAlive() && !(streamed && request.http_minor == 0);
@@ -231,7 +231,7 @@ bool HttpConnection::flush() {
   }
   if (stream_ && above_drain_mark_ && pendingOutput() < StreamWriter::kDrainMark) {
     above_drain_mark_ = false;
-    server_.loop_.post([writer = stream_] { writer->drained(); });
+    context_.loop.post([writer = stream_] { writer->drained(); });
   }
   if (pendingOutput() == 0) {
     releaseIfLarge(&out_);
@@ -256,13 +256,13 @@ void HttpConnection::queueResponse(const HttpResponse& response, bool keep_alive
                                    bool head) {
   std::string& out = output();
   const size_t start = out.size();
-  HttpServer::serializeTo(response, keep_alive, http_minor, &out);
+  serializeResponseTo(response, keep_alive, http_minor, &out);
   // A response to HEAD announces the body's length but carries no body.
   if (head) out.resize(out.find("\r\n\r\n", start) + 4);
 }
 
 void HttpConnection::queueError(int status, std::string_view code, std::string_view message) {
-  queueResponse(server_.errorResponse(status, code, message), false, 1, false);
+  queueResponse(context_.dispatcher.errorResponse(status, code, message), false, 1, false);
   state_ = State::kClosing;
 }
 
@@ -302,7 +302,7 @@ bool HttpConnection::streamWrite(std::string_view data) {
         static_cast<size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
   }
   const size_t framed = data.size() + (stream_chunked_ ? framing + 2 : 0);
-  const size_t cap = server_.options_.max_stream_buffer_bytes;
+  const size_t cap = context_.options.max_stream_buffer_bytes;
   if (pendingOutput() + framed > cap) {
     // Never unbounded memory for a client that does not read: it loses the stream.
     core::logWarning(
@@ -353,7 +353,7 @@ void HttpConnection::releaseStream(bool run_close_hook) {
   // We may be inside a call on the writer or inside one of its hooks: the writer and
   // the hooks (which may own the producer) are freed after this batch, and the close
   // hook runs there too, never inside the producer's own call.
-  server_.loop_.post([writer = std::move(writer), on_close = std::move(on_close),
+  context_.loop.post([writer = std::move(writer), on_close = std::move(on_close),
                       on_drain = std::move(on_drain), run_close_hook] {
     if (run_close_hook && on_close) on_close();
   });
@@ -396,7 +396,7 @@ void HttpConnection::updateInterest() {
 void HttpConnection::armTimer() {
   // The linger deadline is fixed when lingering starts.
   if (state_ == State::kLingering || state_ == State::kClosed) return;
-  const HttpServerOptions& options = server_.options_;
+  const HttpServerOptions& options = context_.options;
   core::MonoTime deadline;
   if (pendingOutput() > 0) {
     deadline = last_write_ + options.idle_timeout;
@@ -430,7 +430,7 @@ void HttpConnection::close() {
   if (stream_) releaseStream(true);
   // The server frees this object after the current batch; the fd closes then, after the
   // watcher is gone, so a reused fd number never meets a stale watcher.
-  server_.closeConnection(this);
+  context_.owner.connectionClosed(this);
 }
 
 }  // namespace wa::http

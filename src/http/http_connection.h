@@ -1,8 +1,8 @@
 // HttpConnection: one accepted client socket. Requests are parsed and answered one at a
 // time, so responses leave in request order; reading stops while too much output is
 // waiting for a client that does not read. One timer enforces the header, idle and
-// write deadlines. The connection never frees itself: it asks the server, which frees it
-// after the current batch of events.
+// write deadlines. The connection never frees itself: it tells its owner (the server),
+// which frees it after the current batch of events (deferredDelete).
 //
 // A streamed response (HttpResponse::streamed) holds the connection until its producer
 // ends it: requests pipelined behind it wait, unparsed; no idle deadline applies while
@@ -18,18 +18,37 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/deletable.h"
 #include "core/event_loop.h"
 #include "core/timer_queue.h"
 #include "core/unique_fd.h"
+#include "http/dispatcher.h"
+#include "http/http_options.h"
 #include "http/http_parser.h"
 #include "http/http_request.h"
 #include "http/stream_writer.h"
 
 namespace wa::http {
 
-class HttpServer;
+class HttpConnection;
 
-class HttpConnection {
+// Who frees a connection once it has closed.
+class ConnectionOwner {
+ public:
+  virtual ~ConnectionOwner() = default;
+  // connection has closed (it is usually inside its own callback): free it after the batch.
+  virtual void connectionClosed(HttpConnection* connection) = 0;
+};
+
+// What every connection of one server shares; outlives them all.
+struct ConnectionContext {
+  core::EventLoop& loop;
+  const HttpServerOptions& options;
+  const Dispatcher& dispatcher;
+  ConnectionOwner& owner;
+};
+
+class HttpConnection final : public core::Deletable {
  public:
   // Output waiting beyond this stops reading and parsing until it drains below it.
   static constexpr size_t kOutputHighWater = size_t{64} * 1024;
@@ -38,14 +57,17 @@ class HttpConnection {
   static constexpr core::Millis kLingerTimeout{2'000};
 
   // Starts watching fd (connected, non-blocking) and arms the header timeout.
-  HttpConnection(HttpServer& server, core::UniqueFd fd);
-  ~HttpConnection();
+  HttpConnection(const ConnectionContext& context, core::UniqueFd fd);
+  ~HttpConnection() override;
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
+  // Closes now, whatever it is doing (unsent output is dropped, a stream is cut short)
+  // and tells the owner. Every event after this is ignored.
+  void close();
+
  private:
-  friend class HttpServer;    // close() for HttpServer::closeAll()
-  friend class StreamWriter;  // the stream* calls below
+  friend class StreamWriter;  // the stream* calls below: the writer is a handle on us
 
   enum class State {
     kOpen,       // reading and answering requests
@@ -87,13 +109,12 @@ class HttpConnection {
   void releaseStream(bool run_close_hook);
   void updateInterest();
   void armTimer();
-  void close();
 
   size_t pendingOutput() const { return out_.size() - out_offset_; }
   size_t unparsedInput() const { return in_.size() - in_offset_; }
   core::MonoTime now() const;
 
-  HttpServer& server_;
+  const ConnectionContext& context_;
   core::UniqueFd fd_;  // declared before event_: the watcher goes before the fd closes
   std::unique_ptr<core::FileEvent> event_;
   std::unique_ptr<core::Timer> timer_;

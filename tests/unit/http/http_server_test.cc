@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "http/loopback_client.h"
+#include "http/response_writer.h"
 
 namespace wa::http {
 namespace {
@@ -660,7 +661,7 @@ TEST_F(HttpServerTest, StopListeningKeepsOpenConnections) {
 TEST(HttpServerSerializeTest, AddsFramingCorsAndConnectionHeaders) {
   HttpResponse response = HttpResponse::json(201, "{\"id\":\"a\"}");
   response.headers.emplace_back("Location", "/jobs/a");
-  EXPECT_EQ(HttpServer::serialize(response, true, 1),
+  EXPECT_EQ(serializeResponse(response, true, 1),
             "HTTP/1.1 201 Created\r\n"
             "Content-Type: application/json\r\n"
             "Content-Length: 10\r\n"
@@ -673,13 +674,13 @@ TEST(HttpServerSerializeTest, AddsFramingCorsAndConnectionHeaders) {
 }
 
 TEST(HttpServerSerializeTest, HttpOneZeroAndClose) {
-  const std::string out = HttpServer::serialize(HttpResponse::json(404, "{}"), false, 0);
+  const std::string out = serializeResponse(HttpResponse::json(404, "{}"), false, 0);
   EXPECT_EQ(out.rfind("HTTP/1.0 404 Not Found\r\n", 0), 0u) << out;
   EXPECT_NE(out.find("\r\nConnection: close\r\n"), std::string::npos);
 }
 
 TEST(HttpServerSerializeTest, NoContentHasNoBodyOrFraming) {
-  const std::string out = HttpServer::serialize(HttpResponse{204, {}, "ignored"}, true, 1);
+  const std::string out = serializeResponse(HttpResponse{204, {}, "ignored"}, true, 1);
   EXPECT_EQ(out,
             "HTTP/1.1 204 No Content\r\n"
             "Cache-Control: no-store\r\n"
@@ -688,7 +689,7 @@ TEST(HttpServerSerializeTest, NoContentHasNoBodyOrFraming) {
 }
 
 TEST(HttpServerSerializeTest, EmptyBodyStillDeclaresTypeAndLength) {
-  const std::string out = HttpServer::serialize(HttpResponse::json(200, ""), true, 1);
+  const std::string out = serializeResponse(HttpResponse::json(200, ""), true, 1);
   EXPECT_NE(out.find("\r\nContent-Type: application/json\r\n"), std::string::npos);
   EXPECT_NE(out.find("\r\nContent-Length: 0\r\n"), std::string::npos);
 }
@@ -702,7 +703,7 @@ TEST(HttpServerSerializeTest, HandlerHeadersCannotBreakFraming) {
                       {"X-Injected", "a\r\nSet-Cookie: x"},
                       {"Bad Name", "v"},
                       {"X-Fine", "yes"}};
-  const std::string out = HttpServer::serialize(response, false, 1);
+  const std::string out = serializeResponse(response, false, 1);
   EXPECT_EQ(out,
             "HTTP/1.1 200 OK\r\n"
             "Content-Length: 2\r\n"
@@ -716,10 +717,10 @@ TEST(HttpServerSerializeTest, HandlerHeadersCannotBreakFraming) {
 }
 
 TEST(HttpServerSerializeTest, UnknownAndInvalidStatuses) {
-  EXPECT_EQ(HttpServer::serialize(HttpResponse::json(299, "{}"), true, 1)
+  EXPECT_EQ(serializeResponse(HttpResponse::json(299, "{}"), true, 1)
                 .rfind("HTTP/1.1 299 Unknown\r\n", 0),
             0u);
-  EXPECT_EQ(HttpServer::serialize(HttpResponse::json(42, "{}"), true, 1)
+  EXPECT_EQ(serializeResponse(HttpResponse::json(42, "{}"), true, 1)
                 .rfind("HTTP/1.1 500 Internal Server Error\r\n", 0),
             0u);
 }

@@ -11,6 +11,7 @@
 
 #include "http/http_server.h"
 #include "http/loopback_client.h"
+#include "http/response_writer.h"
 
 namespace wa::http {
 namespace {
@@ -442,8 +443,8 @@ TEST_F(HttpStreamTest, HeadGetsTheHeadAndNeverStartsTheStream) {
 TEST(HttpServerSerializeStreamTest, StreamedHeadHasChunkingOrNothing) {
   HttpResponse response = HttpResponse::streamed(200, "application/octet-stream", [](auto) {});
   response.body = "ignored";
-  EXPECT_TRUE(HttpServer::isStreamed(response));
-  EXPECT_EQ(HttpServer::serialize(response, true, 1),
+  EXPECT_TRUE(isStreamedResponse(response));
+  EXPECT_EQ(serializeResponse(response, true, 1),
             "HTTP/1.1 200 OK\r\n"
             "Transfer-Encoding: chunked\r\n"
             "Cache-Control: no-store\r\n"
@@ -451,7 +452,7 @@ TEST(HttpServerSerializeStreamTest, StreamedHeadHasChunkingOrNothing) {
             "Connection: keep-alive\r\n"
             "Content-Type: application/octet-stream\r\n"
             "\r\n");
-  EXPECT_EQ(HttpServer::serialize(response, false, 0),
+  EXPECT_EQ(serializeResponse(response, false, 0),
             "HTTP/1.0 200 OK\r\n"
             "Cache-Control: no-store\r\n"
             "Access-Control-Allow-Origin: *\r\n"
@@ -459,8 +460,8 @@ TEST(HttpServerSerializeStreamTest, StreamedHeadHasChunkingOrNothing) {
             "Content-Type: application/octet-stream\r\n"
             "\r\n");
   response.status = 204;
-  EXPECT_FALSE(HttpServer::isStreamed(response));
-  EXPECT_FALSE(HttpServer::isStreamed(HttpResponse::json(200, "{}")));
+  EXPECT_FALSE(isStreamedResponse(response));
+  EXPECT_FALSE(isStreamedResponse(HttpResponse::json(200, "{}")));
 }
 
 }  // namespace
