@@ -45,7 +45,7 @@ std::optional<double> asDouble(const std::optional<T>& v, double scale = 1.0) {
 
 WorkerMetrics::WorkerMetrics(const core::Clock& clock, std::string version,
                              const jobs::Scheduler& scheduler, const metrics::HostSampler& sampler,
-                             const docker::EngineMonitor& engine)
+                             const docker::EngineStatusView& engine)
     : version_(std::move(version)),
       scheduler_(scheduler),
       sampler_(sampler),

@@ -27,7 +27,7 @@ class WorkerMetrics {
  public:
   // Everything passed is read at scrape time and must outlive this object.
   WorkerMetrics(const core::Clock& clock, std::string version, const jobs::Scheduler& scheduler,
-                const metrics::HostSampler& sampler, const docker::EngineMonitor& engine);
+                const metrics::HostSampler& sampler, const docker::EngineStatusView& engine);
   WorkerMetrics(const WorkerMetrics&) = delete;
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
@@ -48,7 +48,7 @@ class WorkerMetrics {
   std::string version_;
   const jobs::Scheduler& scheduler_;
   const metrics::HostSampler& sampler_;
-  const docker::EngineMonitor& engine_;
+  const docker::EngineStatusView& engine_;
   int64_t started_unix_ms_;
   metrics::MetricsRegistry registry_;
   metrics::Histogram* job_duration_;

@@ -70,4 +70,7 @@ struct Config {
   std::string container_runtime;         // e.g. "runsc"; "" = the engine's default
 };
 
+// Key by key, as the table in config_key.cc lists them.
+bool operator==(const Config& a, const Config& b);
+
 }  // namespace wa::config

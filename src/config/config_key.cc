@@ -8,8 +8,8 @@
 #include <limits>
 #include <type_traits>
 
-#include "core/image_reference.h"
 #include "core/log.h"
+#include "docker/image_reference.h"
 
 namespace wa::config {
 namespace {
@@ -82,15 +82,52 @@ std::string applyList(const ConfigValue& value, Config* config) {
   return "";
 }
 
+template <auto Member>
+bool differs(const Config& a, const Config& b) {
+  return a.*Member != b.*Member;
+}
+
+template <auto Member>
+void copy(const Config& from, Config* to) {
+  to->*Member = from.*Member;
+}
+
+template <auto Member>
+std::string show(const Config& config) {
+  const auto& value = config.*Member;
+  using Field = std::remove_cvref_t<decltype(value)>;
+  if constexpr (std::is_same_v<Field, std::string>) {
+    return quoted(value);
+  } else if constexpr (std::is_same_v<Field, bool>) {
+    return value ? "true" : "false";
+  } else if constexpr (std::is_same_v<Field, double>) {
+    return formatDecimal(value);
+  } else if constexpr (std::is_same_v<Field, std::vector<std::string>>) {
+    std::string text = "[";
+    for (const std::string& item : value) text += (text.size() > 1 ? ", " : "") + quoted(item);
+    return text + "]";
+  } else {
+    return std::to_string(value);
+  }
+}
+
+// One table entry: the key's name, kind and rules, and what is derived from its member.
+template <auto Member>
+ConfigKey key(std::string_view name, ValueKind kind, std::string (*check_item)(std::string_view),
+              std::string (*apply)(const ConfigValue&, Config*), bool reloadable = false) {
+  return ConfigKey{name,          kind,         check_item, apply, reloadable, &differs<Member>,
+                   &copy<Member>, &show<Member>};
+}
+
 std::string nonEmptyItem(std::string_view item) {
   return item.empty() ? "must not be an empty string" : "";
 }
 
 std::string imagePatternItem(std::string_view item) {
   if (item.empty()) return nonEmptyItem(item);
-  core::ImagePattern pattern;
+  docker::ImagePattern pattern;
   std::string why;
-  if (core::parseImagePattern(item, &pattern, &why)) return "";
+  if (docker::parseImagePattern(item, &pattern, &why)) return "";
   return quoted(item) + " is not an image pattern: " + why;
 }
 
@@ -315,85 +352,94 @@ size_t editDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+// A key named as its Config member, so that the two cannot differ.
+#define WA_KEY(member, ...) key<&Config::member>(#member, __VA_ARGS__)
+
 const std::vector<ConfigKey>& configKeys() {
   using K = ValueKind;
   constexpr bool kLive = true;  // applied by a SIGHUP reload
   static const std::vector<ConfigKey> keys = {
-      {"worker_id", K::kString, nullptr, applyWorkerId},
-      {"listen", K::kString, nullptr, applyListen},
+      WA_KEY(worker_id, K::kString, nullptr, applyWorkerId),
+      WA_KEY(listen, K::kString, nullptr, applyListen),
       // 0 asks the kernel for any free port, which tests use.
-      {"port", K::kInteger, nullptr, applyInteger<&Config::port, 0, 65535>},
-      {"listen_unix", K::kString, nullptr, applyListenUnix},
-      {"auth_token", K::kString, nullptr, applyAuthToken, kLive},
-      {"auth_token_file", K::kString, nullptr, applyAuthTokenFile, kLive},
-      {"auth_open_paths", K::kStringList, openablePathItem, applyList<&Config::auth_open_paths>,
-       kLive},
-      {"max_concurrent_jobs", K::kInteger, nullptr,
-       applyInteger<&Config::max_concurrent_jobs, 1, 1024>, kLive},
-      {"max_queued_jobs", K::kInteger, nullptr, applyInteger<&Config::max_queued_jobs, 1, 1000000>,
-       kLive},
-      {"labels", K::kStringList, nonEmptyItem, applyList<&Config::labels>, kLive},
-      {"allowed_images", K::kStringList, imagePatternItem, applyList<&Config::allowed_images>,
-       kLive},
-      {"allowed_runtime_modes", K::kStringList, runtimeModeItem,
-       applyList<&Config::allowed_runtime_modes>, kLive},
-      {"docker_host", K::kString, nullptr, applyDockerHost},
-      {"default_memory_mb", K::kInteger, nullptr,
-       applyInteger<&Config::default_memory_mb, 6, kNoMax>, kLive},
-      {"default_max_runtime_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::default_max_runtime_seconds, 1, kNoMax>, kLive},
-      {"max_memory_mb", K::kInteger, nullptr, applyInteger<&Config::max_memory_mb, 6, kNoMax>,
-       kLive},
-      {"max_runtime_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::max_runtime_seconds, 1, kNoMax>, kLive},
-      {"output_limit_bytes", K::kInteger, nullptr,
-       applyInteger<&Config::output_limit_bytes, 1024, kNoMax>, kLive},
-      {"finished_job_retention_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::finished_job_retention_seconds, 0, kNoMax>, kLive},
-      {"max_finished_jobs", K::kInteger, nullptr,
-       applyInteger<&Config::max_finished_jobs, 0, kNoMax>, kLive},
-      {"max_body_bytes", K::kInteger, nullptr, applyInteger<&Config::max_body_bytes, 1024, kNoMax>},
-      {"max_connections", K::kInteger, nullptr,
-       applyInteger<&Config::max_connections, 1, kMaxConnections>},
-      {"jobs_path", K::kString, nullptr, applyJobsPath, kLive},
-      {"log_level", K::kString, nullptr, applyLogLevel, kLive},
-      {"shutdown_drain_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::shutdown_drain_seconds, 0, 86400>, kLive},
-      {"metrics_root", K::kString, nullptr, applyMetricsRoot},
-      {"sample_interval_ms", K::kInteger, nullptr,
-       applyInteger<&Config::sample_interval_ms, 100, 3'600'000>},
-      {"thermal_limit_c", K::kInteger, nullptr, applyInteger<&Config::thermal_limit_c, 0, 150>,
-       kLive},
-      {"disk_min_free_percent", K::kInteger, nullptr,
-       applyInteger<&Config::disk_min_free_percent, 0, 100>, kLive},
+      WA_KEY(port, K::kInteger, nullptr, applyInteger<&Config::port, 0, 65535>),
+      WA_KEY(listen_unix, K::kString, nullptr, applyListenUnix),
+      WA_KEY(auth_token, K::kString, nullptr, applyAuthToken, kLive),
+      WA_KEY(auth_token_file, K::kString, nullptr, applyAuthTokenFile, kLive),
+      WA_KEY(auth_open_paths, K::kStringList, openablePathItem, applyList<&Config::auth_open_paths>,
+             kLive),
+      WA_KEY(max_concurrent_jobs, K::kInteger, nullptr,
+             applyInteger<&Config::max_concurrent_jobs, 1, 1024>, kLive),
+      WA_KEY(max_queued_jobs, K::kInteger, nullptr,
+             applyInteger<&Config::max_queued_jobs, 1, 1000000>, kLive),
+      WA_KEY(labels, K::kStringList, nonEmptyItem, applyList<&Config::labels>, kLive),
+      WA_KEY(allowed_images, K::kStringList, imagePatternItem, applyList<&Config::allowed_images>,
+             kLive),
+      WA_KEY(allowed_runtime_modes, K::kStringList, runtimeModeItem,
+             applyList<&Config::allowed_runtime_modes>, kLive),
+      WA_KEY(docker_host, K::kString, nullptr, applyDockerHost),
+      WA_KEY(default_memory_mb, K::kInteger, nullptr,
+             applyInteger<&Config::default_memory_mb, 6, kNoMax>, kLive),
+      WA_KEY(default_max_runtime_seconds, K::kInteger, nullptr,
+             applyInteger<&Config::default_max_runtime_seconds, 1, kNoMax>, kLive),
+      WA_KEY(max_memory_mb, K::kInteger, nullptr, applyInteger<&Config::max_memory_mb, 6, kNoMax>,
+             kLive),
+      WA_KEY(max_runtime_seconds, K::kInteger, nullptr,
+             applyInteger<&Config::max_runtime_seconds, 1, kNoMax>, kLive),
+      WA_KEY(output_limit_bytes, K::kInteger, nullptr,
+             applyInteger<&Config::output_limit_bytes, 1024, kNoMax>, kLive),
+      WA_KEY(finished_job_retention_seconds, K::kInteger, nullptr,
+             applyInteger<&Config::finished_job_retention_seconds, 0, kNoMax>, kLive),
+      WA_KEY(max_finished_jobs, K::kInteger, nullptr,
+             applyInteger<&Config::max_finished_jobs, 0, kNoMax>, kLive),
+      WA_KEY(max_body_bytes, K::kInteger, nullptr,
+             applyInteger<&Config::max_body_bytes, 1024, kNoMax>),
+      WA_KEY(max_connections, K::kInteger, nullptr,
+             applyInteger<&Config::max_connections, 1, kMaxConnections>),
+      WA_KEY(jobs_path, K::kString, nullptr, applyJobsPath, kLive),
+      WA_KEY(log_level, K::kString, nullptr, applyLogLevel, kLive),
+      WA_KEY(shutdown_drain_seconds, K::kInteger, nullptr,
+             applyInteger<&Config::shutdown_drain_seconds, 0, 86400>, kLive),
+      WA_KEY(metrics_root, K::kString, nullptr, applyMetricsRoot),
+      WA_KEY(sample_interval_ms, K::kInteger, nullptr,
+             applyInteger<&Config::sample_interval_ms, 100, 3'600'000>),
+      WA_KEY(thermal_limit_c, K::kInteger, nullptr, applyInteger<&Config::thermal_limit_c, 0, 150>,
+             kLive),
+      WA_KEY(disk_min_free_percent, K::kInteger, nullptr,
+             applyInteger<&Config::disk_min_free_percent, 0, 100>, kLive),
       // The execution backend: every key shapes jobs submitted or started afterwards.
-      {"pull_policy", K::kString, nullptr, applyPullPolicy, kLive},
-      {"pull_timeout_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::pull_timeout_seconds, 1, kMaxStepSeconds>, kLive},
-      {"registry_auth_file", K::kString, nullptr, applyRegistryAuthFile, kLive},
-      {"build_timeout_seconds", K::kInteger, nullptr,
-       applyInteger<&Config::build_timeout_seconds, 1, kMaxStepSeconds>, kLive},
-      {"max_build_context_bytes", K::kInteger, nullptr,
-       applyInteger<&Config::max_build_context_bytes, 1024, kNoMax>, kLive},
-      {"workspace_path", K::kString, nullptr, applyWorkspacePath, kLive},
-      {"workspace_size_mb", K::kInteger, nullptr,
-       applyInteger<&Config::workspace_size_mb, 1, kMaxMegabytes>, kLive},
-      {"max_job_files_bytes", K::kInteger, nullptr,
-       applyInteger<&Config::max_job_files_bytes, 0, kNoMax>, kLive},
-      {"output_file_limit_bytes", K::kInteger, nullptr,
-       applyInteger<&Config::output_file_limit_bytes, 0, kNoMax>, kLive},
-      {"allow_network", K::kBoolean, nullptr, applyBoolean<&Config::allow_network>, kLive},
-      {"pids_limit", K::kInteger, nullptr, applyInteger<&Config::pids_limit, 0, kMaxPids>, kLive},
-      {"default_cpus", K::kDecimal, nullptr, applyDecimal<&Config::default_cpus, kMaxCpus>, kLive},
-      {"max_cpus", K::kDecimal, nullptr, applyDecimal<&Config::max_cpus, kMaxCpus>, kLive},
-      {"read_only_rootfs", K::kBoolean, nullptr, applyBoolean<&Config::read_only_rootfs>, kLive},
-      {"tmp_size_mb", K::kInteger, nullptr, applyInteger<&Config::tmp_size_mb, 1, kMaxMegabytes>,
-       kLive},
-      {"job_user", K::kString, nullptr, applyJobUser, kLive},
-      {"container_runtime", K::kString, nullptr, applyContainerRuntime, kLive},
+      WA_KEY(pull_policy, K::kString, nullptr, applyPullPolicy, kLive),
+      WA_KEY(pull_timeout_seconds, K::kInteger, nullptr,
+             applyInteger<&Config::pull_timeout_seconds, 1, kMaxStepSeconds>, kLive),
+      WA_KEY(registry_auth_file, K::kString, nullptr, applyRegistryAuthFile, kLive),
+      WA_KEY(build_timeout_seconds, K::kInteger, nullptr,
+             applyInteger<&Config::build_timeout_seconds, 1, kMaxStepSeconds>, kLive),
+      WA_KEY(max_build_context_bytes, K::kInteger, nullptr,
+             applyInteger<&Config::max_build_context_bytes, 1024, kNoMax>, kLive),
+      WA_KEY(workspace_path, K::kString, nullptr, applyWorkspacePath, kLive),
+      WA_KEY(workspace_size_mb, K::kInteger, nullptr,
+             applyInteger<&Config::workspace_size_mb, 1, kMaxMegabytes>, kLive),
+      WA_KEY(max_job_files_bytes, K::kInteger, nullptr,
+             applyInteger<&Config::max_job_files_bytes, 0, kNoMax>, kLive),
+      WA_KEY(output_file_limit_bytes, K::kInteger, nullptr,
+             applyInteger<&Config::output_file_limit_bytes, 0, kNoMax>, kLive),
+      WA_KEY(allow_network, K::kBoolean, nullptr, applyBoolean<&Config::allow_network>, kLive),
+      WA_KEY(pids_limit, K::kInteger, nullptr, applyInteger<&Config::pids_limit, 0, kMaxPids>,
+             kLive),
+      WA_KEY(default_cpus, K::kDecimal, nullptr, applyDecimal<&Config::default_cpus, kMaxCpus>,
+             kLive),
+      WA_KEY(max_cpus, K::kDecimal, nullptr, applyDecimal<&Config::max_cpus, kMaxCpus>, kLive),
+      WA_KEY(read_only_rootfs, K::kBoolean, nullptr, applyBoolean<&Config::read_only_rootfs>,
+             kLive),
+      WA_KEY(tmp_size_mb, K::kInteger, nullptr,
+             applyInteger<&Config::tmp_size_mb, 1, kMaxMegabytes>, kLive),
+      WA_KEY(job_user, K::kString, nullptr, applyJobUser, kLive),
+      WA_KEY(container_runtime, K::kString, nullptr, applyContainerRuntime, kLive),
   };
   return keys;
 }
+
+#undef WA_KEY
 
 const ConfigKey* findConfigKey(std::string_view name) {
   for (const ConfigKey& key : configKeys()) {
@@ -437,65 +483,31 @@ std::string authTokenProblem(std::string_view token) {
 }
 
 std::vector<std::string_view> changedKeys(const Config& a, const Config& b) {
-  // One comparison per key, by name; a key missing here is caught by the unit test that
-  // changes every key in turn.
-  const auto differs = [&](std::string_view name) -> bool {
-#define WA_FIELD(field) \
-  if (name == #field) return a.field != b.field;
-    WA_FIELD(worker_id)
-    WA_FIELD(listen)
-    WA_FIELD(port)
-    WA_FIELD(listen_unix)
-    WA_FIELD(auth_token)
-    WA_FIELD(auth_token_file)
-    WA_FIELD(auth_open_paths)
-    WA_FIELD(max_concurrent_jobs)
-    WA_FIELD(max_queued_jobs)
-    WA_FIELD(labels)
-    WA_FIELD(allowed_images)
-    WA_FIELD(allowed_runtime_modes)
-    WA_FIELD(docker_host)
-    WA_FIELD(default_memory_mb)
-    WA_FIELD(default_max_runtime_seconds)
-    WA_FIELD(max_memory_mb)
-    WA_FIELD(max_runtime_seconds)
-    WA_FIELD(output_limit_bytes)
-    WA_FIELD(finished_job_retention_seconds)
-    WA_FIELD(max_finished_jobs)
-    WA_FIELD(max_body_bytes)
-    WA_FIELD(max_connections)
-    WA_FIELD(jobs_path)
-    WA_FIELD(log_level)
-    WA_FIELD(shutdown_drain_seconds)
-    WA_FIELD(metrics_root)
-    WA_FIELD(sample_interval_ms)
-    WA_FIELD(thermal_limit_c)
-    WA_FIELD(disk_min_free_percent)
-    WA_FIELD(pull_policy)
-    WA_FIELD(pull_timeout_seconds)
-    WA_FIELD(registry_auth_file)
-    WA_FIELD(build_timeout_seconds)
-    WA_FIELD(max_build_context_bytes)
-    WA_FIELD(workspace_path)
-    WA_FIELD(workspace_size_mb)
-    WA_FIELD(max_job_files_bytes)
-    WA_FIELD(output_file_limit_bytes)
-    WA_FIELD(allow_network)
-    WA_FIELD(pids_limit)
-    WA_FIELD(default_cpus)
-    WA_FIELD(max_cpus)
-    WA_FIELD(read_only_rootfs)
-    WA_FIELD(tmp_size_mb)
-    WA_FIELD(job_user)
-    WA_FIELD(container_runtime)
-#undef WA_FIELD
-    return false;
-  };
   std::vector<std::string_view> changed;
   for (const ConfigKey& key : configKeys()) {
-    if (differs(key.name)) changed.push_back(key.name);
+    if (key.differs(a, b)) changed.push_back(key.name);
   }
   return changed;
+}
+
+void keepRestartOnlyKeys(const Config& running, Config* next) {
+  for (const ConfigKey& key : configKeys()) {
+    if (!key.reloadable) key.copy(running, next);
+  }
+}
+
+std::vector<std::string> describeConfig(const Config& config) {
+  std::vector<std::string> lines;
+  for (const ConfigKey& key : configKeys())
+    lines.push_back(std::string(key.name) + "=" + key.show(config));
+  return lines;
+}
+
+bool operator==(const Config& a, const Config& b) {
+  for (const ConfigKey& key : configKeys()) {
+    if (key.differs(a, b)) return false;
+  }
+  return true;
 }
 
 IntegerParse parseInteger(std::string_view text, int64_t* out) {

@@ -1,6 +1,8 @@
 // ConfigKey: the table of every config key, the shape its value takes and the rule that
 // validates it. The YAML file and the environment overrides both go through this table,
-// so a key is checked the same way wherever it comes from.
+// so a key is checked the same way wherever it comes from. It is the config schema's one
+// source: comparing configs, what a reload keeps, and the key lists of the docs are all
+// derived from it (the unit tests hold the man page and etc/worker-agent.yaml to it).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,11 @@ struct ConfigKey {
   // True when a SIGHUP reload applies a new value to the running daemon; false when
   // only a restart does (sockets, the engine connection, the worker's identity).
   bool reloadable = false;
+  // Derived from the key's Config member: whether a and b differ in it, copying it from
+  // one config to another, and its value as text (for messages and tests).
+  bool (*differs)(const Config& a, const Config& b) = nullptr;
+  void (*copy)(const Config& from, Config* to) = nullptr;
+  std::string (*show)(const Config& config) = nullptr;
 };
 
 // Every key, in the order of config.h.
@@ -52,6 +59,11 @@ std::string authTokenProblem(std::string_view token);
 
 // The names of the keys whose values differ between a and b, in table order.
 std::vector<std::string_view> changedKeys(const Config& a, const Config& b);
+// Copies into next the running value of every key a reload cannot apply (bound into
+// sockets, the engine client, container labels and the sampler at start-up).
+void keepRestartOnlyKeys(const Config& running, Config* next);
+// "name=value" for every key, in table order.
+std::vector<std::string> describeConfig(const Config& config);
 
 enum class IntegerParse { kOk, kNotAnInteger, kOutOfRange };
 // Parses an optionally negative base-10 integer with no sign "+", spaces or other bases.

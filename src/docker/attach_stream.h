@@ -26,6 +26,9 @@ class AttachStream : public core::Deletable {
   // Queues data for the container's stdin; after it is written the write side is shut
   // down (the container reads EOF). Call at most once; may be called before on_attached.
   virtual void writeStdinAndClose(std::string data) = 0;
+  // Ends the stream now (the owner is done with it, possibly inside one of its callbacks):
+  // no callback runs after this, and the connection is released after the batch.
+  virtual void close() = 0;
   // True while output the engine sent waits unread on the connection. A timer that measures
   // the engine's silence can be due after a long turn of the loop with output waiting: this
   // tells a stalled stream from a worker that has not read yet.

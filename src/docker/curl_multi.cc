@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/assert.h"
 #include "core/log.h"
 
 namespace wa::docker {
@@ -80,6 +81,7 @@ CurlMulti::CurlMulti(core::EventLoop& loop) : loop_(loop) {
 }
 
 CurlMulti::~CurlMulti() {
+  liveness_.end();  // handles and posted tasks find it gone from here on
   for (auto& [easy, transfer] : transfers_) {
     const CURLMcode rc = curl_multi_remove_handle(multi_.get(), easy);
     if (rc != CURLM_OK) core::logWarning("curl_multi_remove_handle: ", curl_multi_strerror(rc));
@@ -100,8 +102,10 @@ CurlMulti::~CurlMulti() {
   idle_easy_.clear();
 }
 
-void CurlMulti::start(Request request, Completion done) {
+core::RequestHandle CurlMulti::start(Request request, Completion done) {
   auto transfer = std::make_unique<Transfer>();
+  const uint64_t id = next_id_++;
+  transfer->id = id;
   transfer->request = std::move(request);
   transfer->done = std::move(done);
   transfer->easy = takeEasy();
@@ -113,7 +117,7 @@ void CurlMulti::start(Request request, Completion done) {
     // Completed from the loop like any other request: never inside start().
     failed_.push_back(std::move(transfer));
     scheduleDispatch();
-    return;
+    return handleFor(id);
   }
   CURL* easy = transfer->easy.get();
   const CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
@@ -122,17 +126,50 @@ void CurlMulti::start(Request request, Completion done) {
     transfer->failure.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc);
     failed_.push_back(std::move(transfer));
     scheduleDispatch();
-    return;
+    return handleFor(id);
   }
   transfers_.emplace(easy, std::move(transfer));
+  transfer_by_id_.emplace(id, easy);
+  return handleFor(id);
 }
 
-void CurlMulti::failLater(Response response, Completion done) {
+core::RequestHandle CurlMulti::failLater(Response response, Completion done) {
   auto transfer = std::make_unique<Transfer>();
+  const uint64_t id = next_id_++;
+  transfer->id = id;
   transfer->failure = std::move(response);
   transfer->done = std::move(done);
   failed_.push_back(std::move(transfer));
   scheduleDispatch();
+  return handleFor(id);
+}
+
+void CurlMulti::cancelRequest(uint64_t id) noexcept {
+  if (auto it = transfer_by_id_.find(id); it != transfer_by_id_.end()) {
+    CURL* easy = it->second;
+    transfer_by_id_.erase(it);
+    auto transfer = transfers_.find(easy);
+    WA_ASSERT(transfer != transfers_.end(), "a transfer id without its transfer");
+    // Outside curl's own callbacks (handles are destroyed from the loop's callbacks and
+    // completions, never from onSocket/onTimer/onWrite): removing the handle is allowed.
+    const CURLMcode rc = curl_multi_remove_handle(multi_.get(), easy);
+    if (rc == CURLM_OK) {
+      recycleEasy(std::move(transfer->second->easy));
+    } else {
+      core::logWarning("curl_multi_remove_handle: ", curl_multi_strerror(rc));
+    }
+    transfers_.erase(transfer);
+    return;
+  }
+  for (auto it = failed_.begin(); it != failed_.end(); ++it) {
+    if ((*it)->id == id) {
+      failed_.erase(it);
+      return;
+    }
+  }
+  for (auto& [completing_id, done] : completing_) {
+    if (completing_id == id) done = nullptr;
+  }
 }
 
 bool CurlMulti::configure(Transfer& t) {
@@ -320,9 +357,8 @@ void CurlMulti::onReady(curl_socket_t fd, uint32_t ready) {
 void CurlMulti::scheduleDispatch() {
   if (dispatch_posted_) return;
   dispatch_posted_ = true;
-  loop_.post([this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.expired()) return;
-    dispatch();
+  loop_.post([this, alive = liveness_.watch()] {
+    if (alive.alive()) dispatch();
   });
 }
 
@@ -340,17 +376,21 @@ void CurlMulti::socketAction(curl_socket_t fd, int flags) {
 
 void CurlMulti::dispatch() {
   dispatch_posted_ = false;
-  const std::weak_ptr<char> alive = alive_;
+  const core::Liveness::Watch alive = liveness_.watch();
   std::vector<std::pair<curl_socket_t, int>> ready;
   ready.swap(ready_);
   const bool timeout = std::exchange(timeout_due_, false);
   for (const auto& [fd, flags] : ready) socketAction(fd, flags);
   if (timeout) socketAction(CURL_SOCKET_TIMEOUT, 0);
 
-  // Collect first, call after: a completion may start requests or destroy this object.
-  std::vector<std::pair<Completion, Response>> completed;
-  for (auto& transfer : failed_)
-    completed.emplace_back(std::move(transfer->done), std::move(transfer->failure));
+  // Collect first, call after: a completion may start requests, cancel others (also those
+  // collected here) or destroy this object.
+  WA_ASSERT(completing_.empty(), "dispatch() re-entered");
+  std::vector<Response> responses;
+  for (auto& transfer : failed_) {
+    completing_.emplace_back(transfer->id, std::move(transfer->done));
+    responses.push_back(std::move(transfer->failure));
+  }
   failed_.clear();
   int queued = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &queued)) {
@@ -364,6 +404,7 @@ void CurlMulti::dispatch() {
     }
     std::unique_ptr<Transfer> t = std::move(it->second);
     transfers_.erase(it);
+    transfer_by_id_.erase(t->id);
     const CURLMcode rc = curl_multi_remove_handle(multi_.get(), easy);
     Response response;
     response.result = result;
@@ -385,12 +426,16 @@ void CurlMulti::dispatch() {
     } else {
       core::logWarning("curl_multi_remove_handle: ", curl_multi_strerror(rc));
     }
-    completed.emplace_back(std::move(t->done), std::move(response));
+    completing_.emplace_back(t->id, std::move(t->done));
+    responses.push_back(std::move(response));
   }
-  for (auto& [done, response] : completed) {
-    if (done) done(std::move(response));
-    if (alive.expired()) return;  // destroyed by that completion: the rest are aborted
+  for (size_t i = 0; i < completing_.size(); ++i) {
+    // Moved out before the call: the completion may cancel the ones after it.
+    Completion done = std::move(completing_[i].second);
+    if (done) done(std::move(responses[i]));
+    if (!alive.alive()) return;  // destroyed by that completion: the rest are aborted
   }
+  completing_.clear();
 }
 
 }  // namespace wa::docker

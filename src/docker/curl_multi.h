@@ -7,6 +7,9 @@
 // but from one task posted to the loop: there curl may close sockets (we destroy their
 // FileEvents, never inside their own callback), and completions run after curl returns,
 // so a completion may start requests or destroy this CurlMulti.
+//
+// Every request is a core::RequestHandle its owner holds: destroying the handle removes
+// the transfer from curl and drops its completion unrun, even when it was about to run.
 #pragma once
 
 #include <curl/curl.h>
@@ -21,10 +24,12 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "core/liveness.h"
+#include "core/request_handle.h"
 
 namespace wa::docker {
 
-class CurlMulti {
+class CurlMulti final : public core::RequestIssuer {
  public:
   struct Request {
     std::string method = "GET";  // GET, POST, PUT, DELETE, ...
@@ -54,12 +59,14 @@ class CurlMulti {
   CurlMulti(const CurlMulti&) = delete;
   CurlMulti& operator=(const CurlMulti&) = delete;
 
-  // Starts a request. done runs later on the loop, exactly once (unless this CurlMulti
-  // is destroyed first), never inside this call.
-  void start(Request request, Completion done);
+  // Starts a request. done runs later on the loop, exactly once (unless the handle or this
+  // CurlMulti is destroyed first), never inside this call.
+  core::RequestHandle start(Request request, Completion done);
   // Completes done with response from the loop, as if a transfer had ended that way
   // (for requests that cannot even be made). Counts as in flight until then.
-  void failLater(Response response, Completion done);
+  core::RequestHandle failLater(Response response, Completion done);
+  // RequestIssuer: what a handle's destruction calls.
+  void cancelRequest(uint64_t id) noexcept override;
   // Transfers started and not yet completed.
   size_t inFlight() const { return transfers_.size() + failed_.size(); }
   // Sockets curl currently asks us to watch (for tests).
@@ -83,6 +90,7 @@ class CurlMulti {
   using SlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
   struct Transfer {
+    uint64_t id = 0;
     EasyPtr easy;
     SlistPtr headers;
     Request request;
@@ -101,6 +109,7 @@ class CurlMulti {
   static int onTimer(CURLM* multi, long timeout_ms, void* userp) noexcept;
   static size_t onWrite(char* data, size_t size, size_t count, void* userp) noexcept;
 
+  core::RequestHandle handleFor(uint64_t id) { return {*this, liveness_.watch(), id}; }
   int updateSocket(curl_socket_t fd, int what, Socket* socket);
   void onReady(curl_socket_t fd, uint32_t ready);
   void scheduleDispatch();
@@ -115,8 +124,13 @@ class CurlMulti {
   MultiPtr multi_;
   std::unique_ptr<core::Timer> timer_;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::unordered_map<uint64_t, CURL*> transfer_by_id_;
+  uint64_t next_id_ = 1;
   // Transfers that failed before curl took them; completed by the next dispatch.
   std::vector<std::unique_ptr<Transfer>> failed_;
+  // The completions dispatch() is running, by request id: a cancel among them drops its
+  // completion here.
+  std::vector<std::pair<uint64_t, Completion>> completing_;
   std::unordered_map<curl_socket_t, std::unique_ptr<Socket>> sockets_;
   // Readiness gathered during the current batch of events, handed to curl by dispatch().
   std::vector<std::pair<curl_socket_t, int>> ready_;
@@ -124,8 +138,8 @@ class CurlMulti {
   bool dispatch_posted_ = false;
   // Idle easy handles kept for reuse (they keep their DNS cache and settings' memory).
   std::vector<EasyPtr> idle_easy_;
-  // Expires with this object; posted tasks check it.
-  std::shared_ptr<char> alive_ = std::make_shared<char>(0);
+  // Ends with this object; posted tasks and handles check it.
+  core::Liveness liveness_;
 };
 
 }  // namespace wa::docker

@@ -31,31 +31,31 @@ struct DockerClient::Impl {
   ~Impl() {
     // Streams outlive the client only as closed shells: no callbacks after this.
     auto live = std::move(attaches->live);
-    for (HijackedAttach* stream : live) stream->abort();
+    for (HijackedAttach* stream : live) stream->close();
   }
 
   // Sends method path (relative to /v1.41) and hands the response to parse (which may take
   // its body): a transport failure or a status outside 2xx and extra_ok becomes a
   // DockerError first.
   template <typename T>
-  void call(const char* method, const std::string& path, std::string body, long timeout_ms,
-            std::initializer_list<long> extra_ok,
-            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done,
-            bool fresh_connection = false) {
+  core::RequestHandle call(const char* method, const std::string& path, std::string body,
+                           long timeout_ms, std::initializer_list<long> extra_ok,
+                           std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done,
+                           bool fresh_connection = false) {
     CurlMulti::Request request;
     request.method = method;
     request.body = std::move(body);
     request.timeout_ms = timeout_ms;
     request.fresh_connection = fresh_connection;
-    send<T>(std::move(request), path, extra_ok, std::move(parse), std::move(done));
+    return send<T>(std::move(request), path, extra_ok, std::move(parse), std::move(done));
   }
 
   // call() for a request with its own headers or content type; request.url and
   // unix_socket_path are filled in here.
   template <typename T>
-  void send(CurlMulti::Request request, const std::string& path,
-            std::initializer_list<long> extra_ok,
-            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done) {
+  core::RequestHandle send(CurlMulti::Request request, const std::string& path,
+                           std::initializer_list<long> extra_ok,
+                           std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done) {
     std::vector<long> ok_statuses(extra_ok);
     auto complete = [this, ok_statuses = std::move(ok_statuses), parse = std::move(parse),
                      done = std::move(done)](CurlMulti::Response response) {
@@ -69,13 +69,12 @@ struct DockerClient::Impl {
       CurlMulti::Response failure;
       failure.result = CURLE_UNSUPPORTED_PROTOCOL;
       failure.error = "unsupported docker host (expected unix:///path or tcp://host:port)";
-      multi.failLater(std::move(failure), std::move(complete));
-      return;
+      return multi.failLater(std::move(failure), std::move(complete));
     }
     request.url = endpoint->urlBase() + "/" + kApiVersion + path;
     if (endpoint->kind == EngineEndpoint::Kind::kUnix)
       request.unix_socket_path = endpoint->unix_path;
-    multi.start(std::move(request), std::move(complete));
+    return multi.start(std::move(request), std::move(complete));
   }
 
   std::optional<DockerError> errorOf(const CurlMulti::Response& response,
@@ -131,30 +130,31 @@ void DockerClient::setErrorObserver(DockerErrorObserver observer) {
 
 size_t DockerClient::inFlight() const { return impl_->multi.inFlight(); }
 
-void DockerClient::ping(Callback<Unit> done) {
-  impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit,
-                    impl_->observed("ping", std::move(done)), true);
+core::RequestHandle DockerClient::ping(Callback<Unit> done) {
+  return impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit,
+                           impl_->observed("ping", std::move(done)), true);
 }
 
-void DockerClient::version(Callback<EngineVersion> done) {
-  impl_->call<EngineVersion>(
+core::RequestHandle DockerClient::version(Callback<EngineVersion> done) {
+  return impl_->call<EngineVersion>(
       "GET", "/version", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); },
       impl_->observed("version", std::move(done)));
 }
 
-void DockerClient::info(Callback<EngineInfo> done) {
-  impl_->call<EngineInfo>(
+core::RequestHandle DockerClient::info(Callback<EngineInfo> done) {
+  return impl_->call<EngineInfo>(
       "GET", "/info", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseInfoResponse(r.body); },
       impl_->observed("info", std::move(done)));
 }
 
-void DockerClient::createContainer(const ContainerSpec& spec, const std::string& name,
-                                   Callback<std::string> done) {
+core::RequestHandle DockerClient::createContainer(const ContainerSpec& spec,
+                                                  const std::string& name,
+                                                  Callback<std::string> done) {
   std::string path = "/containers/create";
   if (!name.empty()) path += "?name=" + urlEncode(name);
-  impl_->call<std::string>(
+  return impl_->call<std::string>(
       "POST", path, buildCreateContainerBody(spec), kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseCreateResponse(r.body); },
       impl_->observed("create", std::move(done)));
@@ -173,65 +173,68 @@ std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
                                           std::move(callbacks), impl_->attaches);
 }
 
-void DockerClient::start(const std::string& id, Callback<Unit> done) {
+core::RequestHandle DockerClient::start(const std::string& id, Callback<Unit> done) {
   // 304: already started, which is what was asked for.
-  impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/start", "", kRequestTimeoutMs, {304},
-                    &Impl::unit, impl_->observed("start", std::move(done)));
+  return impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/start", "", kRequestTimeoutMs,
+                           {304}, &Impl::unit, impl_->observed("start", std::move(done)));
 }
 
-void DockerClient::wait(const std::string& id, Callback<int64_t> done) {
-  impl_->call<int64_t>(
+core::RequestHandle DockerClient::wait(const std::string& id, Callback<int64_t> done) {
+  return impl_->call<int64_t>(
       "POST", "/containers/" + urlEncode(id) + "/wait", "", kNoTimeout, {},
       [](const CurlMulti::Response& r) { return parseWaitResponse(r.body); },
       impl_->observed("wait", std::move(done)));
 }
 
-void DockerClient::inspect(const std::string& id, bool fresh_connection,
-                           Callback<ContainerState> done) {
-  impl_->call<ContainerState>(
+core::RequestHandle DockerClient::inspect(const std::string& id, bool fresh_connection,
+                                          Callback<ContainerState> done) {
+  return impl_->call<ContainerState>(
       "GET", "/containers/" + urlEncode(id) + "/json", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseInspectResponse(r.body); },
       impl_->observed("inspect", std::move(done)), fresh_connection);
 }
 
-void DockerClient::kill(const std::string& id, Callback<Unit> done) {
+core::RequestHandle DockerClient::kill(const std::string& id, Callback<Unit> done) {
   // 409 "Container ... is not running": it already stopped, which is what kill wants.
-  impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/kill", "", kRequestTimeoutMs, {},
-                    &Impl::unit, [done = impl_->observed("kill", std::move(done))](Result<Unit> r) {
-                      if (!r.ok() && r.error().http_status == 409 &&
-                          r.error().message.find("is not running") != std::string::npos) {
-                        done(Unit{});
-                        return;
-                      }
-                      done(std::move(r));
-                    });
+  return impl_->call<Unit>("POST", "/containers/" + urlEncode(id) + "/kill", "", kRequestTimeoutMs,
+                           {}, &Impl::unit,
+                           [done = impl_->observed("kill", std::move(done))](Result<Unit> r) {
+                             if (!r.ok() && r.error().http_status == 409 &&
+                                 r.error().message.find("is not running") != std::string::npos) {
+                               done(Unit{});
+                               return;
+                             }
+                             done(std::move(r));
+                           });
 }
 
-void DockerClient::remove(const std::string& id, Callback<Unit> done) {
+core::RequestHandle DockerClient::remove(const std::string& id, Callback<Unit> done) {
   // 404: already gone, which is what remove wants.
-  impl_->call<Unit>("DELETE", "/containers/" + urlEncode(id) + "?force=1&v=1", "",
-                    kRequestTimeoutMs, {404}, &Impl::unit,
-                    impl_->observed("remove", std::move(done)));
+  return impl_->call<Unit>("DELETE", "/containers/" + urlEncode(id) + "?force=1&v=1", "",
+                           kRequestTimeoutMs, {404}, &Impl::unit,
+                           impl_->observed("remove", std::move(done)));
 }
 
-void DockerClient::listContainers(const std::string& label,
-                                  Callback<std::vector<std::string>> done) {
-  impl_->call<std::vector<std::string>>(
+core::RequestHandle DockerClient::listContainers(const std::string& label,
+                                                 Callback<std::vector<std::string>> done) {
+  return impl_->call<std::vector<std::string>>(
       "GET", "/containers/json?all=1&filters=" + urlEncode(buildLabelFilter(label)), "",
       kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseContainerListResponse(r.body); },
       impl_->observed("list", std::move(done)));
 }
 
-void DockerClient::inspectImage(const std::string& reference, Callback<ImageInfo> done) {
-  impl_->call<ImageInfo>(
+core::RequestHandle DockerClient::inspectImage(const std::string& reference,
+                                               Callback<ImageInfo> done) {
+  return impl_->call<ImageInfo>(
       "GET", "/images/" + urlEncode(reference) + "/json", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseImageInspectResponse(r.body); },
       impl_->observed("image_inspect", std::move(done)));
 }
 
-void DockerClient::pullImage(const std::string& reference, const std::string& registry_auth,
-                             long timeout_ms, Callback<StreamedResult> done) {
+core::RequestHandle DockerClient::pullImage(const std::string& reference,
+                                            const std::string& registry_auth, long timeout_ms,
+                                            Callback<StreamedResult> done) {
   const PullArguments pull = splitPullReference(reference);
   std::string path = "/images/create?fromImage=" + urlEncode(pull.from_image);
   if (!pull.tag.empty()) path += "&tag=" + urlEncode(pull.tag);
@@ -240,52 +243,52 @@ void DockerClient::pullImage(const std::string& reference, const std::string& re
   request.timeout_ms = timeout_ms;
   if (!registry_auth.empty()) request.headers.push_back("X-Registry-Auth: " + registry_auth);
   // The engine answers 200 at once and reports the outcome at the end of the stream.
-  impl_->send<StreamedResult>(
+  return impl_->send<StreamedResult>(
       std::move(request), path, {},
       [](const CurlMulti::Response& r) { return parseProgressStream(r.body, /*build=*/false); },
       impl_->observed("pull", std::move(done)));
 }
 
-void DockerClient::buildImage(const std::string& tag, std::string context_tar, long timeout_ms,
-                              Callback<StreamedResult> done) {
+core::RequestHandle DockerClient::buildImage(const std::string& tag, std::string context_tar,
+                                             long timeout_ms, Callback<StreamedResult> done) {
   CurlMulti::Request request;
   request.method = "POST";
   request.body = std::move(context_tar);
   request.content_type = "application/x-tar";
   request.timeout_ms = timeout_ms;
   // rm and forcerm: no intermediate containers are left behind, even after a failed step.
-  impl_->send<StreamedResult>(
+  return impl_->send<StreamedResult>(
       std::move(request), "/build?t=" + urlEncode(tag) + "&dockerfile=Dockerfile&rm=1&forcerm=1",
       {}, [](const CurlMulti::Response& r) { return parseProgressStream(r.body, /*build=*/true); },
       impl_->observed("build", std::move(done)));
 }
 
-void DockerClient::putArchive(const std::string& id, const std::string& path, std::string tar,
-                              Callback<Unit> done) {
+core::RequestHandle DockerClient::putArchive(const std::string& id, const std::string& path,
+                                             std::string tar, Callback<Unit> done) {
   CurlMulti::Request request;
   request.method = "PUT";
   request.body = std::move(tar);
   request.content_type = "application/x-tar";
   request.timeout_ms = kArchiveTimeoutMs;
-  impl_->send<Unit>(std::move(request),
-                    "/containers/" + urlEncode(id) + "/archive?path=" + urlEncode(path), {},
-                    &Impl::unit, impl_->observed("archive_put", std::move(done)));
+  return impl_->send<Unit>(std::move(request),
+                           "/containers/" + urlEncode(id) + "/archive?path=" + urlEncode(path), {},
+                           &Impl::unit, impl_->observed("archive_put", std::move(done)));
 }
 
-void DockerClient::containerLogs(const std::string& id, Callback<std::string> done) {
+core::RequestHandle DockerClient::containerLogs(const std::string& id, Callback<std::string> done) {
   CurlMulti::Request request;
   request.timeout_ms = kArchiveTimeoutMs;
-  impl_->send<std::string>(
+  return impl_->send<std::string>(
       std::move(request), "/containers/" + urlEncode(id) + "/logs?stdout=1&stderr=1", {},
       [](CurlMulti::Response& r) -> Result<std::string> { return std::move(r.body); },
       impl_->observed("logs", std::move(done)));
 }
 
-void DockerClient::getArchive(const std::string& id, const std::string& path,
-                              Callback<std::string> done) {
+core::RequestHandle DockerClient::getArchive(const std::string& id, const std::string& path,
+                                             Callback<std::string> done) {
   CurlMulti::Request request;
   request.timeout_ms = kArchiveTimeoutMs;
-  impl_->send<std::string>(
+  return impl_->send<std::string>(
       std::move(request), "/containers/" + urlEncode(id) + "/archive?path=" + urlEncode(path), {},
       [](CurlMulti::Response& r) -> Result<std::string> { return std::move(r.body); },
       impl_->observed("archive_get", std::move(done)));

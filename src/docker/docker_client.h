@@ -2,7 +2,9 @@
 // Plain requests go through libcurl's multi socket interface (CurlMulti); attach uses
 // a hijacked raw connection (AttachStream), which libcurl cannot hand over.
 // Every callback runs on the loop, never synchronously inside the call that started it.
-// Destroying the client aborts everything in flight without running callbacks.
+// Each call returns the request's handle: destroying it cancels the request, and its
+// callback never runs. Destroying the client aborts everything in flight without running
+// callbacks.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include <string_view>
 
 #include "core/event_loop.h"
+#include "core/request_handle.h"
 #include "docker/attach_stream.h"
 #include "docker/docker_types.h"
 
@@ -40,50 +43,53 @@ class DockerClient {
   // whether the engine still listens, which an old kept-alive connection cannot tell (a
   // stopping engine closes its listener first, then stops its containers, answering
   // on the connections already open all the while).
-  void ping(Callback<Unit> done);
-  void version(Callback<EngineVersion> done);
-  void info(Callback<EngineInfo> done);
+  core::RequestHandle ping(Callback<Unit> done);
+  core::RequestHandle version(Callback<EngineVersion> done);
+  core::RequestHandle info(Callback<EngineInfo> done);
   // POST /containers/create?name=...; yields the container id.
-  void createContainer(const ContainerSpec& spec, const std::string& name,
-                       Callback<std::string> done);
+  core::RequestHandle createContainer(const ContainerSpec& spec, const std::string& name,
+                                      Callback<std::string> done);
   // Hijacked POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1.
   std::unique_ptr<AttachStream> attach(const std::string& id, AttachStream::Callbacks callbacks);
-  void start(const std::string& id, Callback<Unit> done);
+  core::RequestHandle start(const std::string& id, Callback<Unit> done);
   // POST /containers/{id}/wait: resolves when the container stops; yields StatusCode.
-  void wait(const std::string& id, Callback<int64_t> done);
+  core::RequestHandle wait(const std::string& id, Callback<int64_t> done);
   // fresh_connection false: on a kept-alive connection, when nothing hangs on whether the
   // engine still listens.
-  void inspect(const std::string& id, bool fresh_connection, Callback<ContainerState> done);
+  core::RequestHandle inspect(const std::string& id, bool fresh_connection,
+                              Callback<ContainerState> done);
   // POST /containers/{id}/kill (SIGKILL). A container that is not running is not an error.
-  void kill(const std::string& id, Callback<Unit> done);
+  core::RequestHandle kill(const std::string& id, Callback<Unit> done);
   // DELETE /containers/{id}?force=1&v=1. A container already gone is not an error.
-  void remove(const std::string& id, Callback<Unit> done);
+  core::RequestHandle remove(const std::string& id, Callback<Unit> done);
   // GET /containers/json?all=1 filtered by label "key=value"; yields container ids.
-  void listContainers(const std::string& label, Callback<std::vector<std::string>> done);
+  core::RequestHandle listContainers(const std::string& label,
+                                     Callback<std::vector<std::string>> done);
 
   // GET /images/{name}/json. A missing image is a DockerError with http_status 404.
-  void inspectImage(const std::string& reference, Callback<ImageInfo> done);
+  core::RequestHandle inspectImage(const std::string& reference, Callback<ImageInfo> done);
   // POST /images/create?fromImage=...&tag=... (tag from the reference, "latest" if none;
   // a digest reference pulls by digest). registry_auth is the X-Registry-Auth header
   // value (base64url JSON) or empty. An {"error": ...} line in the progress stream is a
   // DockerError (http_status 200) carrying the registry's message. timeout_ms 0: none.
-  void pullImage(const std::string& reference, const std::string& registry_auth, long timeout_ms,
-                 Callback<StreamedResult> done);
+  core::RequestHandle pullImage(const std::string& reference, const std::string& registry_auth,
+                                long timeout_ms, Callback<StreamedResult> done);
   // POST /build?t=tag&dockerfile=Dockerfile&rm=1&forcerm=1 with context_tar as the body
   // (application/x-tar). An {"error": ...} line is a DockerError (http_status 200) whose
   // message is the error followed by the log tail. timeout_ms 0: none.
-  void buildImage(const std::string& tag, std::string context_tar, long timeout_ms,
-                  Callback<StreamedResult> done);
+  core::RequestHandle buildImage(const std::string& tag, std::string context_tar, long timeout_ms,
+                                 Callback<StreamedResult> done);
   // PUT /containers/{id}/archive?path=... : extracts tar into path in the container
   // (which must exist; a created container's volumes count).
-  void putArchive(const std::string& id, const std::string& path, std::string tar,
-                  Callback<Unit> done);
+  core::RequestHandle putArchive(const std::string& id, const std::string& path, std::string tar,
+                                 Callback<Unit> done);
   // GET /containers/{id}/logs?stdout=1&stderr=1 : the container's log as the engine kept it
   // (its log driver's), multiplexed like the attach stream. Useless with driver "none".
-  void containerLogs(const std::string& id, Callback<std::string> done);
+  core::RequestHandle containerLogs(const std::string& id, Callback<std::string> done);
   // GET /containers/{id}/archive?path=... : the tar of path (a file or a directory).
   // A missing path is a DockerError with http_status 404.
-  void getArchive(const std::string& id, const std::string& path, Callback<std::string> done);
+  core::RequestHandle getArchive(const std::string& id, const std::string& path,
+                                 Callback<std::string> done);
 
   // Runs just before a failed call's callback (metrics). Must not call back into the client.
   void setErrorObserver(DockerErrorObserver observer);

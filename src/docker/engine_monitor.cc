@@ -17,16 +17,18 @@ void EngineMonitor::ping() {
   if (in_flight_) return;  // a slow engine gets one outstanding ping, not a pile of them
   in_flight_ = true;
   const core::MonoTime sent = loop_.clock().now();
-  docker_.ping([this, sent, waiters = std::move(check_waiters_)](const Result<Unit>& r) {
-    in_flight_ = false;
-    const double ms = std::chrono::duration<double, std::milli>(loop_.clock().now() - sent).count();
-    onPinged(r.ok(), r.ok() ? std::string() : r.error().message, ms);
-    for (const auto& answered : waiters) answered(status_);
-    if (ping_again_) {
-      ping_again_ = false;
-      ping();
-    }
-  });
+  ping_request_ =
+      docker_.ping([this, sent, waiters = std::move(check_waiters_)](const Result<Unit>& r) {
+        in_flight_ = false;
+        const double ms =
+            std::chrono::duration<double, std::milli>(loop_.clock().now() - sent).count();
+        onPinged(r.ok(), r.ok() ? std::string() : r.error().message, ms);
+        for (const auto& answered : waiters) answered(status_);
+        if (ping_again_) {
+          ping_again_ = false;
+          ping();
+        }
+      });
   check_waiters_.clear();  // moved from: left valid but unspecified
 }
 
@@ -60,7 +62,7 @@ void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
   // of its components, seconds on a busy machine: a request per ping would pile up.
   if (ok && !status_.version && !version_in_flight_) {
     version_in_flight_ = true;
-    docker_.version([this](Result<EngineVersion> r) {
+    version_request_ = docker_.version([this](Result<EngineVersion> r) {
       version_in_flight_ = false;
       if (!r.ok()) return;
       status_.version = r.value();
@@ -72,7 +74,7 @@ void EngineMonitor::onPinged(bool ok, const std::string& error, double ms) {
   // (rootless, or on another cgroup layout).
   if (ok && !status_.info_known && !info_in_flight_) {
     info_in_flight_ = true;
-    docker_.info([this](Result<EngineInfo> r) {
+    info_request_ = docker_.info([this](Result<EngineInfo> r) {
       info_in_flight_ = false;
       if (!r.ok() || !status_.reachable) return;
       status_.info_known = true;

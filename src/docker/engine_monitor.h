@@ -28,12 +28,21 @@ struct EngineStatus {
   std::string limits_unenforced;
 };
 
-class EngineMonitor {
+// The engine's cached status, as its readers see it (the api renders it; tests fake it).
+class EngineStatusView {
+ public:
+  virtual const EngineStatus& status() const = 0;
+
+ protected:
+  ~EngineStatusView() = default;
+};
+
+class EngineMonitor final : public EngineStatusView {
  public:
   EngineMonitor(core::EventLoop& loop, DockerClient& docker, core::Millis interval);
   // Pings now, then every interval.
   void start();
-  const EngineStatus& status() const { return status_; }
+  const EngineStatus& status() const override { return status_; }
   // Another request found nothing listening where the engine should be: the engine is
   // taken as unreachable now rather than at the next ping, which then tells when it is
   // back. Does nothing if it is known to be unreachable already. Makes no request, so it
@@ -61,6 +70,10 @@ class EngineMonitor {
   std::vector<std::function<void(const EngineStatus&)>> check_waiters_;
   bool version_in_flight_ = false;
   bool info_in_flight_ = false;
+  // The requests in flight; destroying the monitor cancels them.
+  core::RequestHandle ping_request_;
+  core::RequestHandle version_request_;
+  core::RequestHandle info_request_;
   EngineStatus status_;
   std::function<void(const EngineStatus&)> on_change_;
 };

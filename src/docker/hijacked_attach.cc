@@ -18,77 +18,15 @@
 namespace wa::docker {
 namespace {
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string errnoText(int err) { return std::strerror(err); }
 
-// What a released connection leaves behind until the end of the loop's batch. The socket
-// is declared first so it is closed last, after its watcher has left the epoll set.
-struct Remains final : core::Deletable {
+// A socket closed after the end of the loop's batch (after its watcher, handed over first).
+struct ClosedSocket final : core::Deletable {
+  explicit ClosedSocket(core::UniqueFd f) : fd(std::move(f)) {}
   core::UniqueFd fd;
-  std::unique_ptr<core::FileEvent> event;
-  std::unique_ptr<core::Timer> timer;
-  std::unique_ptr<StreamDemux> demux;
 };
 
 }  // namespace
-
-ResponseHead parseResponseHead(std::string_view buffer) {
-  ResponseHead head;
-  const size_t end = buffer.find("\r\n\r\n");
-  if (end == std::string_view::npos) {
-    // A status line that is already wrong need not wait for the rest.
-    constexpr std::string_view kPrefix = "HTTP/1.";
-    const size_t n = std::min(buffer.size(), kPrefix.size());
-    if (buffer.substr(0, n) != kPrefix.substr(0, n)) head.parse = ResponseHead::Parse::kInvalid;
-    return head;
-  }
-  head.length = end + 4;
-  std::string_view rest = buffer.substr(0, end + 2);
-  const size_t line_end = rest.find("\r\n");
-  std::string_view status_line = rest.substr(0, line_end);
-  rest.remove_prefix(line_end + 2);
-  // "HTTP/1.1 101 UPGRADED"
-  head.parse = ResponseHead::Parse::kInvalid;
-  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' '))
-    return head;
-  int status = 0;
-  auto [ptr, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
-  if (ec != std::errc() || ptr != status_line.data() + 12 || status < 100) return head;
-  head.status = status;
-  while (!rest.empty()) {
-    const size_t eol = rest.find("\r\n");
-    std::string_view line = rest.substr(0, eol);
-    rest.remove_prefix(eol + 2);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return head;
-    if (equalsIgnoreCase(line.substr(0, colon), "content-length")) {
-      std::string_view value = trim(line.substr(colon + 1));
-      size_t length = 0;
-      auto [p, e] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (e != std::errc() || p != value.data() + value.size()) return head;
-      head.content_length = length;
-    }
-  }
-  head.parse = ResponseHead::Parse::kComplete;
-  return head;
-}
 
 std::string HijackedAttach::buildRequest(const std::string& container_id,
                                          const std::string& host_header) {
@@ -113,17 +51,16 @@ HijackedAttach::HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoi
     : loop_(loop),
       docker_host_(std::move(docker_host)),
       registry_(std::move(registry)),
-      callbacks_(std::make_shared<Callbacks>(std::move(callbacks))) {
+      callbacks_(std::move(callbacks)) {
   if (auto r = registry_.lock()) r->live.insert(this);
-  const std::weak_ptr<char> alive = alive_;
-  demux_ = std::make_unique<StreamDemux>([this, alive](StreamKind kind, std::string_view data) {
-    // The demux may outlive this stream for the rest of a batch (see releaseConnection).
-    if (alive.expired() || state_ == State::kClosed) return;
-    const std::shared_ptr<Callbacks> callbacks = callbacks_;
-    if (callbacks->on_output) callbacks->on_output(kind, data);
-  });
-  handshake_timer_ = loop_.createTimer([this, alive] {
-    if (alive.expired()) return;
+  demux_ = std::make_unique<StreamDemux>(
+      [this, alive = liveness_.watch()](StreamKind kind, std::string_view data) {
+        // A frame after the stream ended, or after its owner freed it from on_output (the
+        // demultiplexer then lives on to the end of the batch), is not delivered.
+        if (!alive.alive() || state_ == State::kClosed || !callbacks_.on_output) return;
+        callOwner([&] { callbacks_.on_output(kind, data); });
+      });
+  handshake_timer_ = loop_.createTimer([this] {
     fail("attaching to the container timed out after " +
          std::to_string(kHandshakeTimeout.count() / 1000) + " s (Docker engine at " + docker_host_ +
          ")");
@@ -142,17 +79,30 @@ HijackedAttach::HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoi
 
 HijackedAttach::~HijackedAttach() {
   if (auto r = registry_.lock()) r->live.erase(this);
-  alive_.reset();
-  state_ = State::kClosed;
-  // This may run inside one of our own callbacks (on_output from a FileEvent, on_closed
-  // from the timer): those objects must outlive the call, so the loop frees them later.
-  auto remains = std::make_unique<Remains>();
-  remains->fd = std::move(fd_);
-  remains->event = std::move(event_);
-  remains->timer = std::move(handshake_timer_);
-  remains->demux = std::move(demux_);
-  if (remains->timer) remains->timer->disable();
-  loop_.deferredDelete(std::move(remains));
+  liveness_.end();
+  if (owner_calls_ > 0) {
+    // Freed by its owner inside one of its own callbacks: the watcher, timer and
+    // demultiplexer whose calls are on the stack below go to the loop, freed after this
+    // batch, the socket after its watcher (so its number is not reused while watched).
+    // Every caller of callOwner checks the liveness first when the call returns.
+    handshake_timer_->disable();
+    loop_.deferredDelete(std::move(handshake_timer_));
+    loop_.deferredDelete(std::move(demux_));
+    if (event_) loop_.deferredDelete(std::move(event_));
+    if (fd_) loop_.deferredDelete(std::make_unique<ClosedSocket>(std::move(fd_)));
+  }
+  // The watcher leaves the epoll set (member order) before the socket closes.
+  event_.reset();
+}
+
+template <typename Fn>
+bool HijackedAttach::callOwner(Fn&& fn) {
+  const core::Liveness::Watch alive = liveness_.watch();
+  ++owner_calls_;
+  fn();
+  if (!alive.alive()) return false;  // the owner freed this stream inside the call
+  --owner_calls_;
+  return true;
 }
 
 void HijackedAttach::connectToEngine(const EngineEndpoint& endpoint) {
@@ -211,18 +161,14 @@ void HijackedAttach::connectToEngine(const EngineEndpoint& endpoint) {
     return;
   }
   // Either way the first thing to do is write (the request), once the socket is writable.
-  const std::weak_ptr<char> alive = alive_;
-  event_ = loop_.watch(fd_.get(), core::FileEvent::kWritable, [this, alive](uint32_t ready) {
-    if (alive.expired()) return;
-    onReady(ready);
-  });
+  event_ = loop_.watch(fd_.get(), core::FileEvent::kWritable,
+                       [this](uint32_t ready) { onReady(ready); });
 }
 
 void HijackedAttach::failLater(DockerError error) {
   // Never call back inside the constructor (that is, inside DockerClient::attach).
-  loop_.post([this, alive = std::weak_ptr<char>(alive_), error = std::move(error)]() mutable {
-    if (alive.expired()) return;
-    finish(std::move(error));
+  loop_.post([this, alive = liveness_.watch(), error = std::move(error)]() mutable {
+    if (alive.alive()) finish(std::move(error));
   });
 }
 
@@ -244,7 +190,7 @@ bool HijackedAttach::hasUnreadOutput() const {
   return ::ioctl(fd_.get(), FIONREAD, &unread) == 0 && unread > 0;
 }
 
-void HijackedAttach::abort() {
+void HijackedAttach::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   releaseConnection();
@@ -273,7 +219,6 @@ void HijackedAttach::updateInterest() {
 }
 
 void HijackedAttach::onReady(uint32_t ready) {
-  const std::weak_ptr<char> alive = alive_;
   switch (state_) {
     case State::kConnecting: {
       int err = 0;
@@ -296,12 +241,15 @@ void HijackedAttach::onReady(uint32_t ready) {
     case State::kReadingErrorBody:
       if (ready & core::FileEvent::kReadable) readSome();
       return;
-    case State::kStreaming:
+    case State::kStreaming: {
       // Write first: with a hang-up both are reported, and the read then sees the end.
+      // A failed write ends the stream, whose owner may free it from on_closed.
+      const core::Liveness::Watch alive = liveness_.watch();
       if (ready & core::FileEvent::kWritable) writeStdin();
-      if (alive.expired() || state_ == State::kClosed) return;
+      if (!alive.alive() || state_ == State::kClosed) return;
       if (ready & core::FileEvent::kReadable) readSome();
       return;
+    }
     case State::kClosed:
       return;
   }
@@ -435,20 +383,18 @@ void HijackedAttach::onAttached(const std::string& leftover) {
   state_ = State::kStreaming;
   handshake_timer_->disable();
   updateInterest();
-  const std::weak_ptr<char> alive = alive_;
-  const std::shared_ptr<Callbacks> callbacks = callbacks_;
-  if (callbacks->on_attached) callbacks->on_attached();
-  if (alive.expired() || state_ == State::kClosed) return;
+  if (callbacks_.on_attached && !callOwner([&] { callbacks_.on_attached(); })) return;
+  if (state_ == State::kClosed) return;
   // Output that arrived together with the response head.
   if (!leftover.empty()) feedOutput(leftover);
 }
 
 void HijackedAttach::feedOutput(std::string_view data) {
-  const std::weak_ptr<char> alive = alive_;
-  // on_output may destroy this stream; the demux then lives on until the batch ends.
+  const core::Liveness::Watch alive = liveness_.watch();
+  // on_output may free this stream; the demultiplexer then lives on to the batch's end.
   StreamDemux* demux = demux_.get();
   const bool ok = demux->feed(data);
-  if (alive.expired() || state_ == State::kClosed) return;
+  if (!alive.alive() || state_ == State::kClosed) return;  // the owner ended it in on_output
   if (!ok) fail("the attach stream from the Docker engine has a malformed frame header");
 }
 
@@ -474,19 +420,18 @@ void HijackedAttach::onEof() {
 }
 
 void HijackedAttach::releaseConnection() {
-  auto remains = std::make_unique<Remains>();
-  remains->fd = std::move(fd_);
-  remains->event = std::move(event_);
-  if (handshake_timer_) handshake_timer_->disable();
-  loop_.deferredDelete(std::move(remains));
+  handshake_timer_->disable();
+  // Usually inside the socket's own event: its watcher cannot be freed here. It goes first
+  // (and leaves the epoll set first), the socket after it, both after this batch.
+  if (event_) loop_.deferredDelete(std::move(event_));
+  if (fd_) loop_.deferredDelete(std::make_unique<ClosedSocket>(std::move(fd_)));
 }
 
 void HijackedAttach::finish(std::optional<DockerError> error) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   releaseConnection();
-  const std::shared_ptr<Callbacks> callbacks = callbacks_;
-  if (callbacks->on_closed) callbacks->on_closed(std::move(error));
+  if (callbacks_.on_closed) callOwner([&] { callbacks_.on_closed(std::move(error)); });
 }
 
 }  // namespace wa::docker

@@ -4,9 +4,11 @@
 // treats the connection as a raw byte stream: stdin out (then a half-close), multiplexed
 // output in.
 //
-// Teardown never frees the FileEvent, Timer or StreamDemux inside their own callbacks:
-// they (and the socket, so its number cannot be reused meanwhile) go to the loop's
-// deferredDelete, and their callbacks check a liveness token first.
+// The stream ends inside its own event (EOF, an error): the socket and its watcher then go
+// to the loop's deferredDelete (the watcher first, so the socket's number cannot be reused
+// while it is registered). Its owner may free it anywhere, also inside one of its own
+// callbacks: the parts on the stack then go to deferredDelete too, and every caller of
+// the owner's callbacks checks the stream's Liveness before going on.
 #pragma once
 
 #include <cstddef>
@@ -17,9 +19,11 @@
 #include <unordered_set>
 
 #include "core/event_loop.h"
+#include "core/liveness.h"
 #include "core/unique_fd.h"
 #include "docker/attach_stream.h"
 #include "docker/engine_endpoint.h"
+#include "docker/response_head.h"
 #include "docker/stream_demux.h"
 
 namespace wa::docker {
@@ -30,16 +34,6 @@ class HijackedAttach;
 struct AttachRegistry {
   std::unordered_set<HijackedAttach*> live;
 };
-
-// The status line and headers of an HTTP/1.x response, parsed from the start of a buffer.
-struct ResponseHead {
-  enum class Parse { kIncomplete, kComplete, kInvalid };
-  Parse parse = Parse::kIncomplete;
-  int status = 0;
-  size_t length = 0;  // bytes up to and including the blank line
-  std::optional<size_t> content_length;
-};
-ResponseHead parseResponseHead(std::string_view buffer);
 
 class HijackedAttach final : public AttachStream {
  public:
@@ -52,9 +46,8 @@ class HijackedAttach final : public AttachStream {
   HijackedAttach& operator=(const HijackedAttach&) = delete;
 
   void writeStdinAndClose(std::string data) override;
+  void close() override;
   bool hasUnreadOutput() const override;
-  // Closes the connection; no callback runs after this.
-  void abort();
 
   // The attach request as sent on the wire.
   static std::string buildRequest(const std::string& container_id, const std::string& host_header);
@@ -92,12 +85,15 @@ class HijackedAttach final : public AttachStream {
   void fail(std::string message) { finish(DockerError{0, std::move(message)}); }
   // Hands the socket and its watcher to the loop for disposal after this batch.
   void releaseConnection();
+  // Runs one of the owner's callbacks; false when the owner freed this stream inside it
+  // (nothing of it may be touched then).
+  template <typename Fn>
+  bool callOwner(Fn&& fn);
 
   core::EventLoop& loop_;
   std::string docker_host_;
   std::weak_ptr<AttachRegistry> registry_;
-  // Shared so that a callback being run survives the stream's destruction inside it.
-  std::shared_ptr<Callbacks> callbacks_;
+  Callbacks callbacks_;
   State state_ = State::kConnecting;
   core::UniqueFd fd_;
   std::unique_ptr<core::FileEvent> event_;
@@ -113,7 +109,8 @@ class HijackedAttach final : public AttachStream {
   bool stdin_queued_ = false;
   bool stdin_done_ = false;
   bool stdin_peer_gone_ = false;  // EPIPE/ECONNRESET on stdin: the container already left
-  std::shared_ptr<char> alive_ = std::make_shared<char>(0);
+  int owner_calls_ = 0;           // the owner's callbacks running (see the destructor)
+  core::Liveness liveness_;       // for work that may find the stream gone
 };
 
 }  // namespace wa::docker

@@ -8,11 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/deletable.h"
 #include "docker/docker_types.h"
 
 namespace wa::docker {
 
-class StreamDemux {
+// Deletable: a stream freed inside its own output hands its demultiplexer to the loop.
+class StreamDemux final : public core::Deletable {
  public:
   using Sink = std::function<void(StreamKind, std::string_view)>;
   explicit StreamDemux(Sink sink) : sink_(std::move(sink)) {}

@@ -19,9 +19,9 @@ size_t tagColon(std::string_view ref) {
 
 ImagePolicy::ImagePolicy(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {
   for (const std::string& text : patterns_) {
-    core::ImagePattern pattern;
+    docker::ImagePattern pattern;
     std::string why;
-    if (core::parseImagePattern(text, &pattern, &why)) parsed_.push_back(std::move(pattern));
+    if (docker::parseImagePattern(text, &pattern, &why)) parsed_.push_back(std::move(pattern));
   }
 }
 
@@ -32,18 +32,19 @@ std::string ImagePolicy::withDefaultTag(std::string_view image) {
   return std::string(image) + ":latest";
 }
 
-bool ImagePolicy::matches(const core::ImagePattern& pattern, const core::ImageReference& image) {
-  const core::ImageReference& p = pattern.reference;
+bool ImagePolicy::matches(const docker::ImagePattern& pattern,
+                          const docker::ImageReference& image) {
+  const docker::ImageReference& p = pattern.reference;
   if (image.domain != p.domain) return false;
   switch (pattern.kind) {
-    case core::ImagePattern::Kind::kExact:
+    case docker::ImagePattern::Kind::kExact:
       if (image.path != p.path) return false;
       // A pinned digest is the content; the tag beside it does not change what runs.
       if (!p.digest.empty()) return image.digest == p.digest;
       return image.digest.empty() && image.effectiveTag() == p.effectiveTag();
-    case core::ImagePattern::Kind::kAnyTag:
+    case docker::ImagePattern::Kind::kAnyTag:
       return image.path == p.path && image.digest.empty();
-    case core::ImagePattern::Kind::kTree:
+    case docker::ImagePattern::Kind::kTree:
       // Whole components only: "team" covers "team/app", not "team-evil/app" or "team".
       return p.path.empty() || (image.path.size() > p.path.size() &&
                                 image.path.starts_with(p.path) && image.path[p.path.size()] == '/');
@@ -51,17 +52,17 @@ bool ImagePolicy::matches(const core::ImagePattern& pattern, const core::ImageRe
   return false;
 }
 
-bool ImagePolicy::allows(const core::ImageReference& image) const {
+bool ImagePolicy::allows(const docker::ImageReference& image) const {
   if (patterns_.empty()) return true;
   return std::any_of(parsed_.begin(), parsed_.end(),
-                     [&](const core::ImagePattern& pattern) { return matches(pattern, image); });
+                     [&](const docker::ImagePattern& pattern) { return matches(pattern, image); });
 }
 
 bool ImagePolicy::allows(std::string_view image) const {
   if (patterns_.empty()) return true;
-  core::ImageReference ref;
+  docker::ImageReference ref;
   std::string why;
-  return core::parseImageReference(image, &ref, &why) && allows(ref);
+  return docker::parseImageReference(image, &ref, &why) && allows(ref);
 }
 
 }  // namespace wa::jobs

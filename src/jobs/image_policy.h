@@ -8,7 +8,7 @@
 //   "prefix/*"               any repository under that registry or path, with any tag or
 //                            digest ("registry.example:5000/team/*" covers ".../team/app"
 //                            and ".../team/a/b", not ".../team-evil/x" nor ".../team").
-// Both sides are normalized as the engine reads them (core::ImageReference), so
+// Both sides are normalized as the engine reads them (docker::ImageReference), so
 // "busybox", "library/busybox", "docker.io/library/busybox" and
 // "index.docker.io/library/busybox" are one image, and "localhost/busybox" another.
 #pragma once
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/image_reference.h"
+#include "docker/image_reference.h"
 
 namespace wa::jobs {
 
@@ -30,17 +30,17 @@ class ImagePolicy {
   // Whether a job may run image, as written in the job. With patterns, a text that is not
   // a valid reference is never allowed.
   bool allows(std::string_view image) const;
-  bool allows(const core::ImageReference& image) const;
+  bool allows(const docker::ImageReference& image) const;
   const std::vector<std::string>& patterns() const { return patterns_; }
 
-  static bool matches(const core::ImagePattern& pattern, const core::ImageReference& image);
+  static bool matches(const docker::ImagePattern& pattern, const docker::ImageReference& image);
 
   // "busybox" -> "busybox:latest"; a reference with a tag or digest is kept as it is.
   static std::string withDefaultTag(std::string_view image);
 
  private:
   std::vector<std::string> patterns_;
-  std::vector<core::ImagePattern> parsed_;  // the patterns that parse
+  std::vector<docker::ImagePattern> parsed_;  // the patterns that parse
 };
 
 }  // namespace wa::jobs

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "core/image_reference.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "docker/docker_client.h"
+#include "docker/image_reference.h"
 #include "docker/tar_archive.h"
 
 namespace wa::jobs {
@@ -25,31 +25,21 @@ std::string describe(const DockerError& error) {
   return error.message + " (HTTP " + std::to_string(error.http_status) + ")";
 }
 
-void fail(const ImageSupplier::Done& done, const char* code, std::string message) {
-  done(std::nullopt, JobError{code, std::move(message)});
-}
-
-// An engine request failed: an engine that was not there leaves the job free to run later.
-void fail(const ImageSupplier::Done& done, const char* code, std::string message,
-          const DockerError& error) {
-  done(std::nullopt, JobError{code, std::move(message), error.connectionLevel()});
-}
-
 }  // namespace
 
 ImageEngine engineCalls(docker::DockerClient& docker) {
   ImageEngine engine;
   engine.inspect = [&docker](const std::string& reference,
                              docker::Callback<docker::ImageInfo> done) {
-    docker.inspectImage(reference, std::move(done));
+    return docker.inspectImage(reference, std::move(done));
   };
   engine.pull = [&docker](const std::string& reference, const std::string& auth, long timeout_ms,
                           docker::Callback<docker::StreamedResult> done) {
-    docker.pullImage(reference, auth, timeout_ms, std::move(done));
+    return docker.pullImage(reference, auth, timeout_ms, std::move(done));
   };
   engine.build = [&docker](const std::string& tag, std::string context, long timeout_ms,
                            docker::Callback<docker::StreamedResult> done) {
-    docker.buildImage(tag, std::move(context), timeout_ms, std::move(done));
+    return docker.buildImage(tag, std::move(context), timeout_ms, std::move(done));
   };
   return engine;
 }
@@ -70,23 +60,66 @@ bool parsePullPolicy(std::string_view text, PullPolicy* out) {
 ImageSupplier::ImageSupplier(core::EventLoop& loop, ImageEngine engine, SupplyOptions options)
     : loop_(loop), engine_(std::move(engine)), options_(std::move(options)) {}
 
-void ImageSupplier::supply(const JobSpec& spec, Done done) {
+core::RequestHandle ImageSupplier::supply(const JobSpec& spec, Done done) {
+  const WaiterId id = next_waiter_++;
+  waiters_.emplace(id, Waiter{std::move(done), {}});
+  core::RequestHandle handle(*this, liveness_.watch(), id);
   if (spec.build) {
-    supplyBuild(*spec.build, std::move(done));
-    return;
+    supplyBuild(*spec.build, id);
+    return handle;
   }
   // Fully spelled, the engine can only read the name as the image the policy allowed,
   // never as an image id or an id prefix of some other local image.
-  core::ImageReference reference;
+  docker::ImageReference reference;
   std::string why;
-  if (!core::parseImageReference(spec.image, &reference, &why)) {
+  if (!docker::parseImageReference(spec.image, &reference, &why)) {
     // The parser refuses such references at submission; this guards the contract only.
-    loop_.post([done = std::move(done), message = "runtime.image \"" + spec.image + "\" " + why] {
-      fail(done, "IMAGE_PULL_FAILED", message);
-    });
-    return;
+    deliverLater(id, std::nullopt,
+                 JobError{"IMAGE_PULL_FAILED", "runtime.image \"" + spec.image + "\" " + why});
+    return handle;
   }
-  supplyImage(reference.canonical(), std::move(done));
+  supplyImage(reference.canonical(), id);
+  return handle;
+}
+
+void ImageSupplier::cancelRequest(uint64_t id) noexcept {
+  // Its inspect goes with it; a shared pull or build goes on (it skips ids not waiting).
+  waiters_.erase(id);
+}
+
+void ImageSupplier::deliver(WaiterId id, std::optional<SuppliedImage> image,
+                            std::optional<JobError> error) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;
+  Done done = std::move(it->second.done);
+  waiters_.erase(it);
+  done(std::move(image), std::move(error));
+}
+
+void ImageSupplier::deliverLater(WaiterId id, std::optional<SuppliedImage> image,
+                                 std::optional<JobError> error) {
+  loop_.post([this, alive = liveness_.watch(), id, image = std::move(image),
+              error = std::move(error)]() mutable {
+    if (alive.alive()) deliver(id, std::move(image), std::move(error));
+  });
+}
+
+void ImageSupplier::fail(WaiterId id, const char* code, std::string message) {
+  deliver(id, std::nullopt, JobError{code, std::move(message)});
+}
+
+void ImageSupplier::fail(WaiterId id, const char* code, std::string message,
+                         const DockerError& error) {
+  deliver(id, std::nullopt, JobError{code, std::move(message), error.connectionLevel()});
+}
+
+void ImageSupplier::inspectFor(WaiterId id, const std::string& reference,
+                               std::function<void(const Result<ImageInfo>&)> then) {
+  if (!waiters_.contains(id)) return;
+  core::RequestHandle request =
+      engine_.inspect(reference, [then = std::move(then)](const Result<ImageInfo>& r) { then(r); });
+  // Looked up again: an engine that answered inside the call (a test's) has delivered.
+  if (auto it = waiters_.find(id); it != waiters_.end()) it->second.inspect = std::move(request);
 }
 
 std::string ImageSupplier::buildContext(const BuildSpec& spec) {
@@ -106,15 +139,14 @@ std::string ImageSupplier::buildTag(const std::string& context_tar) {
   return std::string(kBuildRepository) + ":" + core::sha256Hex(context_tar);
 }
 
-bool ImageSupplier::supplyKnown(const std::string& key, Done& done) {
+bool ImageSupplier::supplyKnown(const std::string& key, WaiterId id) {
   auto it = known_.find(key);
   if (it == known_.end()) return false;
   if (loop_.clock().now() >= it->second.expires) {
     known_.erase(it);
     return false;
   }
-  loop_.post([done = std::move(done), image = SuppliedImage{it->second.reference, false, false,
-                                                            it->second.id}] { done(image, {}); });
+  deliverLater(id, SuppliedImage{it->second.reference, false, false, it->second.id}, std::nullopt);
   return true;
 }
 
@@ -129,26 +161,27 @@ void ImageSupplier::forgetImage(const std::string& image_id) {
   std::erase_if(known_, [&image_id](const auto& entry) { return entry.second.id == image_id; });
 }
 
-void ImageSupplier::supplyImage(const std::string& reference, Done done) {
+void ImageSupplier::supplyImage(const std::string& reference, WaiterId id) {
   if (options_.pull_policy == PullPolicy::kAlways) {
-    pull(reference, std::move(done));
+    pull(reference, id);
     return;
   }
-  if (supplyKnown(reference, done)) return;
-  engine_.inspect(reference, [this, reference, done = std::move(done),
-                              policy = options_.pull_policy](const Result<ImageInfo>& r) mutable {
-    if (r.ok()) {
-      remember(reference, reference, r.value().id);
-      done(SuppliedImage{reference, false, false, r.value().id}, std::nullopt);
-    } else if (r.error().http_status != kNotFound) {
-      fail(done, "DOCKER_ERROR",
-           "inspecting image \"" + reference + "\" failed: " + describe(r.error()), r.error());
-    } else if (std::string local = podman_ ? localName(reference) : ""; !local.empty()) {
-      supplyLocal(reference, local, policy, std::move(done));
-    } else {
-      supplyMissing(reference, policy, std::move(done));
-    }
-  });
+  if (supplyKnown(reference, id)) return;
+  inspectFor(id, reference,
+             [this, reference, id, policy = options_.pull_policy](const Result<ImageInfo>& r) {
+               if (r.ok()) {
+                 remember(reference, reference, r.value().id);
+                 deliver(id, SuppliedImage{reference, false, false, r.value().id}, std::nullopt);
+               } else if (r.error().http_status != kNotFound) {
+                 fail(id, "DOCKER_ERROR",
+                      "inspecting image \"" + reference + "\" failed: " + describe(r.error()),
+                      r.error());
+               } else if (std::string local = podman_ ? localName(reference) : ""; !local.empty()) {
+                 supplyLocal(reference, local, policy, id);
+               } else {
+                 supplyMissing(reference, policy, id);
+               }
+             });
 }
 
 std::string ImageSupplier::localName(const std::string& reference) {
@@ -162,105 +195,106 @@ std::string ImageSupplier::localName(const std::string& reference) {
 }
 
 void ImageSupplier::supplyLocal(const std::string& reference, const std::string& local,
-                                PullPolicy policy, Done done) {
-  engine_.inspect(local, [this, reference, local, policy,
-                          done = std::move(done)](const Result<ImageInfo>& r) mutable {
+                                PullPolicy policy, WaiterId id) {
+  inspectFor(id, local, [this, reference, local, policy, id](const Result<ImageInfo>& r) {
     if (r.ok()) {
       remember(reference, local, r.value().id);
-      done(SuppliedImage{local, false, false, r.value().id}, std::nullopt);
+      deliver(id, SuppliedImage{local, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
-      fail(done, "DOCKER_ERROR",
-           "inspecting image \"" + local + "\" failed: " + describe(r.error()), r.error());
+      fail(id, "DOCKER_ERROR", "inspecting image \"" + local + "\" failed: " + describe(r.error()),
+           r.error());
     } else {
-      supplyMissing(reference, policy, std::move(done));
+      supplyMissing(reference, policy, id);
     }
   });
 }
 
-void ImageSupplier::supplyMissing(const std::string& reference, PullPolicy policy, Done done) {
+void ImageSupplier::supplyMissing(const std::string& reference, PullPolicy policy, WaiterId id) {
   if (policy == PullPolicy::kNever) {
-    fail(done, "IMAGE_PULL_FAILED",
+    fail(id, "IMAGE_PULL_FAILED",
          "image \"" + reference + "\" is not present on this worker and pull_policy is never");
   } else {
-    pull(reference, std::move(done));
+    pull(reference, id);
   }
 }
 
-void ImageSupplier::pull(const std::string& reference, Done done) {
-  std::vector<Done>& waiters = pulls_[reference];
-  waiters.push_back(std::move(done));
-  if (waiters.size() > 1) return;  // joins the pull in flight
+void ImageSupplier::pull(const std::string& reference, WaiterId id) {
+  std::vector<WaiterId>& waiting = pulls_[reference].waiters;
+  waiting.push_back(id);
+  if (waiting.size() > 1) return;  // joins the pull in flight
   core::logInfo("pulling image reference=", reference);
-  engine_.pull(reference, options_.registry_auth.headerFor(reference),
-               static_cast<long>(options_.pull_timeout.count()),
-               [this, reference](const Result<StreamedResult>& r) {
-                 std::vector<Done> ready = std::move(pulls_[reference]);
-                 pulls_.erase(reference);
-                 // The pull may have moved the tag to other content.
-                 known_.erase(reference);
-                 if (r.ok()) {
-                   core::logInfo("image pulled reference=", reference);
-                 } else {
-                   core::logWarning("pulling image failed reference=", reference,
-                                    " error=", describe(r.error()));
-                 }
-                 for (Done& waiter : ready) {
-                   if (r.ok()) {
-                     waiter(SuppliedImage{reference, true, false}, std::nullopt);
-                   } else {
-                     fail(waiter, "IMAGE_PULL_FAILED",
-                          "pulling image \"" + reference + "\" failed: " + describe(r.error()),
-                          r.error());
-                   }
-                 }
-               });
+  core::RequestHandle request = engine_.pull(
+      reference, options_.registry_auth.headerFor(reference),
+      static_cast<long>(options_.pull_timeout.count()),
+      [this, reference](const Result<StreamedResult>& r) {
+        const std::vector<WaiterId> ready = std::move(pulls_[reference].waiters);
+        pulls_.erase(reference);  // the handle of the request that just completed
+        // The pull may have moved the tag to other content.
+        known_.erase(reference);
+        if (r.ok()) {
+          core::logInfo("image pulled reference=", reference);
+        } else {
+          core::logWarning("pulling image failed reference=", reference,
+                           " error=", describe(r.error()));
+        }
+        for (WaiterId waiter : ready) {
+          if (r.ok()) {
+            deliver(waiter, SuppliedImage{reference, true, false}, std::nullopt);
+          } else {
+            fail(waiter, "IMAGE_PULL_FAILED",
+                 "pulling image \"" + reference + "\" failed: " + describe(r.error()), r.error());
+          }
+        }
+      });
+  if (auto it = pulls_.find(reference); it != pulls_.end()) it->second.request = std::move(request);
 }
 
-void ImageSupplier::supplyBuild(const BuildSpec& spec, Done done) {
+void ImageSupplier::supplyBuild(const BuildSpec& spec, WaiterId id) {
   std::string context = buildContext(spec);
   std::string tag = buildTag(context);
-  if (supplyKnown(tag, done)) return;
-  engine_.inspect(tag, [this, tag, context = std::move(context),
-                        done = std::move(done)](const Result<ImageInfo>& r) mutable {
+  if (supplyKnown(tag, id)) return;
+  inspectFor(id, tag, [this, tag, context = std::move(context), id](const Result<ImageInfo>& r) {
     if (r.ok()) {
       core::logInfo("reusing built image tag=", tag);
       remember(tag, tag, r.value().id);
-      done(SuppliedImage{tag, false, false, r.value().id}, std::nullopt);
+      deliver(id, SuppliedImage{tag, false, false, r.value().id}, std::nullopt);
     } else if (r.error().http_status != kNotFound) {
-      fail(done, "DOCKER_ERROR", "inspecting image \"" + tag + "\" failed: " + describe(r.error()),
+      fail(id, "DOCKER_ERROR", "inspecting image \"" + tag + "\" failed: " + describe(r.error()),
            r.error());
     } else {
-      build(tag, std::move(context), std::move(done));
+      build(tag, context, id);
     }
   });
 }
 
-void ImageSupplier::build(const std::string& tag, std::string context_tar, Done done) {
-  std::vector<Done>& waiters = builds_[tag];
-  waiters.push_back(std::move(done));
-  if (waiters.size() > 1) return;  // joins the identical build in flight
+void ImageSupplier::build(const std::string& tag, std::string context_tar, WaiterId id) {
+  std::vector<WaiterId>& waiting = builds_[tag].waiters;
+  waiting.push_back(id);
+  if (waiting.size() > 1) return;  // joins the identical build in flight
   core::logInfo("building image tag=", tag, " context_bytes=", context_tar.size());
-  engine_.build(tag, std::move(context_tar), static_cast<long>(options_.build_timeout.count()),
-                [this, tag](const Result<StreamedResult>& r) {
-                  std::vector<Done> ready = std::move(builds_[tag]);
-                  builds_.erase(tag);
-                  // The tag is a hash of the inputs, but its image may have been removed
-                  // and built again: the next job asks the engine.
-                  known_.erase(tag);
-                  if (r.ok()) {
-                    core::logInfo("image built tag=", tag);
-                  } else {
-                    core::logWarning("building image failed tag=", tag);
-                  }
-                  for (Done& waiter : ready) {
-                    if (r.ok()) {
-                      waiter(SuppliedImage{tag, false, true, r.value().image_id}, std::nullopt);
-                    } else {
-                      fail(waiter, "BUILD_FAILED",
-                           "building the image failed: " + describe(r.error()), r.error());
-                    }
-                  }
-                });
+  core::RequestHandle request = engine_.build(
+      tag, std::move(context_tar), static_cast<long>(options_.build_timeout.count()),
+      [this, tag](const Result<StreamedResult>& r) {
+        const std::vector<WaiterId> ready = std::move(builds_[tag].waiters);
+        builds_.erase(tag);
+        // The tag is a hash of the inputs, but its image may have been removed and built
+        // again: the next job asks the engine.
+        known_.erase(tag);
+        if (r.ok()) {
+          core::logInfo("image built tag=", tag);
+        } else {
+          core::logWarning("building image failed tag=", tag);
+        }
+        for (WaiterId waiter : ready) {
+          if (r.ok()) {
+            deliver(waiter, SuppliedImage{tag, false, true, r.value().image_id}, std::nullopt);
+          } else {
+            fail(waiter, "BUILD_FAILED", "building the image failed: " + describe(r.error()),
+                 r.error());
+          }
+        }
+      });
+  if (auto it = builds_.find(tag); it != builds_.end()) it->second.request = std::move(request);
 }
 
 }  // namespace wa::jobs

@@ -10,6 +10,10 @@
 // created from the name, so a tag moved on the host is followed at once; an image gone
 // meanwhile makes create answer 404, and the caller forgets it (forgetImage) and asks
 // for it again.
+//
+// Each supply is a request its caller holds (core::RequestHandle): dropping it drops that
+// job's callback and its own inspects, while a pull or build it shares goes on for the
+// others (and is left to finish when it was the last: the image will be wanted again).
 #pragma once
 
 #include <functional>
@@ -21,6 +25,8 @@
 
 #include "core/clock.h"
 #include "core/event_loop.h"
+#include "core/liveness.h"
+#include "core/request_handle.h"
 #include "docker/docker_types.h"
 #include "jobs/job.h"
 #include "jobs/registry_auth.h"
@@ -36,14 +42,16 @@ enum class PullPolicy { kNever, kMissing, kAlways };
 bool parsePullPolicy(std::string_view text, PullPolicy* out);
 
 // The engine calls the supplier makes; the daemon binds them to DockerClient, unit tests
-// to fakes. Each callback runs later, on the loop.
+// to fakes. Each callback runs later, on the loop, unless its handle is dropped first.
 struct ImageEngine {
-  std::function<void(const std::string& reference, docker::Callback<docker::ImageInfo>)> inspect;
-  std::function<void(const std::string& reference, const std::string& registry_auth,
-                     long timeout_ms, docker::Callback<docker::StreamedResult>)>
+  std::function<core::RequestHandle(const std::string& reference,
+                                    docker::Callback<docker::ImageInfo>)>
+      inspect;
+  std::function<core::RequestHandle(const std::string& reference, const std::string& registry_auth,
+                                    long timeout_ms, docker::Callback<docker::StreamedResult>)>
       pull;
-  std::function<void(const std::string& tag, std::string context_tar, long timeout_ms,
-                     docker::Callback<docker::StreamedResult>)>
+  std::function<core::RequestHandle(const std::string& tag, std::string context_tar,
+                                    long timeout_ms, docker::Callback<docker::StreamedResult>)>
       build;
 };
 
@@ -67,7 +75,7 @@ struct SuppliedImage {
   std::string image_id;
 };
 
-class ImageSupplier {
+class ImageSupplier final : public core::RequestIssuer {
  public:
   // Either the image or why it cannot be had (IMAGE_PULL_FAILED, BUILD_FAILED,
   // DOCKER_ERROR).
@@ -75,11 +83,12 @@ class ImageSupplier {
 
   ImageSupplier(core::EventLoop& loop, ImageEngine engine, SupplyOptions options);
 
-  // Makes spec's image available, then calls done once, never inside this call. An image
-  // reference is handed to the engine fully spelled ("docker.io/library/busybox:latest"),
-  // which is also what SuppliedImage::reference says. A caller that goes away first
-  // guards its own callback (the shared request goes on for the others).
-  void supply(const JobSpec& spec, Done done);
+  // Makes spec's image available, then calls done once, never inside this call, unless
+  // the handle is dropped first. An image reference is handed to the engine fully spelled
+  // ("docker.io/library/busybox:latest"), which is also what SuppliedImage::reference says.
+  core::RequestHandle supply(const JobSpec& spec, Done done);
+  // RequestIssuer: a dropped supply handle.
+  void cancelRequest(uint64_t id) noexcept override;
   // For jobs supplied from now on (a reload).
   void setOptions(SupplyOptions options) { options_ = std::move(options); }
   // The engine is Podman, which files images built or tagged on the worker under
@@ -94,6 +103,8 @@ class ImageSupplier {
 
   // Pulls and builds in flight (each may serve several jobs).
   size_t inFlight() const { return pulls_.size() + builds_.size(); }
+  // Supplies whose callers still wait.
+  size_t waiting() const { return waiters_.size(); }
 
   // The engine does not have image_id (a create from it answered 404): every reference
   // remembered as naming it is asked again next time.
@@ -103,10 +114,25 @@ class ImageSupplier {
   static constexpr core::Millis kKnownImageLifetime{10'000};
 
  private:
-  void supplyImage(const std::string& reference, Done done);
+  // One caller's supply: its callback and the inspect asked for it alone.
+  struct Waiter {
+    Done done;
+    core::RequestHandle inspect;
+  };
+  using WaiterId = uint64_t;
+
+  // Calls waiter id's callback (once: it is forgotten first), if it still waits.
+  void deliver(WaiterId id, std::optional<SuppliedImage> image, std::optional<JobError> error);
+  // The same from the loop, never inside the caller's supply().
+  void deliverLater(WaiterId id, std::optional<SuppliedImage> image, std::optional<JobError> error);
+  void fail(WaiterId id, const char* code, std::string message);
+  // An engine request failed: an engine that was not there leaves the job free to run later.
+  void fail(WaiterId id, const char* code, std::string message, const docker::DockerError& error);
+
+  void supplyImage(const std::string& reference, WaiterId id);
   // The image remembered under key (a canonical reference or a build tag), if its entry
-  // has not expired: done is posted with it and true returned.
-  bool supplyKnown(const std::string& key, Done& done);
+  // has not expired: it is delivered to id and true returned.
+  bool supplyKnown(const std::string& key, WaiterId id);
   // Remembers that key names the image engine_reference, whose inspect found id.
   void remember(const std::string& key, const std::string& engine_reference, const std::string& id);
   // The name a short Docker Hub reference has when the image was built or tagged on the
@@ -117,20 +143,30 @@ class ImageSupplier {
   // After the canonical reference was not found: the image under its local name, else
   // what supplyMissing does for the canonical reference.
   void supplyLocal(const std::string& reference, const std::string& local, PullPolicy policy,
-                   Done done);
+                   WaiterId id);
   // An image the engine does not have: pulled, or refused under pull_policy never.
-  void supplyMissing(const std::string& reference, PullPolicy policy, Done done);
-  void supplyBuild(const BuildSpec& build, Done done);
-  void pull(const std::string& reference, Done done);
-  void build(const std::string& tag, std::string context_tar, Done done);
+  void supplyMissing(const std::string& reference, PullPolicy policy, WaiterId id);
+  void supplyBuild(const BuildSpec& build, WaiterId id);
+  // Asks the engine about reference for waiter id alone; then(result) runs if it still waits.
+  void inspectFor(WaiterId id, const std::string& reference,
+                  std::function<void(const docker::Result<docker::ImageInfo>&)> then);
+  void pull(const std::string& reference, WaiterId id);
+  void build(const std::string& tag, std::string context_tar, WaiterId id);
 
   core::EventLoop& loop_;
   ImageEngine engine_;
   SupplyOptions options_;
   bool podman_ = false;
-  // Waiters of each pull (by reference) and build (by tag) in flight.
-  std::unordered_map<std::string, std::vector<Done>> pulls_;
-  std::unordered_map<std::string, std::vector<Done>> builds_;
+  std::unordered_map<WaiterId, Waiter> waiters_;
+  WaiterId next_waiter_ = 1;
+  // Each pull (by reference) and build (by tag) in flight: its request and the waiters it
+  // serves (some may have gone since).
+  struct Shared {
+    core::RequestHandle request;
+    std::vector<WaiterId> waiters;
+  };
+  std::unordered_map<std::string, Shared> pulls_;
+  std::unordered_map<std::string, Shared> builds_;
   struct KnownImage {
     std::string reference;  // what the inspect asked for (the local name on Podman)
     std::string id;
@@ -138,6 +174,7 @@ class ImageSupplier {
   };
   // By canonical reference or build tag.
   std::unordered_map<std::string, KnownImage> known_;
+  core::Liveness liveness_;  // for handles and posted deliveries
 };
 
 }  // namespace wa::jobs

@@ -32,12 +32,14 @@ class CurlMultiTest : public ::testing::Test {
   core::EventLoop loop{clock};
   FakeEngine engine{loop};
   std::unique_ptr<CurlMulti> multi = std::make_unique<CurlMulti>(loop);
+  testing::HeldRequests held;
 };
 
 TEST_F(CurlMultiTest, GetReturnsStatusAndBodyLater) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, R"({"ok":true})"}; });
   std::optional<CurlMulti::Response> response;
-  multi->start(get("/v1.41/_ping"), [&](CurlMulti::Response r) { response = std::move(r); });
+  held +=
+      multi->start(get("/v1.41/_ping"), [&](CurlMulti::Response r) { response = std::move(r); });
   EXPECT_FALSE(response);  // never inside start()
   EXPECT_EQ(multi->inFlight(), 1u);
   ASSERT_TRUE(runUntil(loop, [&] { return response.has_value(); }));
@@ -56,16 +58,16 @@ TEST_F(CurlMultiTest, PostSendsTheBodyAsJsonAndEmptyPostsWithContentLengthZero) 
   auto post = get("/create");
   post.method = "POST";
   post.body = R"({"Image":"x"})";
-  multi->start(post, [&](const CurlMulti::Response& r) {
+  held += multi->start(post, [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.http_status, 201);
     ++done;
   });
   auto empty = get("/start");
   empty.method = "POST";
-  multi->start(empty, [&](const CurlMulti::Response&) { ++done; });
+  held += multi->start(empty, [&](const CurlMulti::Response&) { ++done; });
   auto del = get("/containers/x?force=1");
   del.method = "DELETE";
-  multi->start(del, [&](const CurlMulti::Response&) { ++done; });
+  held += multi->start(del, [&](const CurlMulti::Response&) { ++done; });
   ASSERT_TRUE(runUntil(loop, [&] { return done == 3; }));
   ASSERT_EQ(engine.requests.size(), 3u);
   for (const FakeRequest& r : engine.requests) {
@@ -95,7 +97,7 @@ TEST_F(CurlMultiTest, PutAndPostSendBinaryBodiesWithTheirTypeAndExtraHeaders) {
   put.method = "PUT";
   put.body = tar;
   put.content_type = "application/x-tar";
-  multi->start(put, [&](const CurlMulti::Response& r) {
+  held += multi->start(put, [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.http_status, 200) << r.error;
     ++done;
   });
@@ -104,7 +106,7 @@ TEST_F(CurlMultiTest, PutAndPostSendBinaryBodiesWithTheirTypeAndExtraHeaders) {
   post.body = std::string("a\0b", 3);
   post.content_type = "application/x-tar";
   post.headers = {"X-Registry-Auth: e30"};
-  multi->start(post, [&](const CurlMulti::Response&) { ++done; });
+  held += multi->start(post, [&](const CurlMulti::Response&) { ++done; });
   ASSERT_TRUE(runUntil(
       loop, [&] { return done == 2; }, 10s));
   ASSERT_EQ(engine.requests.size(), 2u);
@@ -132,12 +134,12 @@ TEST_F(CurlMultiTest, ARecycledHandleForgetsThePreviousMethod) {
     if (++done == methods.size()) return;
     auto request = get("/r");
     request.method = methods[done];
-    multi->start(request, next);
+    held += multi->start(request, next);
   };
   auto first = get("/r");
   first.method = methods[0];
   first.body = "x";
-  multi->start(first, next);
+  held += multi->start(first, next);
   ASSERT_TRUE(runUntil(loop, [&] { return done == methods.size(); }));
   ASSERT_EQ(engine.requests.size(), methods.size());
   for (size_t i = 0; i < methods.size(); ++i) {
@@ -152,7 +154,7 @@ TEST_F(CurlMultiTest, AHeaderWithALineBreakIsNotSent) {
   auto request = get("/x");
   request.headers = {"X-Registry-Auth: a\r\nX-Evil: 1"};
   std::optional<CurlMulti::Response> response;
-  multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
+  held += multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
   ASSERT_TRUE(runUntil(loop, [&] { return response.has_value(); }));
   EXPECT_NE(response->result, CURLE_OK);
   EXPECT_NE(response->error.find("line break"), std::string::npos) << response->error;
@@ -164,9 +166,9 @@ TEST_F(CurlMultiTest, SequentialRequestsReuseOneConnection) {
   int done = 0;
   std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_OK);
-    if (++done < 5) multi->start(get("/again"), next);  // a completion may start requests
+    if (++done < 5) held += multi->start(get("/again"), next);  // a completion may start requests
   };
-  multi->start(get("/first"), next);
+  held += multi->start(get("/first"), next);
   ASSERT_TRUE(runUntil(loop, [&] { return done == 5; }));
   EXPECT_EQ(engine.accepted, 1);
   EXPECT_EQ(engine.requests.size(), 5u);
@@ -176,8 +178,8 @@ TEST_F(CurlMultiTest, ManyConcurrentRequestsAllComplete) {
   engine.setHandler([](const FakeRequest& r) { return FakeReply{200, r.target}; });
   std::vector<std::string> bodies;
   for (int i = 0; i < 40; ++i) {
-    multi->start(get("/n/" + std::to_string(i)),
-                 [&](const CurlMulti::Response& r) { bodies.push_back(r.body); });
+    held += multi->start(get("/n/" + std::to_string(i)),
+                         [&](const CurlMulti::Response& r) { bodies.push_back(r.body); });
   }
   EXPECT_EQ(multi->inFlight(), 40u);
   ASSERT_TRUE(runUntil(loop, [&] { return bodies.size() == 40; }));
@@ -201,9 +203,9 @@ TEST_F(CurlMultiTest, ServerClosingConnectionsMeansNewOnes) {
   int done = 0;
   std::function<void(CurlMulti::Response)> next = [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_OK) << r.error;
-    if (++done < 6) multi->start(get("/again"), next);
+    if (++done < 6) held += multi->start(get("/again"), next);
   };
-  multi->start(get("/first"), next);
+  held += multi->start(get("/first"), next);
   ASSERT_TRUE(runUntil(loop, [&] { return done == 6; }));
   EXPECT_EQ(engine.accepted, 6);
   ASSERT_TRUE(runUntil(loop, [&] { return multi->watchedSockets() == 0; }));
@@ -213,7 +215,7 @@ TEST_F(CurlMultiTest, ConnectFailureIsATransportError) {
   auto request = get("/x");
   request.unix_socket_path = "/nonexistent/wa-docker.sock";
   std::optional<CurlMulti::Response> response;
-  multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
+  held += multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
   ASSERT_TRUE(runUntil(loop, [&] { return response.has_value(); }));
   EXPECT_EQ(response->result, CURLE_COULDNT_CONNECT);
   EXPECT_EQ(response->http_status, 0);
@@ -225,7 +227,7 @@ TEST_F(CurlMultiTest, RequestTimesOut) {
   request.timeout_ms = 150;
   std::optional<CurlMulti::Response> response;
   const auto started = std::chrono::steady_clock::now();
-  multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
+  held += multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
   ASSERT_TRUE(runUntil(loop, [&] { return response.has_value(); }));
   EXPECT_EQ(response->result, CURLE_OPERATION_TIMEDOUT);
   EXPECT_FALSE(response->error.empty());
@@ -237,7 +239,7 @@ TEST_F(CurlMultiTest, NoTimeoutMeansItWaits) {
   auto request = get("/wait");
   request.timeout_ms = 0;
   bool done = false;
-  multi->start(request, [&](const CurlMulti::Response&) { done = true; });
+  held += multi->start(request, [&](const CurlMulti::Response&) { done = true; });
   runFor(loop, 300ms);
   EXPECT_FALSE(done);
   EXPECT_EQ(multi->inFlight(), 1u);
@@ -247,7 +249,7 @@ TEST_F(CurlMultiTest, DestroyingInsideACompletionAbortsTheRest) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "{}"}; });
   int calls = 0;
   for (int i = 0; i < 5; ++i) {
-    multi->start(get("/x"), [&](const CurlMulti::Response&) {
+    held += multi->start(get("/x"), [&](const CurlMulti::Response&) {
       ++calls;
       multi.reset();
     });
@@ -260,7 +262,7 @@ TEST_F(CurlMultiTest, DestroyingInsideACompletionAbortsTheRest) {
 TEST_F(CurlMultiTest, DestructionAbortsInFlightWithoutCallbacks) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{.hang = true}; });
   bool called = false;
-  multi->start(get("/hang"), [&](const CurlMulti::Response&) { called = true; });
+  held += multi->start(get("/hang"), [&](const CurlMulti::Response&) { called = true; });
   ASSERT_TRUE(runUntil(loop, [&] { return engine.requests.size() == 1; }));
   multi.reset();
   // The connection is closed, and nothing runs afterwards.
@@ -273,7 +275,7 @@ TEST_F(CurlMultiTest, FailLaterCompletesFromTheLoop) {
   CurlMulti::Response failure;
   failure.result = CURLE_UNSUPPORTED_PROTOCOL;
   failure.error = "nope";
-  multi->failLater(failure, [&](const CurlMulti::Response& r) {
+  held += multi->failLater(failure, [&](const CurlMulti::Response& r) {
     EXPECT_EQ(r.result, CURLE_UNSUPPORTED_PROTOCOL);
     EXPECT_EQ(r.error, "nope");
     called = true;
@@ -291,7 +293,7 @@ TEST_F(CurlMultiTest, TcpEndpoint) {
   CurlMulti::Request request;
   request.url = "http://" + tcp.dockerHost().substr(6) + "/v1.41/_ping";
   std::optional<CurlMulti::Response> response;
-  multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
+  held += multi->start(request, [&](CurlMulti::Response r) { response = std::move(r); });
   ASSERT_TRUE(runUntil(loop, [&] { return response.has_value(); }));
   EXPECT_EQ(response->result, CURLE_OK) << response->error;
   EXPECT_EQ(response->body, "tcp");

@@ -43,6 +43,7 @@ class DockerClientTest : public ::testing::Test {
   core::EventLoop loop{clock};
   FakeEngine engine{loop};
   std::unique_ptr<DockerClient> docker = std::make_unique<DockerClient>(loop, engine.dockerHost());
+  testing::HeldRequests held;
 };
 
 TEST_F(DockerClientTest, PingVersionInfo) {
@@ -57,9 +58,9 @@ TEST_F(DockerClientTest, PingVersionInfo) {
   std::optional<Result<Unit>> ping;
   std::optional<Result<EngineVersion>> version;
   std::optional<Result<EngineInfo>> info;
-  docker->ping(into(ping));
-  docker->version(into(version));
-  docker->info(into(info));
+  held += docker->ping(into(ping));
+  held += docker->version(into(version));
+  held += docker->info(into(info));
   EXPECT_FALSE(ping || version || info);  // never synchronous
   EXPECT_EQ(docker->inFlight(), 3u);
   EXPECT_TRUE(await(ping).ok());
@@ -84,7 +85,7 @@ TEST_F(DockerClientTest, CreateSendsTheSpecAndYieldsTheId) {
   spec.labels = {{"worker-agent.job_id", "j1"}};
   spec.memory_bytes = 64 << 20;
   std::optional<Result<std::string>> done;
-  docker->createContainer(spec, "job 1/x", into(done));
+  held += docker->createContainer(spec, "job 1/x", into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value(), "abc");
@@ -106,7 +107,7 @@ TEST_F(DockerClientTest, CreateSendsTheSpecAndYieldsTheId) {
 TEST_F(DockerClientTest, CreateWithoutNameHasNoQuery) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{201, R"({"Id":"abc"})"}; });
   std::optional<Result<std::string>> done;
-  docker->createContainer(ContainerSpec{.image = "x"}, "", into(done));
+  held += docker->createContainer(ContainerSpec{.image = "x"}, "", into(done));
   ASSERT_TRUE(await(done).ok());
   EXPECT_EQ(onlyRequest().target, "/v1.41/containers/create");
 }
@@ -116,7 +117,7 @@ TEST_F(DockerClientTest, EngineErrorsCarryStatusAndMessage) {
     return FakeReply{404, "{\"message\":\"No such image: x\"}\n"};
   });
   std::optional<Result<std::string>> done;
-  docker->createContainer(ContainerSpec{.image = "x"}, "", into(done));
+  held += docker->createContainer(ContainerSpec{.image = "x"}, "", into(done));
   auto r = await(done);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 404);
@@ -126,7 +127,7 @@ TEST_F(DockerClientTest, EngineErrorsCarryStatusAndMessage) {
 TEST_F(DockerClientTest, MalformedBodyIsStatusZero) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{201, "<html>oops</html>"}; });
   std::optional<Result<std::string>> done;
-  docker->createContainer(ContainerSpec{.image = "x"}, "", into(done));
+  held += docker->createContainer(ContainerSpec{.image = "x"}, "", into(done));
   auto r = await(done);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 0);
@@ -146,11 +147,11 @@ TEST_F(DockerClientTest, StartAcceptsNoContentAndNotModified) {
     }
   });
   std::optional<Result<Unit>> first, second, third;
-  docker->start("abc", into(first));
+  held += docker->start("abc", into(first));
   EXPECT_TRUE(await(first).ok());
-  docker->start("abc", into(second));
+  held += docker->start("abc", into(second));
   EXPECT_TRUE(await(second).ok());
-  docker->start("abc", into(third));
+  held += docker->start("abc", into(third));
   auto r = await(third);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 500);
@@ -165,7 +166,7 @@ TEST_F(DockerClientTest, WaitYieldsTheStatusCodeAndHasNoTimeout) {
     return FakeReply{200, R"({"Error":null,"StatusCode":3})"};
   });
   std::optional<Result<int64_t>> done;
-  docker->wait("abc", into(done));
+  held += docker->wait("abc", into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value(), 3);
@@ -179,7 +180,7 @@ TEST_F(DockerClientTest, InspectParsesState) {
                           R"("ExitCode":137,"OOMKilled":true,"Error":""}})"};
   });
   std::optional<Result<ContainerState>> done;
-  docker->inspect("abc", true, into(done));
+  held += docker->inspect("abc", true, into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().exit_code, 137);
@@ -205,13 +206,13 @@ TEST_F(DockerClientTest, KillOfAStoppedContainerIsNotAnError) {
     }
   });
   std::optional<Result<Unit>> a, b, c, d;
-  docker->kill("abc", into(a));
+  held += docker->kill("abc", into(a));
   EXPECT_TRUE(await(a).ok());
-  docker->kill("abc", into(b));
+  held += docker->kill("abc", into(b));
   EXPECT_TRUE(await(b).ok());
-  docker->kill("abc", into(c));
+  held += docker->kill("abc", into(c));
   EXPECT_EQ(await(c).error().http_status, 409);
-  docker->kill("abc", into(d));
+  held += docker->kill("abc", into(d));
   EXPECT_EQ(await(d).error().http_status, 404);
   EXPECT_EQ(engine.requests[0].target, "/v1.41/containers/abc/kill");
 }
@@ -230,13 +231,13 @@ TEST_F(DockerClientTest, ErrorObserverCountsFailuresByEndpoint) {
   });
   std::optional<Result<Unit>> ping, kill, remove;
   std::optional<Result<ContainerState>> inspect;
-  docker->ping(into(ping));
+  held += docker->ping(into(ping));
   EXPECT_FALSE(await(ping).ok());
-  docker->kill("abc", into(kill));
+  held += docker->kill("abc", into(kill));
   EXPECT_TRUE(await(kill).ok());  // not running: what kill wants, so no error
-  docker->remove("abc", into(remove));
+  held += docker->remove("abc", into(remove));
   EXPECT_TRUE(await(remove).ok());  // already gone: no error
-  docker->inspect("abc", true, into(inspect));
+  held += docker->inspect("abc", true, into(inspect));
   EXPECT_FALSE(await(inspect).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"ping 500", "inspect 404"}));
   // The engine answered: it is there, however sad.
@@ -257,11 +258,11 @@ TEST_F(DockerClientTest, RemoveOfAMissingContainerIsNotAnError) {
     }
   });
   std::optional<Result<Unit>> a, b, c;
-  docker->remove("abc", into(a));
+  held += docker->remove("abc", into(a));
   EXPECT_TRUE(await(a).ok());
-  docker->remove("abc", into(b));
+  held += docker->remove("abc", into(b));
   EXPECT_TRUE(await(b).ok());
-  docker->remove("abc", into(c));
+  held += docker->remove("abc", into(c));
   EXPECT_EQ(await(c).error().http_status, 409);
   EXPECT_EQ(engine.requests[0].method, "DELETE");
   EXPECT_EQ(engine.requests[0].target, "/v1.41/containers/abc?force=1&v=1");
@@ -272,7 +273,7 @@ TEST_F(DockerClientTest, ListContainersFiltersByLabel) {
     return FakeReply{200, R"([{"Id":"a1","Labels":{}},{"Id":"b2"}])"};
   });
   std::optional<Result<std::vector<std::string>>> done;
-  docker->listContainers("worker-agent.worker_id=w1", into(done));
+  held += docker->listContainers("worker-agent.worker_id=w1", into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value(), (std::vector<std::string>{"a1", "b2"}));
@@ -293,12 +294,12 @@ TEST_F(DockerClientTest, InspectImageEncodesTheReference) {
     seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
   });
   std::optional<Result<ImageInfo>> found, missing;
-  docker->inspectImage("busybox:1", into(found));
+  held += docker->inspectImage("busybox:1", into(found));
   auto r = await(found);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().id, "sha256:abc");
   EXPECT_EQ(r.value().repo_digests, (std::vector<std::string>{"busybox@sha256:def"}));
-  docker->inspectImage("127.0.0.1:5999/nothing:1", into(missing));
+  held += docker->inspectImage("127.0.0.1:5999/nothing:1", into(missing));
   auto m = await(missing);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.error().http_status, 404);
@@ -316,16 +317,16 @@ TEST_F(DockerClientTest, PullSendsFromImageTagAndAuthOnlyWhenGiven) {
                      "{\"status\":\"Status: Downloaded newer image for app:1.2\"}\r\n"};
   });
   std::optional<Result<StreamedResult>> plain, authed, by_digest;
-  docker->pullImage("127.0.0.1:5999/team/app:1.2", "", 0, into(plain));
+  held += docker->pullImage("127.0.0.1:5999/team/app:1.2", "", 0, into(plain));
   auto r = await(plain);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().log_tail,
             "1.2: Pulling from team/app\nStatus: Downloaded newer image for app:1.2");
   EXPECT_EQ(r.value().image_id, "");
-  docker->pullImage("app", "eyJ1c2VybmFtZSI6ImEifQ", 60'000, into(authed));
+  held += docker->pullImage("app", "eyJ1c2VybmFtZSI6ImEifQ", 60'000, into(authed));
   ASSERT_TRUE(await(authed).ok());
   const std::string digest = "sha256:" + std::string(64, 'b');
-  docker->pullImage("app@" + digest, "", 0, into(by_digest));
+  held += docker->pullImage("app@" + digest, "", 0, into(by_digest));
   ASSERT_TRUE(await(by_digest).ok());
 
   ASSERT_EQ(engine.requests.size(), 3u);
@@ -358,12 +359,12 @@ TEST_F(DockerClientTest, PullErrorLineIsAnErrorWithStatus200) {
     seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
   });
   std::optional<Result<StreamedResult>> streamed, refused;
-  docker->pullImage("x:1", "", 0, into(streamed));
+  held += docker->pullImage("x:1", "", 0, into(streamed));
   auto r = await(streamed);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 200);
   EXPECT_EQ(r.error().message, "manifest for x:1 not found: manifest unknown");
-  docker->pullImage("x:1", "", 0, into(refused));
+  held += docker->pullImage("x:1", "", 0, into(refused));
   auto f = await(refused);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.error().http_status, 404);
@@ -374,7 +375,7 @@ TEST_F(DockerClientTest, PullErrorLineIsAnErrorWithStatus200) {
 TEST_F(DockerClientTest, PullTimesOut) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{.hang = true}; });
   std::optional<Result<StreamedResult>> done;
-  docker->pullImage("x:1", "", 150, into(done));
+  held += docker->pullImage("x:1", "", 150, into(done));
   auto r = await(done);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 0);
@@ -393,7 +394,7 @@ TEST_F(DockerClientTest, BuildSendsTheContextTarAndYieldsTheImageId) {
   const std::string tar = context.finish();
   ASSERT_NE(tar.find('\0'), std::string::npos);
   std::optional<Result<StreamedResult>> done;
-  docker->buildImage("wa-build/j1:1", tar, 0, into(done));
+  held += docker->buildImage("wa-build/j1:1", tar, 0, into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().image_id, "sha256:0123");
@@ -421,7 +422,7 @@ TEST_F(DockerClientTest, BuildErrorCarriesTheLogTail) {
     seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
   });
   std::optional<Result<StreamedResult>> done;
-  docker->buildImage("t:1", TarWriter().finish(), 0, into(done));
+  held += docker->buildImage("t:1", TarWriter().finish(), 0, into(done));
   auto r = await(done);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 200);
@@ -446,9 +447,9 @@ TEST_F(DockerClientTest, PutArchiveSendsTheTarBytes) {
   writer.addFile("input.bin", std::string("\0in\0put\0", 8), 0644, 65534, 65534);
   const std::string tar = writer.finish();
   std::optional<Result<Unit>> put, refused;
-  docker->putArchive("abc", "/workspace", tar, into(put));
+  held += docker->putArchive("abc", "/workspace", tar, into(put));
   ASSERT_TRUE(await(put).ok());
-  docker->putArchive("abc", "/", tar, into(refused));
+  held += docker->putArchive("abc", "/", tar, into(refused));
   auto r = await(refused);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 403);
@@ -477,11 +478,11 @@ TEST_F(DockerClientTest, GetArchiveYieldsTheTarBytes) {
     seen.push_back(std::string(endpoint) + " " + std::to_string(e.http_status));
   });
   std::optional<Result<std::string>> found, missing;
-  docker->getArchive("abc", "/workspace/out.bin", into(found));
+  held += docker->getArchive("abc", "/workspace/out.bin", into(found));
   auto r = await(found);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r.value() == tar) << "the archive differs";
-  docker->getArchive("abc", "/workspace/missing", into(missing));
+  held += docker->getArchive("abc", "/workspace/missing", into(missing));
   auto m = await(missing);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.error().http_status, 404);
@@ -493,7 +494,7 @@ TEST_F(DockerClientTest, GetArchiveYieldsTheTarBytes) {
 TEST_F(DockerClientTest, UnreachableEngineNamesTheSocket) {
   DockerClient nowhere(loop, "unix:///nonexistent/wa/docker.sock");
   std::optional<Result<Unit>> done;
-  nowhere.ping(into(done));
+  held += nowhere.ping(into(done));
   auto r = await(done);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 0);
@@ -511,17 +512,17 @@ TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot
     return FakeReply{404, R"({"message":"page not found"})"};
   });
   std::optional<Result<EngineVersion>> version;
-  docker->version(into(version));
+  held += docker->version(into(version));
   ASSERT_TRUE(await(version).ok());
   // Each ping and inspect comes on a connection of its own, closed after it.
   std::optional<Result<Unit>> ping;
-  docker->ping(into(ping));
+  held += docker->ping(into(ping));
   ASSERT_TRUE(await(ping).ok());
   ping.reset();
-  docker->ping(into(ping));
+  held += docker->ping(into(ping));
   ASSERT_TRUE(await(ping).ok());
   std::optional<Result<ContainerState>> inspect;
-  docker->inspect("abc", true, into(inspect));
+  held += docker->inspect("abc", true, into(inspect));
   ASSERT_TRUE(await(inspect).ok());
   ASSERT_EQ(engine.requests.size(), 4u);
   EXPECT_EQ(engine.requests[0].connection, 1);
@@ -534,16 +535,16 @@ TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot
   engine.stopListening();
   // The kept-alive connection is still answered, as a stopping dockerd answers it ...
   version.reset();
-  docker->version(into(version));
+  held += docker->version(into(version));
   EXPECT_TRUE(await(version).ok());
   // ... but ping and inspect see that nothing listens any more.
   ping.reset();
-  docker->ping(into(ping));
+  held += docker->ping(into(ping));
   auto p = await(ping);
   ASSERT_FALSE(p.ok());
   EXPECT_TRUE(p.error().connect_failed) << p.error().message;
   inspect.reset();
-  docker->inspect("abc", true, into(inspect));
+  held += docker->inspect("abc", true, into(inspect));
   auto i = await(inspect);
   ASSERT_FALSE(i.ok());
   EXPECT_TRUE(i.error().connect_failed) << i.error().message;
@@ -558,10 +559,10 @@ TEST_F(DockerClientTest, InspectWithoutFreshConnectionReusesTheKeptAliveOne) {
     return FakeReply{404, R"({"message":"page not found"})"};
   });
   std::optional<Result<EngineVersion>> version;
-  docker->version(into(version));
+  held += docker->version(into(version));
   ASSERT_TRUE(await(version).ok());
   std::optional<Result<ContainerState>> inspect;
-  docker->inspect("abc", false, into(inspect));
+  held += docker->inspect("abc", false, into(inspect));
   auto i = await(inspect);
   ASSERT_TRUE(i.ok());
   EXPECT_TRUE(i.value().oom_killed);
@@ -588,7 +589,7 @@ TEST_F(DockerClientTest, AttachToAnUnreachableEngineIsAFailedConnect) {
 TEST_F(DockerClientTest, UnsupportedDockerHostFailsLater) {
   DockerClient bad(loop, "ssh://somewhere");
   std::optional<Result<Unit>> done;
-  bad.ping(into(done));
+  held += bad.ping(into(done));
   EXPECT_FALSE(done);
   EXPECT_EQ(bad.inFlight(), 1u);
   auto r = await(done);
@@ -603,9 +604,9 @@ TEST_F(DockerClientTest, DestroyingTheClientAbortsWithoutCallbacks) {
     return FakeReply{200, "OK"};
   });
   int called = 0;
-  docker->wait("abc", [&](const Result<int64_t>&) { ++called; });
-  docker->ping([&](const Result<Unit>&) { ++called; });
-  docker->ping([&](const Result<Unit>&) { ++called; });
+  held += docker->wait("abc", [&](const Result<int64_t>&) { ++called; });
+  held += docker->ping([&](const Result<Unit>&) { ++called; });
+  held += docker->ping([&](const Result<Unit>&) { ++called; });
   EXPECT_EQ(docker->inFlight(), 3u);
   docker.reset();
   runFor(loop, 100ms);
@@ -616,7 +617,7 @@ TEST_F(DockerClientTest, ACallbackMayDestroyTheClient) {
   engine.setHandler([](const FakeRequest&) { return FakeReply{200, "OK"}; });
   int called = 0;
   for (int i = 0; i < 4; ++i) {
-    docker->ping([&](const Result<Unit>&) {
+    held += docker->ping([&](const Result<Unit>&) {
       ++called;
       docker.reset();
     });
@@ -631,7 +632,7 @@ TEST_F(DockerClientTest, TcpDockerHost) {
   tcp.setHandler([](const FakeRequest&) { return FakeReply{200, R"({"DockerRootDir":"/t"})"}; });
   DockerClient client(loop, tcp.dockerHost());
   std::optional<Result<EngineInfo>> done;
-  client.info(into(done));
+  held += client.info(into(done));
   auto r = await(done);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().docker_root_dir, "/t");

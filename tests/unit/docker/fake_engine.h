@@ -24,8 +24,11 @@
 
 #include "core/event_loop.h"
 #include "core/unique_fd.h"
+#include "held_requests.h"
 
 namespace wa::docker::testing {
+
+using wa::testing::HeldRequests;
 
 struct FakeRequest {
   std::string method;

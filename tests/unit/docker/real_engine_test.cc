@@ -33,20 +33,20 @@ class RealEngine : public ::testing::Test {
  protected:
   void SetUp() override {
     std::optional<Result<Unit>> ping;
-    docker.ping(into(ping));
+    held += docker.ping(into(ping));
     if (!runUntil(
             loop, [&] { return ping.has_value(); }, 3s) ||
         !ping->ok())
       GTEST_SKIP() << "no Docker engine answers on " << dockerHost();
     std::optional<Result<ImageInfo>> base;
-    docker.inspectImage(kBaseImage, into(base));
+    held += docker.inspectImage(kBaseImage, into(base));
     if (!await(base).ok()) GTEST_SKIP() << kBaseImage << " is missing (scripts/test-images.sh)";
   }
 
   void TearDown() override {
     for (const std::string& id : containers) {
       std::optional<Result<Unit>> removed;
-      docker.remove(id, into(removed));
+      held += docker.remove(id, into(removed));
       EXPECT_TRUE(await(removed).ok());
     }
   }
@@ -70,13 +70,13 @@ class RealEngine : public ::testing::Test {
     context.addFile("Dockerfile", dockerfile, 0644);
     for (const auto& [path, content] : files) context.addFile(path, content, 0644);
     std::optional<Result<StreamedResult>> done;
-    docker.buildImage(tag, context.finish(), 120'000, into(done));
+    held += docker.buildImage(tag, context.finish(), 120'000, into(done));
     return await(done, 120s);
   }
 
   std::string create(const ContainerSpec& spec) {
     std::optional<Result<std::string>> created;
-    docker.createContainer(spec, "", into(created));
+    held += docker.createContainer(spec, "", into(created));
     auto r = await(created);
     EXPECT_TRUE(r.ok()) << r.error().message;
     if (!r.ok()) return "";
@@ -88,6 +88,7 @@ class RealEngine : public ::testing::Test {
   core::EventLoop loop{clock};
   DockerClient docker{loop, dockerHost()};
   std::vector<std::string> containers;  // removed (force, v=1) after each test
+  testing::HeldRequests held;
 };
 
 TEST_F(RealEngine, BuildFromAnInMemoryContextThenInspect) {
@@ -101,7 +102,7 @@ TEST_F(RealEngine, BuildFromAnInMemoryContextThenInspect) {
       << built.value().log_tail;
 
   std::optional<Result<ImageInfo>> inspected;
-  docker.inspectImage("worker-agent-unit-build:1", into(inspected));
+  held += docker.inspectImage("worker-agent-unit-build:1", into(inspected));
   auto info = await(inspected);
   ASSERT_TRUE(info.ok()) << info.error().message;
   EXPECT_EQ(info.value().id, built.value().image_id);
@@ -111,7 +112,7 @@ TEST_F(RealEngine, BuildFromAnInMemoryContextThenInspect) {
   const std::string id = create(ContainerSpec{.image = "worker-agent-unit-build:1"});
   ASSERT_FALSE(id.empty());
   std::optional<Result<std::string>> archive;
-  docker.getArchive(id, "/hello.txt", into(archive));
+  held += docker.getArchive(id, "/hello.txt", into(archive));
   auto tar = await(archive);
   ASSERT_TRUE(tar.ok()) << tar.error().message;
   std::vector<TarEntry> entries;
@@ -137,14 +138,14 @@ TEST_F(RealEngine, AFailedBuildStepIsAnErrorWithTheLogTail) {
 
 TEST_F(RealEngine, MissingImagesAndRegistries) {
   std::optional<Result<ImageInfo>> inspected;
-  docker.inspectImage("127.0.0.1:5999/nothing:1", into(inspected));
+  held += docker.inspectImage("127.0.0.1:5999/nothing:1", into(inspected));
   auto info = await(inspected);
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.error().http_status, 404);
 
   // Nothing listens there: engine 20.10 says so before streaming, as a 500.
   std::optional<Result<StreamedResult>> pulled;
-  docker.pullImage("127.0.0.1:5999/nothing:1", "", 60'000, into(pulled));
+  held += docker.pullImage("127.0.0.1:5999/nothing:1", "", 60'000, into(pulled));
   auto pull = await(pulled);
   ASSERT_FALSE(pull.ok());
   EXPECT_GE(pull.error().http_status, 400);
@@ -186,12 +187,12 @@ TEST_F(RealEngine, IsolatedContainerWithAWorkspaceVolume) {
   workspace.addDirectory("job", 0755, kNobody, kNobody);
   workspace.addFile("job/in.txt", std::string("input\0bytes\n", 12), 0644, kNobody, kNobody);
   std::optional<Result<Unit>> put, put_rootfs;
-  docker.putArchive(id, "/workspace", workspace.finish(), into(put));
+  held += docker.putArchive(id, "/workspace", workspace.finish(), into(put));
   auto p = await(put);
   ASSERT_TRUE(p.ok()) << p.error().message;
   TarWriter stray;
   stray.addFile("stray.txt", "x", 0644);
-  docker.putArchive(id, "/", stray.finish(), into(put_rootfs));
+  held += docker.putArchive(id, "/", stray.finish(), into(put_rootfs));
   auto refused = await(put_rootfs);
   ASSERT_FALSE(refused.ok());
   EXPECT_GE(refused.error().http_status, 400);  // 20.10: 500 "...rootfs is marked read-only"
@@ -200,8 +201,8 @@ TEST_F(RealEngine, IsolatedContainerWithAWorkspaceVolume) {
 
   std::optional<Result<Unit>> started;
   std::optional<Result<int64_t>> waited;
-  docker.wait(id, into(waited));
-  docker.start(id, into(started));
+  held += docker.wait(id, into(waited));
+  held += docker.start(id, into(started));
   auto s = await(started);
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto w = await(waited);
@@ -209,7 +210,7 @@ TEST_F(RealEngine, IsolatedContainerWithAWorkspaceVolume) {
   EXPECT_EQ(w.value(), 0);
 
   std::optional<Result<std::string>> out, missing;
-  docker.getArchive(id, "/workspace/job/out.txt", into(out));
+  held += docker.getArchive(id, "/workspace/job/out.txt", into(out));
   auto tar = await(out);
   ASSERT_TRUE(tar.ok()) << tar.error().message;
   std::vector<TarEntry> entries;
@@ -233,7 +234,7 @@ TEST_F(RealEngine, IsolatedContainerWithAWorkspaceVolume) {
   RecordProperty("volume_root_chowned_by_archive", root_chowned ? "yes" : "no");
   EXPECT_EQ(report.find("root-writable") != std::string::npos, root_chowned) << report;
 
-  docker.getArchive(id, "/workspace/job/missing.txt", into(missing));
+  held += docker.getArchive(id, "/workspace/job/missing.txt", into(missing));
   auto m = await(missing);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.error().http_status, 404);

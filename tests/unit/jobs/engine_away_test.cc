@@ -12,7 +12,11 @@
 #include "docker/docker_client.h"
 #include "docker/engine_monitor.h"
 #include "docker/fake_engine.h"
+#include "docker/recorded_info.h"
+#include "jobs/container_reaper.h"
+#include "jobs/docker_container_engine.h"
 #include "jobs/docker_job_runner.h"
+#include "jobs/engine_gate.h"
 #include "jobs/image_supplier.h"
 #include "jobs/scheduler.h"
 
@@ -46,20 +50,6 @@ class EngineAwayTest : public ::testing::Test {
  protected:
   EngineAwayTest() {
     engine->setHandler([this](const FakeRequest& r) { return answer(r); });
-    // As the daemon wires them (src/daemon/daemon.cc).
-    monitor.setOnChange([this](const docker::EngineStatus& status) {
-      scheduler.setPaused(Scheduler::PauseReason::kEngineUnreachable, !status.reachable);
-    });
-    docker.setErrorObserver([this](std::string_view, const docker::DockerError& error) {
-      if (error.connect_failed) monitor.reportConnectFailed(error.message);
-    });
-    scheduler.setOnRequeued([this](const Job& job) {
-      requeued.push_back(job.spec.job_id);
-      scheduler.setPaused(Scheduler::PauseReason::kEngineCheck, true);
-      monitor.checkNow([this](const docker::EngineStatus&) {
-        scheduler.setPaused(Scheduler::PauseReason::kEngineCheck, false);
-      });
-    });
   }
   ~EngineAwayTest() override {
     ::unlink(link_path.c_str());
@@ -81,9 +71,34 @@ class EngineAwayTest : public ::testing::Test {
     return n;
   }
 
+  // The jobs that went back to the queue because the engine was away when they started.
+  std::vector<std::string> requeued() const {
+    std::vector<std::string> ids;
+    for (const char* id : {"j0", "j1", "j2"}) {
+      const Job* job = store.find(id);
+      if (job != nullptr && job->engine_requeues > 0) ids.emplace_back(id);
+    }
+    return ids;
+  }
+
+  // The engine answers ping, /version and /info (so the gate lets jobs start) as Docker,
+  // closing those connections: a job's first request must find out whether the engine
+  // still listens, as it does once a real engine has gone.
+  void startMonitor() {
+    monitor.start();
+    ASSERT_TRUE(
+        runUntil(loop, [&] { return !scheduler.paused(Scheduler::PauseReason::kEngineLimits); }));
+  }
+
   FakeReply answer(const FakeRequest& r) {
     const std::string& t = r.target;
     if (t == "/v1.41/_ping") return FakeReply{200, "OK"};
+    if (t == "/v1.41/version" || t == "/v1.41/info") {
+      FakeReply reply{200, t == "/v1.41/info" ? docker::testing::kDockerRootInfo
+                                              : R"({"Version":"20.10.24","ApiVersion":"1.41"})"};
+      reply.close_after = true;
+      return reply;
+    }
     if (t.starts_with("/v1.41/images/")) return FakeReply{200, R"({"Id":"sha256:1"})"};
     if (t.starts_with("/v1.41/containers/create")) {
       ++creates;
@@ -117,12 +132,15 @@ class EngineAwayTest : public ::testing::Test {
   docker::DockerClient docker{loop, "unix://" + link_path};
   docker::EngineMonitor monitor{loop, docker, 60s};
   ImageSupplier images{loop, engineCalls(docker), SupplyOptions{}};
-  DockerJobRunner runner{loop, docker, images, RunnerOptions{.worker_id = "w1"}};
+  DockerContainerEngine container_engine{docker};
+  ContainerReaper reaper{loop, container_engine, 5s};
+  DockerJobRunner runner{loop, container_engine, images, reaper, RunnerOptions{.worker_id = "w1"}};
   JobStore store{RetentionPolicy{}};
   Scheduler scheduler{loop, store, runner, 1, 10};
+  // As the daemon wires them.
+  EngineGate gate{docker, monitor, scheduler, reaper};
   int creates = 0;
   bool hang_attach = false;
-  std::vector<std::string> requeued;
 };
 
 // The window: the monitor still thinks the engine is there (its last ping answered) when a
@@ -130,15 +148,14 @@ class EngineAwayTest : public ::testing::Test {
 // finds nothing listening. The job must wait in the queue, in its place, not fail.
 TEST_F(EngineAwayTest, AJobThatFindsTheEngineGoneBeforeItsContainerWaitsInTheQueue) {
   engineUp();
-  monitor.start();
-  ASSERT_TRUE(runUntil(loop, [&] { return monitor.status().reachable; }));
+  startMonitor();
   engineDown();
   for (const char* id : {"j0", "j1", "j2"}) {
     ASSERT_EQ(scheduler.submit(makeJob(id)), Scheduler::SubmitResult::kAccepted);
   }
-  ASSERT_TRUE(runUntil(loop, [&] { return !requeued.empty(); }));
+  ASSERT_TRUE(runUntil(loop, [&] { return !requeued().empty(); }));
   runFor(loop, 300ms);  // the queue is held: nothing starts (or fails) meanwhile
-  EXPECT_EQ(requeued, std::vector<std::string>{"j0"});
+  EXPECT_EQ(requeued(), std::vector<std::string>{"j0"});
   EXPECT_FALSE(monitor.status().reachable);
   EXPECT_TRUE(scheduler.paused(Scheduler::PauseReason::kEngineUnreachable));
   EXPECT_EQ(scheduler.running(), 0u);
@@ -175,6 +192,7 @@ TEST_F(EngineAwayTest, AJobThatFindsTheEngineGoneBeforeItsContainerWaitsInTheQue
 // with no second try (its container may still be there, and its output is lost).
 TEST_F(EngineAwayTest, AJobWhoseContainerExistsStillFailsWithDockerError) {
   engineUp();
+  startMonitor();
   hang_attach = true;
   ASSERT_EQ(scheduler.submit(makeJob("j0")), Scheduler::SubmitResult::kAccepted);
   ASSERT_TRUE(runUntil(loop, [&] {
@@ -192,7 +210,7 @@ TEST_F(EngineAwayTest, AJobWhoseContainerExistsStillFailsWithDockerError) {
   EXPECT_EQ(j0->error->code, "DOCKER_ERROR");
   EXPECT_NE(j0->error->message.find("attaching to the container failed"), std::string::npos)
       << j0->error->message;
-  EXPECT_TRUE(requeued.empty());
+  EXPECT_TRUE(requeued().empty());
   EXPECT_EQ(j0->engine_requeues, 0u);
   EXPECT_EQ(creates, 1);
 }

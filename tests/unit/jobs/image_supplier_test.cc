@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "docker/tar_archive.h"
+#include "held_requests.h"
 
 namespace wa::jobs {
 namespace {
@@ -37,23 +38,28 @@ struct FakeImageEngine {
 
   ImageEngine bind() {
     ImageEngine engine;
+    // Answered inside the call (which the real engine never does: the supplier copes)
+    // or by hand; the handles are empty, as nothing here is cancelled.
     engine.inspect = [this](const std::string& ref, const Callback<ImageInfo>& done) {
       inspected.push_back(ref);
       for (const std::string& p : present) {
         if (p == ref) {
           done(ImageInfo{"sha256:feed", {}});
-          return;
+          return core::RequestHandle();
         }
       }
       done(DockerError{404, "No such image: " + ref});
+      return core::RequestHandle();
     };
     engine.pull = [this](const std::string& ref, const std::string& auth, long timeout,
                          Callback<StreamedResult> done) {
       pulls.push_back(Pull{ref, auth, timeout, std::move(done)});
+      return core::RequestHandle();
     };
     engine.build = [this](const std::string& tag, std::string context, long timeout,
                           Callback<StreamedResult> done) {
       builds.push_back(Build{tag, std::move(context), timeout, std::move(done)});
+      return core::RequestHandle();
     };
     return engine;
   }
@@ -96,6 +102,7 @@ class ImageSupplierTest : public ::testing::Test {
  protected:
   core::ManualClock clock_;
   core::EventLoop loop_{clock_};
+  testing::HeldRequests held;
 };
 
 TEST(PullPolicy, Parses) {
@@ -115,7 +122,7 @@ TEST_F(ImageSupplierTest, PresentImageIsUsedWithoutPull) {
   engine.present = {"docker.io/library/app:1"};
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   Outcome out;
-  supplier.supply(imageJob("app:1"), recordInto(&out));
+  held += supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_TRUE(out.called);
   ASSERT_TRUE(out.image);
   EXPECT_EQ(out.image->reference, "docker.io/library/app:1");
@@ -131,8 +138,8 @@ TEST_F(ImageSupplierTest, PodmanLocalImageIsFoundUnderLocalhost) {
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
   supplier.setPodman(true);
   Outcome official, user;
-  supplier.supply(imageJob("app:1"), recordInto(&official));
-  supplier.supply(imageJob("docker.io/team/tool:2"), recordInto(&user));
+  held += supplier.supply(imageJob("app:1"), recordInto(&official));
+  held += supplier.supply(imageJob("docker.io/team/tool:2"), recordInto(&user));
   ASSERT_TRUE(official.image && user.image);
   EXPECT_EQ(official.image->reference, "localhost/app:1");
   EXPECT_EQ(user.image->reference, "localhost/team/tool:2");
@@ -147,8 +154,8 @@ TEST_F(ImageSupplierTest, LocalNameIsTriedOnlyForDockerHubAndThenPulled) {
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   supplier.setPodman(true);
   Outcome hub, other;
-  supplier.supply(imageJob("app:3"), recordInto(&hub));
-  supplier.supply(imageJob("127.0.0.1:5000/app:3"), recordInto(&other));
+  held += supplier.supply(imageJob("app:3"), recordInto(&hub));
+  held += supplier.supply(imageJob("127.0.0.1:5000/app:3"), recordInto(&other));
   EXPECT_EQ(engine.inspected,
             (std::vector<std::string>{"docker.io/library/app:3", "localhost/app:3",
                                       "127.0.0.1:5000/app:3"}));
@@ -165,7 +172,7 @@ TEST_F(ImageSupplierTest, DockerNeverLooksUnderLocalhost) {
   engine.present = {"localhost/app:1"};
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
   Outcome out;
-  supplier.supply(imageJob("app:1"), recordInto(&out));
+  held += supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_TRUE(out.called);
   EXPECT_FALSE(out.image);
   ASSERT_TRUE(out.error);
@@ -177,9 +184,9 @@ TEST_F(ImageSupplierTest, MissingImageIsPulledOnceForConcurrentJobs) {
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   Outcome a, b, c;
-  supplier.supply(imageJob("reg.example:5000/app:1"), recordInto(&a));
-  supplier.supply(imageJob("reg.example:5000/app:1"), recordInto(&b));
-  supplier.supply(imageJob("reg.example:5000/other:1"), recordInto(&c));
+  held += supplier.supply(imageJob("reg.example:5000/app:1"), recordInto(&a));
+  held += supplier.supply(imageJob("reg.example:5000/app:1"), recordInto(&b));
+  held += supplier.supply(imageJob("reg.example:5000/other:1"), recordInto(&c));
   ASSERT_EQ(engine.pulls.size(), 2u);  // one per reference
   EXPECT_EQ(supplier.inFlight(), 2u);
   EXPECT_FALSE(a.called);
@@ -200,7 +207,7 @@ TEST_F(ImageSupplierTest, NeverPolicyRefusesToPull) {
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
   Outcome out;
-  supplier.supply(imageJob("app:2"), recordInto(&out));
+  held += supplier.supply(imageJob("app:2"), recordInto(&out));
   ASSERT_TRUE(out.error);
   EXPECT_EQ(out.error->code, "IMAGE_PULL_FAILED");
   EXPECT_NE(out.error->message.find("pull_policy is never"), std::string::npos);
@@ -214,7 +221,7 @@ TEST_F(ImageSupplierTest, AlwaysPolicyPullsEvenWhenPresent) {
   options.pull_timeout = core::Millis(1234);
   ImageSupplier supplier(loop_, engine.bind(), std::move(options));
   Outcome out;
-  supplier.supply(imageJob("app:1"), recordInto(&out));
+  held += supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_EQ(engine.pulls.size(), 1u);
   EXPECT_EQ(engine.pulls[0].timeout_ms, 1234);
   EXPECT_TRUE(engine.inspected.empty());
@@ -227,10 +234,11 @@ TEST_F(ImageSupplierTest, InspectFailureOtherThanMissingIsADockerError) {
   ImageEngine bound = engine.bind();
   bound.inspect = [](const std::string&, const Callback<ImageInfo>& done) {
     done(DockerError{0, "Docker engine at unix:///x: Couldn't connect to server"});
+    return core::RequestHandle();
   };
   ImageSupplier supplier(loop_, std::move(bound), withPolicy(PullPolicy::kMissing));
   Outcome out;
-  supplier.supply(imageJob("app:1"), recordInto(&out));
+  held += supplier.supply(imageJob("app:1"), recordInto(&out));
   ASSERT_TRUE(out.error);
   EXPECT_EQ(out.error->code, "DOCKER_ERROR");
   EXPECT_TRUE(engine.pulls.empty());
@@ -246,8 +254,8 @@ TEST_F(ImageSupplierTest, CredentialsGoOnlyToTheirRegistry) {
   options.registry_auth = *auth;
   ImageSupplier supplier(loop_, engine.bind(), std::move(options));
   Outcome a, b;
-  supplier.supply(imageJob("127.0.0.1:5001/team/app:1"), recordInto(&a));
-  supplier.supply(imageJob("127.0.0.1:5000/team/app:1"), recordInto(&b));
+  held += supplier.supply(imageJob("127.0.0.1:5001/team/app:1"), recordInto(&a));
+  held += supplier.supply(imageJob("127.0.0.1:5000/team/app:1"), recordInto(&b));
   ASSERT_EQ(engine.pulls.size(), 2u);
   EXPECT_FALSE(engine.pulls[0].auth.empty());
   EXPECT_TRUE(engine.pulls[1].auth.empty());
@@ -284,8 +292,8 @@ TEST_F(ImageSupplierTest, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) 
   options.build_timeout = core::Millis(999);
   ImageSupplier supplier(loop_, engine.bind(), std::move(options));
   Outcome first, second;
-  supplier.supply(buildJob("FROM base\n"), recordInto(&first));
-  supplier.supply(buildJob("FROM base\n"), recordInto(&second));
+  held += supplier.supply(buildJob("FROM base\n"), recordInto(&first));
+  held += supplier.supply(buildJob("FROM base\n"), recordInto(&second));
   ASSERT_EQ(engine.builds.size(), 1u);
   EXPECT_EQ(engine.builds[0].timeout_ms, 999);
   const std::string tag = engine.builds[0].tag;
@@ -296,7 +304,7 @@ TEST_F(ImageSupplierTest, IdenticalBuildIsReusedAndConcurrentOnesShareOneBuild) 
   // Later the tag exists: the third job reuses it without building.
   engine.present.push_back(tag);
   Outcome third;
-  supplier.supply(buildJob("FROM base\n"), recordInto(&third));
+  held += supplier.supply(buildJob("FROM base\n"), recordInto(&third));
   ASSERT_TRUE(third.image);
   EXPECT_FALSE(third.image->built);
   EXPECT_EQ(third.image->reference, tag);
@@ -310,12 +318,12 @@ TEST_F(ImageSupplierTest, KnownImageIsSuppliedWithoutAnInspectUntilItExpires) {
   engine.present = {"docker.io/library/app:1"};
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   Outcome first;
-  supplier.supply(imageJob("app:1"), recordInto(&first));
+  held += supplier.supply(imageJob("app:1"), recordInto(&first));
   ASSERT_TRUE(first.image);
   EXPECT_EQ(first.image->image_id, "sha256:feed");
   clock_.advance(ImageSupplier::kKnownImageLifetime - core::Millis(1));
   Outcome second;
-  supplier.supply(imageJob("docker.io/library/app:1"), recordInto(&second));
+  held += supplier.supply(imageJob("docker.io/library/app:1"), recordInto(&second));
   EXPECT_FALSE(second.called);  // never inside supply()
   loop_.runOnce(0);
   ASSERT_TRUE(second.image);
@@ -325,7 +333,7 @@ TEST_F(ImageSupplierTest, KnownImageIsSuppliedWithoutAnInspectUntilItExpires) {
   EXPECT_EQ(engine.inspected.size(), 1u);
   clock_.advance(core::Millis(1));
   Outcome third;
-  supplier.supply(imageJob("app:1"), recordInto(&third));
+  held += supplier.supply(imageJob("app:1"), recordInto(&third));
   ASSERT_TRUE(third.image);
   EXPECT_EQ(engine.inspected.size(), 2u);
 }
@@ -337,18 +345,18 @@ TEST_F(ImageSupplierTest, ForgottenImageIsAskedForAgainUnderThePullPolicy) {
   engine.present = {"docker.io/library/app:1"};
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kNever));
   Outcome first;
-  supplier.supply(imageJob("app:1"), recordInto(&first));
+  held += supplier.supply(imageJob("app:1"), recordInto(&first));
   ASSERT_TRUE(first.image);
   engine.present.clear();
   supplier.forgetImage("sha256:other");  // another image: this one is still remembered
   Outcome second;
-  supplier.supply(imageJob("app:1"), recordInto(&second));
+  held += supplier.supply(imageJob("app:1"), recordInto(&second));
   loop_.runOnce(0);
   ASSERT_TRUE(second.image);
   EXPECT_EQ(engine.inspected.size(), 1u);
   supplier.forgetImage("sha256:feed");
   Outcome third;
-  supplier.supply(imageJob("app:1"), recordInto(&third));
+  held += supplier.supply(imageJob("app:1"), recordInto(&third));
   ASSERT_TRUE(third.error);
   EXPECT_EQ(third.error->code, "IMAGE_PULL_FAILED");
   EXPECT_NE(third.error->message.find("pull_policy is never"), std::string::npos);
@@ -363,11 +371,11 @@ TEST_F(ImageSupplierTest, PullLeavesTheIdUnknownAndForgetsTheReference) {
   engine.present = {"docker.io/library/app:1"};
   ImageSupplier supplier(loop_, engine.bind(), withPolicy(PullPolicy::kMissing));
   Outcome first;
-  supplier.supply(imageJob("app:1"), recordInto(&first));
+  held += supplier.supply(imageJob("app:1"), recordInto(&first));
   ASSERT_TRUE(first.image);
   supplier.setOptions(withPolicy(PullPolicy::kAlways));
   Outcome pulled;
-  supplier.supply(imageJob("app:1"), recordInto(&pulled));
+  held += supplier.supply(imageJob("app:1"), recordInto(&pulled));
   ASSERT_EQ(engine.pulls.size(), 1u);
   engine.pulls[0].done(StreamedResult{});
   ASSERT_TRUE(pulled.image);
@@ -375,7 +383,7 @@ TEST_F(ImageSupplierTest, PullLeavesTheIdUnknownAndForgetsTheReference) {
   EXPECT_EQ(pulled.image->image_id, "");
   supplier.setOptions(withPolicy(PullPolicy::kMissing));
   Outcome after;
-  supplier.supply(imageJob("app:1"), recordInto(&after));
+  held += supplier.supply(imageJob("app:1"), recordInto(&after));
   ASSERT_TRUE(after.image);
   EXPECT_EQ(engine.inspected.size(), 2u);
 }
@@ -384,17 +392,17 @@ TEST_F(ImageSupplierTest, BuiltImageCarriesItsIdAndAKnownTagIsReusedWithoutAnIns
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), SupplyOptions{});
   Outcome built;
-  supplier.supply(buildJob("FROM base\n"), recordInto(&built));
+  held += supplier.supply(buildJob("FROM base\n"), recordInto(&built));
   ASSERT_EQ(engine.builds.size(), 1u);
   engine.present.push_back(engine.builds[0].tag);
   engine.builds[0].done(StreamedResult{"sha256:built", ""});
   ASSERT_TRUE(built.image);
   EXPECT_EQ(built.image->image_id, "sha256:built");
   Outcome reused, again;
-  supplier.supply(buildJob("FROM base\n"), recordInto(&reused));
+  held += supplier.supply(buildJob("FROM base\n"), recordInto(&reused));
   ASSERT_TRUE(reused.image);
   EXPECT_EQ(reused.image->image_id, "sha256:feed");  // what the inspect said
-  supplier.supply(buildJob("FROM base\n"), recordInto(&again));
+  held += supplier.supply(buildJob("FROM base\n"), recordInto(&again));
   loop_.runOnce(0);
   ASSERT_TRUE(again.image);
   EXPECT_FALSE(again.image->built);
@@ -406,7 +414,7 @@ TEST_F(ImageSupplierTest, FailedBuildIsBuildFailedWithTheEnginesAccount) {
   FakeImageEngine engine;
   ImageSupplier supplier(loop_, engine.bind(), SupplyOptions{});
   Outcome out;
-  supplier.supply(buildJob("FROM base\nRUN false\n"), recordInto(&out));
+  held += supplier.supply(buildJob("FROM base\nRUN false\n"), recordInto(&out));
   ASSERT_EQ(engine.builds.size(), 1u);
   engine.builds[0].done(
       DockerError{200, "The command '/bin/sh -c false' returned a non-zero code: 1\nStep 2/2"});

@@ -1,8 +1,8 @@
-#include "core/image_reference.h"
+#include "docker/image_reference.h"
 
 #include <algorithm>
 
-namespace wa::core {
+namespace wa::docker {
 namespace {
 
 // The grammar of the engine's reference parser (github.com/distribution/reference).
@@ -253,4 +253,4 @@ bool parseImagePattern(std::string_view text, ImagePattern* out, std::string* wh
   return true;
 }
 
-}  // namespace wa::core
+}  // namespace wa::docker

@@ -1,12 +1,12 @@
 // ImageReference and ImagePattern: the engine's reference grammar, Docker Hub
 // normalization, and every malformed spelling refused with a reason.
-#include "core/image_reference.h"
+#include "docker/image_reference.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace wa::core {
+namespace wa::docker {
 namespace {
 
 const std::string kHex = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -216,4 +216,4 @@ INSTANTIATE_TEST_SUITE_P(
                       PatternCase{"sha256:" + kHex, K::kExact, "", "", "image id"}));
 
 }  // namespace
-}  // namespace wa::core
+}  // namespace wa::docker

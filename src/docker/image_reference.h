@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace wa::core {
+namespace wa::docker {
 
 struct ImageReference {
   std::string domain;  // the registry: "docker.io" for Docker Hub however it was spelled
@@ -52,4 +52,4 @@ struct ImagePattern {
 // Parses one allowed_images item; false with *why when it is not one of the three forms.
 bool parseImagePattern(std::string_view text, ImagePattern* out, std::string* why);
 
-}  // namespace wa::core
+}  // namespace wa::docker

@@ -1,0 +1,92 @@
+#include "daemon/shutdown_sequence.h"
+
+#include <utility>
+
+#include "core/log.h"
+
+namespace wa::daemon {
+
+ShutdownSequence::ShutdownSequence(core::EventLoop& loop, api::WorkerApi& api,
+                                   jobs::Scheduler& scheduler, jobs::DockerJobRunner& runner,
+                                   http::HttpServer& server, SystemdNotifier& notifier, Sweep sweep)
+    : loop_(loop),
+      api_(api),
+      scheduler_(scheduler),
+      runner_(runner),
+      server_(server),
+      notifier_(notifier),
+      sweep_(std::move(sweep)) {}
+
+void ShutdownSequence::onStopSignal(int signo, core::Millis drain) {
+  if (!started_) {
+    begin(signo, drain);
+  } else if (!cancelling_) {
+    core::logInfo("signal ", signo, " again: skipping the drain");
+    cancelRuns();
+  } else {
+    core::logWarning("signal ", signo, " during clean-up: exiting now; ", runner_.active(),
+                     " container(s) are left for the next start-up to remove");
+    exit_status_ = 1;
+    loop_.stop();
+  }
+}
+
+void ShutdownSequence::begin(int signo, core::Millis drain) {
+  started_ = true;
+  notifier_.stopping();
+  api_.setAcceptingJobs(false);
+  scheduler_.setPaused(jobs::Scheduler::PauseReason::kShutdown, true);
+  if (drain.count() > 0 && runner_.active() > 0) {
+    core::logInfo("shutting down on signal ", signo, ": letting ", runner_.active(),
+                  " running job(s) finish for up to ", drain.count() / 1000, " s");
+    drain_timer_ = loop_.createTimer([this] {
+      core::logInfo("drain time is over");
+      cancelRuns();
+    });
+    drain_timer_->enableAfter(drain);
+  } else {
+    core::logInfo("shutting down on signal ", signo);
+    cancelRuns();
+  }
+  finishIfIdle();
+}
+
+void ShutdownSequence::cancelRuns() {
+  if (cancelling_) return;
+  cancelling_ = true;
+  if (drain_timer_) drain_timer_->disable();
+  if (runner_.active() > 0) core::logInfo("cancelling ", runner_.active(), " running job(s)");
+  runner_.cancelAll();
+  armDeadline();
+}
+
+void ShutdownSequence::armDeadline() {
+  if (deadline_) return;
+  deadline_ = loop_.createTimer([this] {
+    core::logWarning("shutdown deadline passed; exiting with ", runner_.active(),
+                     " run(s) unfinished");
+    exit_status_ = 1;
+    loop_.stop();
+  });
+  deadline_->enableAfter(kDeadline);
+}
+
+void ShutdownSequence::onJobEnded() {
+  // The run is freed after this batch; look again then.
+  if (started_) loop_.post([this] { finishIfIdle(); });
+}
+
+void ShutdownSequence::finishIfIdle() {
+  if (!started_ || runner_.active() > 0 || final_sweep_started_) return;
+  final_sweep_started_ = true;
+  cancelling_ = true;  // nothing left to cancel; a further signal means "exit now"
+  if (drain_timer_) drain_timer_->disable();
+  server_.stopListening();
+  armDeadline();
+  sweep_([this](bool) {
+    core::logInfo("shutdown complete");
+    loop_.stop();
+  });
+}
+
+}  // namespace wa::daemon

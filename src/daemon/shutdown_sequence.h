@@ -1,0 +1,63 @@
+// ShutdownSequence: the daemon's way out on SIGTERM/SIGINT, in three steps, each entered
+// once: drain (new jobs refused with 503, running ones may finish for
+// shutdown_drain_seconds, results stay readable), cancel (runs killed), and a final sweep
+// of this worker's containers, after which the loop stops. A second signal skips the
+// drain; a third exits at once, leaving the containers for the next start-up to remove.
+// A deadline bounds the wait for the engine once the runs are cancelled.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "api/worker_api.h"
+#include "core/event_loop.h"
+#include "daemon/systemd_notifier.h"
+#include "http/http_server.h"
+#include "jobs/docker_job_runner.h"
+#include "jobs/scheduler.h"
+
+namespace wa::daemon {
+
+class ShutdownSequence {
+ public:
+  // sweep removes this worker's containers and then calls its argument.
+  using Sweep = std::function<void(std::function<void(bool listed)> done)>;
+
+  ShutdownSequence(core::EventLoop& loop, api::WorkerApi& api, jobs::Scheduler& scheduler,
+                   jobs::DockerJobRunner& runner, http::HttpServer& server,
+                   SystemdNotifier& notifier, Sweep sweep);
+
+  // A stop signal: begins the sequence, or skips ahead (see above).
+  void onStopSignal(int signo, core::Millis drain);
+  // A job ended: the last one to end lets the final sweep begin.
+  void onJobEnded();
+  bool started() const { return started_; }
+  // 0, or 1 when the sequence gave up on the engine or was cut short.
+  int exitStatus() const { return exit_status_; }
+
+  // How long the sequence waits for the engine to kill and remove containers.
+  static constexpr core::Millis kDeadline{20'000};
+
+ private:
+  void begin(int signo, core::Millis drain);
+  void cancelRuns();
+  void armDeadline();
+  // After the last run: the final sweep, then the loop stops.
+  void finishIfIdle();
+
+  core::EventLoop& loop_;
+  api::WorkerApi& api_;
+  jobs::Scheduler& scheduler_;
+  jobs::DockerJobRunner& runner_;
+  http::HttpServer& server_;
+  SystemdNotifier& notifier_;
+  Sweep sweep_;
+  bool started_ = false;
+  bool cancelling_ = false;
+  bool final_sweep_started_ = false;
+  int exit_status_ = 0;
+  std::unique_ptr<core::Timer> drain_timer_;
+  std::unique_ptr<core::Timer> deadline_;
+};
+
+}  // namespace wa::daemon

@@ -1,0 +1,164 @@
+// JobRun: one job's trip through the engine, as an explicit state machine.
+//
+//   kSupplying -> kCreating -> [kPlacingFiles] -> kAttaching -> kStarting -> kRunning
+//     -> kDraining -> [kReadingLog] -> kInspecting -> [kCollecting] -> kRemoving -> kDone
+//
+// Each phase has at most one engine request in flight (held as a handle: leaving the phase
+// drops it, so an answer that comes late reaches nobody), plus the attach stream from
+// kAttaching to kDraining and, once the container is killed, the kill request. Whatever
+// goes wrong in the first six phases, and the kill deadline, ends the live part of the run
+// in one place (finish), which goes on to inspect, collect and remove the container; a
+// run without a container goes straight to kDone. Facts that are not phases (cancelled,
+// timed out, the exit code, the first fault) are kept in RunFacts, and the outcome is a
+// pure function of them (run_outcome.h). The run ends exactly once, through its Ended
+// callback, never inside a call its owner made; the owner frees it after that batch.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/deletable.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "core/request_handle.h"
+#include "docker/attach_stream.h"
+#include "jobs/container_engine.h"
+#include "jobs/container_reaper.h"
+#include "jobs/image_supplier.h"
+#include "jobs/job.h"
+#include "jobs/job_runner.h"
+#include "jobs/run_outcome.h"
+#include "jobs/runner_options.h"
+
+namespace wa::jobs {
+
+// What the runner lets every run report (metrics, live output).
+struct RunHooks {
+  // Once per job whose container started, with the time from the create request to the
+  // engine's answer to start.
+  std::function<void(const Job&, std::chrono::microseconds)> on_container_started;
+  // Every chunk of output as it is captured (only the bytes kept under the cap).
+  std::function<void(const Job&, docker::StreamKind, std::string_view)> on_output;
+};
+
+// What every run shares; the runner owns it and outlives its runs.
+struct RunContext {
+  core::EventLoop& loop;
+  ContainerEngine& engine;
+  ImageSupplier& images;
+  ContainerReaper& reaper;
+  const RunHooks& hooks;
+};
+
+class JobRun final : public core::Deletable {
+ public:
+  enum class Phase {
+    kSupplying,     // the image: inspect, pull or build (ImageSupplier)
+    kCreating,      // POST /containers/create
+    kPlacingFiles,  // PUT archive: runtime.files into the workspace volume
+    kAttaching,     // the attach stream's handshake (stdin queued behind it)
+    kStarting,      // POST start
+    kRunning,       // wait in flight, output streaming, the runtime limit armed
+    kDraining,      // exited: the stream's last output may still come (output_drain_grace)
+    kReadingLog,    // Podman only: the log read back after its attach error
+    kInspecting,    // exit code, OOM flag, image id (asked twice for a late OOM record)
+    kCollecting,    // GET archive: each runtime.outputs path in turn
+    kRemoving,      // DELETE, force; a failure is left to the reaper
+    kDone,          // ended: the outcome was handed over
+  };
+  static const char* phaseName(Phase phase);
+
+  using Ended = std::function<void(JobRun& run, JobOutcome outcome)>;
+
+  // options are fixed for the run's life (a reload changes later runs only).
+  JobRun(const RunContext& context, RunnerOptions options, Job& job, Ended ended);
+  ~JobRun() override;
+  JobRun(const JobRun&) = delete;
+  JobRun& operator=(const JobRun&) = delete;
+
+  // Records the run's settings and asks for the image.
+  void begin();
+  // Stops the job: in kSupplying the run ends (after this call) with CANCELLED; before
+  // the container runs it is not started; once it runs it is killed. Ignored once the run
+  // is ending.
+  void cancel();
+
+  Phase phase() const { return phase_; }
+  const RunFacts& facts() const { return facts_; }
+  Job& job() { return job_; }
+  // "" until the engine has created the container.
+  const std::string& containerId() const { return container_id_; }
+
+ private:
+  // The one place a phase is entered: it records the phase and sends its request.
+  void enter(Phase next);
+  // Runs fn from the loop after delay (a transition that must not happen inside the
+  // caller's call, or a pause before asking again).
+  void schedule(core::Millis delay, void (JobRun::*fn)());
+
+  void onSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error);
+  void onCreated(const docker::Result<std::string>& r);
+  void onFilesPlaced(const docker::Result<docker::Unit>& r);
+  void onAttached();
+  void onOutput(docker::StreamKind kind, std::string_view data);
+  void onStreamClosed(const std::optional<docker::DockerError>& error);
+  void onStarted(const docker::Result<docker::Unit>& r);
+  void onWaited(const docker::Result<int64_t>& r);
+  void onRuntimeExceeded();
+  void onDrainGraceOver();
+  void onKillDeadline();
+  void onLogRead(const docker::Result<std::string>& r);
+  void onInspected(const docker::Result<docker::ContainerState>& r);
+  void inspectAgain();
+  void onOutputCollected(const docker::Result<std::string>& r);
+  void onRemoved(const docker::Result<docker::Unit>& r);
+
+  // Kills the container and arms the kill deadline (once).
+  void kill();
+  // Ends the live part of the run: timers off, the phase's request and the stream
+  // dropped; then the log (Podman), inspect, outputs and removal, or kDone without a
+  // container.
+  void finish();
+  // Hands the outcome over (kDone's entry).
+  void complete();
+  void capture(docker::StreamKind kind, std::string_view data);
+  // After Podman's attach error: appends to each stream what its log has beyond what the
+  // stream delivered (nothing twice), or leaves the stream as it is.
+  void recoverFromLog(const docker::Result<std::string>& r);
+  // The first fault is the one reported.
+  void failWith(std::string code, std::string message);
+  // job_id and, once created, container_id: the journal fields that tie a job's story.
+  core::LogFields fields() const;
+
+  const RunContext& context_;
+  const RunnerOptions options_;
+  Job& job_;
+  Ended ended_;
+  Phase phase_ = Phase::kSupplying;
+  RunFacts facts_;
+
+  std::string engine_image_;  // the reference the container is created from, fully spelled
+  std::string image_id_;      // what the supplier's inspect found; "" when it did not inspect
+  std::string container_id_;
+  core::MonoTime create_sent_{};
+  bool create_retried_ = false;  // a create that found the image gone supplies it again, once
+  bool stream_closed_ = false;
+  bool attach_failed_ = false;  // Podman ended the stream with its attach error
+  bool oom_rechecked_ = false;
+  size_t next_output_ = 0;  // kCollecting: the runtime.outputs index asked for
+
+  core::RequestHandle supply_;   // kSupplying
+  core::RequestHandle request_;  // the current phase's engine request
+  core::RequestHandle kill_request_;
+  std::unique_ptr<docker::AttachStream> attach_;  // kAttaching .. kDraining
+  std::unique_ptr<core::Timer> runtime_timer_;
+  std::unique_ptr<core::Timer> grace_timer_;
+  std::unique_ptr<core::Timer> kill_deadline_;
+  std::unique_ptr<core::Timer> step_timer_;
+  void (JobRun::*step_)() = nullptr;
+};
+
+}  // namespace wa::jobs
