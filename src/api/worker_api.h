@@ -70,8 +70,8 @@ struct HealthInputs {
 };
 struct HealthBody {
   HealthInputs inputs;
-  int status = 200;
-  std::string body;  // with a 0 where each time field's value goes
+  int strict_status = 200;  // ?strict=1 answers 503 when degraded; other requests always 200
+  std::string body;         // with a 0 where each time field's value goes
   size_t timestamp_at = 0;
   size_t uptime_at = 0;
 };
@@ -102,6 +102,7 @@ class WorkerApi {
                                         std::string_view message);
 
   http::HttpResponse info(const http::HttpRequest& request) const;
+  // Always 200, the state in "status"; ?strict=1 answers 503 when degraded (for probes).
   http::HttpResponse health(const http::HttpRequest& request) const;
   // The Prometheus text exposition, as text/plain; version=0.0.4.
   http::HttpResponse prometheusMetrics(const http::HttpRequest& request) const;

@@ -302,7 +302,32 @@ TEST_F(HealthTest, TimeFieldsAreWrittenForEachRequest) {
   EXPECT_EQ(number(second, "timestamp_unix_ms"), number(first, "timestamp_unix_ms") + 61'250);
   EXPECT_EQ(number(second, "uptime_seconds"), number(first, "uptime_seconds") + 61);
   EXPECT_EQ(number(second, "queued_jobs"), 0);
-  EXPECT_EQ(later.status, 503);  // the engine was never reached
+  EXPECT_EQ(later.status, 200);  // degraded (the engine was never reached), said in the body
+  EXPECT_STREQ(second["status"].GetString(), "degraded");
+}
+
+// The state is in the body for every client (a dashboard counts any non-2xx answer as a
+// dead worker); ?strict=1 puts it in the status code too, for probes.
+TEST_F(HealthTest, StrictFormAnswers503WhenDegraded) {
+  const auto withQuery = [&](const std::string& query) {
+    http::HttpRequest request;
+    request.method = "GET";
+    request.query = query;
+    return api_.health(request);
+  };
+  const http::HttpResponse relaxed = withQuery("strict=0");
+  const http::HttpResponse strict = withQuery("_=123&strict=1");
+  EXPECT_EQ(relaxed.status, 200);
+  EXPECT_EQ(strict.status, 503);
+  EXPECT_STREQ(parse(strict.body)["status"].GetString(), "degraded");
+  EXPECT_EQ(parse(strict.body)["reasons"].Size(), parse(relaxed.body)["reasons"].Size());
+  EXPECT_EQ(withQuery("_=123").status, 200);  // other parameters are ignored
+
+  const http::HttpResponse bad = withQuery("strict=yes");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_STREQ(parse(bad.body)["error"]["code"].GetString(), "INVALID_QUERY");
+  EXPECT_STREQ(parse(bad.body)["error"]["message"].GetString(), "strict must be 0 or 1");
+  EXPECT_EQ(withQuery("strict=%zz").status, 400);
 }
 
 TEST_F(HealthTest, RenderedAgainWhenWhatItShowsChanges) {
