@@ -30,7 +30,7 @@ inline auto fields(const Config& c) {
 
 inline Config defaultsFor(const std::string& hostname) {
   Config c;
-  c.worker_id = "worker-" + hostname;
+  c.worker_id = hostname;
   return c;
 }
 
