@@ -313,7 +313,8 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   field(w, "labels", identity_.labels);
   field(w, "os", host_.os);
   field(w, "os_architecture", host_.os_architecture);
-  field(w, "cpu_model", host_.cpu_model);
+  stringOrNull(w, "cpu_model", host_.cpu_model);  // null when unknown, as the reference says
+  field(w, "machine", host_.machine);
   field(w, "version", identity_.version);
   field(w, "runtime_modes", identity_.runtime_modes);
   field(w, "allowed_images", identity_.allowed_images);

@@ -251,8 +251,25 @@ TEST_F(WorkerApiTest, InfoReportsTheMachineItRunsOn) {
   doc.Parse(response.body.c_str(), response.body.size());
   ASSERT_FALSE(doc.HasParseError()) << response.body;
   ASSERT_TRUE(doc.HasMember("os_architecture") && doc["os_architecture"].IsString());
-  EXPECT_EQ(std::string_view(doc["os_architecture"].GetString()), kCompiledMachine);
+  EXPECT_EQ(std::string_view(doc["os_architecture"].GetString()), kCompiledArchitecture);
+  ASSERT_TRUE(doc.HasMember("machine") && doc["machine"].IsString());
+  EXPECT_EQ(std::string_view(doc["machine"].GetString()), kCompiledMachine);
   EXPECT_EQ(doc["cpu_threads"].GetInt(), host_.cpu_threads);
+}
+
+// cpu_model is null when unknown, as the reference worker reports it; a string otherwise.
+TEST_F(WorkerApiTest, InfoCpuModelIsNullWhenUnknown) {
+  host_.cpu_model = "";
+  rapidjson::Document unknown;
+  const std::string unknown_body = api_.info(http::HttpRequest{}).body;
+  unknown.Parse(unknown_body.c_str(), unknown_body.size());
+  ASSERT_TRUE(unknown.HasMember("cpu_model"));
+  EXPECT_TRUE(unknown["cpu_model"].IsNull());
+  host_.cpu_model = "ARM Neoverse-N1";
+  rapidjson::Document known;
+  const std::string known_body = api_.info(http::HttpRequest{}).body;
+  known.Parse(known_body.c_str(), known_body.size());
+  EXPECT_STREQ(known["cpu_model"].GetString(), "ARM Neoverse-N1");
 }
 
 // GET /health is answered from the body it last rendered while nothing it shows has
