@@ -536,6 +536,7 @@ int Daemon::run() {
   p.notifier.ready();
 
   p.sampler.setJobsPath(p.config.jobs_path);
+  p.sampler.setDockerRootDir(docker::kDefaultDockerRootDir);  // until the engine names its own
   p.sampler.start();
   p.engine.setOnChange([&p](const docker::EngineStatus& status) {
     if (status.reachable && !status.docker_root_dir.empty())
