@@ -111,6 +111,7 @@ class Worker:
     sends it as a bearer token (a worker with auth_token needs one)."""
 
     token = None  # also for the HTTP helpers of a Worker made with Worker.__new__
+    config = {}  # likewise (read only): such a Worker is reached at 127.0.0.1
 
     def __init__(self, config=None, env=None, args=None, preexec_fn=None, token=None,
                  wait_engine=True):
