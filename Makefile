@@ -20,7 +20,7 @@ TIDY_SOURCES = $(shell git ls-files 'src/*.cc' 'tests/unit/*.cc' 2>/dev/null)
 SHELL_SOURCES = $(shell git ls-files -z 2>/dev/null | xargs -0 grep -lsE '^\#!(/usr/bin/env bash|/bin/(ba)?sh)$$')
 
 .PHONY: all deps build run test test-unit test-integration test-valgrind images docker-up registry-up format lint \
-	clean podman-up test-podman
+	clean podman-up test-podman browser-up
 
 all: build
 
@@ -45,6 +45,11 @@ images: docker-up
 registry-up: deps
 	@scripts/registry-up.sh
 
+# What the browser test (CTest label "browser") needs: Debian's chromium, Node.js, and
+# playwright-core as pinned in tests/browser/package-lock.json (scripts/browser-up.sh).
+browser-up:
+	@scripts/browser-up.sh
+
 # Podman's Docker-compatible API on PODMAN_SOCK (scripts/podman-up.sh: installs podman,
 # writes its configuration, starts `podman system service` in the background when nothing
 # answers) with the test images in Podman's own storage.
@@ -67,7 +72,7 @@ run: build images
 	mkdir -p /var/lib/worker-agent
 	$(BUILD_DIR)/src/worker-agent --config $(CONFIG)
 
-test: build images registry-up
+test: build images registry-up browser-up
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 test-unit: build

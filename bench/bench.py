@@ -274,7 +274,8 @@ class ProtocolWorker:
 
 def start_worker_agent(binary, config, env=None, wrapper=(), start_timeout_s=15):
     """Starts BINARY (behind WRAPPER, e.g. a valgrind command line) on a YAML file of
-    CONFIG; returns the process and a ProtocolWorker once /health answers 200."""
+    CONFIG; returns the process and a ProtocolWorker once /health?strict=1 answers 200
+    (not degraded: the engine seen)."""
     path = tempfile.mktemp(suffix=".yaml")
     with open(path, "w") as f:
         for k, v in config.items():
@@ -299,7 +300,7 @@ def start_worker_agent(binary, config, env=None, wrapper=(), start_timeout_s=15)
         raise RuntimeError("worker-agent did not start")
     w = ProtocolWorker(port)
     for _ in range(200):  # until it sees the engine
-        status, health = w.request("GET", "/health")
+        status, health = w.request("GET", "/health?strict=1")
         if status == 200:
             break
         time.sleep(0.05)

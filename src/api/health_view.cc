@@ -107,7 +107,7 @@ void HealthView::readInputs(HealthInputs& inputs) const {
   inputs.policy = policy_;
 }
 
-http::HttpResponse HealthView::respond() const {
+http::HttpResponse HealthView::respond(bool strict) const {
   readInputs(inputs_);
   if (!body_ || !(body_->inputs == inputs_)) {
     if (!body_) body_.emplace();
@@ -132,7 +132,7 @@ http::HttpResponse HealthView::respond() const {
               rendered.uptime_at - rendered.timestamp_at - 1);
   body.append(uptime, static_cast<size_t>(uptime_end - uptime));
   body.append(rendered.body, rendered.uptime_at + 1);
-  return http::HttpResponse::json(rendered.status, std::move(body));
+  return http::HttpResponse::json(strict ? rendered.strict_status : 200, std::move(body));
 }
 
 void HealthView::render(HealthBody& rendered) const {
@@ -243,7 +243,7 @@ void HealthView::render(HealthBody& rendered) const {
   field(w, "disk_min_free_percent", policy_.disk_min_free_percent);
   w.EndObject();
   w.EndObject();
-  rendered.status = degraded ? 503 : 200;
+  rendered.strict_status = degraded ? 503 : 200;
   rendered.body.assign(buffer.GetString(), buffer.GetSize());
 }
 

@@ -56,8 +56,8 @@ struct HealthInputs {
 };
 struct HealthBody {
   HealthInputs inputs;
-  int status = 200;
-  std::string body;  // with a 0 where each time field's value goes
+  int strict_status = 200;  // ?strict=1 answers 503 when degraded; other requests always 200
+  std::string body;         // with a 0 where each time field's value goes
   size_t timestamp_at = 0;
   size_t uptime_at = 0;
 };
@@ -68,7 +68,8 @@ class HealthView {
              const metrics::HostSampler& sampler, const docker::EngineStatusView& engine,
              const jobs::Scheduler& scheduler);
 
-  http::HttpResponse respond() const;
+  // 200 with the state in "status"; strict: 503 when degraded.
+  http::HttpResponse respond(bool strict) const;
   // Replaced by a configuration reload; the next request sees the new values.
   void setPolicy(HealthPolicy policy) { policy_ = policy; }
 

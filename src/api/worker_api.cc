@@ -56,9 +56,8 @@ WorkerApi::WorkerApi(const core::Clock& clock, WorkerIdentity identity,
 void WorkerApi::registerRoutes(http::Router& router) {
   router.add("GET", "/info",
              [this](const http::HttpRequest& r, const http::RouteParams&) { return info(r); });
-  router.add("GET", "/health", [this](const http::HttpRequest&, const http::RouteParams&) {
-    return health_.respond();
-  });
+  router.add("GET", "/health",
+             [this](const http::HttpRequest& r, const http::RouteParams&) { return health(r); });
   router.add("GET", "/metrics", [this](const http::HttpRequest& r, const http::RouteParams&) {
     return prometheusMetrics(r);
   });
@@ -107,7 +106,8 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   field(w, "labels", identity_.labels);
   field(w, "os", host_.os);
   field(w, "os_architecture", host_.os_architecture);
-  field(w, "cpu_model", host_.cpu_model);
+  stringOrNull(w, "cpu_model", host_.cpu_model);  // null when unknown, as the reference says
+  field(w, "machine", host_.machine);
   field(w, "version", identity_.version);
   field(w, "runtime_modes", identity_.runtime_modes);
   field(w, "allowed_images", identity_.allowed_images);
@@ -123,6 +123,19 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   }
   w.EndObject();
   return respond(200, buffer);
+}
+
+http::HttpResponse WorkerApi::health(const http::HttpRequest& request) const {
+  // A client that treats any non-2xx answer as a dead worker (the cluster dashboard) must
+  // still see a degraded one; probes that want the state in the status code ask for it.
+  std::optional<std::string> strict;
+  if (!queryValue(request, "strict", &strict)) {
+    return renderError(400, "INVALID_QUERY", "the query string has a malformed %-escape");
+  }
+  if (strict && *strict != "0" && *strict != "1") {
+    return renderError(400, "INVALID_QUERY", "strict must be 0 or 1");
+  }
+  return health_.respond(strict == "1");
 }
 
 http::HttpResponse WorkerApi::prometheusMetrics(const http::HttpRequest& request) const {

@@ -58,7 +58,8 @@ class WorkerApi {
                                         std::string_view message);
 
   http::HttpResponse info(const http::HttpRequest& request) const;
-  http::HttpResponse health(const http::HttpRequest&) const { return health_.respond(); }
+  // Always 200, the state in "status"; ?strict=1 answers 503 when degraded (for probes).
+  http::HttpResponse health(const http::HttpRequest& request) const;
   // The Prometheus text exposition, as text/plain; version=0.0.4.
   http::HttpResponse prometheusMetrics(const http::HttpRequest& request) const;
   http::HttpResponse submitJob(const http::HttpRequest& request);

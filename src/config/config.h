@@ -9,7 +9,7 @@
 namespace wa::config {
 
 struct Config {
-  std::string worker_id;  // default "worker-<hostname>"
+  std::string worker_id;  // default: the hostname ("worker" when it is empty)
   std::string listen = "0.0.0.0";
   int port = 9000;
   // Absolute path of a unix stream socket the API listens on as well; "" = none.

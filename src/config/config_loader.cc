@@ -103,7 +103,8 @@ std::string envName(std::string_view key) {
 class Loading {
  public:
   explicit Loading(const std::string& hostname) {
-    config_.worker_id = hostname.empty() ? "worker" : "worker-" + hostname;
+    // The naming convention of the cluster: the Worker ID is the OS hostname.
+    config_.worker_id = hostname.empty() ? "worker" : hostname;
   }
 
   bool applyYaml(std::string_view text, const std::string& name);

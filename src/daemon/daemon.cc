@@ -202,6 +202,7 @@ int Daemon::run() {
   p.notifier.ready();
 
   p.sampler.setJobsPath(p.config.jobs_path);
+  p.sampler.setDockerRootDir(docker::kDefaultDockerRootDir);  // until the engine names its own
   p.sampler.start();
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {

@@ -14,6 +14,11 @@
 
 namespace wa::docker {
 
+// Docker's default data-root. /health reports it as docker_root_dir until the engine has
+// named its own, as the reference worker always does: an engine that never answered (say,
+// its disk is full) leaves the disk it most likely fills in view.
+inline constexpr const char* kDefaultDockerRootDir = "/var/lib/docker";
+
 struct EngineStatus {
   bool reachable = false;
   bool checked = false;           // at least one ping has completed

@@ -191,6 +191,34 @@ std::string readHostname(const std::string& root) {
   return text ? std::string(trimWhitespace(*text)) : "";
 }
 
+// The architecture this binary was compiled for, as Node names it in process.arch (which
+// the reference worker reports as os_architecture); "" for one Node does not name.
+// Compiled, not uname's: a 32-bit build on a 64-bit kernel runs (and pulls images) as the
+// 32-bit architecture, and Node says so too.
+std::string_view nodeArchitecture() {
+#if defined(__x86_64__)
+  return "x64";
+#elif defined(__aarch64__)
+  return "arm64";
+#elif defined(__arm__)
+  return "arm";
+#elif defined(__i386__)
+  return "ia32";
+#elif defined(__powerpc64__)
+  return "ppc64";
+#elif defined(__powerpc__)
+  return "ppc";
+#elif defined(__s390x__)
+  return "s390x";
+#elif defined(__riscv) && __riscv_xlen == 64
+  return "riscv64";
+#elif defined(__loongarch64)
+  return "loong64";
+#else
+  return "";
+#endif
+}
+
 }  // namespace
 
 HostInfo HostInfo::read(const std::string& root) {
@@ -223,7 +251,9 @@ HostInfo HostInfo::read(const std::string& root) {
   }
 
   utsname uts{};
-  if (::uname(&uts) == 0) info.os_architecture = uts.machine;
+  if (::uname(&uts) == 0) info.machine = uts.machine;
+  info.os_architecture = nodeArchitecture();
+  if (info.os_architecture.empty()) info.os_architecture = info.machine;
   return info;
 }
 

@@ -37,11 +37,24 @@ std::array<double, 3> loadAverage(const std::string& root) {
   return parsed;
 }
 
+// The directory holding path ("/a" for "/a/b" and "/a/b/"); "" for a path without one.
+std::string parentDirectory(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos || path == "/") return "";
+  return std::string(path.substr(0, slash == 0 ? 1 : slash));
+}
+
+// The file system holding path, or, when path cannot be measured (not created yet), the
+// one holding its parent directory, as the reference worker reports them.
 DiskUsage diskUsage(const std::string& path) {
   DiskUsage usage;
   if (path.empty()) return usage;
   struct statvfs st {};
-  if (::statvfs(path.c_str(), &st) != 0) return usage;
+  if (::statvfs(path.c_str(), &st) != 0) {
+    const std::string parent = parentDirectory(path);
+    if (parent.empty() || ::statvfs(parent.c_str(), &st) != 0) return usage;
+  }
   // Block counts times the fragment size can pass 2^64 bytes on huge file systems.
   const auto mb = [&](fsblkcnt_t blocks) {
     return static_cast<int64_t>((static_cast<unsigned __int128>(blocks) * st.f_frsize) >> 20);

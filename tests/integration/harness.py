@@ -111,11 +111,15 @@ class Worker:
     sends it as a bearer token (a worker with auth_token needs one)."""
 
     token = None  # also for the HTTP helpers of a Worker made with Worker.__new__
+    config = {}  # likewise (read only): such a Worker is reached at 127.0.0.1
 
     def __init__(self, config=None, env=None, args=None, preexec_fn=None, token=None,
                  wait_engine=True):
         """preexec_fn runs in the child before the worker starts (to set its rlimits, say).
-        wait_engine=False returns once it listens, whether it sees the engine or not."""
+        wait_engine=False returns once it listens, whether it sees the engine or not.
+        A key given as None in config is left out of the file (the daemon's default);
+        without a worker_id (the hostname) the worker's containers are not swept at close,
+        since others on this host may share that id: give such a worker no engine."""
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         self.token = token
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
@@ -125,6 +129,8 @@ class Worker:
                # pulled from Docker Hub. Pull tests set "missing" or "always" themselves.
                "pull_policy": "never"}
         cfg.update(config or {})
+        cfg = {k: v for k, v in cfg.items() if v is not None}
+        self.worker_id = cfg.get("worker_id")
         self.config = cfg
         self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
         worker_owns(self.dir.name)
@@ -223,8 +229,14 @@ class Worker:
         # A worker whose /info wants a token this one lacks: its tests do not run jobs.
         return status == 401 or (status == 200 and bool((body or {}).get("docker")))
 
+    @property
+    def host(self):
+        """The address to reach the worker at: its listen address, 127.0.0.1 for a wildcard."""
+        listen = self.config.get("listen", "127.0.0.1")
+        return "127.0.0.1" if listen in ("0.0.0.0", "::") else listen
+
     def connection(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
+        return http.client.HTTPConnection(self.host, self.port, timeout=scaled(timeout))
 
     def request(self, method, path, body=None, headers=None, raw=False, auth=True, conn=None):
         """One request on a new connection (conn: a fresh one to use instead, such as a
@@ -293,7 +305,7 @@ class Worker:
     def close(self):
         code = self.stop()
         # Nothing a test started may outlive it.
-        for c in containers_of(self.worker_id):
+        for c in containers_of(self.worker_id) if self.worker_id else []:
             docker("DELETE", "/containers/%s?force=1" % c["Id"])
         errors = self.valgrind_errors()
         self.dir.cleanup()

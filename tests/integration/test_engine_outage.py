@@ -187,10 +187,10 @@ class PrivateEngine:
             "the private dockerd removed docker0"
 
 
-def health(worker):
+def health(worker, target="/health"):
     conn = worker.connection(timeout=10)
     try:
-        conn.request("GET", "/health")
+        conn.request("GET", target)
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read())
     finally:
@@ -267,9 +267,11 @@ class EngineOutage(unittest.TestCase):
         stop()
 
         # The worker notices (the ping, or the failed requests of the running jobs).
-        status, body = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(health(w)),
-                                  15, "/health to turn degraded")
-        self.assertEqual(body["status"], "degraded")
+        status, body = wait_until(
+            lambda: (lambda r: r if r[1]["status"] == "degraded" else None)(health(w)),
+            15, "/health to turn degraded")
+        self.assertEqual(status, 200)  # the state is in the body; ?strict=1 puts it in the code
+        self.assertEqual(health(w, "/health?strict=1")[0], 503)
         self.assertFalse(body["docker"]["reachable"])
         self.assertTrue(any("docker engine unreachable" in r for r in body["reasons"]), body)
 
@@ -292,7 +294,7 @@ class EngineOutage(unittest.TestCase):
             self.assertEqual(record["state"], "queued", record)
             self.assertIsNone(record["started_at"])
             self.assertEqual(record["queue_position"], position)
-        self.assertEqual(health(w)[0], 503)
+        self.assertEqual(health(w, "/health?strict=1")[0], 503)
         w.wait_log(r"queued jobs wait until the docker engine answers", start=log_mark)
 
         # The engine comes back; nobody tells the worker.

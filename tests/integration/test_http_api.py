@@ -1,6 +1,7 @@
 """The HTTP surface: errors, limits, CORS, keep-alive and pipelining, /info and /health."""
 
 import json
+import os
 import socket
 import unittest
 
@@ -14,9 +15,14 @@ class HttpApi(WorkerTestCase):
         status, info = self.worker.request("GET", "/info")
         self.assertEqual(status, 200)
         for field in ("worker_id", "hostname", "protocol_version", "cpu_cores", "cpu_threads",
-                      "memory_mb", "labels", "os", "os_architecture", "cpu_model", "version",
-                      "runtime_modes", "allowed_images", "docker"):
+                      "memory_mb", "labels", "os", "os_architecture", "cpu_model", "machine",
+                      "version", "runtime_modes", "allowed_images", "docker"):
             self.assertIn(field, info)
+        # The reference worker's names (Node's process.arch) and the kernel's, side by side.
+        node_names = {"x86_64": "x64", "aarch64": "arm64"}
+        self.assertEqual(info["machine"], os.uname().machine)
+        if info["machine"] in node_names:
+            self.assertEqual(info["os_architecture"], node_names[info["machine"]])
         self.assertEqual(info["worker_id"], self.worker.worker_id)
         self.assertEqual(info["protocol_version"], 1)
         self.assertEqual(info["labels"], ["gpu", "test"])

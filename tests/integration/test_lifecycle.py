@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -152,13 +153,30 @@ class Signals(unittest.TestCase):
 class EngineUnreachable(unittest.TestCase):
     def test_health_degraded_and_jobs_wait(self):
         missing = os.path.join(tempfile.gettempdir(), "wa-no-engine-%d.sock" % os.getpid())
-        w = StartWithoutEngine({"docker_host": "unix://" + missing})
+        # No worker_id: the default, the hostname (no engine, so no sweep can reach the
+        # containers of another worker that defaults to the same id).
+        w = StartWithoutEngine({"docker_host": "unix://" + missing, "worker_id": None})
         try:
             status, health = w.request("GET", "/health")
-            self.assertEqual(status, 503)
+            # Degraded, said in the body; only the strict form says it in the status code.
+            self.assertEqual(status, 200)
             self.assertEqual(health["status"], "degraded")
             self.assertFalse(health["docker"]["reachable"])
             self.assertIn(missing, health["docker"]["error"])
+            strict, strict_health = w.request("GET", "/health?strict=1")
+            self.assertEqual((strict, strict_health["status"]), (503, "degraded"))
+            self.assertEqual(w.request("GET", "/health?strict=0")[0], 200)
+            status, bad = w.request("GET", "/health?strict=true")
+            self.assertEqual((status, bad["error"]["code"]), (400, "INVALID_QUERY"))
+            # Disk figures as the reference worker has them with no engine to ask: Docker's
+            # default data root until the engine names its own.
+            self.assertEqual(health["docker_root_dir"], "/var/lib/docker")
+            self.assertIsInstance(health["docker_disk_total_mb"], int)
+            self.assertIsInstance(health["jobs_disk_total_mb"], int)
+            status, info = w.request("GET", "/info")
+            self.assertEqual(status, 200)
+            self.assertEqual(info["worker_id"], socket.gethostname())
+            self.assertEqual(info["worker_id"], info["hostname"])
             # Starting it would only fail it: the job waits for an engine (test_engine_outage
             # has it come back), past more than one ping, and can still be cancelled.
             job = make_job(cmd=["true"])

@@ -37,7 +37,7 @@ echo "image: $tag"
 
 work="$(mktemp -d)"
 name="wa-pkgtest-$$-$RANDOM"
-worker_id="worker-$name"  # the packaged config leaves worker_id to its default
+worker_id="$name"  # the packaged config leaves worker_id to its default: the hostname
 leftovers() {
   docker ps -aq --filter "label=worker-agent.worker_id=$worker_id"
 }

@@ -251,8 +251,25 @@ TEST_F(WorkerApiTest, InfoReportsTheMachineItRunsOn) {
   doc.Parse(response.body.c_str(), response.body.size());
   ASSERT_FALSE(doc.HasParseError()) << response.body;
   ASSERT_TRUE(doc.HasMember("os_architecture") && doc["os_architecture"].IsString());
-  EXPECT_EQ(std::string_view(doc["os_architecture"].GetString()), kCompiledMachine);
+  EXPECT_EQ(std::string_view(doc["os_architecture"].GetString()), kCompiledArchitecture);
+  ASSERT_TRUE(doc.HasMember("machine") && doc["machine"].IsString());
+  EXPECT_EQ(std::string_view(doc["machine"].GetString()), kCompiledMachine);
   EXPECT_EQ(doc["cpu_threads"].GetInt(), host_.cpu_threads);
+}
+
+// cpu_model is null when unknown, as the reference worker reports it; a string otherwise.
+TEST_F(WorkerApiTest, InfoCpuModelIsNullWhenUnknown) {
+  host_.cpu_model = "";
+  rapidjson::Document unknown;
+  const std::string unknown_body = api_.info(http::HttpRequest{}).body;
+  unknown.Parse(unknown_body.c_str(), unknown_body.size());
+  ASSERT_TRUE(unknown.HasMember("cpu_model"));
+  EXPECT_TRUE(unknown["cpu_model"].IsNull());
+  host_.cpu_model = "ARM Neoverse-N1";
+  rapidjson::Document known;
+  const std::string known_body = api_.info(http::HttpRequest{}).body;
+  known.Parse(known_body.c_str(), known_body.size());
+  EXPECT_STREQ(known["cpu_model"].GetString(), "ARM Neoverse-N1");
 }
 
 // GET /health is answered from the body it last rendered while nothing it shows has
@@ -302,7 +319,32 @@ TEST_F(HealthTest, TimeFieldsAreWrittenForEachRequest) {
   EXPECT_EQ(number(second, "timestamp_unix_ms"), number(first, "timestamp_unix_ms") + 61'250);
   EXPECT_EQ(number(second, "uptime_seconds"), number(first, "uptime_seconds") + 61);
   EXPECT_EQ(number(second, "queued_jobs"), 0);
-  EXPECT_EQ(later.status, 503);  // the engine was never reached
+  EXPECT_EQ(later.status, 200);  // degraded (the engine was never reached), said in the body
+  EXPECT_STREQ(second["status"].GetString(), "degraded");
+}
+
+// The state is in the body for every client (a dashboard counts any non-2xx answer as a
+// dead worker); ?strict=1 puts it in the status code too, for probes.
+TEST_F(HealthTest, StrictFormAnswers503WhenDegraded) {
+  const auto withQuery = [&](const std::string& query) {
+    http::HttpRequest request;
+    request.method = "GET";
+    request.query = query;
+    return api_.health(request);
+  };
+  const http::HttpResponse relaxed = withQuery("strict=0");
+  const http::HttpResponse strict = withQuery("_=123&strict=1");
+  EXPECT_EQ(relaxed.status, 200);
+  EXPECT_EQ(strict.status, 503);
+  EXPECT_STREQ(parse(strict.body)["status"].GetString(), "degraded");
+  EXPECT_EQ(parse(strict.body)["reasons"].Size(), parse(relaxed.body)["reasons"].Size());
+  EXPECT_EQ(withQuery("_=123").status, 200);  // other parameters are ignored
+
+  const http::HttpResponse bad = withQuery("strict=yes");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_STREQ(parse(bad.body)["error"]["code"].GetString(), "INVALID_QUERY");
+  EXPECT_STREQ(parse(bad.body)["error"]["message"].GetString(), "strict must be 0 or 1");
+  EXPECT_EQ(withQuery("strict=%zz").status, 400);
 }
 
 TEST_F(HealthTest, RenderedAgainWhenWhatItShowsChanges) {

@@ -27,7 +27,7 @@ TEST(ConfigLoaderTest, CommentsOnlyGiveDefaults) {
 
 TEST(ConfigLoaderTest, DefaultsMatchTheDocumentedValues) {
   const Config c = loadOk("");
-  EXPECT_EQ(c.worker_id, "worker-box");
+  EXPECT_EQ(c.worker_id, "box");  // the hostname
   EXPECT_EQ(c.listen, "0.0.0.0");
   EXPECT_EQ(c.port, 9000);
   EXPECT_EQ(c.listen_unix, "");

@@ -18,7 +18,7 @@ inline std::vector<std::string> fields(const Config& c) { return describeConfig(
 
 inline Config defaultsFor(const std::string& hostname) {
   Config c;
-  c.worker_id = "worker-" + hostname;
+  c.worker_id = hostname;
   return c;
 }
 

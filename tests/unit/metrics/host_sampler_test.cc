@@ -97,6 +97,21 @@ TEST_F(HostSamplerTest, DiskUsageOfConfiguredPaths) {
   EXPECT_EQ(s.docker_disk.available_mb, std::nullopt);
 }
 
+// A directory not created yet is measured by its parent's file system, as the reference
+// worker does; one whose parent is missing too is not measured.
+TEST_F(HostSamplerTest, DiskUsageOfADirectoryNotCreatedYetIsItsParents) {
+  HostSampler sampler(loop_, kX86, kInterval);
+  sampler.setJobsPath(WA_FIXTURES_DIR "/not-created-yet/");
+  sampler.setDockerRootDir(WA_FIXTURES_DIR "/not-created/nor-this");
+  sampler.sampleNow();
+  const HostSample& s = sampler.latest();
+  ASSERT_TRUE(s.jobs_disk.total_mb);
+  ASSERT_TRUE(s.jobs_disk.available_mb);
+  EXPECT_GT(*s.jobs_disk.total_mb, 0);
+  EXPECT_EQ(s.docker_disk.total_mb, std::nullopt);
+  EXPECT_EQ(s.docker_disk.available_mb, std::nullopt);
+}
+
 TEST_F(HostSamplerTest, ImplausibleAndUnreadableZonesAreSkipped) {
   TempTree tree;
   const std::string zones = "sys/class/thermal/";
