@@ -1,0 +1,496 @@
+// The runner's state machine (JobRun) on a fake engine that the test answers by hand, on
+// a manual clock: every phase, every fault, cancel in every phase, and the late answers
+// that used to reach a run already freed.
+#include "jobs/docker_job_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "docker/tar_archive.h"
+#include "jobs/fake_container_engine.h"
+
+namespace wa::jobs {
+namespace {
+
+using docker::DockerError;
+using docker::Result;
+using docker::StreamKind;
+using docker::Unit;
+using Phase = JobRun::Phase;
+using testing::FakeContainerEngine;
+
+constexpr const char* kJobJson = R"({"job_id":"j1","protocol_version":1})";
+
+docker::ContainerState exited(int64_t code, bool oom = false) {
+  docker::ContainerState state;
+  state.running = false;
+  state.exit_code = code;
+  state.oom_killed = oom;
+  state.image_id = "sha256:ran";
+  return state;
+}
+
+class JobRunTest : public ::testing::Test {
+ protected:
+  JobRunTest() {
+    job.spec.job_id = "j1";
+    job.spec.task_type = "t";
+    job.spec.image = "busybox:1";
+    job.spec.job_json = kJobJson;
+    job.spec.limits = JobLimits{64, 10, 0};
+    options.worker_id = "w1";
+    options.output_limit_bytes = 8;
+  }
+
+  // The image engine answers inspects from the loop: present unless told to hold them.
+  ImageEngine imageEngine() {
+    ImageEngine engine;
+    engine.inspect = [this](const std::string&, docker::Callback<docker::ImageInfo> done) {
+      if (hold_inspect) {
+        held_inspect = std::move(done);
+        return core::RequestHandle();
+      }
+      loop.post([done = std::move(done)] { done(docker::ImageInfo{"sha256:img", {}}); });
+      return core::RequestHandle();
+    };
+    engine.pull = [](const std::string&, const std::string&, long,
+                     docker::Callback<docker::StreamedResult>) { return core::RequestHandle(); };
+    engine.build = [](const std::string&, std::string, long,
+                      docker::Callback<docker::StreamedResult>) { return core::RequestHandle(); };
+    return engine;
+  }
+
+  void startRun() {
+    runner = std::make_unique<DockerJobRunner>(loop, engine, images, reaper, options);
+    runner->setOnOutput([this](const Job&, StreamKind, std::string_view data) {
+      published += std::string(data);
+    });
+    runner->start(job, [this](Job&, JobOutcome o) {
+      ++completions;
+      outcome = std::move(o);
+    });
+    settle();
+  }
+  void settle() {
+    for (int pass = 0; pass < 4; ++pass) loop.runOnce(0);
+  }
+  void advance(core::Millis d) {
+    clock.advance(d);
+    settle();
+  }
+  std::optional<Phase> phase() const { return runner->phaseOf(job); }
+
+  // Drives a run to kRunning: create, attach, start answered.
+  void runToRunning() {
+    startRun();
+    ASSERT_EQ(phase(), Phase::kCreating);
+    ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+    if (phase() == Phase::kPlacingFiles) {
+      ASSERT_TRUE(engine.answer<Unit>("put_archive", Unit{}));
+    }
+    ASSERT_EQ(phase(), Phase::kAttaching);
+    engine.attach()->attached();
+    ASSERT_EQ(phase(), Phase::kStarting);
+    ASSERT_TRUE(engine.answer<Unit>("start", Unit{}));
+    ASSERT_EQ(phase(), Phase::kRunning);
+  }
+  // From kInspecting on: inspect answered with state, removal answered.
+  void finishWith(const docker::ContainerState& state) {
+    ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", state));
+    ASSERT_EQ(phase(), Phase::kRemoving);
+    ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+    settle();
+  }
+
+  core::ManualClock clock;
+  core::EventLoop loop{clock};
+  bool hold_inspect = false;
+  docker::Callback<docker::ImageInfo> held_inspect;
+  ImageSupplier images{loop, imageEngine(), SupplyOptions{}};
+  FakeContainerEngine engine;
+  ContainerReaper reaper{loop, engine, core::Millis(5000)};
+  RunnerOptions options;
+  Job job;
+  std::unique_ptr<DockerJobRunner> runner;
+  int completions = 0;
+  std::optional<JobOutcome> outcome;
+  std::string published;
+};
+
+TEST_F(JobRunTest, AJobWalksEveryPhaseAndEndsOnceWithItsExitCode) {
+  runToRunning();
+  const FakeContainerEngine::Call* create = engine.last("create");
+  EXPECT_EQ(create->spec.labels.at(kWorkerLabel), "w1");
+  EXPECT_EQ(create->spec.labels.at(kJobLabel), "j1");
+  EXPECT_EQ(create->spec.network_mode, "none");
+  EXPECT_EQ(engine.attach()->stdin_data, kJobJson) << "the whole job JSON goes to stdin";
+  engine.attach()->output(StreamKind::kStdout, "hi\n");
+  engine.attach()->end();
+  EXPECT_EQ(phase(), Phase::kRunning) << "the stream's end alone does not end the run";
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_EQ(phase(), Phase::kInspecting) << "the stream had ended: no drain";
+  EXPECT_FALSE(engine.last("inspect")->fresh_connection) << "an unforced exit 0: kept-alive";
+  finishWith(exited(0));
+  EXPECT_EQ(completions, 1);
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 0);
+  EXPECT_FALSE(outcome->error);
+  EXPECT_EQ(job.stdout_output.data, "hi\n");
+  EXPECT_EQ(job.image_id, "sha256:ran");
+  EXPECT_EQ(runner->active(), 0u);
+  EXPECT_TRUE(engine.attachDestroyed()) << "the run and its stream are freed after the batch";
+}
+
+TEST_F(JobRunTest, OutputIsCappedAndOnlyTheKeptBytesArePublished) {
+  runToRunning();
+  engine.attach()->output(StreamKind::kStdout, "0123456789");
+  EXPECT_EQ(job.stdout_output.data, "01234567");
+  EXPECT_TRUE(job.stdout_output.truncated);
+  EXPECT_EQ(job.stdout_output.total_bytes, 10u);
+  EXPECT_EQ(published, "01234567");
+}
+
+TEST_F(JobRunTest, FilesArePlacedInTheWorkspaceBeforeTheAttach) {
+  job.spec.files = {JobFile{"src/main.c", "int main(){}", 0644}};
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  ASSERT_EQ(phase(), Phase::kPlacingFiles);
+  EXPECT_EQ(engine.count("attach"), 0u);
+  const FakeContainerEngine::Call* put = engine.last("put_archive");
+  EXPECT_EQ(put->path, "/workspace");
+  std::vector<docker::TarEntry> entries;
+  std::string error;
+  ASSERT_TRUE(docker::readTar(put->tar, 1 << 20, &entries, &error)) << error;
+  bool found = false;
+  for (const auto& entry : entries) found |= entry.path == "src/main.c";
+  EXPECT_TRUE(found);
+  EXPECT_EQ(engine.last("create")->spec.anonymous_volumes.size(), 1u);
+  ASSERT_TRUE(engine.answer<Unit>("put_archive", Unit{}));
+  EXPECT_EQ(phase(), Phase::kAttaching);
+}
+
+TEST_F(JobRunTest, OutputsAreCollectedOneByOneThenTheContainerIsRemoved) {
+  job.spec.outputs = {"out/a.txt", "out/missing.txt"};
+  runToRunning();
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(0)));
+  ASSERT_EQ(phase(), Phase::kCollecting);
+  EXPECT_EQ(engine.last("get_archive")->path, "/workspace/out/a.txt");
+  docker::TarWriter tar;
+  tar.addFile("a.txt", "result", 0644);
+  ASSERT_TRUE(engine.answer<std::string>("get_archive", tar.finish()));
+  ASSERT_EQ(phase(), Phase::kCollecting);
+  ASSERT_TRUE(engine.fail("get_archive", DockerError{404, "no such path"}));
+  ASSERT_EQ(phase(), Phase::kRemoving);
+  ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+  settle();
+  ASSERT_EQ(job.output_files.size(), 2u);
+  EXPECT_TRUE(job.output_files[0].found);
+  EXPECT_EQ(job.output_files[0].data, "result");
+  EXPECT_FALSE(job.output_files[1].found);
+  EXPECT_EQ(completions, 1);
+}
+
+TEST_F(JobRunTest, TheRuntimeLimitKillsTheContainerAndEndsWithTimeout) {
+  runToRunning();
+  advance(core::Millis(9999));
+  EXPECT_EQ(engine.count("kill"), 0u);
+  advance(core::Millis(1));
+  EXPECT_EQ(engine.count("kill"), 1u);
+  EXPECT_TRUE(engine.answer<Unit>("kill", Unit{}));
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  engine.attach()->end();
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  EXPECT_TRUE(engine.last("inspect")->fresh_connection);
+  finishWith(exited(137));
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "TIMEOUT");
+  EXPECT_EQ(completions, 1);
+}
+
+// The run the issue found freed under a wait still in flight: the engine never reports
+// the killed container stopped, the kill deadline ends the run, and the wait's answer
+// comes later. Its handle went with the phase: the answer reaches nobody.
+TEST_F(JobRunTest, TheKillDeadlineEndsTheRunAndALateWaitAnswerReachesNobody) {
+  options.kill_grace = core::Millis(15000);
+  runToRunning();
+  advance(core::Millis(10000));  // the runtime limit: killed
+  ASSERT_EQ(engine.count("kill"), 1u);
+  advance(core::Millis(14999));
+  EXPECT_EQ(phase(), Phase::kRunning);
+  advance(core::Millis(1));  // the kill deadline
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  EXPECT_EQ(engine.pending("wait"), 0u) << "the wait was cancelled with its phase";
+  EXPECT_TRUE(engine.last("wait")->cancelled);
+  EXPECT_TRUE(engine.attach()->closed);
+  finishWith(exited(137));
+  EXPECT_EQ(completions, 1);
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "TIMEOUT");
+  EXPECT_EQ(runner->active(), 0u);
+  // The engine's late answer: nothing is waiting for it any more.
+  EXPECT_FALSE(engine.answer<int64_t>("wait", int64_t{137}));
+  settle();
+  EXPECT_EQ(completions, 1);
+}
+
+TEST_F(JobRunTest, AnAttachThatBreaksBeforeStartFailsTheJobWithoutStartingIt) {
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  engine.attach()->end(DockerError{0, "connection reset", false, true});
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  EXPECT_EQ(engine.count("start"), 0u);
+  finishWith(exited(0));
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_NE(outcome->error->message.find("attaching to the container failed"), std::string::npos);
+  EXPECT_EQ(engine.count("remove"), 1u);
+}
+
+// The other hole the issue found: the stream breaks between start and its reply.
+TEST_F(JobRunTest, AnAttachThatBreaksWhileStartIsInFlightDropsTheStartAnswer) {
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  engine.attach()->attached();
+  ASSERT_EQ(phase(), Phase::kStarting);
+  engine.attach()->end(DockerError{0, "connection reset", false, true});
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  EXPECT_TRUE(engine.last("start")->cancelled);
+  EXPECT_FALSE(engine.answer<Unit>("start", Unit{}));
+  finishWith(exited(0));
+  EXPECT_EQ(completions, 1);
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_EQ(engine.count("wait"), 0u);
+}
+
+TEST_F(JobRunTest, OutputAfterTheExitIsDrainedUntilTheStreamGoesQuiet) {
+  options.output_drain_grace = core::Millis(2000);
+  runToRunning();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_EQ(phase(), Phase::kDraining);
+  advance(core::Millis(1500));
+  engine.attach()->output(StreamKind::kStdout, "late");
+  advance(core::Millis(1500));
+  EXPECT_EQ(phase(), Phase::kDraining) << "each chunk re-arms the grace";
+  engine.attach()->unread_output = true;
+  advance(core::Millis(2000));
+  EXPECT_EQ(phase(), Phase::kDraining) << "output waiting unread is not a stalled stream";
+  engine.attach()->unread_output = false;
+  advance(core::Millis(2000));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "late");
+  EXPECT_EQ(outcome->exit_code, 0);
+}
+
+TEST_F(JobRunTest, TheStreamEndingWhileDrainingEndsTheRun) {
+  runToRunning();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{3}));
+  ASSERT_EQ(phase(), Phase::kDraining);
+  engine.attach()->end();
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(exited(3));
+  EXPECT_EQ(outcome->exit_code, 3);
+}
+
+TEST_F(JobRunTest, CancelWhileTheImageIsSuppliedEndsTheRunAfterTheCall) {
+  hold_inspect = true;
+  startRun();
+  ASSERT_EQ(phase(), Phase::kSupplying);
+  runner->cancel(job);
+  EXPECT_EQ(completions, 0) << "never inside the call that cancelled it";
+  settle();
+  EXPECT_EQ(completions, 1);
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+  EXPECT_EQ(images.waiting(), 0u) << "the supply was dropped";
+  held_inspect(docker::ImageInfo{"sha256:img", {}});  // the image comes: nobody is told
+  settle();
+  EXPECT_EQ(engine.count("create"), 0u);
+  EXPECT_EQ(completions, 1);
+}
+
+TEST_F(JobRunTest, CancelWhileCreatingRemovesTheContainerWithoutStartingIt) {
+  startRun();
+  runner->cancel(job);
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  EXPECT_EQ(engine.count("attach"), 0u);
+  finishWith(exited(0));
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+  EXPECT_EQ(engine.count("start"), 0u);
+}
+
+TEST_F(JobRunTest, CancelWhileAttachingNeverStartsTheContainer) {
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  runner->cancel(job);
+  engine.attach()->attached();
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(exited(0));
+  EXPECT_EQ(engine.count("start"), 0u);
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+}
+
+TEST_F(JobRunTest, CancelWhileStartingKillsTheContainerOnceItRuns) {
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  engine.attach()->attached();
+  runner->cancel(job);
+  EXPECT_EQ(engine.count("kill"), 0u);
+  ASSERT_TRUE(engine.answer<Unit>("start", Unit{}));
+  EXPECT_EQ(engine.count("kill"), 1u);
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  engine.attach()->end();
+  finishWith(exited(137));
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+}
+
+TEST_F(JobRunTest, CancelWhileRunningKillsAndEndsCancelledOnce) {
+  runToRunning();
+  runner->cancel(job);
+  runner->cancel(job);  // a second request changes nothing
+  EXPECT_EQ(engine.count("kill"), 1u);
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  engine.attach()->end();
+  finishWith(exited(137));
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+}
+
+TEST_F(JobRunTest, CancelWhileEndingIsIgnored) {
+  runToRunning();
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  runner->cancel(job);
+  EXPECT_EQ(engine.count("kill"), 0u);
+  finishWith(exited(0));
+  EXPECT_EQ(outcome->exit_code, 0);
+  EXPECT_FALSE(outcome->error);
+}
+
+TEST_F(JobRunTest, ACreateThatFindsNoEngineLeavesTheJobFreeToRunAgain) {
+  startRun();
+  ASSERT_TRUE(engine.fail("create", DockerError{0, "nothing listens", true}));
+  settle();
+  EXPECT_EQ(completions, 1);
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_TRUE(outcome->error->engine_unreached) << "the scheduler queues it again";
+  EXPECT_EQ(engine.count("remove"), 0u) << "no container exists";
+}
+
+TEST_F(JobRunTest, ACreateTheEngineRefusesFailsTheJob) {
+  startRun();
+  ASSERT_TRUE(engine.fail("create", DockerError{500, "no space left on device"}));
+  settle();
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_FALSE(outcome->error->engine_unreached);
+  EXPECT_NE(outcome->error->message.find("no space left on device (HTTP 500)"), std::string::npos);
+}
+
+TEST_F(JobRunTest, AnImageGoneAtCreateIsSuppliedAgainOnce) {
+  startRun();
+  ASSERT_TRUE(engine.fail("create", DockerError{404, "No such image"}));
+  settle();
+  ASSERT_EQ(phase(), Phase::kCreating) << "supplied again, then created again";
+  EXPECT_EQ(engine.count("create"), 2u);
+  ASSERT_TRUE(engine.fail("create", DockerError{404, "No such image"}));
+  settle();
+  EXPECT_EQ(completions, 1) << "only once";
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+}
+
+TEST_F(JobRunTest, AStartTheEngineRefusesFailsTheJobAndRemovesTheContainer) {
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  engine.attach()->attached();
+  ASSERT_TRUE(engine.fail("start", DockerError{500, "OCI runtime create failed"}));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(exited(127));
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_NE(outcome->error->message.find("starting the container failed"), std::string::npos);
+}
+
+TEST_F(JobRunTest, AFailedWaitFailsTheJob) {
+  runToRunning();
+  ASSERT_TRUE(engine.fail("wait", DockerError{0, "connection reset", false, true}));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(exited(0));
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_NE(outcome->error->message.find("waiting for the container failed"), std::string::npos);
+}
+
+TEST_F(JobRunTest, AnEngineGoneAtInspectSaysTheEngineEndedTheJob) {
+  runToRunning();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  engine.attach()->end();
+  ASSERT_TRUE(engine.fail("inspect", DockerError{0, "nothing listens", true}));
+  ASSERT_TRUE(engine.fail("remove", DockerError{0, "nothing listens", true}));
+  settle();
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_NE(outcome->error->message.find("the Docker engine went away while the job ran"),
+            std::string::npos);
+  EXPECT_EQ(reaper.pending(), 1u) << "the removal is left to the reaper";
+  advance(core::Millis(5000));
+  ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+  EXPECT_EQ(reaper.pending(), 0u);
+}
+
+TEST_F(JobRunTest, ALikelyOomKillIsAskedAboutOnceMore) {
+  runToRunning();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(137, false)));
+  EXPECT_EQ(phase(), Phase::kInspecting);
+  EXPECT_EQ(engine.count("inspect"), 1u);
+  advance(core::Millis(250));
+  EXPECT_EQ(engine.count("inspect"), 2u);
+  finishWith(exited(137, true));
+  EXPECT_TRUE(outcome->oom_killed);
+  EXPECT_EQ(outcome->exit_code, 137);
+}
+
+TEST_F(JobRunTest, OnPodmanOutputTheAttachLostIsReadBackFromTheLog) {
+  options.podman = true;
+  runToRunning();
+  EXPECT_EQ(engine.last("create")->spec.log_driver, "k8s-file");
+  engine.attach()->output(StreamKind::kStdout, "ab");
+  engine.attach()->output(
+      StreamKind::kStderr,
+      "Error: read unixpacket @->/run/libpod/socket/c1/attach: read: connection reset by peer\n");
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_EQ(phase(), Phase::kReadingLog);
+  // The log holds the whole stdout: one frame of 4 bytes.
+  std::string log(8, '\0');
+  log[0] = 1;
+  log[7] = 4;
+  log += "abcd";
+  ASSERT_TRUE(engine.answer<std::string>("logs", log));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "abcd");
+  EXPECT_EQ(job.stderr_output.data, "") << "Podman's own error is not the job's";
+}
+
+TEST_F(JobRunTest, DestroyingTheRunnerMidRunCancelsItsRequests) {
+  runToRunning();
+  runner.reset();
+  EXPECT_EQ(engine.pending("wait"), 0u);
+  EXPECT_TRUE(engine.last("wait")->cancelled);
+  EXPECT_FALSE(engine.answer<int64_t>("wait", int64_t{0}));
+  EXPECT_EQ(completions, 0);
+}
+
+}  // namespace
+}  // namespace wa::jobs
