@@ -165,7 +165,7 @@ test-arm64: cross-deps $(ARM64_BUILD_DIR)/CMakeCache.txt
 # libFuzzer targets (clang, ASan+UBSan), each run for FUZZ_SECONDS on its seed corpus and
 # the inputs it found before (kept in build-fuzz/corpus), after replaying past crashes.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = http_request job_request config stream_demux json_string
+FUZZ_TARGETS = http_request job_request config stream_demux json_string tar_reader
 FUZZ_DIR ?= build-fuzz
 
 .PHONY: fuzz bench
