@@ -11,6 +11,7 @@ arch=arm64
 packages=(
   "crossbuild-essential-$arch"
   "libcurl4-openssl-dev:$arch" "libssl-dev:$arch" "libyaml-dev:$arch" "libsystemd-dev:$arch"
+  "libsqlite3-dev:$arch"
   "libgtest-dev:$arch" "libgmock-dev:$arch"
   # pkgconf:arm64 brings the aarch64-linux-gnu-pkg-config cross wrapper (debhelper, CMake)
   "pkg-config:$arch"

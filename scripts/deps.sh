@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config
-  libcurl4-openssl-dev libssl-dev libyaml-dev libsystemd-dev rapidjson-dev node-llhttp
+  libcurl4-openssl-dev libssl-dev libyaml-dev libsystemd-dev libsqlite3-dev rapidjson-dev node-llhttp
   # tests and tooling
   libgtest-dev libgmock-dev python3 curl clang-format clang-tidy shellcheck
   # the engine and the static busybox the test images are made of

@@ -105,6 +105,7 @@ void HealthView::readInputs(HealthInputs& inputs) const {
   inputs.finished = scheduler_.totalEntered(jobs::JobState::kFinished);
   inputs.failed = scheduler_.totalEntered(jobs::JobState::kFailed);
   inputs.policy = policy_;
+  inputs.journal_problem = journal_ != nullptr ? journal_->problem() : std::string();
 }
 
 http::HttpResponse HealthView::respond(bool strict) const {
@@ -138,8 +139,12 @@ http::HttpResponse HealthView::respond(bool strict) const {
 void HealthView::render(HealthBody& rendered) const {
   const metrics::HostSample& sample = sampler_.latest();
   const auto& engine = engine_.status();
-  const std::vector<std::string> reasons =
+  std::vector<std::string> reasons =
       healthReasons(sample, engine, policy_, sampler_.jobsPath(), sampler_.dockerRootDir());
+  if (journal_ != nullptr && !journal_->problem().empty()) {
+    reasons.push_back("the job journal cannot take writes (new jobs are refused): " +
+                      journal_->problem());
+  }
   const bool degraded = !reasons.empty();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
@@ -237,6 +242,17 @@ void HealthView::render(HealthBody& rendered) const {
   field(w, "finished_total", scheduler_.totalEntered(jobs::JobState::kFinished));
   field(w, "failed_total", scheduler_.totalEntered(jobs::JobState::kFailed));
   w.EndObject();
+  key(w, "journal");
+  if (journal_ != nullptr) {
+    w.StartObject();
+    field(w, "path", journal_->path());
+    field(w, "writable", journal_->problem().empty());
+    stringOrNull(w, "error", journal_->problem());
+    stringOrNull(w, "moved_aside", journal_moved_aside_);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   key(w, "health_limits");
   w.StartObject();
   field(w, "thermal_limit_c", policy_.thermal_limit_c);

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "docker/engine_monitor.h"
 #include "http/http_request.h"
+#include "jobs/job_journal.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_info.h"
 #include "metrics/host_sampler.h"
@@ -52,6 +53,7 @@ struct HealthInputs {
   uint64_t finished = 0;
   uint64_t failed = 0;
   HealthPolicy policy;
+  std::string journal_problem;
   bool operator==(const HealthInputs&) const = default;
 };
 struct HealthBody {
@@ -72,6 +74,13 @@ class HealthView {
   http::HttpResponse respond(bool strict) const;
   // Replaced by a configuration reload; the next request sees the new values.
   void setPolicy(HealthPolicy policy) { policy_ = policy; }
+  // The job journal, shown in "journal" (nullptr: none); moved_aside names where an
+  // unusable one went at start-up ("" if none). A journal that cannot take writes makes
+  // the worker degraded.
+  void setJournal(const jobs::JobJournal* journal, std::string moved_aside) {
+    journal_ = journal;
+    journal_moved_aside_ = std::move(moved_aside);
+  }
 
  private:
   void readInputs(HealthInputs& inputs) const;
@@ -84,6 +93,8 @@ class HealthView {
   const jobs::Scheduler& scheduler_;
   core::MonoTime started_;
   HealthPolicy policy_;
+  const jobs::JobJournal* journal_ = nullptr;
+  std::string journal_moved_aside_;
   // The last body and the inputs read for the request being answered (kept to reuse
   // their strings' storage).
   mutable std::optional<HealthBody> body_;

@@ -168,7 +168,30 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
     return jobRejected(
         {503, "ENGINE_CANNOT_ENFORCE_LIMITS", "this worker runs no jobs: " + reason, job_id});
   }
-  switch (scheduler_.submit(std::move(job))) {
+  if (!scheduler_.journaled()) return submitted(job_id, scheduler_.submit(std::move(job)));
+  // With a journal, the answer waits for the job to be on disk: a 202 is a promise that a
+  // crash of the worker from then on does not lose the job.
+  auto pending = std::make_shared<std::unique_ptr<jobs::Job>>(std::move(job));
+  return http::HttpResponse::later(202, [this, pending, job_id](http::ResponderPtr responder) {
+    const auto result = scheduler_.submit(
+        std::move(*pending), [responder, job_id](std::optional<std::string> error) {
+          if (error) {
+            responder->respond(jobRejected(
+                {503, "JOURNAL_UNAVAILABLE",
+                 "the job journal cannot take the job (" + *error + "); try again later", job_id}));
+          } else {
+            responder->respond(submitted(job_id, jobs::Scheduler::SubmitResult::kAccepted));
+          }
+        });
+    if (result != jobs::Scheduler::SubmitResult::kAccepted) {
+      responder->respond(submitted(job_id, result));
+    }
+  });
+}
+
+http::HttpResponse WorkerApi::submitted(const std::string& job_id,
+                                        jobs::Scheduler::SubmitResult result) {
+  switch (result) {
     case jobs::Scheduler::SubmitResult::kDuplicate:
       return jobRejected({409, "JOB_ID_ALREADY_EXISTS",
                           "job_id \"" + job_id + "\" is already known to this worker", job_id});

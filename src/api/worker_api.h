@@ -46,6 +46,9 @@ class WorkerApi {
   void setIdentity(WorkerIdentity identity) { identity_ = std::move(identity); }
   void setParser(JobRequestParser parser) { parser_ = std::move(parser); }
   void setHealthPolicy(HealthPolicy policy) { health_.setPolicy(policy); }
+  void setJournal(const jobs::JobJournal* journal, std::string moved_aside) {
+    health_.setJournal(journal, std::move(moved_aside));
+  }
   // The metrics GET /metrics renders; without them the route answers 404.
   void setMetrics(const WorkerMetrics* metrics) { metrics_ = metrics; }
   // The live output GET /jobs/{job_id}/output follows for jobs not yet ended; it must
@@ -62,6 +65,8 @@ class WorkerApi {
   http::HttpResponse health(const http::HttpRequest& request) const;
   // The Prometheus text exposition, as text/plain; version=0.0.4.
   http::HttpResponse prometheusMetrics(const http::HttpRequest& request) const;
+  // With a journal the answer is deferred until the job is on disk (503
+  // JOURNAL_UNAVAILABLE when it cannot be put there).
   http::HttpResponse submitJob(const http::HttpRequest& request);
   // The job record; ?encoding=base64 adds stdout_base64 and stderr_base64.
   http::HttpResponse getJob(const http::HttpRequest& request, const std::string& job_id) const;
@@ -73,6 +78,9 @@ class WorkerApi {
   http::HttpResponse cancelJob(const std::string& job_id);
 
  private:
+  // The answer to a submission that went as result (202, 409, 503).
+  static http::HttpResponse submitted(const std::string& job_id,
+                                      jobs::Scheduler::SubmitResult result);
   WorkerIdentity identity_;
   const metrics::HostInfo& host_;
   const docker::EngineStatusView& engine_;

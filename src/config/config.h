@@ -38,8 +38,21 @@ struct Config {
   int64_t max_connections = 10000;                  // open HTTP connections; excess get 503
   std::string jobs_path = "/var/lib/worker-agent";  // workspace root, reported by /health
   std::string log_level = "info";                   // debug | info | warning | error
-  // On SIGTERM, how long running jobs may go on before they are cancelled (0 = at once).
+  // On SIGTERM, how long running jobs may go on before they are cancelled (0 = at once);
+  // only with stop_action "drain".
   int64_t shutdown_drain_seconds = 30;
+  // What SIGTERM and SIGINT do to running jobs: "keep" leaves their containers running and
+  // the journal keeps every job, so that the next start takes them up (a restart or an
+  // upgrade loses nothing); "drain" lets them finish for shutdown_drain_seconds, then
+  // cancels them and removes every container of this worker.
+  std::string stop_action = "keep";
+  // The job journal (jobs survive restarts and crashes): on by default.
+  bool journal = true;
+  // Its database file; "" = "<jobs_path>/journal-<worker_id>.sqlite".
+  std::string journal_path;
+  // "normal": a committed job survives a crash of the daemon; "full": also a power loss
+  // (an fsync per commit).
+  std::string journal_sync = "normal";
   // Prefix of the /proc and /sys paths the host sampler reads ("/" on a real host).
   std::string metrics_root = "/";
   int64_t sample_interval_ms = 1000;  // how often host, thermal and cgroup figures are read

@@ -232,6 +232,30 @@ std::string applyMetricsRoot(const ConfigValue& value, Config* config) {
   return "";
 }
 
+std::string applyStopAction(const ConfigValue& value, Config* config) {
+  if (value.text != "keep" && value.text != "drain") {
+    return "must be keep or drain, got " + quoted(value.text);
+  }
+  config->stop_action = value.text;
+  return "";
+}
+
+std::string applyJournalPath(const ConfigValue& value, Config* config) {
+  if (!value.text.empty() && value.text.front() != '/') {
+    return "must be empty or an absolute path, got " + quoted(value.text);
+  }
+  config->journal_path = value.text;
+  return "";
+}
+
+std::string applyJournalSync(const ConfigValue& value, Config* config) {
+  if (value.text != "normal" && value.text != "full") {
+    return "must be normal or full, got " + quoted(value.text);
+  }
+  config->journal_sync = value.text;
+  return "";
+}
+
 std::string applyPullPolicy(const ConfigValue& value, Config* config) {
   if (value.text != "never" && value.text != "missing" && value.text != "always") {
     return "must be one of never, missing, always, got " + quoted(value.text);
@@ -400,6 +424,10 @@ const std::vector<ConfigKey>& configKeys() {
       WA_KEY(log_level, K::kString, nullptr, applyLogLevel, kLive),
       WA_KEY(shutdown_drain_seconds, K::kInteger, nullptr,
              applyInteger<&Config::shutdown_drain_seconds, 0, 86400>, kLive),
+      WA_KEY(stop_action, K::kString, nullptr, applyStopAction, kLive),
+      WA_KEY(journal, K::kBoolean, nullptr, applyBoolean<&Config::journal>),
+      WA_KEY(journal_path, K::kString, nullptr, applyJournalPath),
+      WA_KEY(journal_sync, K::kString, nullptr, applyJournalSync),
       WA_KEY(metrics_root, K::kString, nullptr, applyMetricsRoot),
       WA_KEY(sample_interval_ms, K::kInteger, nullptr,
              applyInteger<&Config::sample_interval_ms, 100, 3'600'000>),

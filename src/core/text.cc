@@ -145,6 +145,48 @@ std::string formatRfc3339Millis(int64_t unix_ms) {
   return buf;
 }
 
+std::optional<int64_t> parseRfc3339Millis(std::string_view text) {
+  // "YYYY-MM-DDTHH:MM:SS" then an optional fraction, then "Z".
+  if (text.size() < 20 || text.back() != 'Z') return std::nullopt;
+  const auto number = [&text](size_t at, size_t width, int64_t* out) {
+    int64_t value = 0;
+    for (size_t k = at; k < at + width; ++k) {
+      if (text[k] < '0' || text[k] > '9') return false;
+      value = value * 10 + (text[k] - '0');
+    }
+    *out = value;
+    return true;
+  };
+  int64_t year, month, day, hour, minute, second;
+  if (!number(0, 4, &year) || text[4] != '-' || !number(5, 2, &month) || text[7] != '-' ||
+      !number(8, 2, &day) || text[10] != 'T' || !number(11, 2, &hour) || text[13] != ':' ||
+      !number(14, 2, &minute) || text[16] != ':' || !number(17, 2, &second)) {
+    return std::nullopt;
+  }
+  int64_t millis = 0;
+  const std::string_view rest = text.substr(19, text.size() - 20);
+  if (!rest.empty()) {
+    if (rest.front() != '.' || rest.size() < 2) return std::nullopt;
+    for (size_t k = 1; k < rest.size(); ++k) {
+      if (rest[k] < '0' || rest[k] > '9') return std::nullopt;
+      if (k <= 3) millis = millis * 10 + (rest[k] - '0');
+    }
+    for (size_t k = rest.size(); k <= 3; ++k) millis *= 10;
+  }
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
+    return std::nullopt;
+  }
+  // Days since 1970-01-01 of a civil date (the inverse of formatRfc3339MillisInPlace's).
+  const int64_t y = year - (month <= 2 ? 1 : 0);
+  const int64_t era = y / 400;
+  const int64_t year_of_era = y - era * 400;
+  const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  const int64_t days = era * 146'097 + day_of_era - 719'468;
+  return ((days * 24 + hour) * 60 + minute) * 60'000 + second * 1'000 + millis;
+}
+
 std::string base64Encode(std::string_view data, Base64Alphabet alphabet) {
   const char* digits = base64Digits(alphabet);
   std::string out;

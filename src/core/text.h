@@ -20,6 +20,11 @@ std::string formatRfc3339Millis(int64_t unix_ms);
 using Rfc3339MillisText = std::array<char, 24>;
 std::optional<Rfc3339MillisText> formatRfc3339MillisInPlace(int64_t unix_ms);
 
+// The Unix time in milliseconds of an RFC 3339 UTC time as the Docker engine writes them
+// ("2026-12-07T01:02:03.123456789Z"; any fraction, truncated to milliseconds); nullopt for
+// anything else, and for a time before 1970 (the engine's "never": 0001-01-01T00:00:00Z).
+std::optional<int64_t> parseRfc3339Millis(std::string_view text);
+
 // Base64 (RFC 4648). kStandard is section 4 ("+/"), kUrl section 5 ("-_"); both padded.
 enum class Base64Alphabet { kStandard, kUrl };
 std::string base64Encode(std::string_view data,

@@ -101,24 +101,6 @@ void Daemon::Parts::sweepContainers(std::function<void(bool listed)> done) {
   reaper.sweep(std::string(jobs::kWorkerLabel) + "=" + config.worker_id, nullptr, std::move(done));
 }
 
-void Daemon::Parts::startupSweep() {
-  // An engine that cannot be reached cannot list the containers a previous run left: the
-  // sweep then waits for the engine to answer (onEngineStatus) and the queue waits with
-  // it, so that it runs before any new job's container exists. An engine that answers
-  // with an error gets no second try: the queue goes on and the shutdown sweep removes
-  // what is left.
-  startup_sweep_pending = false;
-  sweepContainers([this](bool listed) {
-    if (shutdown.started()) return;  // the final sweep takes over
-    if (!listed && !engine.status().reachable) {
-      startup_sweep_pending = true;
-      core::logInfo("the start-up sweep of this worker's containers waits for the docker engine");
-      return;
-    }
-    scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, false);
-  });
-}
-
 void Daemon::Parts::onEngineStatus(const docker::EngineStatus& status) {
   if (status.reachable && !status.docker_root_dir.empty())
     sampler.setDockerRootDir(status.docker_root_dir);
@@ -149,7 +131,8 @@ int Daemon::run() {
           p.reload();
           return;
         }
-        p.shutdown.onStopSignal(signo, std::chrono::seconds(p.config.shutdown_drain_seconds));
+        p.shutdown.onStopSignal(signo, p.config.stop_action == "keep",
+                                std::chrono::seconds(p.config.shutdown_drain_seconds));
       });
   std::string supply_error;
   std::optional<jobs::SupplyOptions> supply = supplyOptions(p.config, &supply_error);
@@ -158,6 +141,10 @@ int Daemon::run() {
     return 1;
   }
   p.images.setOptions(std::move(*supply));
+  if (std::string error; !p.openJournal(&error)) {
+    core::logError("cannot start: ", error);
+    return 1;
+  }
   p.api.setHealthPolicy(healthPolicy(p.config));
   p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);
@@ -174,6 +161,7 @@ int Daemon::run() {
                           kind == docker::StreamKind::kStderr ? jobs::OutputStream::kStderr
                                                               : jobs::OutputStream::kStdout,
                           data);
+    if (p.journal) p.journal->output(job, kind, data);
   });
   p.runner.setOnContainerStarted([&p](const jobs::Job&, std::chrono::microseconds latency) {
     p.metrics.onContainerStarted(latency);

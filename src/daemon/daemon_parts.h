@@ -27,6 +27,7 @@
 #include "jobs/docker_job_runner.h"
 #include "jobs/engine_gate.h"
 #include "jobs/image_supplier.h"
+#include "jobs/job_journal.h"
 #include "jobs/job_store.h"
 #include "jobs/output_feed.h"
 #include "jobs/scheduler.h"
@@ -53,8 +54,14 @@ struct Daemon::Parts {
   void reload();
   // Removes every container labelled with this worker's id (ContainerReaper::sweep).
   void sweepContainers(std::function<void(bool listed)> done);
-  // The start-up sweep holds the queue (PauseReason::kStartup) until it is done; an engine
-  // that cannot be reached makes it wait for the engine to answer.
+  // Opens the journal (config.journal) and takes back what it holds: ended jobs into the
+  // store, queued ones into the queue, running ones to recover. False (and *error) when no
+  // journal could be opened at all.
+  bool openJournal(std::string* error);
+  // The start-up recovery (recovery.cc): lists this worker's containers, takes up the jobs
+  // that were running (adopted, collected, queued again or failed CONTAINER_LOST) and
+  // removes every container no job claims. It holds the queue (PauseReason::kStartup)
+  // until done; an engine that cannot be reached makes it wait for the engine to answer.
   void startupSweep();
   // The daemon's own follow-ups to an engine status change (after the EngineGate's).
   void onEngineStatus(const docker::EngineStatus& status);
@@ -65,6 +72,18 @@ struct Daemon::Parts {
   core::DescriptorPlan descriptors;
   core::SystemClock clock;
   core::EventLoop loop;
+  // Before every part that writes to it, so that it outlives them; flushed when destroyed.
+  std::unique_ptr<jobs::JobJournal> journal;
+  std::string journal_moved_aside;
+  // Jobs the journal had as running, until the start-up recovery has taken them up.
+  struct Recovering {
+    jobs::Job* job;
+    std::string container_id;  // as journaled ("" if it had none yet)
+    bool outcome_known;
+  };
+  std::vector<Recovering> recovering;
+  core::RequestHandle recovery_list;
+  std::unique_ptr<core::Timer> recovery_retry;
   docker::DockerClient docker;
   docker::EngineMonitor engine;
   metrics::HostInfo host;

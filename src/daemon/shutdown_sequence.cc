@@ -17,9 +17,14 @@ ShutdownSequence::ShutdownSequence(core::EventLoop& loop, api::WorkerApi& api,
       notifier_(notifier),
       sweep_(std::move(sweep)) {}
 
-void ShutdownSequence::onStopSignal(int signo, core::Millis drain) {
+void ShutdownSequence::onStopSignal(int signo, bool keep, core::Millis drain) {
   if (!started_) {
-    begin(signo, drain);
+    begin(signo, keep, drain);
+  } else if (keeping_) {
+    core::logWarning("signal ", signo, " again: exiting now; ", runner_.starting(),
+                     " container(s) being started are left as they are");
+    exit_status_ = 1;
+    loop_.stop();
   } else if (!cancelling_) {
     core::logInfo("signal ", signo, " again: skipping the drain");
     cancelRuns();
@@ -31,11 +36,20 @@ void ShutdownSequence::onStopSignal(int signo, core::Millis drain) {
   }
 }
 
-void ShutdownSequence::begin(int signo, core::Millis drain) {
+void ShutdownSequence::begin(int signo, bool keep, core::Millis drain) {
   started_ = true;
   notifier_.stopping();
   api_.setAcceptingJobs(false);
   scheduler_.setPaused(jobs::Scheduler::PauseReason::kShutdown, true);
+  if (keep) {
+    keeping_ = true;
+    core::logInfo("stopping on signal ", signo, ": ", runner_.active(), " running and ",
+                  scheduler_.queued(),
+                  " queued job(s) are kept for the next start (stop_action keep)");
+    armDeadline();
+    leaveWhenStarted();
+    return;
+  }
   if (drain.count() > 0 && runner_.active() > 0) {
     core::logInfo("shutting down on signal ", signo, ": letting ", runner_.active(),
                   " running job(s) finish for up to ", drain.count() / 1000, " s");
@@ -71,13 +85,26 @@ void ShutdownSequence::armDeadline() {
   deadline_->enableAfter(kDeadline);
 }
 
+void ShutdownSequence::leaveWhenStarted() {
+  // Polled: a run leaves kStarting from an engine answer, not from an event of ours.
+  constexpr core::Millis kCheckInterval{50};
+  if (runner_.starting() > 0) {
+    if (!starting_check_) starting_check_ = loop_.createTimer([this] { leaveWhenStarted(); });
+    starting_check_->enableAfter(kCheckInterval);
+    return;
+  }
+  server_.stopListening();
+  core::logInfo("stopped; running containers are left to the next start");
+  loop_.stop();
+}
+
 void ShutdownSequence::onJobEnded() {
   // The run is freed after this batch; look again then.
   if (started_) loop_.post([this] { finishIfIdle(); });
 }
 
 void ShutdownSequence::finishIfIdle() {
-  if (!started_ || runner_.active() > 0 || final_sweep_started_) return;
+  if (!started_ || keeping_ || runner_.active() > 0 || final_sweep_started_) return;
   final_sweep_started_ = true;
   cancelling_ = true;  // nothing left to cancel; a further signal means "exit now"
   if (drain_timer_) drain_timer_->disable();

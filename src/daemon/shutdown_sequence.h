@@ -1,9 +1,13 @@
-// ShutdownSequence: the daemon's way out on SIGTERM/SIGINT, in three steps, each entered
-// once: drain (new jobs refused with 503, running ones may finish for
-// shutdown_drain_seconds, results stay readable), cancel (runs killed), and a final sweep
-// of this worker's containers, after which the loop stops. A second signal skips the
-// drain; a third exits at once, leaving the containers for the next start-up to remove.
-// A deadline bounds the wait for the engine once the runs are cancelled.
+// ShutdownSequence: the daemon's way out on SIGTERM/SIGINT. New jobs are refused with 503
+// at once; then, by stop_action:
+// - keep: the containers that are being started are let start (a container started
+//   without its attached stream would never get its stdin), then the loop stops and every
+//   running container is left alone, for the next start to take up from the journal.
+// - drain: three steps, each entered once: drain (running jobs may finish for
+//   shutdown_drain_seconds, results stay readable), cancel (runs killed), and a final sweep
+//   of this worker's containers, after which the loop stops. A second signal skips the
+//   drain; a third exits at once, leaving the containers for the next start-up to remove.
+// A deadline bounds the wait for the engine either way.
 #pragma once
 
 #include <functional>
@@ -27,8 +31,9 @@ class ShutdownSequence {
                    jobs::DockerJobRunner& runner, http::HttpServer& server,
                    SystemdNotifier& notifier, Sweep sweep);
 
-  // A stop signal: begins the sequence, or skips ahead (see above).
-  void onStopSignal(int signo, core::Millis drain);
+  // A stop signal: begins the sequence (keep: leave the jobs to the next start; else
+  // drain for drain), or skips ahead (see above).
+  void onStopSignal(int signo, bool keep, core::Millis drain);
   // A job ended: the last one to end lets the final sweep begin.
   void onJobEnded();
   bool started() const { return started_; }
@@ -39,7 +44,9 @@ class ShutdownSequence {
   static constexpr core::Millis kDeadline{20'000};
 
  private:
-  void begin(int signo, core::Millis drain);
+  void begin(int signo, bool keep, core::Millis drain);
+  // keep: stops the loop once no container is being started.
+  void leaveWhenStarted();
   void cancelRuns();
   void armDeadline();
   // After the last run: the final sweep, then the loop stops.
@@ -55,9 +62,11 @@ class ShutdownSequence {
   bool started_ = false;
   bool cancelling_ = false;
   bool final_sweep_started_ = false;
+  bool keeping_ = false;
   int exit_status_ = 0;
   std::unique_ptr<core::Timer> drain_timer_;
   std::unique_ptr<core::Timer> deadline_;
+  std::unique_ptr<core::Timer> starting_check_;
 };
 
 }  // namespace wa::daemon

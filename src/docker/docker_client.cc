@@ -224,6 +224,18 @@ core::RequestHandle DockerClient::listContainers(const std::string& label,
       impl_->observed("list", std::move(done)));
 }
 
+core::RequestHandle DockerClient::listContainerSummaries(
+    const std::string& label, const std::string& job_label,
+    Callback<std::vector<ContainerSummary>> done) {
+  return impl_->call<std::vector<ContainerSummary>>(
+      "GET", "/containers/json?all=1&filters=" + urlEncode(buildLabelFilter(label)), "",
+      kRequestTimeoutMs, {},
+      [job_label](const CurlMulti::Response& r) {
+        return parseContainerSummaries(r.body, job_label);
+      },
+      impl_->observed("list", std::move(done)));
+}
+
 core::RequestHandle DockerClient::inspectImage(const std::string& reference,
                                                Callback<ImageInfo> done) {
   return impl_->call<ImageInfo>(

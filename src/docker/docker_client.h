@@ -65,6 +65,9 @@ class DockerClient {
   // GET /containers/json?all=1 filtered by label "key=value"; yields container ids.
   core::RequestHandle listContainers(const std::string& label,
                                      Callback<std::vector<std::string>> done);
+  // The same list with each container's state and its job_label label.
+  core::RequestHandle listContainerSummaries(const std::string& label, const std::string& job_label,
+                                             Callback<std::vector<ContainerSummary>> done);
 
   // GET /images/{name}/json. A missing image is a DockerError with http_status 404.
   core::RequestHandle inspectImage(const std::string& reference, Callback<ImageInfo> done);

@@ -69,6 +69,14 @@ struct ContainerSpec {
   // or "": the engine's default.
   std::string log_driver;
   std::string log_max_size;  // LogConfig.Config "max-size" in bytes ("": none)
+  std::string log_max_file;  // LogConfig.Config "max-file" ("": the driver's default)
+};
+
+// One container of GET /containers/json: what the worker needs to tell whose it is.
+struct ContainerSummary {
+  std::string id;
+  std::string job_id;  // its worker-agent.job_id label, "" if none
+  std::string state;   // "created", "running", "exited", ...
 };
 
 // What GET /images/{name}/json tells about a local image.
@@ -90,6 +98,11 @@ struct ContainerState {
   bool oom_killed = false;
   std::string error;     // State.Error
   std::string image_id;  // Image (sha256:...)
+  std::string status;    // State.Status: "created", "running", "exited", ...
+  // State.StartedAt and State.FinishedAt as the engine writes them (RFC 3339, nanoseconds);
+  // a container never started has "0001-01-01T00:00:00Z".
+  std::string started_at;
+  std::string finished_at;
 };
 
 struct EngineVersion {

@@ -225,6 +225,10 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
       writeKey(w, "max-size");
       writeString(w, spec.log_max_size);
     }
+    if (!spec.log_max_file.empty()) {
+      writeKey(w, "max-file");
+      writeString(w, spec.log_max_file);
+    }
     w.EndObject();
     w.EndObject();
   }
@@ -388,9 +392,11 @@ Result<ContainerState> parseInspectResponse(std::string_view body) {
   out.running = running->GetBool();
   if (const rapidjson::Value* oom = member(*state, "OOMKilled"); oom != nullptr && oom->IsBool())
     out.oom_killed = oom->GetBool();
-  std::string status;
+  std::string& status = out.status;
   if (!optionalString(*state, "Error", &out.error) || !optionalString(*state, "Status", &status) ||
-      !optionalString(doc, "Image", &out.image_id))
+      !optionalString(doc, "Image", &out.image_id) ||
+      !optionalString(*state, "StartedAt", &out.started_at) ||
+      !optionalString(*state, "FinishedAt", &out.finished_at))
     return malformed("inspect", "a field is not a string");
   // ExitCode is 0 both for "exited 0" and for "never ran": only a stopped container has one.
   const rapidjson::Value* exit_code = member(*state, "ExitCode");
@@ -412,6 +418,30 @@ Result<std::vector<std::string>> parseContainerListResponse(std::string_view bod
     ids.push_back(std::move(id));
   }
   return ids;
+}
+
+Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view body,
+                                                              std::string_view job_label) {
+  rapidjson::Document doc;
+  std::string error;
+  if (!parseJson(body, doc, &error)) return malformed("container list", error);
+  if (!doc.IsArray()) return malformed("container list", "not an array");
+  std::vector<ContainerSummary> containers;
+  for (const rapidjson::Value& entry : doc.GetArray()) {
+    ContainerSummary c;
+    if (!optionalString(entry, "Id", &c.id) || c.id.empty())
+      return malformed("container list", "an entry has no Id");
+    if (!optionalString(entry, "State", &c.state))
+      return malformed("container list", "an entry's State is not a string");
+    if (const rapidjson::Value* labels = member(entry, "Labels");
+        labels != nullptr && labels->IsObject()) {
+      const std::string name(job_label);
+      if (!optionalString(*labels, name.c_str(), &c.job_id))
+        return malformed("container list", "an entry's job label is not a string");
+    }
+    containers.push_back(std::move(c));
+  }
+  return containers;
 }
 
 Result<ImageInfo> parseImageInspectResponse(std::string_view body) {

@@ -58,6 +58,9 @@ Result<int64_t> parseWaitResponse(std::string_view body);
 Result<ContainerState> parseInspectResponse(std::string_view body);
 // GET /containers/json: every entry's Id.
 Result<std::vector<std::string>> parseContainerListResponse(std::string_view body);
+// The same list with each container's job label (job_label names it) and state.
+Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view body,
+                                                              std::string_view job_label);
 // GET /images/{name}/json: Id, RepoDigests.
 Result<ImageInfo> parseImageInspectResponse(std::string_view body);
 

@@ -46,6 +46,7 @@ HttpConnection::HttpConnection(const ConnectionContext& context, core::UniqueFd 
 HttpConnection::~HttpConnection() {
   // Freed without close(): the server is being destroyed.
   if (stream_) releaseStream(true);
+  releaseResponder();
 }
 
 core::MonoTime HttpConnection::now() const { return context_.loop.clock().now(); }
@@ -83,7 +84,7 @@ void HttpConnection::onTimeout() {
     close();
     return;
   }
-  if (stream_) return;      // no deadline while the producer owes the body (armTimer)
+  if (busy()) return;       // no deadline while the producer owes the answer (armTimer)
   if (awaiting_request_) {  // idle keep-alive connection: nothing owed to anyone
     close();
     return;
@@ -100,7 +101,7 @@ void HttpConnection::advance() {
     processInput();
     if (!flush()) return;
     // Output drained below the bound while pipelined requests wait in in_: go on.
-    if (state_ != State::kOpen || stream_ || unparsedInput() == 0 ||
+    if (state_ != State::kOpen || busy() || unparsedInput() == 0 ||
         pendingOutput() >= kOutputHighWater) {
       break;
     }
@@ -126,7 +127,7 @@ void HttpConnection::advance() {
 
 void HttpConnection::processInput() {
   // A streamed response holds back the requests behind it until its body has ended.
-  while (state_ == State::kOpen && !stream_ && unparsedInput() > 0 &&
+  while (state_ == State::kOpen && !busy() && unparsedInput() > 0 &&
          pendingOutput() < kOutputHighWater) {
     if (awaiting_request_) {
       awaiting_request_ = false;
@@ -157,8 +158,13 @@ void HttpConnection::processInput() {
     // The path, not the target: a query string may carry what must not be logged (a token
     // a client sent the wrong way).
     core::logDebug("http: ", request.method, " ", request.path, " -> ", response.status);
-    const bool streamed = isStreamedResponse(response);
     const bool head = request.method == "HEAD";
+    if (response.deferred) {
+      // The loop stops at responder_ unless start answered at once.
+      startDeferred(response.deferred, parser_.keepAlive(), request.http_minor, head);
+      continue;
+    }
+    const bool streamed = isStreamedResponse(response);
     // HTTP/1.0 has no chunked framing: a streamed body ends where the connection does.
     const bool keep_alive = parser_.keepAlive() && !(streamed && request.http_minor == 0);
     queueResponse(response, keep_alive, request.http_minor, head);
@@ -359,6 +365,47 @@ void HttpConnection::releaseStream(bool run_close_hook) {
   });
 }
 
+void HttpConnection::startDeferred(const DeferredStart& start, bool keep_alive, int http_minor,
+                                   bool head) {
+  responder_.reset(new Responder(this));
+  deferred_keep_alive_ = keep_alive;
+  deferred_http_minor_ = http_minor;
+  deferred_head_ = head;
+  const ResponderPtr responder = responder_;  // start may answer at once
+  try {
+    start(responder);
+    return;
+  } catch (const std::exception& e) {
+    core::logError("http: starting a deferred response threw: ", e.what());
+  } catch (...) {
+    core::logError("http: starting a deferred response threw a non-std exception");
+  }
+  responder->respond(
+      context_.dispatcher.errorResponse(500, "INTERNAL_ERROR", "internal error while answering"));
+}
+
+void HttpConnection::deferredRespond(HttpResponse response) {
+  responder_.reset();
+  if (state_ == State::kClosed) return;
+  if (response.stream || response.deferred) {
+    core::logError("http: a deferred answer must be a plain response; sending 500");
+    response = context_.dispatcher.errorResponse(500, "INTERNAL_ERROR", "internal error");
+  }
+  queueResponse(response, deferred_keep_alive_, deferred_http_minor_, deferred_head_);
+  finishResponse(deferred_keep_alive_);
+  // Possibly inside the start call, or in an event of some other object: the next writable
+  // event writes it and takes up what follows.
+  resume_pending_ = true;
+  updateInterest();
+  armTimer();
+}
+
+void HttpConnection::releaseResponder() {
+  if (!responder_) return;
+  responder_->connection_ = nullptr;
+  responder_.reset();
+}
+
 void HttpConnection::finishClosing() {
   if (read_eof_) {
     close();
@@ -385,7 +432,7 @@ void HttpConnection::updateInterest() {
     // During a stream reading goes on (so a client that leaves is noticed at once), but
     // what it pipelines waits unparsed, so only a bounded amount of it.
     if (state_ == State::kOpen && !read_eof_ && pendingOutput() < kOutputHighWater &&
-        (!stream_ || unparsedInput() < kReadChunk)) {
+        (!busy() || unparsedInput() < kReadChunk)) {
       interest |= core::FileEvent::kReadable;
     }
     if (pendingOutput() > 0 || resume_pending_) interest |= core::FileEvent::kWritable;
@@ -400,9 +447,9 @@ void HttpConnection::armTimer() {
   core::MonoTime deadline;
   if (pendingOutput() > 0) {
     deadline = last_write_ + options.idle_timeout;
-  } else if (stream_) {
+  } else if (busy()) {
     // Nothing waits for the client: the producer decides when the body ends (a job may
-    // be quiet for minutes), so no deadline.
+    // be quiet for minutes), or when the deferred answer is ready, so no deadline.
     timer_->disable();
     return;
   } else if (awaiting_request_) {
@@ -428,6 +475,7 @@ void HttpConnection::close() {
   state_ = State::kClosed;
   timer_->disable();
   if (stream_) releaseStream(true);
+  releaseResponder();
   // The server frees this object after the current batch; the fd closes then, after the
   // watcher is gone, so a reused fd number never meets a stale watcher.
   context_.owner.connectionClosed(this);

@@ -68,6 +68,7 @@ class HttpConnection final : public core::Deletable {
 
  private:
   friend class StreamWriter;  // the stream* calls below: the writer is a handle on us
+  friend class Responder;     // deferredRespond: the responder is a handle on us too
 
   enum class State {
     kOpen,       // reading and answering requests
@@ -107,6 +108,13 @@ class HttpConnection final : public core::Deletable {
   void streamEnd();
   void streamAbort();
   void releaseStream(bool run_close_hook);
+  // A deferred response (HttpResponse::later): waits for its responder.
+  void startDeferred(const DeferredStart& start, bool keep_alive, int http_minor, bool head);
+  void deferredRespond(HttpResponse response);
+  void releaseResponder();
+  // The current request's answer is still being produced (a stream or a deferred one):
+  // requests behind it wait and no idle deadline applies.
+  bool busy() const { return stream_ || responder_; }
   void updateInterest();
   void armTimer();
 
@@ -127,6 +135,10 @@ class HttpConnection final : public core::Deletable {
   size_t out_offset_ = 0;
 
   StreamWriterPtr stream_;  // the streamed response being produced, if any
+  ResponderPtr responder_;  // the deferred response awaited, if any
+  bool deferred_keep_alive_ = false;
+  int deferred_http_minor_ = 1;
+  bool deferred_head_ = false;
   bool stream_chunked_ = false;
   bool stream_keep_alive_ = false;  // after the stream: the next request, or close
   bool above_drain_mark_ = false;   // a write left >= kDrainMark waiting: post onDrain below it

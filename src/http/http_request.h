@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/responder.h"
 #include "http/stream_writer.h"
 
 namespace wa::http {
@@ -29,12 +30,15 @@ struct HttpRequest {
 
 // Starts a streamed body: receives the writer once the response head is queued.
 using StreamStart = std::function<void(StreamWriterPtr writer)>;
+// Starts the work that decides a deferred response: receives its responder.
+using DeferredStart = std::function<void(ResponderPtr responder)>;
 
 struct HttpResponse {
   int status = 200;
-  HeaderList headers;  // extra headers; the server adds Content-Length, CORS, Connection
-  std::string body;    // JSON text; unused when stream is set
-  StreamStart stream;  // set: the body is streamed (see streamed())
+  HeaderList headers;      // extra headers; the server adds Content-Length, CORS, Connection
+  std::string body;        // JSON text; unused when stream is set
+  StreamStart stream;      // set: the body is streamed (see streamed())
+  DeferredStart deferred;  // set: the response comes later (see later())
 
   static HttpResponse json(int status, std::string body) {
     return HttpResponse{status, {}, std::move(body)};
@@ -49,6 +53,14 @@ struct HttpResponse {
   static HttpResponse streamed(int status, std::string content_type, StreamStart start) {
     HttpResponse response{status, {}, {}, std::move(start)};
     response.headers.emplace_back("Content-Type", std::move(content_type));
+    return response;
+  }
+  // A response decided later: start runs once, right after the handler has returned and
+  // still inside the request's event, with the responder through which the response is
+  // sent (then, or from a later event). Requests the client pipelined behind this one
+  // wait for it. status is what the request observer (metrics) records for it.
+  static HttpResponse later(int status, DeferredStart start) {
+    HttpResponse response{status, {}, {}, {}, std::move(start)};
     return response;
   }
 };

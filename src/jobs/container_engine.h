@@ -43,9 +43,9 @@ class ContainerEngine {
   // Force-removes the container and its anonymous volumes; one already gone is not an error.
   virtual core::RequestHandle remove(const std::string& id,
                                      docker::Callback<docker::Unit> done) = 0;
-  // The ids of the containers carrying label "key=value".
-  virtual core::RequestHandle list(const std::string& label,
-                                   docker::Callback<std::vector<std::string>> done) = 0;
+  // The containers carrying label "key=value", with their job label and state.
+  virtual core::RequestHandle list(
+      const std::string& label, docker::Callback<std::vector<docker::ContainerSummary>> done) = 0;
 };
 
 }  // namespace wa::jobs

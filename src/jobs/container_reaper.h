@@ -32,6 +32,9 @@ class ContainerReaper {
   // Containers whose removal failed and is being retried.
   size_t pending() const { return pending_.size(); }
 
+  // Removes id (a container of this worker no job claims) now, and again later until that
+  // succeeds (removeLater's retries).
+  void remove(const std::string& id);
   // Removes every container carrying label ("key=value") except those keep() claims, then
   // calls done(listed): whether the engine listed them (a removal that fails is logged
   // and retried like removeLater). done runs later, on the loop, unless the reaper is
@@ -40,7 +43,8 @@ class ContainerReaper {
              std::function<void(bool listed)> done);
 
  private:
-  void removeOne(const std::string& id);
+  // success: the log line once it is removed.
+  void removeOne(const std::string& id, const char* success);
   void armRetry();
 
   core::EventLoop& loop_;

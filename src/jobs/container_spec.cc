@@ -59,13 +59,16 @@ docker::ContainerSpec containerSpecFor(const JobSpec& job, const RunnerOptions& 
   spec.user = iso.user;
   spec.working_dir = iso.workspace_path;
   spec.runtime = iso.container_runtime;
+  // The engine keeps the output too, bounded: on Podman for what its attach stream loses
+  // (recoverFromLog; conmon starts the file afresh past max-size), on Docker for what a
+  // job writes while the worker is away (a restart: the journal keeps what the worker had,
+  // the log gives the rest). Docker's local driver keeps two files of max-size.
+  spec.log_max_size = std::to_string(jobLogMaxBytes(options.output_limit_bytes));
   if (options.podman) {
-    // Kept so that output the attach stream loses can be taken from the log
-    // (recoverFromLog). Bounded: conmon starts the file afresh past max-size.
     spec.log_driver = "k8s-file";
-    spec.log_max_size = std::to_string(podmanLogMaxBytes(options.output_limit_bytes));
   } else {
-    spec.log_driver = "none";
+    spec.log_driver = "local";
+    spec.log_max_file = "2";
   }
   // exec: jobs compile and run programs in both places; nosuid and nodev stay.
   // A tmpfs takes the mode of the directory it covers (mode= is not applied), so the

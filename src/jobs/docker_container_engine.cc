@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "jobs/runner_options.h"
+
 namespace wa::jobs {
 
 using docker::Callback;
@@ -54,9 +56,9 @@ core::RequestHandle DockerContainerEngine::remove(const std::string& id, Callbac
   return docker_.remove(id, std::move(done));
 }
 
-core::RequestHandle DockerContainerEngine::list(const std::string& label,
-                                                Callback<std::vector<std::string>> done) {
-  return docker_.listContainers(label, std::move(done));
+core::RequestHandle DockerContainerEngine::list(
+    const std::string& label, Callback<std::vector<docker::ContainerSummary>> done) {
+  return docker_.listContainerSummaries(label, kJobLabel, std::move(done));
 }
 
 }  // namespace wa::jobs

@@ -26,7 +26,7 @@ class DockerContainerEngine final : public ContainerEngine {
                                  docker::Callback<std::string> done) override;
   core::RequestHandle remove(const std::string& id, docker::Callback<docker::Unit> done) override;
   core::RequestHandle list(const std::string& label,
-                           docker::Callback<std::vector<std::string>> done) override;
+                           docker::Callback<std::vector<docker::ContainerSummary>> done) override;
 
  private:
   docker::DockerClient& docker_;

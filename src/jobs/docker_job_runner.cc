@@ -13,15 +13,21 @@ DockerJobRunner::DockerJobRunner(core::EventLoop& loop, ContainerEngine& engine,
 
 DockerJobRunner::~DockerJobRunner() = default;
 
-void DockerJobRunner::start(Job& job, Completion done) {
+JobRun& DockerJobRunner::add(Job& job, Completion done) {
   WA_ASSERT(!runs_.contains(&job), "a job started twice");
   auto run = std::make_unique<JobRun>(
       context_, options_, job, [this, done = std::move(done)](JobRun& ended, JobOutcome outcome) {
         runEnded(ended, std::move(outcome), done);
       });
-  JobRun* raw = run.get();
+  JobRun& added = *run;
   runs_.emplace(&job, std::move(run));
-  raw->begin();
+  return added;
+}
+
+void DockerJobRunner::start(Job& job, Completion done) { add(job, std::move(done)).begin(); }
+
+void DockerJobRunner::adopt(Job& job, const std::string& container_id, Completion done) {
+  add(job, std::move(done)).adopt(container_id);
 }
 
 void DockerJobRunner::cancel(Job& job) {
@@ -31,6 +37,12 @@ void DockerJobRunner::cancel(Job& job) {
 
 void DockerJobRunner::cancelAll() {
   for (auto& [job, run] : runs_) run->cancel();
+}
+
+size_t DockerJobRunner::starting() const {
+  size_t n = 0;
+  for (const auto& [job, run] : runs_) n += run->phase() == JobRun::Phase::kStarting ? 1 : 0;
+  return n;
 }
 
 std::vector<std::string> DockerJobRunner::containerIds() const {

@@ -31,10 +31,13 @@ class DockerJobRunner final : public JobRunner {
 
   void start(Job& job, Completion done) override;
   void cancel(Job& job) override;
+  void adopt(Job& job, const std::string& container_id, Completion done) override;
   // Cancels every run (shutdown). Each still completes through its Completion.
   void cancelAll();
   // Runs in progress.
   size_t active() const { return runs_.size(); }
+  // Runs whose container is being started (the start request in flight).
+  size_t starting() const;
   // Options for runs that begin from now on (a reload); worker_id stays as it was.
   void setOptions(RunnerOptions options) {
     options.worker_id = options_.worker_id;
@@ -52,9 +55,16 @@ class DockerJobRunner final : public JobRunner {
   }
   using OutputObserver = std::function<void(const Job&, docker::StreamKind, std::string_view)>;
   void setOnOutput(OutputObserver fn) { hooks_.on_output = std::move(fn); }
+  void setOnContainerCreated(std::function<void(const Job&, const std::string&)> fn) {
+    hooks_.on_container_created = std::move(fn);
+  }
+  void setOnOutcome(std::function<void(const Job&, const JobOutcome&)> fn) {
+    hooks_.on_outcome = std::move(fn);
+  }
 
  private:
   void runEnded(JobRun& run, JobOutcome outcome, const Completion& done);
+  JobRun& add(Job& job, Completion done);
 
   core::EventLoop& loop_;
   RunnerOptions options_;

@@ -126,6 +126,8 @@ struct Job {
   RunSettings run_settings;
   // Times the job went back to the queue because the engine was away when it started.
   uint32_t engine_requeues = 0;
+  // The journal has the job (always, without a journal): only then may it start.
+  bool durable = true;
 };
 
 }  // namespace wa::jobs

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/assert.h"
+#include "core/text.h"
 #include "docker/engine_json.h"
 #include "jobs/container_spec.h"
 #include "jobs/output_recovery.h"
@@ -39,6 +40,10 @@ const char* JobRun::phaseName(Phase phase) {
       return "running";
     case Phase::kDraining:
       return "draining";
+    case Phase::kAdopting:
+      return "adopting";
+    case Phase::kFollowing:
+      return "following";
     case Phase::kReadingLog:
       return "reading_log";
     case Phase::kInspecting:
@@ -71,6 +76,14 @@ JobRun::~JobRun() = default;
 void JobRun::begin() {
   job_.run_settings = runSettingsFor(job_.spec, options_);
   enter(Phase::kSupplying);
+}
+
+void JobRun::adopt(const std::string& container_id) {
+  adopted_ = true;
+  container_id_ = container_id;
+  job_.container_id = container_id;
+  job_.run_settings = runSettingsFor(job_.spec, options_);
+  enter(Phase::kAdopting);
 }
 
 void JobRun::enter(Phase next) {
@@ -122,6 +135,16 @@ void JobRun::enter(Phase next) {
       // chunk that arrives re-arms the grace (onOutput), so only a stalled stream ends it.
       grace_timer_->enableAfter(options_.output_drain_grace);
       return;
+    case Phase::kAdopting:
+      request_ = context_.engine.inspect(
+          container_id_, true,
+          [this](const Result<docker::ContainerState>& r) { onAdoptInspected(r); });
+      return;
+    case Phase::kFollowing:
+      request_ =
+          context_.engine.wait(container_id_, [this](const Result<int64_t>& r) { onWaited(r); });
+      if (facts_.cancelled) kill();
+      return;
     case Phase::kReadingLog:
       request_ = context_.engine.logs(container_id_,
                                       [this](const Result<std::string>& r) { onLogRead(r); });
@@ -156,7 +179,7 @@ void JobRun::schedule(core::Millis delay, void (JobRun::*fn)()) {
 }
 
 void JobRun::cancel() {
-  if (facts_.cancelled || phase_ > Phase::kDraining) return;
+  if (facts_.cancelled || !live()) return;
   facts_.cancelled = true;
   core::Log::write(core::LogLevel::kInfo, "job cancel requested", fields());
   switch (phase_) {
@@ -170,11 +193,13 @@ void JobRun::cancel() {
     case Phase::kPlacingFiles:
     case Phase::kAttaching:
     case Phase::kStarting:
+    case Phase::kAdopting:
       // The answer of the phase's request sees the flag: the container never starts (or,
       // for kStarting, is killed as soon as it runs).
       return;
     case Phase::kRunning:
     case Phase::kDraining:
+    case Phase::kFollowing:
       kill();
       return;
     default:
@@ -226,6 +251,7 @@ void JobRun::onCreated(const Result<std::string>& r) {
   container_id_ = r.value();
   job_.container_id = container_id_;
   core::Log::write(core::LogLevel::kDebug, "container created", fields());
+  if (context_.hooks.on_container_created) context_.hooks.on_container_created(job_, container_id_);
   if (facts_.cancelled) {
     finish();
   } else if (usesVolumeWorkspace(job_.spec)) {
@@ -305,8 +331,53 @@ void JobRun::onStarted(const Result<Unit>& r) {
   enter(Phase::kRunning);
 }
 
+void JobRun::onAdoptInspected(const Result<docker::ContainerState>& r) {
+  WA_ASSERT(phase_ == Phase::kAdopting, "an adoption inspect outside kAdopting");
+  if (!r.ok() && r.error().http_status == kNotFound) {
+    failWith("CONTAINER_LOST",
+             "the worker restarted while the job ran and its container was gone when it came "
+             "back (removed by hand, or the engine was reset); its outcome is unknown");
+    container_id_.clear();
+    job_.container_id.clear();
+    finish();
+    return;
+  }
+  if (!r.ok()) {
+    failWith("DOCKER_ERROR", "inspecting the container of a job adopted after a restart failed: " +
+                                 describeDockerError(r.error()));
+    finish();
+    return;
+  }
+  const docker::ContainerState& state = r.value();
+  if (state.status == "created") {
+    // Never started: the job never ran. It goes back to the queue, in its place, once its
+    // container is removed.
+    facts_.error = JobError{"WORKER_RESTARTED",
+                            "the worker restarted before the job's container started", true};
+    finish();
+    return;
+  }
+  facts_.started = true;
+  if (!state.running) {
+    facts_.waited = true;
+    facts_.exit_code = state.exit_code;
+    finish();
+    return;
+  }
+  // The runtime limit counts from the container's real start, not from the adoption.
+  core::Millis left(job_.spec.limits.max_runtime_seconds * 1000);
+  if (const std::optional<int64_t> started = core::parseRfc3339Millis(state.started_at)) {
+    left -= core::Millis(context_.loop.clock().wallMillis() - *started);
+  }
+  runtime_timer_->enableAfter(std::max(left, core::Millis(0)));
+  core::Log::write(core::LogLevel::kInfo, "following a container adopted after a restart",
+                   fields());
+  enter(Phase::kFollowing);
+}
+
 void JobRun::onWaited(const Result<int64_t>& r) {
-  WA_ASSERT(phase_ == Phase::kRunning, "a wait answer outside kRunning");
+  WA_ASSERT(phase_ == Phase::kRunning || phase_ == Phase::kFollowing,
+            "a wait answer outside kRunning and kFollowing");
   facts_.waited = true;
   runtime_timer_->disable();
   if (!r.ok()) {
@@ -318,7 +389,7 @@ void JobRun::onWaited(const Result<int64_t>& r) {
     return;
   }
   facts_.exit_code = r.value();
-  if (stream_closed_) {
+  if (stream_closed_ || phase_ == Phase::kFollowing) {
     finish();
   } else {
     enter(Phase::kDraining);
@@ -326,7 +397,8 @@ void JobRun::onWaited(const Result<int64_t>& r) {
 }
 
 void JobRun::onRuntimeExceeded() {
-  WA_ASSERT(phase_ == Phase::kRunning, "the runtime limit outside kRunning");
+  WA_ASSERT(phase_ == Phase::kRunning || phase_ == Phase::kFollowing,
+            "the runtime limit outside kRunning and kFollowing");
   facts_.timed_out = true;
   core::LogFields f = fields();
   f.emplace_back("limit_seconds", std::to_string(job_.spec.limits.max_runtime_seconds));
@@ -362,14 +434,14 @@ void JobRun::kill() {
 }
 
 void JobRun::onKillDeadline() {
-  WA_ASSERT(phase_ == Phase::kRunning || phase_ == Phase::kDraining,
-            "the kill deadline outside kRunning and kDraining");
+  WA_ASSERT(phase_ == Phase::kRunning || phase_ == Phase::kDraining || phase_ == Phase::kFollowing,
+            "the kill deadline outside kRunning, kDraining and kFollowing");
   failWith("DOCKER_ERROR", "the engine did not stop the container after it was killed");
   finish();
 }
 
 void JobRun::finish() {
-  WA_ASSERT(phase_ <= Phase::kDraining, "finish() of a run already ending");
+  WA_ASSERT(live(), "finish() of a run already ending");
   runtime_timer_->disable();
   grace_timer_->disable();
   kill_deadline_->disable();
@@ -382,7 +454,7 @@ void JobRun::finish() {
   }
   if (container_id_.empty()) {
     enter(Phase::kDone);
-  } else if (attach_failed_ && facts_.waited) {
+  } else if ((attach_failed_ || adopted_) && facts_.waited) {
     enter(Phase::kReadingLog);
   } else {
     enter(Phase::kInspecting);
@@ -414,6 +486,11 @@ void JobRun::recoverFromLog(const Result<std::string>& r) {
         std::tuple{StreamKind::kStderr, &job_.stderr_output, &logged->stderr_data}}) {
     const char* name = kind == StreamKind::kStdout ? "stdout_bytes" : "stderr_bytes";
     const std::optional<std::string_view> missed = missedByAttach(*out, *log);
+    if (!missed && adopted_) {
+      // The log no longer holds the start of what the journal kept (it rotated while the
+      // worker was away): the rest cannot be placed, and the record says it is incomplete.
+      out->truncated = true;
+    }
     if (!missed) {
       f.emplace_back(name, "log does not continue the stream (" + std::to_string(log->size()) +
                                " logged, " + std::to_string(out->total_bytes) + " received)");
@@ -425,7 +502,9 @@ void JobRun::recoverFromLog(const Result<std::string>& r) {
   }
   // Most resets come after the stream had everything: worth a line only when it had not.
   core::Log::write(recovered > 0 ? core::LogLevel::kInfo : core::LogLevel::kDebug,
-                   "output lost by Podman's attach taken from the log", f);
+                   adopted_ ? "output written while the worker was away taken from the log"
+                            : "output lost by Podman's attach taken from the log",
+                   f);
 }
 
 void JobRun::onInspected(const Result<docker::ContainerState>& r) {

@@ -3,6 +3,14 @@
 //   kSupplying -> kCreating -> [kPlacingFiles] -> kAttaching -> kStarting -> kRunning
 //     -> kDraining -> [kReadingLog] -> kInspecting -> [kCollecting] -> kRemoving -> kDone
 //
+// A run adopted after a restart (the daemon stopped while its container ran) begins
+// with the container it is given instead:
+//
+//   kAdopting -> kFollowing (still running: waited for, no stream) -> kReadingLog -> ...
+//   kAdopting -> kReadingLog (it ended meanwhile) -> ...
+//
+// and its output is the part the journal kept completed from the container's log.
+//
 // Each phase has at most one engine request in flight (held as a handle: leaving the phase
 // drops it, so an answer that comes late reaches nobody), plus the attach stream from
 // kAttaching to kDraining and, once the container is killed, the kill request. Whatever
@@ -42,6 +50,11 @@ struct RunHooks {
   std::function<void(const Job&, std::chrono::microseconds)> on_container_started;
   // Every chunk of output as it is captured (only the bytes kept under the cap).
   std::function<void(const Job&, docker::StreamKind, std::string_view)> on_output;
+  // The engine created the job's container (the journal keeps its id).
+  std::function<void(const Job&, const std::string& container_id)> on_container_created;
+  // The run's outcome is known; only the container's removal is left (the journal keeps
+  // it, so that a restart in between does not take the job for lost).
+  std::function<void(const Job&, const JobOutcome&)> on_outcome;
 };
 
 // What every run shares; the runner owns it and outlives its runs.
@@ -63,6 +76,8 @@ class JobRun final : public core::Deletable {
     kStarting,      // POST start
     kRunning,       // wait in flight, output streaming, the runtime limit armed
     kDraining,      // exited: the stream's last output may still come (output_drain_grace)
+    kAdopting,      // adopted after a restart: its container's state (inspect)
+    kFollowing,     // adopted and still running: wait in flight, the runtime limit armed
     kReadingLog,    // Podman only: the log read back after its attach error
     kInspecting,    // exit code, OOM flag, image id (asked twice for a late OOM record)
     kCollecting,    // GET archive: each runtime.outputs path in turn
@@ -81,6 +96,8 @@ class JobRun final : public core::Deletable {
 
   // Records the run's settings and asks for the image.
   void begin();
+  // Takes over container_id, the job's container a previous run of the daemon created.
+  void adopt(const std::string& container_id);
   // Stops the job: in kSupplying the run ends (after this call) with CANCELLED; before
   // the container runs it is not started; once it runs it is killed. Ignored once the run
   // is ending.
@@ -106,6 +123,7 @@ class JobRun final : public core::Deletable {
   void onOutput(docker::StreamKind kind, std::string_view data);
   void onStreamClosed(const std::optional<docker::DockerError>& error);
   void onStarted(const docker::Result<docker::Unit>& r);
+  void onAdoptInspected(const docker::Result<docker::ContainerState>& r);
   void onWaited(const docker::Result<int64_t>& r);
   void onRuntimeExceeded();
   void onDrainGraceOver();
@@ -124,6 +142,8 @@ class JobRun final : public core::Deletable {
   void finish();
   // Hands the outcome over (kDone's entry).
   void complete();
+  // Whether the run is still live (before finish()).
+  bool live() const { return phase_ < Phase::kReadingLog; }
   void capture(docker::StreamKind kind, std::string_view data);
   // After Podman's attach error: appends to each stream what its log has beyond what the
   // stream delivered (nothing twice), or leaves the stream as it is.
@@ -147,6 +167,7 @@ class JobRun final : public core::Deletable {
   bool create_retried_ = false;  // a create that found the image gone supplies it again, once
   bool stream_closed_ = false;
   bool attach_failed_ = false;  // Podman ended the stream with its attach error
+  bool adopted_ = false;        // adopt(): the output comes from the journal and the log
   bool oom_rechecked_ = false;
   size_t next_output_ = 0;  // kCollecting: the runtime.outputs index asked for
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "jobs/job.h"
 
@@ -25,6 +26,10 @@ class JobRunner {
   virtual void start(Job& job, Completion done) = 0;
   // Asks a running job to stop; its completion then carries error code CANCELLED.
   virtual void cancel(Job& job) = 0;
+  // Takes over the container of a job a previous run of the daemon started (found by its
+  // labels after a restart): it is followed to its end, or collected if it ended, and done
+  // runs once, later, as for start.
+  virtual void adopt(Job& job, const std::string& container_id, Completion done) = 0;
 };
 
 }  // namespace wa::jobs

@@ -1,5 +1,6 @@
 #include "jobs/job_store.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace wa::jobs {
@@ -14,6 +15,28 @@ Job* JobStore::insert(std::unique_ptr<Job> job) {
   by_sequence_.emplace(raw->sequence, raw);
   ++counts_[static_cast<size_t>(JobState::kQueued)];
   return raw;
+}
+
+void JobStore::restore(std::vector<std::unique_ptr<Job>> jobs) {
+  std::vector<Job*> ended;
+  for (std::unique_ptr<Job>& job : jobs) {
+    Job* raw = job.get();
+    auto [it, inserted] = by_id_.try_emplace(raw->spec.job_id, std::move(job));
+    if (!inserted) continue;  // the journal's job_id column is unique: cannot happen
+    by_sequence_.emplace(raw->sequence, raw);
+    next_sequence_ = std::max(next_sequence_, raw->sequence + 1);
+    ++counts_[static_cast<size_t>(raw->state)];
+    if (isTerminal(raw->state)) ended.push_back(raw);
+  }
+  std::stable_sort(ended.begin(), ended.end(), [](const Job* a, const Job* b) {
+    return a->finished_at_ms.value_or(0) < b->finished_at_ms.value_or(0);
+  });
+  terminal_.insert(terminal_.end(), ended.begin(), ended.end());
+}
+
+void JobStore::withdraw(Job* job) {
+  if (job->state != JobState::kQueued) std::abort();  // only a job nothing has touched
+  erase(job);
 }
 
 Job* JobStore::find(std::string_view job_id) {
@@ -58,6 +81,7 @@ size_t JobStore::prune(int64_t now_ms) {
         policy_.retention_ms > 0 && *oldest->finished_at_ms + policy_.retention_ms <= now_ms;
     if (!too_many && !too_old) break;
     terminal_.pop_front();
+    if (on_dropped_) on_dropped_(*oldest);
     erase(oldest);
     ++dropped;
   }

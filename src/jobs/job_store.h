@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,11 @@ class JobStore {
 
   // Stores a new queued job and gives it its sequence number. nullptr if job_id is taken.
   Job* insert(std::unique_ptr<Job> job);
+  // Stores jobs read back from the journal as they were (state, sequence, times): ended
+  // ones enter retention in the order they ended. Call before any insert.
+  void restore(std::vector<std::unique_ptr<Job>> jobs);
+  // Removes a queued job as if it had never been accepted (its journal write failed).
+  void withdraw(Job* job);
   Job* find(std::string_view job_id);
   const Job* find(std::string_view job_id) const;
 
@@ -46,6 +52,8 @@ class JobStore {
   // How many jobs prune() has dropped since the store was made.
   uint64_t droppedTotal() const { return dropped_total_; }
   void setPolicy(RetentionPolicy policy) { policy_ = policy; }
+  // Told of each job prune() drops, before it goes (the journal forgets it too).
+  void setOnDropped(std::function<void(const Job&)> fn) { on_dropped_ = std::move(fn); }
 
  private:
   void erase(Job* job);
@@ -57,6 +65,7 @@ class JobStore {
   std::map<uint64_t, Job*> by_sequence_;
   std::deque<Job*> terminal_;  // in the order they ended: the pruning order
   std::array<size_t, 4> counts_{};
+  std::function<void(const Job&)> on_dropped_;
 };
 
 }  // namespace wa::jobs

@@ -40,9 +40,11 @@ struct RunnerOptions {
   bool podman = false;
 };
 
-// The log size cap of a job container on Podman (LogConfig max-size), for output_limit_bytes
-// per stream: room for both streams at the cap with k8s-file's per-line overhead, 8 MiB at least.
-inline size_t podmanLogMaxBytes(size_t output_limit_bytes) {
+// The log size cap of a job container (LogConfig max-size), for output_limit_bytes per
+// stream: room for both streams at the cap with the log driver's per-line overhead (k8s-file
+// on Podman, local on Docker), 8 MiB at least. A job whose log stays under it (every job
+// whose output fits the cap, and many more) has all of it in the log from its first byte.
+inline size_t jobLogMaxBytes(size_t output_limit_bytes) {
   return std::max<size_t>(size_t{8} << 20, 8 * output_limit_bytes);
 }
 

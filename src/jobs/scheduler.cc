@@ -14,18 +14,58 @@ Scheduler::Scheduler(core::EventLoop& loop, JobStore& store, JobRunner& runner,
       max_concurrent_(max_concurrent),
       max_queued_(max_queued) {}
 
-Scheduler::SubmitResult Scheduler::submit(std::unique_ptr<Job> job) {
+Scheduler::SubmitResult Scheduler::submit(std::unique_ptr<Job> job, Durable durable) {
   if (store_.find(job->spec.job_id) != nullptr) return SubmitResult::kDuplicate;
   if (queue_.size() >= max_queued_) return SubmitResult::kQueueFull;
   job->created_at_ms = loop_.clock().wallMillis();
+  job->durable = journal_ == nullptr;
   Job* stored = store_.insert(std::move(job));
   queue_.push_back(stored);
   ++totals_[static_cast<size_t>(JobState::kQueued)];
   core::Log::write(
       core::LogLevel::kInfo, "job queued",
       {{"job_id", stored->spec.job_id}, {"image", stored->spec.image}, {"state", "queued"}});
+  if (journal_ != nullptr) {
+    // Found again by id and sequence: meanwhile the job may have been cancelled and even
+    // dropped, and its id taken by another.
+    journal_->accepted(*stored, [this, id = stored->spec.job_id, sequence = stored->sequence,
+                                 durable = std::move(durable)](std::optional<std::string> error) {
+      Job* job = store_.find(id);
+      const bool same = job != nullptr && job->sequence == sequence;
+      if (same && !error) {
+        job->durable = true;
+        schedulePump();
+      } else if (same && job->state == JobState::kQueued) {
+        core::Log::write(core::LogLevel::kWarning, "job withdrawn: the journal could not take it",
+                         {{"job_id", id}, {"error", *error}});
+        queue_.erase(std::find(queue_.begin(), queue_.end(), job));
+        --totals_[static_cast<size_t>(JobState::kQueued)];
+        store_.withdraw(job);
+      }
+      if (durable) durable(std::move(error));
+    });
+  }
   schedulePump();
   return SubmitResult::kAccepted;
+}
+
+void Scheduler::restoreQueued(Job& job) {
+  queue_.push_back(&job);
+  schedulePump();
+}
+
+void Scheduler::adopt(Job& job, const std::string& container_id) {
+  ++running_;
+  core::Log::write(
+      core::LogLevel::kInfo, "job adopted after a restart",
+      {{"job_id", job.spec.job_id}, {"container_id", container_id}, {"state", "running"}});
+  runner_.adopt(job, container_id,
+                [this](Job& ended, JobOutcome outcome) { finish(ended, std::move(outcome)); });
+}
+
+void Scheduler::finishRestored(Job& job, JobOutcome outcome) {
+  ++running_;
+  finish(job, std::move(outcome));
 }
 
 Scheduler::CancelResult Scheduler::cancel(std::string_view job_id) {
@@ -81,10 +121,13 @@ void Scheduler::schedulePump() {
 void Scheduler::pump() {
   while (!paused() && running_ < max_concurrent_ && !queue_.empty()) {
     Job* job = queue_.front();
+    // In order: a job the journal does not have yet holds those behind it (a moment).
+    if (!job->durable) break;
     queue_.pop_front();
     ++running_;
     store_.transition(*job, JobState::kRunning, loop_.clock().wallMillis());
     ++totals_[static_cast<size_t>(JobState::kRunning)];
+    if (journal_ != nullptr) journal_->started(*job);
     core::Log::write(core::LogLevel::kInfo, "job started",
                      {{"job_id", job->spec.job_id}, {"state", "running"}});
     runner_.start(*job,
@@ -144,6 +187,7 @@ void Scheduler::requeue(Job& job, const JobError& why) {
   auto later = std::find_if(queue_.begin(), queue_.end(),
                             [&job](const Job* queued) { return queued->sequence > job.sequence; });
   queue_.insert(later, &job);
+  if (journal_ != nullptr) journal_->requeued(job);
   core::Log::write(core::LogLevel::kInfo, "job queued again: the docker engine was away",
                    {{"job_id", job.spec.job_id},
                     {"attempt", std::to_string(job.engine_requeues)},
@@ -167,6 +211,7 @@ void Scheduler::end(Job& job, JobState state, std::optional<JobError> error) {
   core::Log::write(core::LogLevel::kInfo, job.error ? "job failed" : "job finished", fields);
   const int64_t now = loop_.clock().wallMillis();
   store_.transition(job, state, now);
+  if (journal_ != nullptr) journal_->ended(job);
   if (on_job_ended_) on_job_ended_(job);
   // May drop this very job (a count cap of 0): nothing may touch it after this line.
   store_.prune(now);

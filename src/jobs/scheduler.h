@@ -10,10 +10,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/clock.h"
 #include "core/event_loop.h"
+#include "jobs/job_journal.h"
 #include "jobs/job_runner.h"
 #include "jobs/job_store.h"
 
@@ -25,8 +27,26 @@ class Scheduler {
             size_t max_queued);
 
   enum class SubmitResult { kAccepted, kDuplicate, kQueueFull };
-  // Stores job as queued and schedules it.
-  SubmitResult submit(std::unique_ptr<Job> job);
+  // Told when an accepted job is on disk (nullopt) or could not be put there (why: the
+  // job was withdrawn as if never accepted). Runs on the loop.
+  using Durable = std::function<void(std::optional<std::string> error)>;
+  // Stores job as queued and schedules it. With a journal, the job is written there and
+  // may start only once it is on disk; durable then says how that went (without one,
+  // durable is not called).
+  SubmitResult submit(std::unique_ptr<Job> job, Durable durable = nullptr);
+  // The journal every change of a job's state is written to; nullptr: none.
+  void setJournal(JobJournal* journal) { journal_ = journal; }
+  bool journaled() const { return journal_ != nullptr; }
+
+  // Start-up, from the journal (the store already holds the jobs): job waits in the queue
+  // again, behind the ones restored before it.
+  void restoreQueued(Job& job);
+  // Start-up: a job that was running when the daemon stopped, its container found again:
+  // the runner follows it, and it holds a slot until it ends.
+  void adopt(Job& job, const std::string& container_id);
+  // Start-up: a job that was running ends now with outcome (its run had it before the
+  // daemon stopped, or its container is gone).
+  void finishRestored(Job& job, JobOutcome outcome);
 
   enum class CancelResult { kCancelled, kCancelRequested, kAlreadyEnded, kNotFound };
   // Queued: failed/CANCELLED at once. Running: the runner is asked to stop it.
@@ -92,6 +112,7 @@ class Scheduler {
   std::deque<Job*> queue_;
   std::function<void(const Job&)> on_job_ended_;
   std::function<void(const Job&)> on_requeued_;
+  JobJournal* journal_ = nullptr;
   std::array<uint64_t, 4> totals_{};
 };
 

@@ -122,9 +122,17 @@ class Worker:
         since others on this host may share that id: give such a worker no engine."""
         self.worker_id = "it-" + uuid.uuid4().hex[:10]
         self.token = token
+        self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
+        worker_owns(self.dir.name)
         cfg = {"worker_id": self.worker_id, "listen": "127.0.0.1", "port": 0,
                "max_concurrent_jobs": 2, "jobs_path": tempfile.gettempdir(),
                "shutdown_drain_seconds": 0,
+               # The tests were written for a stop that cancels and sweeps; those of
+               # restarts (test_restart.py) keep the jobs, as the daemon does by default.
+               "stop_action": "drain",
+               # Each worker's journal in its own directory (the default, under jobs_path,
+               # is shared by the tests' workers through /tmp).
+               "journal_path": os.path.join(self.dir.name, "journal.sqlite"),
                # Tests never reach past loopback: a missing image fails instead of being
                # pulled from Docker Hub. Pull tests set "missing" or "always" themselves.
                "pull_policy": "never"}
@@ -132,8 +140,6 @@ class Worker:
         cfg = {k: v for k, v in cfg.items() if v is not None}
         self.worker_id = cfg.get("worker_id")
         self.config = cfg
-        self.dir = tempfile.TemporaryDirectory(prefix="wa-it-")
-        worker_owns(self.dir.name)
         self.config_path = os.path.join(self.dir.name, "worker-agent.yaml")
         self.write_config(cfg)
         full_env = dict(os.environ)

@@ -22,6 +22,7 @@ class NullRunner final : public jobs::JobRunner {
  public:
   void start(jobs::Job&, Completion) override {}
   void cancel(jobs::Job&) override {}
+  void adopt(jobs::Job&, const std::string&, Completion) override {}
 };
 
 TEST(HealthReasonsTest, OkWhenNothingIsWrong) {

@@ -22,6 +22,8 @@ ConfigValue otherValue(const ConfigKey& key) {
            : key.name == "job_user"          ? "1000:1000"
            : key.name == "container_runtime" ? "runsc"
            : key.name == "auth_token"        ? "a-token-of-24-characters"
+           : key.name == "stop_action"       ? "drain"
+           : key.name == "journal_sync"      ? "full"
                                              : "/srv/other";
   if (key.name == "worker_id") v.text = "other-worker";
   // Each boolean's default negated; a decimal no key has as its default.
@@ -58,7 +60,8 @@ TEST(ChangedKeysTest, WhatNeedsARestart) {
   }
   EXPECT_EQ(restart, (std::set<std::string>{"worker_id", "listen", "port", "listen_unix",
                                             "docker_host", "max_body_bytes", "max_connections",
-                                            "metrics_root", "sample_interval_ms"}));
+                                            "metrics_root", "sample_interval_ms", "journal",
+                                            "journal_path", "journal_sync"}));
 }
 
 TEST(ChangedKeysTest, AuthenticationKeysAreReloadable) {

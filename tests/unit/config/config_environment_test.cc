@@ -66,6 +66,10 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
       {"WORKER_AGENT_TMP_SIZE_MB", "16"},
       {"WORKER_AGENT_JOB_USER", "1000:1000"},
       {"WORKER_AGENT_CONTAINER_RUNTIME", "runsc"},
+      {"WORKER_AGENT_STOP_ACTION", "drain"},
+      {"WORKER_AGENT_JOURNAL", "false"},
+      {"WORKER_AGENT_JOURNAL_PATH", "/srv/journal.sqlite"},
+      {"WORKER_AGENT_JOURNAL_SYNC", "full"},
   };
   const Config c = loadOk("", env);
   EXPECT_EQ(c.worker_id, "env-worker");
@@ -114,6 +118,10 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
   EXPECT_EQ(c.tmp_size_mb, 16);
   EXPECT_EQ(c.job_user, "1000:1000");
   EXPECT_EQ(c.container_runtime, "runsc");
+  EXPECT_EQ(c.stop_action, "drain");
+  EXPECT_FALSE(c.journal);
+  EXPECT_EQ(c.journal_path, "/srv/journal.sqlite");
+  EXPECT_EQ(c.journal_sync, "full");
   // Every key of the table is covered above.
   EXPECT_EQ(env.size(), configKeys().size());
 }

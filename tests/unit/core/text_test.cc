@@ -146,3 +146,29 @@ TEST(Text, Base64DecodesOnlyCanonicalText) {
 
 }  // namespace
 }  // namespace wa::core
+
+namespace wa::core {
+namespace {
+
+TEST(Rfc3339, ParsesTheEnginesTimesBackToWhatWasFormatted) {
+  for (int64_t ms : {int64_t{0}, int64_t{951'782'400'123}, int64_t{1'765'069'323'456},
+                     int64_t{4'107'542'399'999}}) {
+    const std::string text = formatRfc3339Millis(ms);
+    EXPECT_EQ(parseRfc3339Millis(text), ms) << text;
+  }
+  EXPECT_EQ(parseRfc3339Millis("2026-12-07T01:02:03.123456789Z"),
+            parseRfc3339Millis("2026-12-07T01:02:03.123Z"));
+  EXPECT_EQ(parseRfc3339Millis("2026-12-07T01:02:03Z"), int64_t{1'796'605'323'000});
+  EXPECT_EQ(parseRfc3339Millis("2026-12-07T01:02:03.5Z"), int64_t{1'796'605'323'500});
+}
+
+TEST(Rfc3339, RefusesAnythingElseAndTheEnginesNever) {
+  for (const char* bad : {"", "0001-01-01T00:00:00Z", "2026-12-07T01:02:03", "2026-12-07 01:02:03Z",
+                          "2026-13-07T01:02:03Z", "2026-12-07T01:02:03.Z",
+                          "2026-12-07T01:02:03+01:00", "2026-12-07T01:02:03.12aZ"}) {
+    EXPECT_FALSE(parseRfc3339Millis(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace wa::core

@@ -34,8 +34,9 @@ TEST_F(ContainerReaperTest, ASweepRemovesWhatTheLabelListsExceptWhatIsKept) {
       "worker-agent.worker_id=w1", [](const std::string& id) { return id == "keep"; },
       [&](bool l) { listed = l; });
   EXPECT_EQ(engine.last("list")->path, "worker-agent.worker_id=w1");
-  ASSERT_TRUE(engine.answer<std::vector<std::string>>("list",
-                                                      std::vector<std::string>{"a", "keep", "b"}));
+  ASSERT_TRUE(engine.answer<std::vector<docker::ContainerSummary>>(
+      "list", std::vector<docker::ContainerSummary>{
+                  {"a", "j1", "exited"}, {"keep", "j2", "running"}, {"b", "", "created"}}));
   EXPECT_EQ(engine.count("remove"), 2u);
   EXPECT_FALSE(listed) << "done once every removal has answered";
   ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));

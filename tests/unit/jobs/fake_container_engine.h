@@ -100,8 +100,10 @@ class FakeContainerEngine final : public ContainerEngine, public core::RequestIs
         (*code)(error);
       } else if (auto* state = std::any_cast<docker::Callback<docker::ContainerState>>(&callback)) {
         (*state)(error);
-      } else if (auto* ids = std::any_cast<docker::Callback<std::vector<std::string>>>(&callback)) {
-        (*ids)(error);
+      } else if (auto* list =
+                     std::any_cast<docker::Callback<std::vector<docker::ContainerSummary>>>(
+                         &callback)) {
+        (*list)(error);
       } else {
         return false;
       }
@@ -192,7 +194,7 @@ class FakeContainerEngine final : public ContainerEngine, public core::RequestIs
     return add(make("remove", id, std::move(done)));
   }
   core::RequestHandle list(const std::string& label,
-                           docker::Callback<std::vector<std::string>> done) override {
+                           docker::Callback<std::vector<docker::ContainerSummary>> done) override {
     Call call = make("list", "", std::move(done));
     call.path = label;
     return add(std::move(call));

@@ -19,6 +19,10 @@ class FakeRunner final : public JobRunner {
     running.push_back({&job, std::move(done)});
     peak = std::max(peak, running.size());
   }
+  void adopt(Job& job, const std::string& container_id, Completion done) override {
+    adopted.push_back(job.spec.job_id + "@" + container_id);
+    running.push_back({&job, std::move(done)});
+  }
   void cancel(Job& job) override {
     cancelled.push_back(job.spec.job_id);
     finish(job.spec.job_id, JobOutcome{std::nullopt, false, JobError{"CANCELLED", "cancelled"}});
@@ -41,6 +45,7 @@ class FakeRunner final : public JobRunner {
     Completion done;
   };
   std::vector<std::string> started;
+  std::vector<std::string> adopted;  // "job_id@container_id"
   std::vector<std::string> cancelled;
   std::vector<Entry> running;
   size_t peak = 0;

@@ -1,0 +1,173 @@
+// JobJournal: every accepted job on disk, so that a restart, an upgrade or a crash of the
+// daemon loses nothing. One SQLite database (WAL mode) holds each job's request bytes as
+// received, its validated spec, its state and times, its container id, its output as it
+// is captured (up to the cap) and, once it ends, its record.
+//
+// The event loop never waits on the disk. Writes are queued to one writer thread, which
+// commits everything queued in one transaction (group commit) and reports back through
+// an eventfd watched by the loop. A submission is answered 202 only after its row is
+// committed: with synchronous=NORMAL (the default) a committed row survives a crash of
+// the daemon (it is in the WAL file, in the kernel's page cache); with synchronous=FULL
+// (journal_sync: full) it also survives a power loss or a kernel crash, at the cost of
+// an fsync per commit. Either way the database stays consistent.
+//
+// Opening reads everything back (start-up, before the loop serves). A journal that is
+// corrupt, truncated or of a newer schema is moved aside (renamed, never deleted), said
+// so, and replaced by a new one: the worker starts either way. A journal that cannot take
+// writes (a full disk, an I/O error) keeps what it has; new submissions are refused
+// (their durable callback gets an error) and every other write is tried again until it
+// goes through.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "core/unique_fd.h"
+#include "docker/docker_types.h"
+#include "jobs/job.h"
+#include "jobs/job_runner.h"
+
+struct sqlite3;
+
+namespace wa::jobs {
+
+struct JournalOptions {
+  std::string path;        // the database file
+  bool sync_full = false;  // synchronous=FULL: every commit fsynced (power-loss durability)
+};
+
+// One job as the journal held it at start-up.
+struct JournaledJob {
+  std::unique_ptr<Job> job;  // spec, request bytes, state, times, what was learnt
+  std::string container_id;  // "" until the engine created one
+  // A running job whose run knew its outcome before the daemon stopped (only the removal
+  // of its container was left): job holds that outcome.
+  bool outcome_known = false;
+};
+
+class JobJournal;
+
+struct JournalOpening {
+  std::unique_ptr<JobJournal> journal;  // null when no journal could be opened at all
+  std::vector<JournaledJob> jobs;       // in submission order
+  std::string moved_aside;              // where an unusable journal went ("" if none was found)
+  std::string problem;                  // why it was moved aside, or why none could be opened
+};
+
+class JobJournal {
+ public:
+  // The schema this build writes; a journal of a newer one is moved aside.
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (or creates) the journal at options.path, reads back what it holds, and starts
+  // the writer thread. Takes an exclusive lock on "<path>.lock": a second daemon on the
+  // same journal gets a problem and no journal.
+  static JournalOpening open(core::EventLoop& loop, const JournalOptions& options);
+  // Commits everything still queued, then stops the writer thread.
+  ~JobJournal();
+  JobJournal(const JobJournal&) = delete;
+  JobJournal& operator=(const JobJournal&) = delete;
+
+  // Told once the row is committed (nullopt) or cannot be (why). Runs on the loop.
+  using Durable = std::function<void(std::optional<std::string> error)>;
+
+  // A new submission (queued). durable runs once, from the loop, after the commit.
+  void accepted(const Job& job, Durable durable);
+  void started(const Job& job);
+  void containerCreated(const Job& job, const std::string& container_id);
+  // The bytes of one stream kept under the cap, appended as they are captured.
+  void output(const Job& job, docker::StreamKind kind, std::string_view bytes);
+  // The run's outcome is known and only its container's removal is left: the record so far
+  // with outcome's exit code, OOM flag and error.
+  void outcomeKnown(const Job& job, const JobOutcome& outcome);
+  // Back in the queue (the engine was away before the job had a container).
+  void requeued(const Job& job);
+  // Ended: the record and the output.
+  void ended(const Job& job);
+  // Dropped by retention: its row goes, and the space is given back in time.
+  void dropped(const Job& job);
+
+  // "" while writes go through; otherwise why the last commit failed (a full disk).
+  const std::string& problem() const { return problem_; }
+  // Writes queued and not yet committed.
+  size_t backlog() const;
+  const std::string& path() const { return path_; }
+  // Commits made, and how long they took (for /metrics).
+  uint64_t commits() const { return commits_; }
+
+ private:
+  enum class Kind {
+    kAccepted,
+    kStarted,
+    kContainer,
+    kOutput,
+    kOutcome,
+    kRequeued,
+    kEnded,
+    kDropped
+  };
+  struct Write {
+    Kind kind;
+    uint64_t seq = 0;
+    std::string job_id;   // kAccepted
+    std::string state;    // kEnded: "finished" or "failed"
+    std::string spec;     // kAccepted
+    std::string request;  // kAccepted: the request bytes
+    int64_t time_ms = 0;  // created_at (kAccepted), started_at (kStarted)
+    std::string text;     // container id, or the record (kOutcome, kEnded)
+    int stream = 0;       // kOutput: 1 stdout, 2 stderr
+    std::string bytes;    // kOutput: the chunk; kEnded/kOutcome: stdout
+    std::string bytes2;   // kEnded/kOutcome: stderr
+    uint64_t ticket = 0;  // kAccepted: its Durable
+  };
+  struct Completion {
+    uint64_t ticket;
+    std::optional<std::string> error;
+  };
+
+  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock);
+  void queue(Write write);
+  void writerLoop();
+  // One transaction over batch; false (and *error) when it could not be committed.
+  bool commit(const std::vector<Write>& batch, std::string* error);
+  bool apply(const Write& write, std::string* error);
+  void compact();
+  void onCompletions();
+
+  core::EventLoop& loop_;
+  const std::string path_;
+  sqlite3* db_;  // used by the writer thread only once it runs
+  core::UniqueFd lock_;
+  core::UniqueFd wake_fd_;  // eventfd: the writer has completions or news for the loop
+  std::unique_ptr<core::FileEvent> wake_event_;
+
+  // Loop side.
+  uint64_t next_ticket_ = 1;
+  std::unordered_map<uint64_t, Durable> waiting_;
+  std::string problem_;
+  uint64_t commits_ = 0;
+
+  // Shared with the writer thread, under mutex_.
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::deque<Write> pending_;
+  std::vector<Completion> completed_;
+  std::optional<std::string> writer_problem_;  // set on a change; the loop takes it
+  uint64_t writer_commits_ = 0;
+  bool stopping_ = false;
+
+  std::thread writer_;
+};
+
+}  // namespace wa::jobs
