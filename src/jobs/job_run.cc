@@ -164,6 +164,10 @@ void JobRun::enter(Phase next) {
           [this](const Result<std::string>& r) { onOutputCollected(r); });
       return;
     case Phase::kRemoving:
+      // Told first: a restart during the removal must not take the job for lost.
+      if (context_.hooks.on_outcome) {
+        context_.hooks.on_outcome(job_, outcomeOf(facts_, job_.spec.limits));
+      }
       request_ =
           context_.engine.remove(container_id_, [this](const Result<Unit>& r) { onRemoved(r); });
       return;

@@ -727,3 +727,61 @@ TEST(HttpServerSerializeTest, UnknownAndInvalidStatuses) {
 
 }  // namespace
 }  // namespace wa::http
+
+namespace wa::http {
+namespace {
+
+// HttpResponse::later: the answer comes from a later event; requests pipelined behind it
+// wait for it, in order; a client that leaves first makes respond() a no-op.
+class DeferredResponseTest : public HttpServerTest {
+ protected:
+  DeferredResponseTest() {
+    router_.add("POST", "/later", [this](const HttpRequest& request, const RouteParams&) {
+      return HttpResponse::later(202, [this, body = request.body](ResponderPtr responder) {
+        waiting_.emplace_back(responder, body);
+      });
+    });
+  }
+  std::vector<std::pair<ResponderPtr, std::string>> waiting_;
+};
+
+TEST_F(DeferredResponseTest, TheAnswerWaitsForTheResponderAndPipelinedRequestsWaitToo) {
+  start();
+  auto client = connect();
+  ASSERT_TRUE(
+      client->send("POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"
+                   "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  for (int i = 0; i < 20 && waiting_.empty(); ++i) loop_.runOnce(10);
+  ASSERT_EQ(waiting_.size(), 1u);
+  EXPECT_TRUE(waiting_[0].first->isOpen());
+  // Nothing is answered meanwhile, not even the request behind it.
+  EXPECT_FALSE(client->readResponse(std::chrono::milliseconds(100)));
+  waiting_[0].first->respond(HttpResponse::json(202, "{\"body\":\"" + waiting_[0].second + "\"}"));
+  EXPECT_FALSE(waiting_[0].first->isOpen());
+  std::optional<ParsedResponse> first = client->readResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 202);
+  EXPECT_EQ(first->body, "{\"body\":\"A\"}");
+  std::optional<ParsedResponse> second = client->readResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, "{\"hello\":true}");
+}
+
+TEST_F(DeferredResponseTest, AResponderWhoseClientLeftDoesNothing) {
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client->send("POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nB"));
+  for (int i = 0; i < 20 && waiting_.empty(); ++i) loop_.runOnce(10);
+  ASSERT_EQ(waiting_.size(), 1u);
+  client.reset();
+  for (int i = 0; i < 20 && server_->connectionCount() > 0; ++i) loop_.runOnce(10);
+  EXPECT_EQ(server_->connectionCount(), 0u);
+  EXPECT_FALSE(waiting_[0].first->isOpen());
+  waiting_[0].first->respond(HttpResponse::json(202, "{}"));  // no effect, no crash
+  server_.reset();
+  waiting_[0].first->respond(HttpResponse::json(202, "{}"));  // the server is gone too
+}
+
+}  // namespace
+}  // namespace wa::http

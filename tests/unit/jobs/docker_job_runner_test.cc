@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
 #include "docker/tar_archive.h"
 #include "jobs/fake_container_engine.h"
 
@@ -66,9 +67,8 @@ class JobRunTest : public ::testing::Test {
 
   void startRun() {
     runner = std::make_unique<DockerJobRunner>(loop, engine, images, reaper, options);
-    runner->setOnOutput([this](const Job&, StreamKind, std::string_view data) {
-      published += std::string(data);
-    });
+    runner->setOnOutput(
+        [this](const Job&, StreamKind, std::string_view data) { published += std::string(data); });
     runner->start(job, [this](Job&, JobOutcome o) {
       ++completions;
       outcome = std::move(o);
@@ -481,6 +481,142 @@ TEST_F(JobRunTest, OnPodmanOutputTheAttachLostIsReadBackFromTheLog) {
   finishWith(exited(0));
   EXPECT_EQ(job.stdout_output.data, "abcd");
   EXPECT_EQ(job.stderr_output.data, "") << "Podman's own error is not the job's";
+}
+
+// Adoption after a restart: the journal kept part of the output; the log holds all of it.
+class AdoptedRunTest : public JobRunTest {
+ protected:
+  void adopt(const std::string& journaled_stdout = "") {
+    options.output_limit_bytes = 1024;
+    job.state = JobState::kRunning;
+    job.stdout_output.data = journaled_stdout;
+    job.stdout_output.total_bytes = journaled_stdout.size();
+    runner = std::make_unique<DockerJobRunner>(loop, engine, images, reaper, options);
+    runner->adopt(job, "c9", [this](Job&, JobOutcome o) {
+      ++completions;
+      outcome = std::move(o);
+    });
+    settle();
+  }
+  static std::string frames(std::string_view out) {
+    std::string log(8, '\0');
+    log[0] = 1;
+    log[7] = static_cast<char>(out.size());
+    return log + std::string(out);
+  }
+  docker::ContainerState runningSince(int64_t unix_ms) {
+    docker::ContainerState state;
+    state.running = true;
+    state.status = "running";
+    state.started_at = core::formatRfc3339Millis(unix_ms);
+    return state;
+  }
+};
+
+TEST_F(AdoptedRunTest, ARunningContainerIsFollowedAndItsOutputCompletedFromTheLog) {
+  adopt("line1\n");
+  ASSERT_EQ(phase(), Phase::kAdopting);
+  EXPECT_TRUE(engine.last("inspect")->fresh_connection);
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis())));
+  ASSERT_EQ(phase(), Phase::kFollowing);
+  EXPECT_EQ(engine.count("attach"), 0u) << "its stdin was delivered long ago";
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_EQ(phase(), Phase::kReadingLog);
+  ASSERT_TRUE(engine.answer<std::string>("logs", frames("line1\nline2\n")));
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "line1\nline2\n") << "nothing twice, nothing lost";
+  EXPECT_FALSE(job.stdout_output.truncated);
+  EXPECT_EQ(outcome->exit_code, 0);
+  EXPECT_EQ(completions, 1);
+}
+
+TEST_F(AdoptedRunTest, TheRuntimeLimitCountsFromTheContainersRealStart) {
+  adopt();
+  // Started 8 of its 10 seconds ago.
+  ASSERT_TRUE(
+      engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis() - 8000)));
+  advance(core::Millis(1999));
+  EXPECT_EQ(engine.count("kill"), 0u);
+  advance(core::Millis(1));
+  EXPECT_EQ(engine.count("kill"), 1u);
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  ASSERT_TRUE(engine.answer<std::string>("logs", std::string()));
+  finishWith(exited(137));
+  EXPECT_EQ(outcome->error->code, "TIMEOUT");
+}
+
+TEST_F(AdoptedRunTest, AContainerThatEndedMeanwhileIsCollected) {
+  adopt("a");
+  docker::ContainerState state = exited(5);
+  state.status = "exited";
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", state));
+  ASSERT_EQ(phase(), Phase::kReadingLog);
+  EXPECT_EQ(engine.count("wait"), 0u);
+  ASSERT_TRUE(engine.answer<std::string>("logs", frames("abc")));
+  finishWith(exited(5));
+  EXPECT_EQ(job.stdout_output.data, "abc");
+  EXPECT_EQ(outcome->exit_code, 5);
+}
+
+TEST_F(AdoptedRunTest, ALogThatNoLongerHoldsTheStartMarksTheOutputIncomplete) {
+  adopt("first part");
+  docker::ContainerState state = exited(0);
+  state.status = "exited";
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", state));
+  ASSERT_TRUE(engine.answer<std::string>("logs", frames("rotated tail")));
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "first part") << "nothing placed at a guessed offset";
+  EXPECT_TRUE(job.stdout_output.truncated);
+}
+
+TEST_F(AdoptedRunTest, AContainerGoneMeanwhileEndsContainerLost) {
+  adopt();
+  ASSERT_TRUE(engine.fail("inspect", DockerError{404, "No such container: c9"}));
+  settle();
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(outcome->error->code, "CONTAINER_LOST");
+  EXPECT_EQ(engine.count("remove"), 0u);
+}
+
+TEST_F(AdoptedRunTest, AContainerNeverStartedIsRemovedAndTheJobQueuedAgain) {
+  adopt();
+  docker::ContainerState state;
+  state.status = "created";
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", state));
+  ASSERT_EQ(phase(), Phase::kInspecting);
+  finishWith(state);
+  EXPECT_EQ(outcome->error->code, "WORKER_RESTARTED");
+  EXPECT_TRUE(outcome->error->engine_unreached) << "the scheduler queues it again";
+}
+
+TEST_F(AdoptedRunTest, CancelWhileFollowingKills) {
+  adopt();
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis())));
+  runner->cancel(job);
+  EXPECT_EQ(engine.count("kill"), 1u);
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{137}));
+  ASSERT_TRUE(engine.answer<std::string>("logs", std::string()));
+  finishWith(exited(137));
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+}
+
+TEST_F(JobRunTest, TheOutcomeIsToldBeforeTheRemovalAndTheContainerWhenCreated) {
+  std::string created;
+  std::optional<JobOutcome> told;
+  startRun();
+  runner->setOnContainerCreated([&](const Job&, const std::string& id) { created = id; });
+  runner->setOnOutcome([&](const Job&, const JobOutcome& o) { told = o; });
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  EXPECT_EQ(created, "c1");
+  engine.attach()->attached();
+  ASSERT_TRUE(engine.answer<Unit>("start", Unit{}));
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{2}));
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(2)));
+  ASSERT_EQ(phase(), Phase::kRemoving);
+  ASSERT_TRUE(told);
+  EXPECT_EQ(told->exit_code, 2);
+  EXPECT_EQ(completions, 0);
 }
 
 TEST_F(JobRunTest, DestroyingTheRunnerMidRunCancelsItsRequests) {

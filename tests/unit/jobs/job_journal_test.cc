@@ -1,0 +1,267 @@
+// The job journal on a temporary file: what is written comes back after a reopen, in
+// order; unusable journals are moved aside; a second opener is refused; the codec keeps
+// every field.
+#include "jobs/job_journal.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jobs/fake_runner.h"
+#include "jobs/job_codec.h"
+#include "jobs/scheduler.h"
+
+namespace wa::jobs {
+namespace {
+
+std::string tempDir() {
+  char dir[] = "/tmp/wa-journal-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) std::abort();
+  return dir;
+}
+
+std::unique_ptr<Job> makeJob(const std::string& id, uint64_t sequence) {
+  auto job = std::make_unique<Job>();
+  job->spec.job_id = id;
+  job->spec.task_type = "t";
+  job->spec.image = "busybox:1";
+  job->spec.cmd = {"sh", "-c", "echo hi"};
+  job->spec.env = {{"A", "1"}, {"B", "two"}};
+  job->spec.limits = JobLimits{64, 10, 500'000'000};
+  job->spec.files = {JobFile{"src/a.c", std::string("\0\x01bin", 5), 0755}};
+  job->spec.outputs = {"out/r.txt"};
+  job->spec.job_json = R"({"job_id":")" + id + R"("})";
+  job->sequence = sequence;
+  job->created_at_ms = 1'700'000'000'000 + static_cast<int64_t>(sequence);
+  return job;
+}
+
+class JobJournalTest : public ::testing::Test {
+ protected:
+  ~JobJournalTest() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  JournalOpening open() { return JobJournal::open(loop_, JournalOptions{path_, false}); }
+  // Runs the loop until the journal's completions have come back.
+  void settle(JobJournal& journal) {
+    for (int i = 0; i < 200 && (journal.backlog() > 0 || pending_ > 0); ++i) loop_.runOnce(10);
+    loop_.runOnce(10);
+  }
+
+  core::SystemClock clock_;
+  core::EventLoop loop_{clock_};
+  const std::string dir_ = tempDir();
+  const std::string path_ = dir_ + "/journal.sqlite";
+  int pending_ = 0;
+};
+
+TEST(JobCodec, SpecAndRecordComeBackWhole) {
+  auto job = makeJob("j1", 1);
+  job->spec.build = BuildSpec{"FROM x\n", {JobFile{"ctx/f", "data", 0644}}};
+  JobSpec back;
+  std::string error;
+  ASSERT_TRUE(decodeSpec(encodeSpec(job->spec), &back, &error)) << error;
+  EXPECT_EQ(back.job_id, "j1");
+  EXPECT_EQ(back.cmd, job->spec.cmd);
+  EXPECT_EQ(back.env, job->spec.env);
+  EXPECT_EQ(back.limits.nano_cpus, 500'000'000);
+  ASSERT_EQ(back.files.size(), 1u);
+  EXPECT_EQ(back.files[0].content, std::string("\0\x01bin", 5));
+  EXPECT_EQ(back.files[0].mode, 0755u);
+  ASSERT_TRUE(back.build);
+  EXPECT_EQ(back.build->context[0].path, "ctx/f");
+  EXPECT_EQ(back.outputs, job->spec.outputs);
+
+  job->state = JobState::kFailed;
+  job->started_at_ms = 5;
+  job->finished_at_ms = 9;
+  job->exit_code = 3;
+  job->error = JobError{"NON_ZERO_EXIT", "exit 3"};
+  job->stdout_output.truncated = true;
+  job->stdout_output.total_bytes = 99;
+  job->output_files = {OutputFile{"out/r.txt", "r", false, true, 1}};
+  job->run_settings.user = "1:2";
+  job->engine_requeues = 2;
+  Job record;
+  ASSERT_TRUE(decodeRecord(encodeRecord(*job), &record, &error)) << error;
+  EXPECT_EQ(record.state, JobState::kFailed);
+  EXPECT_EQ(record.exit_code, 3);
+  EXPECT_EQ(record.error->message, "exit 3");
+  EXPECT_TRUE(record.stdout_output.truncated);
+  EXPECT_EQ(record.stdout_output.total_bytes, 99u);
+  EXPECT_EQ(record.output_files[0].data, "r");
+  EXPECT_EQ(record.run_settings.user, "1:2");
+  EXPECT_EQ(record.engine_requeues, 2u);
+  EXPECT_FALSE(decodeRecord("{}", &record, &error));
+  EXPECT_FALSE(decodeSpec("[1]", &back, &error));
+}
+
+TEST_F(JobJournalTest, WhatIsWrittenComesBackInOrder) {
+  {
+    JournalOpening opening = open();
+    ASSERT_TRUE(opening.journal) << opening.problem;
+    EXPECT_TRUE(opening.jobs.empty());
+    JobJournal& journal = *opening.journal;
+    auto ended = makeJob("ended", 1);
+    auto running = makeJob("running", 2);
+    auto queued = makeJob("queued", 3);
+    auto dropped = makeJob("dropped", 4);
+    for (Job* job : {ended.get(), running.get(), queued.get(), dropped.get()}) {
+      ++pending_;
+      journal.accepted(*job, [this](std::optional<std::string> error) {
+        EXPECT_FALSE(error) << *error;
+        --pending_;
+      });
+    }
+    ended->started_at_ms = 10;
+    journal.started(*ended);
+    ended->state = JobState::kFinished;
+    ended->finished_at_ms = 20;
+    ended->exit_code = 0;
+    ended->stdout_output.data = "out";
+    ended->stderr_output.data = std::string("e\0rr", 4);
+    journal.ended(*ended);
+    running->started_at_ms = 11;
+    journal.started(*running);
+    journal.containerCreated(*running, "c1");
+    journal.output(*running, docker::StreamKind::kStdout, "ab");
+    journal.output(*running, docker::StreamKind::kStdout, "cd");
+    journal.output(*running, docker::StreamKind::kStderr, "x");
+    journal.dropped(*dropped);
+    settle(journal);
+    EXPECT_EQ(pending_, 0);
+    EXPECT_GT(journal.commits(), 0u);
+  }
+  JournalOpening reopened = open();
+  ASSERT_TRUE(reopened.journal) << reopened.problem;
+  EXPECT_TRUE(reopened.moved_aside.empty());
+  ASSERT_EQ(reopened.jobs.size(), 3u);
+  const Job& ended = *reopened.jobs[0].job;
+  EXPECT_EQ(ended.spec.job_id, "ended");
+  EXPECT_EQ(ended.state, JobState::kFinished);
+  EXPECT_EQ(ended.stdout_output.data, "out");
+  EXPECT_EQ(ended.stderr_output.data, std::string("e\0rr", 4));
+  EXPECT_EQ(ended.finished_at_ms, 20);
+  EXPECT_EQ(ended.spec.job_json, R"({"job_id":"ended"})") << "the request bytes as received";
+  const JournaledJob& running = reopened.jobs[1];
+  EXPECT_EQ(running.job->state, JobState::kRunning);
+  EXPECT_EQ(running.container_id, "c1");
+  EXPECT_EQ(running.job->started_at_ms, 11);
+  EXPECT_EQ(running.job->stdout_output.data, "abcd");
+  EXPECT_EQ(running.job->stderr_output.data, "x");
+  EXPECT_EQ(reopened.jobs[2].job->state, JobState::kQueued);
+  EXPECT_EQ(reopened.jobs[2].job->sequence, 3u);
+}
+
+TEST_F(JobJournalTest, AnOutcomeKnownBeforeTheRemovalComesBackWithIt) {
+  {
+    JournalOpening opening = open();
+    auto job = makeJob("j", 1);
+    opening.journal->accepted(*job, [](std::optional<std::string>) {});
+    job->started_at_ms = 3;
+    opening.journal->started(*job);
+    job->stdout_output.data = "all of it";
+    opening.journal->outcomeKnown(*job, JobOutcome{7, true, std::nullopt});
+    settle(*opening.journal);
+  }
+  JournalOpening reopened = open();
+  ASSERT_EQ(reopened.jobs.size(), 1u);
+  EXPECT_TRUE(reopened.jobs[0].outcome_known);
+  EXPECT_EQ(reopened.jobs[0].job->state, JobState::kRunning);
+  EXPECT_EQ(reopened.jobs[0].job->exit_code, 7);
+  EXPECT_TRUE(reopened.jobs[0].job->oom_killed);
+  EXPECT_EQ(reopened.jobs[0].job->stdout_output.data, "all of it");
+}
+
+TEST_F(JobJournalTest, ASecondOpenerIsRefused) {
+  JournalOpening first = open();
+  ASSERT_TRUE(first.journal);
+  JournalOpening second = open();
+  EXPECT_FALSE(second.journal);
+  EXPECT_NE(second.problem.find("another worker-agent uses the journal"), std::string::npos)
+      << second.problem;
+}
+
+TEST_F(JobJournalTest, GarbageIsMovedAsideAndANewJournalStarted) {
+  {
+    std::ofstream out(path_);
+    out << "not a database at all, but long enough to look like a header of one......";
+  }
+  JournalOpening opening = open();
+  ASSERT_TRUE(opening.journal) << opening.problem;
+  EXPECT_NE(opening.moved_aside.find(".corrupt-"), std::string::npos) << opening.moved_aside;
+  EXPECT_EQ(::access(opening.moved_aside.c_str(), F_OK), 0) << "moved, not deleted";
+  EXPECT_NE(opening.problem.find("moved aside"), std::string::npos);
+  EXPECT_TRUE(opening.jobs.empty());
+  auto job = makeJob("after", 1);
+  ++pending_;
+  opening.journal->accepted(*job, [this](std::optional<std::string> error) {
+    EXPECT_FALSE(error);
+    --pending_;
+  });
+  settle(*opening.journal);
+  EXPECT_EQ(pending_, 0);
+}
+
+TEST_F(JobJournalTest, ANewerSchemaIsMovedAside) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "PRAGMA user_version = 2; CREATE TABLE t(x);", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  JournalOpening opening = open();
+  ASSERT_TRUE(opening.journal);
+  EXPECT_NE(opening.moved_aside.find(".newer-"), std::string::npos);
+  EXPECT_NE(opening.problem.find("schema version 2 is newer"), std::string::npos)
+      << opening.problem;
+}
+
+TEST_F(JobJournalTest, ARowThatDoesNotDecodeMovesTheJournalAside) {
+  {
+    JournalOpening opening = open();
+    auto job = makeJob("j", 1);
+    opening.journal->accepted(*job, [](std::optional<std::string>) {});
+    settle(*opening.journal);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE jobs SET spec = '{\"job_id\": 7}'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  JournalOpening opening = open();
+  ASSERT_TRUE(opening.journal);
+  EXPECT_FALSE(opening.moved_aside.empty());
+  EXPECT_NE(opening.problem.find("spec"), std::string::npos) << opening.problem;
+}
+
+TEST_F(JobJournalTest, TheSchedulerStartsAJobOnlyOnceItIsOnDisk) {
+  JournalOpening opening = open();
+  ASSERT_TRUE(opening.journal);
+  JobStore store{RetentionPolicy{}};
+  testing::FakeRunner runner{loop_};
+  Scheduler scheduler{loop_, store, runner, 2, 10};
+  scheduler.setJournal(opening.journal.get());
+  std::optional<std::optional<std::string>> durable;
+  auto job = std::make_unique<Job>(*makeJob("j", 0));
+  ASSERT_EQ(
+      scheduler.submit(std::move(job), [&](std::optional<std::string> error) { durable = error; }),
+      Scheduler::SubmitResult::kAccepted);
+  loop_.runOnce(0);
+  loop_.runOnce(0);
+  EXPECT_TRUE(runner.started.empty()) << "not before the commit";
+  for (int i = 0; i < 200 && !durable; ++i) loop_.runOnce(10);
+  ASSERT_TRUE(durable);
+  EXPECT_FALSE(*durable);
+  for (int i = 0; i < 4; ++i) loop_.runOnce(0);
+  EXPECT_EQ(runner.started, std::vector<std::string>{"j"});
+}
+
+}  // namespace
+}  // namespace wa::jobs
