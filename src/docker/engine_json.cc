@@ -314,6 +314,7 @@ Result<EngineVersion> parseVersionResponse(std::string_view body) {
   EngineVersion version;
   if (!optionalString(doc, "Version", &version.version) ||
       !optionalString(doc, "ApiVersion", &version.api_version) ||
+      !optionalString(doc, "MinAPIVersion", &version.min_api_version) ||
       !optionalString(doc, "Os", &version.os) || !optionalString(doc, "Arch", &version.arch))
     return malformed("version", "a field is not a string");
   if (const rapidjson::Value* components = member(doc, "Components");

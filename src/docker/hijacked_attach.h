@@ -44,8 +44,10 @@ ResponseHead parseResponseHead(std::string_view buffer);
 class HijackedAttach final : public AttachStream {
  public:
   // endpoint nullopt: the docker host could not be parsed (reported through on_closed).
+  // api_version: the Engine API version the request path carries ("1.45").
   HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoint> endpoint,
-                 std::string docker_host, const std::string& container_id, Callbacks callbacks,
+                 std::string docker_host, const std::string& api_version,
+                 const std::string& container_id, Callbacks callbacks,
                  std::weak_ptr<AttachRegistry> registry);
   ~HijackedAttach() override;
   HijackedAttach(const HijackedAttach&) = delete;
@@ -57,7 +59,8 @@ class HijackedAttach final : public AttachStream {
   void abort();
 
   // The attach request as sent on the wire.
-  static std::string buildRequest(const std::string& container_id, const std::string& host_header);
+  static std::string buildRequest(const std::string& container_id, const std::string& host_header,
+                                  const std::string& api_version = "1.41");
 
   // Longest response head accepted, and longest error body kept.
   static constexpr size_t kMaxHeadBytes = size_t{16} * 1024;

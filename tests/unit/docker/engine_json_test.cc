@@ -185,6 +185,21 @@ TEST(EngineJson, ParseCreate) {
       << garbage.error().message;
 }
 
+TEST(EngineJson, VersionCarriesTheEnginesApiRange) {
+  // Docker 29.0's unversioned /version (trimmed): the newest and the oldest it speaks.
+  auto docker29 = parseVersionResponse(
+      R"({"Components":[{"Name":"Engine","Version":"29.0.0","Details":{"ApiVersion":"1.52",)"
+      R"("MinAPIVersion":"1.44"}}],"Version":"29.0.0","ApiVersion":"1.52",)"
+      R"("MinAPIVersion":"1.44","Os":"linux","Arch":"amd64"})");
+  ASSERT_TRUE(docker29.ok());
+  EXPECT_EQ(docker29.value().api_version, "1.52");
+  EXPECT_EQ(docker29.value().min_api_version, "1.44");
+  auto silent = parseVersionResponse(R"({"Version":"1.9.1"})");
+  ASSERT_TRUE(silent.ok());
+  EXPECT_EQ(silent.value().min_api_version, "");
+  EXPECT_FALSE(parseVersionResponse(R"({"MinAPIVersion":1.44})").ok());
+}
+
 TEST(EngineJson, ParseVersionAndInfo) {
   auto v = parseVersionResponse(
       R"({"Version":"20.10.24+dfsg1","ApiVersion":"1.41","Os":"linux","Arch":"amd64","X":1})");
