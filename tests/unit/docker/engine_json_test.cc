@@ -481,6 +481,24 @@ TEST(EngineJson, ProgressStreamOfAPullSkipsProgressBars) {
             "Status: Downloaded newer image for busybox:1.36");
 }
 
+TEST(EngineJson, ProgressStreamWithoutTheFieldsApi148Deprecates) {
+  // API 1.48 deprecates "progress" and "error" (to be left empty or omitted): a progress
+  // bar is still known by its progressDetail, and errorDetail alone is the failure.
+  const std::string body = R"({"status":"Pulling fs layer","progressDetail":{},"id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Downloading","progressDetail":{"current":1,"total":9},)"
+                           R"("id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Pull complete","progressDetail":{},"id":"a1b2"})";
+  auto r = parseProgressStream(body, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().log_tail, "a1b2: Pulling fs layer\na1b2: Pull complete");
+  auto failed =
+      parseProgressStream(R"({"errorDetail":{"message":"manifest unknown"},"error":""})", false);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "manifest unknown");
+}
+
 TEST(EngineJson, ProgressStreamLogTailIsBounded) {
   std::string body;
   for (int i = 0; i < 1000; ++i)
