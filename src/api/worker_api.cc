@@ -323,6 +323,19 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
     w.StartObject();
     field(w, "server_version", engine.version->version);
     field(w, "api_version", engine.version->api_version);
+    // The engine's oldest version, and the one the worker negotiated (null: none fits).
+    key(w, "min_api_version");
+    if (engine.api_range.min) {
+      string(w, engine.api_range.min->text());
+    } else {
+      w.Null();
+    }
+    key(w, "negotiated_api_version");
+    if (engine.api_version) {
+      string(w, engine.api_version->text());
+    } else {
+      w.Null();
+    }
     w.EndObject();
   } else {
     w.Null();
@@ -342,6 +355,9 @@ std::vector<std::string> healthReasons(const metrics::HostSample& sample,
   }
   if (!engine.limits_unenforced.empty()) {
     reasons.push_back("docker engine cannot enforce job limits: " + engine.limits_unenforced);
+  }
+  if (!engine.api_unsupported.empty()) {
+    reasons.push_back("docker engine API version unsupported: " + engine.api_unsupported);
   }
   const auto disk = [&](const char* what, const std::string& path,
                         const metrics::DiskUsage& usage) {
@@ -404,6 +420,7 @@ void WorkerApi::readHealthInputs(HealthInputs& inputs) const {
   inputs.ping_ms = engine.ping_ms;
   inputs.engine_error = engine.last_error;
   inputs.limits_unenforced = engine.limits_unenforced;
+  inputs.api_unsupported = engine.api_unsupported;
   inputs.jobs_path = sampler_.jobsPath();
   inputs.docker_root_dir = sampler_.dockerRootDir();
   inputs.running = scheduler_.running();
@@ -605,6 +622,10 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   if (const std::string& reason = engine_.status().limits_unenforced; !reason.empty()) {
     return rejectJob(
         {503, "ENGINE_CANNOT_ENFORCE_LIMITS", "this worker runs no jobs: " + reason, job_id});
+  }
+  if (const std::string& reason = engine_.status().api_unsupported; !reason.empty()) {
+    return rejectJob(
+        {503, "ENGINE_API_UNSUPPORTED", "this worker runs no jobs: " + reason, job_id});
   }
   switch (scheduler_.submit(std::move(job))) {
     case jobs::Scheduler::SubmitResult::kDuplicate:

@@ -71,6 +71,7 @@ struct Daemon::Parts {
                        std::to_string(scheduler.queued()) + " queued";
     if (!engine.status().reachable) line += "; docker engine unreachable";
     if (!engine.status().limits_unenforced.empty()) line += "; engine cannot enforce job limits";
+    if (!engine.status().api_unsupported.empty()) line += "; engine API version unsupported";
     if (shutting_down) line += "; shutting down";
     return line;
   }
@@ -297,6 +298,7 @@ struct Daemon::Parts {
     scheduler.setMaxConcurrent(static_cast<size_t>(config.max_concurrent_jobs));
     runner.setOptions(runnerOptions(config));
     images.setOptions(std::move(*supply));
+    engine.setPinnedApiVersion(docker::ApiVersion::parse(config.docker_api_version));
     applyAuth();
     sampler.setJobsPath(config.jobs_path);
     core::Log::write(core::LogLevel::kInfo, "configuration reloaded",
@@ -343,9 +345,15 @@ struct Daemon::Parts {
   // The start-up sweep holds the queue (PauseReason::kStartup) until it is done. An engine
   // that cannot be reached cannot list the containers a previous run left: the sweep then
   // waits for the engine to answer (onEngineStatus) and the queue waits with it, so that
-  // it runs before any new job's container exists. An engine that answers with an error
-  // gets no second try: the queue goes on and the shutdown sweep removes what is left.
+  // it runs before any new job's container exists. It waits likewise until an Engine API
+  // version is negotiated: an engine may refuse any other (Docker 29.0 refuses 1.41). An
+  // engine that answers with an error gets no second try: the queue goes on and the
+  // shutdown sweep removes what is left.
   void startupSweep() {
+    if (!engine.status().api_version) {
+      startup_sweep_pending = true;
+      return;
+    }
     startup_sweep_pending = false;
     sweepContainers([this](bool listed) {
       if (shutting_down) return;  // the final sweep takes over
@@ -375,6 +383,7 @@ struct Daemon::Parts {
         core::logInfo("queued jobs wait: ", status.limits_unenforced,
                       " queued=", scheduler.queued());
     }
+    if (startup_sweep_pending && status.api_version && !shutting_down) startupSweep();
     const bool held = scheduler.paused(Reason::kEngineUnreachable);
     if (status.reachable != held) return;  // no change in reachability
     scheduler.setPaused(Reason::kEngineUnreachable, !status.reachable);
@@ -556,6 +565,7 @@ int Daemon::run() {
     p.engine.checkNow(
         [&p](const docker::EngineStatus&) { p.scheduler.setPaused(Reason::kEngineCheck, false); });
   });
+  p.engine.setPinnedApiVersion(docker::ApiVersion::parse(p.config.docker_api_version));
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {
     p.store.prune(p.clock.wallMillis());
