@@ -172,6 +172,22 @@ deb: deps $(if $(filter-out $(BUILD_ARCH),$(DEB_ARCH)),cross-deps) $(DEB_FILE)
 $(DEB_FILE): $(DEB_INPUTS)
 	tests/package/build-deb.sh $(DEB_DIR) $(DEB_ARCH)
 
+# The package built on Debian 13 (trixie) in a container from a trixie build rootfs
+# (tests/package/build-image.sh), so that it depends on trixie's library packages (the t64
+# names), and its install test on a trixie rootfs. Not in CI: the build compiles the
+# worker once more (about 10 minutes here); `make test` installs the bookworm-built
+# package on trixie (package.install_trixie).
+DEB_TRIXIE_DIR ?= build-deb-trixie
+DEB_TRIXIE_FILE := $(DEB_TRIXIE_DIR)/worker-agent_$(DEB_VERSION)_$(BUILD_ARCH).deb
+.PHONY: deb-trixie test-package-trixie
+deb-trixie: docker-up $(DEB_TRIXIE_FILE)
+
+$(DEB_TRIXIE_FILE): $(DEB_INPUTS)
+	tests/package/build-deb.sh $(DEB_TRIXIE_DIR) $(BUILD_ARCH) trixie
+
+test-package-trixie: images deb-trixie
+	ROOTFS_SUITE=trixie setsid --wait tests/package/install-test.sh $(DEB_TRIXIE_FILE)
+
 # The arm64 cross toolchain, the :arm64 -dev packages and qemu-user (adds arm64 to dpkg).
 cross-deps: deps
 	@scripts/cross-deps.sh
