@@ -351,7 +351,7 @@ struct Daemon::Parts {
   // shutdown sweep removes what is left.
   void startupSweep() {
     if (!engine.status().api_version) {
-      startup_sweep_pending = true;
+      startup_sweep_pending = true;  // onEngineStatus runs it once a version is negotiated
       return;
     }
     startup_sweep_pending = false;
@@ -394,6 +394,8 @@ struct Daemon::Parts {
       if (startup_sweep_pending && !shutting_down) startupSweep();
     } else {
       core::logInfo("queued jobs wait until the docker engine answers queued=", scheduler.queued());
+      if (startup_sweep_pending)
+        core::logInfo("the start-up sweep of this worker's containers waits for the docker engine");
     }
   }
 

@@ -200,7 +200,8 @@ class EngineUpgradedInPlace(ProxyTestCase):
             self.assertEqual(w.request("GET", "/info")[1]["docker"]["negotiated_api_version"],
                              "1.41")
             self.proxy.set_range("1.44", "1.52", "29.0.0")
-            wait_until(lambda: w.request("GET", "/info")[1]["docker"]
+            # While the worker asks /version again, /info's docker is null.
+            wait_until(lambda: (w.request("GET", "/info")[1]["docker"] or {})
                        .get("negotiated_api_version") == "1.52", 15, "negotiation again")
             self.assertTrue(re.search(r"API version changed from 1\.41 to 1\.52", w.log()))
             job = make_job(cmd=["echo", "on 29"])
