@@ -150,6 +150,8 @@ class Docker29Proxy:
             pass
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(self.listen)
+        # Who may use the engine's socket may use this one: its group, mode 0660.
+        os.chown(self.listen, -1, os.stat(self.upstream).st_gid)
         os.chmod(self.listen, 0o660)
         self.server.listen(128)
         self.thread = threading.Thread(target=self.serve, daemon=True)

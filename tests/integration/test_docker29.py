@@ -17,7 +17,7 @@ import unittest
 
 from docker29_proxy import Docker29Proxy
 from harness import DOCKER_SOCK, IMAGE, REPO, UnixHTTPConnection, Worker, containers_of, docker, \
-    make_job, scaled
+    make_job, scaled, worker_owns
 
 
 def upstream_api_version():
@@ -53,7 +53,9 @@ class ProxyTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="wa-d29-", dir="/run")
+        # The worker may run in its image (make test-image): the directory is mounted into
+        # its container (WORKER_AGENT_TEST_MOUNTS) and given to its user.
+        cls.dir = worker_owns(tempfile.mkdtemp(prefix="wa-d29-", dir="/run"))
         cls.sock = os.path.join(cls.dir, "docker.sock")
         cls.proxy = Docker29Proxy(cls.sock, DOCKER_SOCK, cls.min_version, cls.max_version,
                                   forward_as=upstream_api_version(),
@@ -67,7 +69,7 @@ class ProxyTestCase(unittest.TestCase):
     def worker(self, config=None):
         cfg = {"docker_host": "unix://" + self.sock}
         cfg.update(config or {})
-        return Worker(cfg)
+        return Worker(cfg, env={"WORKER_AGENT_TEST_MOUNTS": self.dir})
 
     def assertNothingRefused(self):
         self.assertEqual(self.proxy.refused, [], "requests the engine refused for their version")
