@@ -9,18 +9,25 @@
 debian_rootfs_lib="${BASH_SOURCE[0]}"
 
 # debian_mirrors SUITE: the Debian archive entries apt uses on this machine for SUITE and
-# its -updates and -security suites, one "deb URI SUITE COMPONENT" line each. Other
-# vendors' repositories are left out: the test machines reach only Debian's mirror.
-# Fails, saying why, when there is none.
+# its -updates and -security suites, one "deb URI SUITE COMPONENT" line each. A suite apt
+# has no sources for (trixie on a bookworm host) gets the same mirrors as the suites it
+# has, with the suite names changed. Other vendors' repositories are left out: the test
+# machines reach only Debian's mirror. Fails, saying why, when there is none.
 debian_mirrors() {
-  local suite="$1" lines
+  local suite="$1" all lines
   # shellcheck disable=SC2016  # $(...) are apt's format fields, not the shell's
-  lines="$(apt-get indextargets \
+  all="$(apt-get indextargets \
       --format '$(ORIGIN)|$(TARGET_OF)|$(IDENTIFIER)|deb $(REPO_URI) $(RELEASE) $(COMPONENT)' \
-    | awk -F'|' '$1 == "Debian" && $2 == "deb" && $3 == "Packages" { print $4 }' \
-    | grep -E " $suite(-updates|-security)? " | sort -u)" || true
+    | awk -F'|' '$1 == "Debian" && $2 == "deb" && $3 == "Packages" { print $4 }' | sort -u)" || true
+  lines="$(grep -E " $suite(-updates|-security)? " <<<"$all")" || true
   if [ -z "$lines" ]; then
-    echo "apt has no Debian $suite sources configured (apt-get update?)" >&2
+    # "deb URI bookworm-security main" -> "deb URI trixie-security main"; backports and
+    # the like have no counterpart to take.
+    lines="$(awk -v s="$suite" '$3 ~ /^[a-z]+(-updates|-security)?$/ {
+        sub(/^[a-z]+/, s, $3); print }' <<<"$all" | sort -u)" || true
+  fi
+  if [ -z "$lines" ]; then
+    echo "apt has no Debian sources configured (apt-get update?)" >&2
     return 1
   fi
   printf '%s\n' "$lines"

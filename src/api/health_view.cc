@@ -24,6 +24,9 @@ std::vector<std::string> healthReasons(const metrics::HostSample& sample,
   if (!engine.limits_unenforced.empty()) {
     reasons.push_back("docker engine cannot enforce job limits: " + engine.limits_unenforced);
   }
+  if (!engine.api_unsupported.empty()) {
+    reasons.push_back("docker engine API version unsupported: " + engine.api_unsupported);
+  }
   const auto disk = [&](const char* what, const std::string& path,
                         const metrics::DiskUsage& usage) {
     if (policy.disk_min_free_percent <= 0 || !usage.total_mb || !usage.available_mb ||
@@ -96,6 +99,7 @@ void HealthView::readInputs(HealthInputs& inputs) const {
   inputs.ping_ms = engine.ping_ms;
   inputs.engine_error = engine.last_error;
   inputs.limits_unenforced = engine.limits_unenforced;
+  inputs.api_unsupported = engine.api_unsupported;
   inputs.jobs_path = sampler_.jobsPath();
   inputs.docker_root_dir = sampler_.dockerRootDir();
   inputs.running = scheduler_.running();

@@ -26,7 +26,8 @@ struct HealthPolicy {
 };
 
 // Why the worker is degraded, one sentence per reason; empty when it is ok. Rules: the
-// engine did not answer the last ping; either disk (jobs_path, the engine's data
+// engine did not answer the last ping; it cannot enforce job limits; no Engine API version
+// fits both it and the worker; either disk (jobs_path, the engine's data
 // directory) has less than disk_min_free_percent of its space available; the hottest
 // thermal zone is above thermal_limit_c.
 std::vector<std::string> healthReasons(const metrics::HostSample& sample,
@@ -44,6 +45,7 @@ struct HealthInputs {
   std::optional<double> ping_ms;
   std::string engine_error;
   std::string limits_unenforced;
+  std::string api_unsupported;
   std::string jobs_path;
   std::string docker_root_dir;
   size_t running = 0;

@@ -117,6 +117,19 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
     w.StartObject();
     field(w, "server_version", engine.version->version);
     field(w, "api_version", engine.version->api_version);
+    // The engine's oldest version, and the one the worker negotiated (null: none fits).
+    key(w, "min_api_version");
+    if (engine.api_range.min) {
+      string(w, engine.api_range.min->text());
+    } else {
+      w.Null();
+    }
+    key(w, "negotiated_api_version");
+    if (engine.api_version) {
+      string(w, engine.api_version->text());
+    } else {
+      w.Null();
+    }
     w.EndObject();
   } else {
     w.Null();
@@ -167,6 +180,10 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   if (const std::string& reason = engine_.status().limits_unenforced; !reason.empty()) {
     return jobRejected(
         {503, "ENGINE_CANNOT_ENFORCE_LIMITS", "this worker runs no jobs: " + reason, job_id});
+  }
+  if (const std::string& reason = engine_.status().api_unsupported; !reason.empty()) {
+    return jobRejected(
+        {503, "ENGINE_API_UNSUPPORTED", "this worker runs no jobs: " + reason, job_id});
   }
   if (!scheduler_.journaled()) return submitted(job_id, scheduler_.submit(std::move(job)));
   // With a journal, the answer waits for the job to be on disk: a 202 is a promise that a

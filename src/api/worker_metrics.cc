@@ -155,6 +155,18 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
   optionalGauge(w, "worker_agent_docker_ping_seconds",
                 "Latency of the last successful engine ping.", {},
                 engine.ping_ms ? std::optional<double>(*engine.ping_ms / 1000.0) : std::nullopt);
+  if (engine.version) {
+    const auto text = [](const std::optional<docker::ApiVersion>& v) {
+      return v ? v->text() : std::string();
+    };
+    w.gauge("worker_agent_docker_api_info",
+            "Always 1 once the engine's /version answered: the Engine API version the worker "
+            "speaks (negotiated, \"\" when none fits) and the oldest and newest the engine speaks.",
+            {{"negotiated", text(engine.api_version)},
+             {"engine_min", text(engine.api_range.min)},
+             {"engine_max", text(engine.api_range.max)}},
+            1);
+  }
 
   const metrics::HostSample& s = sampler_.latest();
   for (size_t i = 0; i < s.load_average.size(); ++i) {

@@ -27,6 +27,9 @@ struct Config {
   std::vector<std::string> allowed_images;  // empty = any
   std::vector<std::string> allowed_runtime_modes = {"image"};
   std::string docker_host = "unix:///var/run/docker.sock";  // or DOCKER_HOST
+  // The Engine API version to speak ("1.45") instead of negotiating one; "" = negotiate.
+  // Or DOCKER_API_VERSION, as the docker CLI reads it.
+  std::string docker_api_version;
   int64_t default_memory_mb = 512;
   int64_t default_max_runtime_seconds = 300;
   int64_t max_memory_mb = 8192;          // ceiling a job may not exceed

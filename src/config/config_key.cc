@@ -216,6 +216,25 @@ std::string applyDockerHost(const ConfigValue& value, Config* config) {
   return "must start with unix:// or tcp:// and name a socket or address, got " + quoted(host);
 }
 
+// "" or "<major>.<minor>" in digits ("1.45"); the range the worker speaks is checked when
+// it negotiates (docker/api_version.h), where the engine's own range is known too.
+std::string applyDockerApiVersion(const ConfigValue& value, Config* config) {
+  const std::string& text = value.text;
+  const size_t dot = text.find('.');
+  const auto digits = [](std::string_view part) {
+    return !part.empty() && part.size() <= 4 &&
+           part.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (!text.empty() &&
+      (dot == std::string::npos || !digits(std::string_view(text).substr(0, dot)) ||
+       !digits(std::string_view(text).substr(dot + 1)))) {
+    return "must be an Engine API version such as 1.45 (or \"\" to negotiate one), got " +
+           quoted(text);
+  }
+  config->docker_api_version = text;
+  return "";
+}
+
 std::string applyJobsPath(const ConfigValue& value, Config* config) {
   if (value.text.empty() || value.text.front() != '/') {
     return "must be an absolute path, got " + quoted(value.text);
@@ -402,6 +421,7 @@ const std::vector<ConfigKey>& configKeys() {
       WA_KEY(allowed_runtime_modes, K::kStringList, runtimeModeItem,
              applyList<&Config::allowed_runtime_modes>, kLive),
       WA_KEY(docker_host, K::kString, nullptr, applyDockerHost),
+      WA_KEY(docker_api_version, K::kString, nullptr, applyDockerApiVersion, kLive),
       WA_KEY(default_memory_mb, K::kInteger, nullptr,
              applyInteger<&Config::default_memory_mb, 6, kNoMax>, kLive),
       WA_KEY(default_max_runtime_seconds, K::kInteger, nullptr,

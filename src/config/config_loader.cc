@@ -380,6 +380,13 @@ bool Loading::applyEnvironment(const Environment& env) {
       if (!applyEnvValue(*findConfigKey("docker_host"), "DOCKER_HOST", it->second)) return false;
     }
   }
+  // DOCKER_API_VERSION likewise, for an unset docker_api_version.
+  if (origins_.count("docker_api_version") == 0) {
+    if (auto it = env.find("DOCKER_API_VERSION"); it != env.end() && !it->second.empty()) {
+      if (!applyEnvValue(*findConfigKey("docker_api_version"), "DOCKER_API_VERSION", it->second))
+        return false;
+    }
+  }
   return true;
 }
 

@@ -55,6 +55,7 @@ std::string Daemon::Parts::summary() const {
                      std::to_string(scheduler.queued()) + " queued";
   if (!engine.status().reachable) line += "; docker engine unreachable";
   if (!engine.status().limits_unenforced.empty()) line += "; engine cannot enforce job limits";
+  if (!engine.status().api_unsupported.empty()) line += "; engine API version unsupported";
   if (shutdown.started()) line += "; shutting down";
   return line;
 }
@@ -108,7 +109,13 @@ void Daemon::Parts::onEngineStatus(const docker::EngineStatus& status) {
     runner.setPodman(status.version->podman);
     images.setPodman(status.version->podman);
   }
-  if (status.reachable && startup_sweep_pending && !shutdown.started()) startupSweep();
+  // The start-up recovery waits for an Engine API version: an engine may refuse any other
+  // (Docker 29.0 refuses 1.41).
+  if (startup_sweep_pending && status.reachable && status.api_version && !shutdown.started()) {
+    startupSweep();
+  } else if (startup_sweep_pending && !status.reachable) {
+    core::logInfo("the start-up sweep of this worker's containers waits for the docker engine");
+  }
 }
 
 Daemon::Daemon(config::Config config, std::function<config::LoadResult()> reload)
@@ -192,6 +199,7 @@ int Daemon::run() {
   p.sampler.setJobsPath(p.config.jobs_path);
   p.sampler.setDockerRootDir(docker::kDefaultDockerRootDir);  // until the engine names its own
   p.sampler.start();
+  p.engine.setPinnedApiVersion(docker::ApiVersion::parse(p.config.docker_api_version));
   p.engine.start();
   p.prune_timer = p.loop.createTimer([&p] {
     p.store.prune(p.clock.wallMillis());

@@ -77,6 +77,10 @@ bool Daemon::Parts::openJournal(std::string* error) {
 }
 
 void Daemon::Parts::startupSweep() {
+  if (!engine.status().api_version) {
+    startup_sweep_pending = true;  // onEngineStatus runs it once a version is negotiated
+    return;
+  }
   startup_sweep_pending = false;
   const std::string label = std::string(jobs::kWorkerLabel) + "=" + config.worker_id;
   recovery_list = container_engine.list(

@@ -49,6 +49,7 @@ void Daemon::Parts::reload() {
   scheduler.setMaxConcurrent(static_cast<size_t>(config.max_concurrent_jobs));
   runner.setOptions(runnerOptions(config));
   images.setOptions(std::move(*supply));
+  engine.setPinnedApiVersion(docker::ApiVersion::parse(config.docker_api_version));
   applyAuth();
   sampler.setJobsPath(config.jobs_path);
   core::Log::write(core::LogLevel::kInfo, "configuration reloaded",

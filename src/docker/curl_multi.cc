@@ -416,6 +416,11 @@ void CurlMulti::dispatch() {
         response.error = std::string("CURLINFO_RESPONSE_CODE: ") + curl_easy_strerror(info_rc);
       }
       response.body = std::move(t->response_body);
+      curl_header* header = nullptr;
+      if (!t->request.response_header.empty() &&
+          curl_easy_header(easy, t->request.response_header.c_str(), 0, CURLH_HEADER, -1,
+                           &header) == CURLHE_OK)
+        response.header_value = header->value;
     } else if (t->body_too_large) {
       response.error = "response body larger than " + std::to_string(kMaxResponseBytes) + " bytes";
     } else {

@@ -44,12 +44,16 @@ class CurlMulti final : public core::RequestIssuer {
     // connection shows that the engine still listens (a stopping engine has closed its
     // listener but goes on answering on connections already open).
     bool fresh_connection = false;
+    // The name of one response header to hand back in Response::header_value
+    // ("Api-Version"); "" for none.
+    std::string response_header;
   };
   struct Response {
     CURLcode result = CURLE_OK;  // not CURLE_OK: the transfer failed
     std::string error;           // details beyond curl_easy_strerror(result); may be empty
     long http_status = 0;
     std::string body;
+    std::string header_value;  // Request::response_header's value; "" when absent
   };
   using Completion = std::function<void(Response)>;
 

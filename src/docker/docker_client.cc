@@ -34,20 +34,21 @@ struct DockerClient::Impl {
     for (HijackedAttach* stream : live) stream->close();
   }
 
-  // Sends method path (relative to /v1.41) and hands the response to parse (which may take
-  // its body): a transport failure or a status outside 2xx and extra_ok becomes a
-  // DockerError first.
+  // Sends method path (relative to /v<api_version>, or to / when not versioned) and hands
+  // the response to parse (which may take its body): a transport failure or a status
+  // outside 2xx and extra_ok becomes a DockerError first.
   template <typename T>
   core::RequestHandle call(const char* method, const std::string& path, std::string body,
                            long timeout_ms, std::initializer_list<long> extra_ok,
                            std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done,
-                           bool fresh_connection = false) {
+                           bool fresh_connection = false, bool versioned = true) {
     CurlMulti::Request request;
     request.method = method;
     request.body = std::move(body);
     request.timeout_ms = timeout_ms;
     request.fresh_connection = fresh_connection;
-    return send<T>(std::move(request), path, extra_ok, std::move(parse), std::move(done));
+    return send<T>(std::move(request), path, extra_ok, std::move(parse), std::move(done),
+                   versioned);
   }
 
   // call() for a request with its own headers or content type; request.url and
@@ -55,7 +56,8 @@ struct DockerClient::Impl {
   template <typename T>
   core::RequestHandle send(CurlMulti::Request request, const std::string& path,
                            std::initializer_list<long> extra_ok,
-                           std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done) {
+                           std::function<Result<T>(CurlMulti::Response&)> parse, Callback<T> done,
+                           bool versioned = true) {
     std::vector<long> ok_statuses(extra_ok);
     auto complete = [this, ok_statuses = std::move(ok_statuses), parse = std::move(parse),
                      done = std::move(done)](CurlMulti::Response response) {
@@ -71,7 +73,7 @@ struct DockerClient::Impl {
       failure.error = "unsupported docker host (expected unix:///path or tcp://host:port)";
       return multi.failLater(std::move(failure), std::move(complete));
     }
-    request.url = endpoint->urlBase() + "/" + kApiVersion + path;
+    request.url = endpoint->urlBase() + (versioned ? "/v" + api_version : "") + path;
     if (endpoint->kind == EngineEndpoint::Kind::kUnix)
       request.unix_socket_path = endpoint->unix_path;
     return multi.start(std::move(request), std::move(complete));
@@ -114,6 +116,7 @@ struct DockerClient::Impl {
 
   core::EventLoop& loop;
   std::string host;
+  std::string api_version = "1.41";
   std::optional<EngineEndpoint> endpoint;
   std::shared_ptr<AttachRegistry> attaches = std::make_shared<AttachRegistry>();
   CurlMulti multi;
@@ -130,16 +133,36 @@ void DockerClient::setErrorObserver(DockerErrorObserver observer) {
 
 size_t DockerClient::inFlight() const { return impl_->multi.inFlight(); }
 
+void DockerClient::setApiVersion(const std::string& version) { impl_->api_version = version; }
+
+const std::string& DockerClient::apiVersion() const { return impl_->api_version; }
+
 core::RequestHandle DockerClient::ping(Callback<Unit> done) {
-  return impl_->call<Unit>("GET", "/_ping", "", kRequestTimeoutMs, {}, &Impl::unit,
-                           impl_->observed("ping", std::move(done)), true);
+  return pingApiVersion([done = std::move(done)](const Result<std::string>& r) {
+    if (!r.ok()) {
+      done(r.error());
+      return;
+    }
+    done(Unit{});
+  });
+}
+
+core::RequestHandle DockerClient::pingApiVersion(Callback<std::string> done) {
+  CurlMulti::Request request;
+  request.timeout_ms = kRequestTimeoutMs;
+  request.fresh_connection = true;
+  request.response_header = "Api-Version";
+  return impl_->send<std::string>(
+      std::move(request), "/_ping", {},
+      [](CurlMulti::Response& r) -> Result<std::string> { return std::move(r.header_value); },
+      impl_->observed("ping", std::move(done)), /*versioned=*/false);
 }
 
 core::RequestHandle DockerClient::version(Callback<EngineVersion> done) {
   return impl_->call<EngineVersion>(
       "GET", "/version", "", kRequestTimeoutMs, {},
       [](const CurlMulti::Response& r) { return parseVersionResponse(r.body); },
-      impl_->observed("version", std::move(done)));
+      impl_->observed("version", std::move(done)), false, /*versioned=*/false);
 }
 
 core::RequestHandle DockerClient::info(Callback<EngineInfo> done) {
@@ -169,8 +192,9 @@ std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
       closed(std::move(error));
     };
   }
-  return std::make_unique<HijackedAttach>(impl_->loop, impl_->endpoint, impl_->host, id,
-                                          std::move(callbacks), impl_->attaches);
+  return std::make_unique<HijackedAttach>(impl_->loop, impl_->endpoint, impl_->host,
+                                          impl_->api_version, id, std::move(callbacks),
+                                          impl_->attaches);
 }
 
 core::RequestHandle DockerClient::start(const std::string& id, Callback<Unit> done) {

@@ -35,15 +35,23 @@ class DockerClient {
   DockerClient(const DockerClient&) = delete;
   DockerClient& operator=(const DockerClient&) = delete;
 
-  // API paths are prefixed with this version ("/v1.41"); the engine's minimum is far below.
-  static constexpr const char* kApiVersion = "v1.41";
+  // The Engine API version every call but ping and version is prefixed with ("1.41" gives
+  // "/v1.41/..."): 1.41 until set, which the engine monitor does once it has negotiated one
+  // (api_version.h). Calls already sent keep the version they were sent with.
+  void setApiVersion(const std::string& version);
+  const std::string& apiVersion() const;
 
   // ping and inspect (unless told otherwise) open a new connection each time: they are how
   // the worker learns
   // whether the engine still listens, which an old kept-alive connection cannot tell (a
   // stopping engine closes its listener first, then stops its containers, answering
   // on the connections already open all the while).
+  // ping and version are unversioned, as Docker's clients send them to negotiate: an
+  // engine answers them whatever the versions it speaks.
   core::RequestHandle ping(Callback<Unit> done);
+  // ping that yields the engine's Api-Version header (the newest version it speaks), ""
+  // when it sends none.
+  core::RequestHandle pingApiVersion(Callback<std::string> done);
   core::RequestHandle version(Callback<EngineVersion> done);
   core::RequestHandle info(Callback<EngineInfo> done);
   // POST /containers/create?name=...; yields the container id.

@@ -106,8 +106,9 @@ struct ContainerState {
 };
 
 struct EngineVersion {
-  std::string version;      // "20.10.24+dfsg1"
-  std::string api_version;  // "1.41"
+  std::string version;          // "20.10.24+dfsg1"
+  std::string api_version;      // "1.41": ApiVersion, the newest version the engine speaks
+  std::string min_api_version;  // "1.12": MinAPIVersion, its oldest; "" when not said
   std::string os;
   std::string arch;
   // Podman's Docker-compatible service (a "Podman Engine" in /version's Components): it

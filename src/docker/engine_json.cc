@@ -100,7 +100,8 @@ class LogTail {
   std::string text_;
 };
 
-// A progress message's failure, if it is one: "error", else errorDetail.message.
+// A progress message's failure, if it is one: errorDetail.message, else "error" (API 1.48
+// deprecates "error", to be left empty or omitted in a later version).
 std::optional<std::string> progressError(const rapidjson::Value& message) {
   const rapidjson::Value* error = member(message, "error");
   const rapidjson::Value* detail = member(message, "errorDetail");
@@ -108,8 +109,9 @@ std::optional<std::string> progressError(const rapidjson::Value& message) {
   const bool has_detail = detail != nullptr && detail->IsObject();
   if (!has_error && !has_detail) return std::nullopt;
   std::string text;
-  if (has_error && error->IsString()) text.assign(error->GetString(), error->GetStringLength());
-  if (text.empty() && has_detail && !optionalString(*detail, "message", &text)) text.clear();
+  if (has_detail && !optionalString(*detail, "message", &text)) text.clear();
+  if (text.empty() && has_error && error->IsString())
+    text.assign(error->GetString(), error->GetStringLength());
   // An error the engine did not describe is still an error.
   if (text.empty()) text = "the engine reported an error without a message";
   return text;
@@ -318,6 +320,7 @@ Result<EngineVersion> parseVersionResponse(std::string_view body) {
   EngineVersion version;
   if (!optionalString(doc, "Version", &version.version) ||
       !optionalString(doc, "ApiVersion", &version.api_version) ||
+      !optionalString(doc, "MinAPIVersion", &version.min_api_version) ||
       !optionalString(doc, "Os", &version.os) || !optionalString(doc, "Arch", &version.arch))
     return malformed("version", "a field is not a string");
   if (const rapidjson::Value* components = member(doc, "Components");
@@ -491,9 +494,13 @@ Result<StreamedResult> parseProgressStream(std::string_view body, bool build) {
     std::string text;
     if (optionalString(doc, "stream", &text) && !text.empty()) log.append(text);
     std::string status, progress, id;
-    // Progress bars ("Downloading [==>  ]") repeat for every chunk: not worth a line.
+    // Progress bars ("Downloading [==>  ]") repeat for every chunk: not worth a line. API
+    // 1.48 deprecates their "progress" text (to be omitted later): a non-empty
+    // progressDetail ({"current":..,"total":..}) marks them too.
+    const rapidjson::Value* detail = member(doc, "progressDetail");
+    const bool bar = detail != nullptr && detail->IsObject() && detail->MemberCount() > 0;
     if (optionalString(doc, "status", &status) && !status.empty() &&
-        optionalString(doc, "progress", &progress) && progress.empty()) {
+        optionalString(doc, "progress", &progress) && progress.empty() && !bar) {
       if (optionalString(doc, "id", &id) && !id.empty()) log.append(id + ": ");
       log.append(status + "\n");
     }

@@ -39,7 +39,7 @@ std::string errorMessageFromBody(std::string_view body, long http_status);
 
 // 201 of POST /containers/create: "Id".
 Result<std::string> parseCreateResponse(std::string_view body);
-// GET /version: Version, ApiVersion, Os, Arch.
+// GET /version: Version, ApiVersion, MinAPIVersion, Os, Arch.
 Result<EngineVersion> parseVersionResponse(std::string_view body);
 // GET /info: DockerRootDir, Rootless (Podman) or SecurityOptions' "name=rootless"
 // (Docker), CgroupVersion.

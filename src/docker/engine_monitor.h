@@ -1,6 +1,7 @@
 // EngineMonitor: keeps a cached view of the Docker engine (reachable, ping latency,
 // version, root directory) fresh with a periodic ping, so that /health and /info answer
-// from memory and never wait for the engine.
+// from memory and never wait for the engine. It also negotiates the Engine API version
+// the client speaks (api_version.h) from the engine's unversioned /version.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "docker/api_version.h"
 #include "docker/docker_client.h"
 
 namespace wa::docker {
@@ -31,6 +33,15 @@ struct EngineStatus {
   // From that /info: why the engine cannot enforce job limits (limitsUnenforcedReason), "" if
   // it can. Jobs must not run while this is set.
   std::string limits_unenforced;
+  // The Engine API version, negotiated whenever /version answers: after every
+  // (re)connection, and again when a ping's Api-Version header changes (an engine
+  // upgraded between two pings) or the pin does. api_range is what the engine said of
+  // itself; api_version what the client speaks to it, unset until negotiated and while no
+  // version fits, when api_unsupported says why (jobs are refused meanwhile, and /info is
+  // not asked, so they do not start either).
+  EngineApiRange api_range;
+  std::optional<ApiVersion> api_version;
+  std::string api_unsupported;
 };
 
 // The engine's cached status, as its readers see it (the api renders it; tests fake it).
@@ -60,10 +71,17 @@ class EngineMonitor final : public EngineStatusView {
   // Called when reachability changes (and after the first ping) and when the version or
   // the root directory becomes known.
   void setOnChange(std::function<void(const EngineStatus&)> fn) { on_change_ = std::move(fn); }
+  // The version to speak instead of negotiating one (docker_api_version); nullopt:
+  // negotiate. Applied at once when the engine's range is known (no request needed).
+  void setPinnedApiVersion(std::optional<ApiVersion> pinned);
 
  private:
   void ping();
-  void onPinged(bool ok, const std::string& error, double ms);
+  void onPinged(bool ok, const std::string& error, double ms, const std::string& api_header);
+  // Chooses the version from status_.api_range and pinned_, sets it on the client; true
+  // when the outcome changed.
+  bool negotiate();
+  void askInfo();
 
   core::EventLoop& loop_;
   DockerClient& docker_;
@@ -75,6 +93,8 @@ class EngineMonitor final : public EngineStatusView {
   std::vector<std::function<void(const EngineStatus&)>> check_waiters_;
   bool version_in_flight_ = false;
   bool info_in_flight_ = false;
+  std::optional<ApiVersion> pinned_;
+  std::string ping_api_header_;  // the last Api-Version header a ping brought
   // The requests in flight; destroying the monitor cancels them.
   core::RequestHandle ping_request_;
   core::RequestHandle version_request_;

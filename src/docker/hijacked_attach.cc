@@ -29,11 +29,11 @@ struct ClosedSocket final : core::Deletable {
 }  // namespace
 
 std::string HijackedAttach::buildRequest(const std::string& container_id,
-                                         const std::string& host_header) {
+                                         const std::string& host_header,
+                                         const std::string& api_version) {
   // What the docker CLI sends (moby client/hijack.go): a POST without a body, asking to
   // upgrade the connection to a raw "tcp" stream.
-  return std::string("POST /") + DockerClient::kApiVersion + "/containers/" +
-         urlEncode(container_id) +
+  return "POST /v" + api_version + "/containers/" + urlEncode(container_id) +
          "/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
          "Host: " +
          host_header +
@@ -46,8 +46,9 @@ std::string HijackedAttach::buildRequest(const std::string& container_id,
 }
 
 HijackedAttach::HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoint> endpoint,
-                               std::string docker_host, const std::string& container_id,
-                               Callbacks callbacks, std::weak_ptr<AttachRegistry> registry)
+                               std::string docker_host, const std::string& api_version,
+                               const std::string& container_id, Callbacks callbacks,
+                               std::weak_ptr<AttachRegistry> registry)
     : loop_(loop),
       docker_host_(std::move(docker_host)),
       registry_(std::move(registry)),
@@ -71,9 +72,11 @@ HijackedAttach::HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoi
     return;
   }
   handshake_timer_->enableAfter(kHandshakeTimeout);
-  out_ = buildRequest(container_id, endpoint->kind == EngineEndpoint::Kind::kUnix
-                                        ? std::string("docker")
-                                        : endpoint->host + ":" + std::to_string(endpoint->port));
+  out_ = buildRequest(container_id,
+                      endpoint->kind == EngineEndpoint::Kind::kUnix
+                          ? std::string("docker")
+                          : endpoint->host + ":" + std::to_string(endpoint->port),
+                      api_version);
   connectToEngine(*endpoint);
 }
 

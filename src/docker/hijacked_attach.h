@@ -38,8 +38,10 @@ struct AttachRegistry {
 class HijackedAttach final : public AttachStream {
  public:
   // endpoint nullopt: the docker host could not be parsed (reported through on_closed).
+  // api_version: the Engine API version the request path carries ("1.45").
   HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoint> endpoint,
-                 std::string docker_host, const std::string& container_id, Callbacks callbacks,
+                 std::string docker_host, const std::string& api_version,
+                 const std::string& container_id, Callbacks callbacks,
                  std::weak_ptr<AttachRegistry> registry);
   ~HijackedAttach() override;
   HijackedAttach(const HijackedAttach&) = delete;
@@ -50,7 +52,8 @@ class HijackedAttach final : public AttachStream {
   bool hasUnreadOutput() const override;
 
   // The attach request as sent on the wire.
-  static std::string buildRequest(const std::string& container_id, const std::string& host_header);
+  static std::string buildRequest(const std::string& container_id, const std::string& host_header,
+                                  const std::string& api_version = "1.41");
 
   // Longest response head accepted, and longest error body kept.
   static constexpr size_t kMaxHeadBytes = size_t{16} * 1024;

@@ -192,7 +192,11 @@ class HostCgroups(WorkerTestCase):
         self.assertEqual(self.worker.submit(job)[0], 202)
         self.addCleanup(self.worker.request, "DELETE", "/jobs/" + job["job_id"])
         self.worker.wait_for(job["job_id"], states=("running",), timeout=30)
-        h = self.cgroup_when(lambda c: c["jobs"]["containers_found"] == 1)
+        # The sample may have been taken while runc was starting the container: its
+        # cgroup made, its memory limit not yet written (read as no limit). The next one
+        # sees the limit.
+        h = self.cgroup_when(lambda c: c["jobs"]["containers_found"] == 1
+                             and c["jobs"]["memory_max_bytes"] is not None)
         jobs = h["cgroup"]["jobs"]
         self.assertEqual((jobs["containers"], jobs["containers_found"]), (1, 1), h["cgroup"])
         self.assertEqual(jobs["memory_max_bytes"], 64 * 1024 * 1024)
@@ -207,7 +211,8 @@ class HostCgroups(WorkerTestCase):
         self.assertEqual(self.worker.submit(second)[0], 202)
         self.addCleanup(self.worker.request, "DELETE", "/jobs/" + second["job_id"])
         self.worker.wait_for(second["job_id"], states=("running",), timeout=30)
-        h = self.cgroup_when(lambda c: c["jobs"]["containers_found"] == 1)
+        h = self.cgroup_when(lambda c: c["jobs"]["containers_found"] == 1
+                             and c["jobs"]["memory_max_bytes"] is not None)
         self.assertEqual(h["cgroup"]["jobs"]["memory_max_bytes"], 32 * 1024 * 1024, h["cgroup"])
         # The worker's own cgroup is reported unless it is the root (the whole host): the
         # memory controller's on cgroup v1, the unified one on v2.

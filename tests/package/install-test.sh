@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The package's real install test. Boots a Debian bookworm rootfs (rootfs.sh) in the
-# local Docker engine with systemd as PID 1, installs the .deb with dpkg and checks,
+# The package's real install test. Boots a Debian bookworm rootfs (rootfs.sh; trixie with
+# ROOTFS_SUITE=trixie) in the local Docker engine with systemd as PID 1, installs the .deb
+# with `apt-get install ./worker-agent.deb` and checks,
 # step by step: the service is enabled and active, /health answers with the engine
 # reachable through the mounted socket, a job runs, the sandbox holds, `systemctl
 # reload` keeps it active, an upgrade restarts it and keeps the admin's config edit,
@@ -27,12 +28,14 @@ docker image inspect "$job_image" >/dev/null 2>&1 || fail "no image $job_image (
 gid="$(stat -L -c %g "$sock")"
 [ "$gid" != 0 ] || fail "$sock belongs to group root; the service user reaches it through a docker group"
 
-step "rootfs image"
+suite="${ROOTFS_SUITE:-bookworm}"
+echo "package: $deb ($(dpkg-deb -f "$deb" Version), Depends: $(dpkg-deb -f "$deb" Depends))"
+step "rootfs image ($suite)"
 # The package's dependencies go into the image, as apt would install them; the Docker
 # engine is the exception: the container uses the host's (see below).
 mapfile -t deps < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v docker \
   | sed -E 's/^ *([^ |(]+).*/\1/' | grep -v '^$')
-tag="$("$here/rootfs.sh" "${deps[@]}")"
+tag="$(ROOTFS_SUITE="$suite" "$here/rootfs.sh" "${deps[@]}")"
 echo "image: $tag"
 
 work="$(mktemp -d)"
@@ -84,25 +87,31 @@ case "$state" in
   *) fail "systemd did not finish booting (state: $state)" ;;
 esac
 
-step "install with dpkg"
+step "install with apt"
 # On a real host docker.io provides the engine and creates the docker group. Here the
-# engine is the host's: a one-file package that Provides docker.io stands in for it
-# (what equivs would build), and the docker group gets the gid of the mounted socket.
+# engine is the host's: a one-file package that Provides docker.io (in the host engine's
+# version, which the package's versioned dependency checks) stands in for it (what equivs
+# would build), and the docker group gets the gid of the mounted socket.
+engine_version="$(docker version -f '{{.Server.Version}}')"
 mkdir -p "$work/host-docker/DEBIAN"
 cat >"$work/host-docker/DEBIAN/control" <<CONTROL
 Package: host-docker-engine
 Version: 1.0
 Architecture: all
 Maintainer: worker-agent package test <root@localhost>
-Provides: docker.io
+Provides: docker.io (= $engine_version)
 Description: stands in for docker.io: the host's engine, reached through a mounted socket
 CONTROL
 dpkg-deb --root-owner-group --build "$work/host-docker" "$work/host-docker-engine.deb" >/dev/null
 ct groupadd --system --non-unique --gid "$gid" docker
-docker cp "$work/host-docker-engine.deb" "$name:/tmp/"
-docker cp "$deb" "$name:/tmp/worker-agent.deb"
-ct dpkg -i /tmp/host-docker-engine.deb
-ct dpkg -i /tmp/worker-agent.deb
+# Into /root: trixie's systemd mounts a tmpfs over /tmp, which hides what docker cp writes.
+docker cp "$work/host-docker-engine.deb" "$name:/root/"
+docker cp "$deb" "$name:/root/worker-agent.deb"
+ct dpkg -i /root/host-docker-engine.deb
+# As an administrator installs a downloaded package: apt resolves its dependencies (all
+# present in the rootfs: the container has no network) and refuses it when one is not
+# satisfiable, as a package built for another release may not be.
+docker exec -w /root -e DEBIAN_FRONTEND=noninteractive "$name" apt-get install -y ./worker-agent.deb
 
 health() { ct curl -fsS --max-time 5 http://127.0.0.1:9000/health; }
 # Prints one field of a JSON document read from stdin (a.b for nested fields).
@@ -197,7 +206,7 @@ echo "active, main PID still $pid"
 
 step "upgrade: the admin's edit survives, the service restarts"
 ct sed -i 's/^max_concurrent_jobs: .*/max_concurrent_jobs: 3/' /etc/worker-agent/worker-agent.yaml
-ct dpkg -i /tmp/worker-agent.deb
+ct dpkg -i /root/worker-agent.deb
 ct grep -qx 'max_concurrent_jobs: 3' /etc/worker-agent/worker-agent.yaml || fail "the edit was lost"
 [ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active after the upgrade"
 [ "$(main_pid)" != "$pid" ] || fail "the upgrade did not restart the service"
@@ -235,5 +244,5 @@ if ct getent passwd worker-agent >/dev/null; then fail "the worker-agent user is
 [ "$(ct systemctl is-active worker-agent || true)" != active ] || fail "still active after purge"
 echo "gone: binary, unit, config, workspace, manual pages, user"
 
-printf '\nPASS: package install test in %d s (mount sandbox checked: %s)\n' \
-  "$((SECONDS - started))" "$sandbox"
+printf '\nPASS: package install test on %s in %d s (mount sandbox checked: %s)\n' \
+  "$suite" "$((SECONDS - started))" "$sandbox"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure a local Docker image holds a Debian bookworm rootfs that boots systemd,
-# built with mmdebstrap (variant minbase) from the Debian mirrors apt is configured
-# with on this machine, and prints its tag. The tag carries a hash of everything that
+# Makes sure a local Docker image holds a Debian rootfs (bookworm, or ROOTFS_SUITE: trixie)
+# that boots systemd, built with mmdebstrap (variant minbase) from the Debian mirrors apt
+# is configured with on this machine, and prints its tag. The tag carries a hash of everything that
 # goes into the image (this script, the suite, the package list, the mirror lines), so
 # a rerun finds it in seconds and any change to the inputs builds a new one.
 # Usage: rootfs.sh [PACKAGE...]   (extra packages to include, e.g. the .deb's dependencies)
@@ -9,8 +9,10 @@ set -euo pipefail
 # shellcheck source=scripts/debian-rootfs.sh
 source "$(dirname "$0")/../../scripts/debian-rootfs.sh"
 
+suite="${ROOTFS_SUITE:-bookworm}"
+# One repository per suite: each keeps only its newest image (below).
 repository=worker-agent-pkgtest-rootfs
-suite=bookworm
+[ "$suite" = bookworm ] || repository="$repository-$suite"
 # systemd as PID 1 and the bus systemctl talks to; curl to ask the worker for /health;
 # man-db so that `systemd-analyze verify` can check the unit's Documentation= pages.
 packages=(systemd systemd-sysv dbus curl man-db "$@")

@@ -63,6 +63,18 @@ TEST(HealthReasonsTest, AnEngineThatCannotEnforceLimitsDegrades) {
             "docker engine cannot enforce job limits: the engine runs rootless on cgroup v1");
 }
 
+TEST(HealthReasonsTest, AnEngineSpeakingNoVersionOfTheWorkersDegrades) {
+  metrics::HostSample sample;
+  docker::EngineStatus engine;
+  engine.reachable = true;
+  engine.api_unsupported = "the engine speaks Engine API 1.53 to 1.60, this worker 1.41 to 1.52";
+  const auto reasons = healthReasons(sample, engine, HealthPolicy{90, 5}, "/jobs", "/docker");
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_EQ(reasons[0],
+            "docker engine API version unsupported: the engine speaks Engine API 1.53 to 1.60, "
+            "this worker 1.41 to 1.52");
+}
+
 TEST(HealthReasonsTest, ZeroDisablesARuleAndUnknownValuesNeverDegrade) {
   metrics::HostSample sample;
   sample.jobs_disk = {1000, 0};

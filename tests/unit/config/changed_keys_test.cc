@@ -26,6 +26,7 @@ ConfigValue otherValue(const ConfigKey& key) {
            : key.name == "journal_sync"      ? "full"
                                              : "/srv/other";
   if (key.name == "worker_id") v.text = "other-worker";
+  if (key.name == "docker_api_version") v.text = "1.45";
   // Each boolean's default negated; a decimal no key has as its default.
   v.boolean = key.name == "allow_network";
   v.decimal = 2.5;

@@ -33,6 +33,7 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
       {"WORKER_AGENT_ALLOWED_IMAGES", "alpine:3.20, busybox"},
       {"WORKER_AGENT_ALLOWED_RUNTIME_MODES", "build"},
       {"WORKER_AGENT_DOCKER_HOST", "unix:///run/user/1000/docker.sock"},
+      {"WORKER_AGENT_DOCKER_API_VERSION", "1.45"},
       {"WORKER_AGENT_DEFAULT_MEMORY_MB", "128"},
       {"WORKER_AGENT_DEFAULT_MAX_RUNTIME_SECONDS", "30"},
       {"WORKER_AGENT_MAX_MEMORY_MB", "2048"},
@@ -85,6 +86,7 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
   EXPECT_EQ(c.allowed_images, (std::vector<std::string>{"alpine:3.20", "busybox"}));
   EXPECT_EQ(c.allowed_runtime_modes, (std::vector<std::string>{"build"}));
   EXPECT_EQ(c.docker_host, "unix:///run/user/1000/docker.sock");
+  EXPECT_EQ(c.docker_api_version, "1.45");
   EXPECT_EQ(c.default_memory_mb, 128);
   EXPECT_EQ(c.default_max_runtime_seconds, 30);
   EXPECT_EQ(c.max_memory_mb, 2048);
@@ -351,6 +353,28 @@ TEST(ConfigEnvironmentTest, ProcessEnvironmentReadsEnviron) {
   auto it = env.find("WA_CONFIG_TEST_VARIABLE");
   ASSERT_NE(it, env.end());
   EXPECT_EQ(it->second, "a=b");
+}
+
+TEST(ConfigEnvironmentTest, DockerApiVersionPinsLikeTheCli) {
+  EXPECT_EQ(loadOk("", {}).docker_api_version, "");  // negotiate
+  EXPECT_EQ(loadOk("", {{"DOCKER_API_VERSION", "1.45"}}).docker_api_version, "1.45");
+  EXPECT_EQ(loadOk("", {{"DOCKER_API_VERSION", ""}}).docker_api_version, "");
+  // The file, or WORKER_AGENT_DOCKER_API_VERSION, wins; "" in the file means negotiate.
+  EXPECT_EQ(
+      loadOk("docker_api_version: \"1.44\"\n", {{"DOCKER_API_VERSION", "1.45"}}).docker_api_version,
+      "1.44");
+  EXPECT_EQ(
+      loadOk("docker_api_version: \"\"\n", {{"DOCKER_API_VERSION", "1.45"}}).docker_api_version,
+      "");
+  EXPECT_EQ(
+      loadOk("", {{"DOCKER_API_VERSION", "1.45"}, {"WORKER_AGENT_DOCKER_API_VERSION", "1.41"}})
+          .docker_api_version,
+      "1.41");
+  const ConfigError e = loadError("", {{"DOCKER_API_VERSION", "v1.45"}});
+  EXPECT_EQ(e.key, "DOCKER_API_VERSION");
+  EXPECT_EQ(e.format(),
+            "environment: DOCKER_API_VERSION: must be an Engine API version such as 1.45 (or \"\" "
+            "to negotiate one), got \"v1.45\"");
 }
 
 }  // namespace

@@ -48,8 +48,8 @@ class DockerClientTest : public ::testing::Test {
 
 TEST_F(DockerClientTest, PingVersionInfo) {
   engine.setHandler([](const FakeRequest& r) {
-    if (r.target == "/v1.41/_ping") return FakeReply{200, "OK"};
-    if (r.target == "/v1.41/version")
+    if (r.target == "/_ping") return FakeReply{200, "OK"};
+    if (r.target == "/version")
       return FakeReply{200,
                        R"({"Version":"20.10.24","ApiVersion":"1.41","Os":"linux","Arch":"amd64"})"};
     if (r.target == "/v1.41/info") return FakeReply{200, R"({"DockerRootDir":"/data/docker"})"};
@@ -219,7 +219,7 @@ TEST_F(DockerClientTest, KillOfAStoppedContainerIsNotAnError) {
 
 TEST_F(DockerClientTest, ErrorObserverCountsFailuresByEndpoint) {
   engine.setHandler([](const FakeRequest& r) {
-    if (r.target == "/v1.41/_ping") return FakeReply{500, R"({"message":"engine sad"})"};
+    if (r.target == "/_ping") return FakeReply{500, R"({"message":"engine sad"})"};
     if (r.target.find("/kill") != std::string::npos) {
       return FakeReply{409, R"({"message":"Container abc is not running"})"};
     }
@@ -505,8 +505,8 @@ TEST_F(DockerClientTest, UnreachableEngineNamesTheSocket) {
 
 TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot) {
   engine.setHandler([](const FakeRequest& r) {
-    if (r.target == "/v1.41/_ping") return FakeReply{200, "OK"};
-    if (r.target == "/v1.41/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
+    if (r.target == "/_ping") return FakeReply{200, "OK"};
+    if (r.target == "/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
     if (r.target == "/v1.41/containers/abc/json")
       return FakeReply{200, R"({"State":{"Running":false,"ExitCode":137}})"};
     return FakeReply{404, R"({"message":"page not found"})"};
@@ -553,7 +553,7 @@ TEST_F(DockerClientTest, PingAndInspectSeeAStoppingEngineThatOldConnectionsDoNot
 // An inspect after a job that exited 0 goes on the kept-alive connection: no new one.
 TEST_F(DockerClientTest, InspectWithoutFreshConnectionReusesTheKeptAliveOne) {
   engine.setHandler([](const FakeRequest& r) {
-    if (r.target == "/v1.41/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
+    if (r.target == "/version") return FakeReply{200, R"({"Version":"20.10.24"})"};
     if (r.target == "/v1.41/containers/abc/json")
       return FakeReply{200, R"({"State":{"Running":false,"ExitCode":0,"OOMKilled":true}})"};
     return FakeReply{404, R"({"message":"page not found"})"};

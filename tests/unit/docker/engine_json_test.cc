@@ -185,6 +185,21 @@ TEST(EngineJson, ParseCreate) {
       << garbage.error().message;
 }
 
+TEST(EngineJson, VersionCarriesTheEnginesApiRange) {
+  // Docker 29.0's unversioned /version (trimmed): the newest and the oldest it speaks.
+  auto docker29 = parseVersionResponse(
+      R"({"Components":[{"Name":"Engine","Version":"29.0.0","Details":{"ApiVersion":"1.52",)"
+      R"("MinAPIVersion":"1.44"}}],"Version":"29.0.0","ApiVersion":"1.52",)"
+      R"("MinAPIVersion":"1.44","Os":"linux","Arch":"amd64"})");
+  ASSERT_TRUE(docker29.ok());
+  EXPECT_EQ(docker29.value().api_version, "1.52");
+  EXPECT_EQ(docker29.value().min_api_version, "1.44");
+  auto silent = parseVersionResponse(R"({"Version":"1.9.1"})");
+  ASSERT_TRUE(silent.ok());
+  EXPECT_EQ(silent.value().min_api_version, "");
+  EXPECT_FALSE(parseVersionResponse(R"({"MinAPIVersion":1.44})").ok());
+}
+
 TEST(EngineJson, ParseVersionAndInfo) {
   auto v = parseVersionResponse(
       R"({"Version":"20.10.24+dfsg1","ApiVersion":"1.41","Os":"linux","Arch":"amd64","X":1})");
@@ -464,6 +479,24 @@ TEST(EngineJson, ProgressStreamOfAPullSkipsProgressBars) {
             "a1b2: Pull complete\n"
             "Digest: sha256:feed\n"
             "Status: Downloaded newer image for busybox:1.36");
+}
+
+TEST(EngineJson, ProgressStreamWithoutTheFieldsApi148Deprecates) {
+  // API 1.48 deprecates "progress" and "error" (to be left empty or omitted): a progress
+  // bar is still known by its progressDetail, and errorDetail alone is the failure.
+  const std::string body = R"({"status":"Pulling fs layer","progressDetail":{},"id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Downloading","progressDetail":{"current":1,"total":9},)"
+                           R"("id":"a1b2"})"
+                           "\r\n"
+                           R"({"status":"Pull complete","progressDetail":{},"id":"a1b2"})";
+  auto r = parseProgressStream(body, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().log_tail, "a1b2: Pulling fs layer\na1b2: Pull complete");
+  auto failed =
+      parseProgressStream(R"({"errorDetail":{"message":"manifest unknown"},"error":""})", false);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "manifest unknown");
 }
 
 TEST(EngineJson, ProgressStreamLogTailIsBounded) {

@@ -45,6 +45,8 @@ struct FakeReply {
   bool close_after = false;  // close the connection once the reply is written
   bool drop_after = false;   // the same, without saying so ("Connection: close")
   std::string raw;           // if set: sent as is instead of a built response
+  // The Api-Version header of a built response.
+  std::string api_version = "1.41";
   // Attach: hijack the connection after a "101 UPGRADED" head (or head_override).
   bool hijack = false;
   std::string head_override;
@@ -264,7 +266,7 @@ class FakeEngine {
         if (reply.close_right_away) c->close_after_write = true;
       } else {
         c->out += "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonFor(reply.status) +
-                  "\r\nApi-Version: 1.41\r\n";
+                  "\r\nApi-Version: " + reply.api_version + "\r\n";
         if (reply.status != 204 && reply.status != 304) {
           c->out += "Content-Type: application/json\r\nContent-Length: " +
                     std::to_string(reply.body.size()) + "\r\n";

@@ -92,8 +92,8 @@ class EngineAwayTest : public ::testing::Test {
 
   FakeReply answer(const FakeRequest& r) {
     const std::string& t = r.target;
-    if (t == "/v1.41/_ping") return FakeReply{200, "OK"};
-    if (t == "/v1.41/version" || t == "/v1.41/info") {
+    if (t == "/_ping") return FakeReply{200, "OK"};
+    if (t == "/version" || t == "/v1.41/info") {
       FakeReply reply{200, t == "/v1.41/info" ? docker::testing::kDockerRootInfo
                                               : R"({"Version":"20.10.24","ApiVersion":"1.41"})"};
       reply.close_after = true;
