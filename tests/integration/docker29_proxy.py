@@ -32,6 +32,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 REFUSAL_TOO_OLD = ("client version %s is too old. Minimum supported API version is %s, "
                    "please upgrade your client to a newer version")
@@ -127,6 +128,9 @@ class Docker29Proxy:
         self.set_range(min_version, max_version)
         self.refused = []      # targets refused for their version
         self.forwarded = 0
+        # (regex, seconds): the engine's answer to a request whose path matches is held
+        # that long before it goes on (a slow engine, for the fault tests).
+        self.holds = []
         self.server = None
         self.thread = None
 
@@ -137,6 +141,16 @@ class Docker29Proxy:
             self.max_version = max_version
             if server_version:
                 self.server_version = server_version
+
+    def hold_answers(self, pattern, seconds):
+        """From now on, holds the answer to requests whose path matches pattern (a regex,
+        the version left out) for seconds before passing it on."""
+        with self.lock:
+            self.holds.append((re.compile(pattern), seconds))
+
+    def held_for(self, path):
+        with self.lock:
+            return max([s for p, s in self.holds if p.search(path)], default=0)
 
     def log(self, text):
         if self.log_file:
@@ -244,6 +258,10 @@ class Docker29Proxy:
                     client.sendall(join_head(status_line, answer_headers))  # 100 Continue
                     continue
                 break
+            hold = self.held_for(path.split("?")[0])
+            if hold:
+                self.log("holding the answer to %s %s for %s s" % (method, asked_target, hold))
+                time.sleep(hold)
             if status == 101:
                 client.sendall(join_head(status_line, answer_headers) + answer)
                 pipe(upstream, client)
