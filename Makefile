@@ -252,6 +252,7 @@ bench: build images
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 	  (apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null)
 	python3 bench/bench.py --binary $(BUILD_DIR)/src/worker-agent $(if $(ORIGINAL),--original $(ORIGINAL))
+	python3 bench/journal.py --binary $(BUILD_DIR)/src/worker-agent
 
 # The worker's own container image (Dockerfile), built from the package above on a local
 # Debian bookworm slim base (scripts/image-base.sh: mmdebstrap, docker import); no registry.

@@ -393,9 +393,11 @@ void HttpConnection::deferredRespond(HttpResponse response) {
   }
   queueResponse(response, deferred_keep_alive_, deferred_http_minor_, deferred_head_);
   finishResponse(deferred_keep_alive_);
-  // Possibly inside the start call, or in an event of some other object: the next writable
-  // event writes it and takes up what follows.
-  resume_pending_ = true;
+  // From another object's event (never this connection's): the answer is written now;
+  // requests pipelined behind it are taken up from the next writable event, so that none
+  // is handled inside the caller's call.
+  if (!flush()) return;
+  if (state_ == State::kOpen && unparsedInput() > 0) resume_pending_ = true;
   updateInterest();
   armTimer();
 }

@@ -24,7 +24,7 @@ constexpr const char* kCreateSchema = R"sql(
 PRAGMA auto_vacuum = INCREMENTAL;
 CREATE TABLE jobs(
   seq INTEGER PRIMARY KEY,
-  job_id TEXT NOT NULL UNIQUE,
+  job_id TEXT NOT NULL,
   state TEXT NOT NULL,
   spec TEXT NOT NULL,
   request BLOB NOT NULL,
@@ -90,18 +90,6 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-// Runs stmt to its end; false (and *error) on a failure.
-bool run(sqlite3* db, Statement& stmt, std::string* error) {
-  if (!stmt) {
-    *error = sqliteError(db, "prepare");
-    return false;
-  }
-  const int rc = sqlite3_step(stmt.get());
-  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
-  *error = sqliteError(db, "write");
-  return false;
-}
-
 void closeDb(sqlite3* db) {
   if (db != nullptr) sqlite3_close_v2(db);
 }
@@ -130,7 +118,11 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
     return nullptr;
   }
   sqlite3_extended_result_codes(db, 1);
-  const std::string pragmas = std::string("PRAGMA journal_mode = WAL; PRAGMA synchronous = ") +
+  // EXCLUSIVE: the daemon is the journal's only user (its flock says so), so SQLite takes
+  // its locks once instead of at every transaction, and the WAL needs no shared memory.
+  const std::string pragmas = std::string(
+                                  "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; "
+                                  "PRAGMA synchronous = ") +
                               (sync_full ? "FULL" : "NORMAL") + ";";
   if (!exec(db, pragmas.c_str(), error)) {
     closeDb(db);
@@ -304,6 +296,9 @@ JobJournal::~JobJournal() {
   }
   wake_writer_.notify_one();
   writer_.join();  // commits what is queued first
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  // The WAL into the database, so that the next start reads one file.
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   closeDb(db_);
 }
 
@@ -332,17 +327,11 @@ void JobJournal::accepted(const Job& job, Durable durable) {
   queue(std::move(w));
 }
 
-void JobJournal::started(const Job& job) {
-  Write w{Kind::kStarted};
-  w.seq = job.sequence;
-  w.time_ms = job.started_at_ms.value_or(0);
-  queue(std::move(w));
-}
-
 void JobJournal::containerCreated(const Job& job, const std::string& container_id) {
   Write w{Kind::kContainer};
   w.seq = job.sequence;
   w.text = container_id;
+  w.time_ms = job.started_at_ms.value_or(0);
   queue(std::move(w));
 }
 
@@ -429,6 +418,15 @@ void JobJournal::writerLoop() {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  // Checkpoints are the writer's own decision (compact), not SQLite's after each commit.
+  sqlite3_wal_autocheckpoint(db_, 0);
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<JobJournal*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
   bool failing = false;
   for (;;) {
     std::vector<Write> batch;
@@ -484,7 +482,14 @@ void JobJournal::writerLoop() {
       break;
     }
     failing = !ok;
-    if (ok) compact();
+    if (ok) {
+      bool idle;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        idle = pending_.empty();
+      }
+      compact(idle);
+    }
     if (notify) {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t written = ::write(wake_fd_.get(), &one, sizeof one);
@@ -509,91 +514,140 @@ bool JobJournal::commit(const std::vector<Write>& batch, std::string* error) {
   return true;
 }
 
+sqlite3_stmt* JobJournal::statement(const char* sql, std::string* error) {
+  sqlite3_stmt*& stmt = statements_[sql];
+  if (stmt == nullptr &&
+      sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    *error = sqliteError(db_, "prepare");
+    statements_.erase(sql);
+    return nullptr;
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return stmt;
+}
+
+namespace {
+
+// Binds a text or blob parameter (SQLite copies it).
+void bindText(sqlite3_stmt* s, int i, std::string_view text) {
+  sqlite3_bind_text(s, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+void bindBlob(sqlite3_stmt* s, int i, std::string_view bytes) {
+  sqlite3_bind_blob(s, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+
+// Runs a statement with the parameters bind sets; false (and *error) on a failure.
+template <typename Bind>
+bool step(sqlite3* db, sqlite3_stmt* stmt, Bind bind, std::string* error) {
+  if (stmt == nullptr) return false;
+  bind(stmt);
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
+  *error = sqliteError(db, "write");
+  return false;
+}
+
+// The statements of the writer; their addresses key its cache.
+constexpr const char* kInsertJob =
+    "INSERT INTO jobs(seq, job_id, state, spec, request, created_at_ms) "
+    "VALUES(?, ?, 'queued', ?, ?, ?)";
+constexpr const char* kContainerJob =
+    "UPDATE jobs SET state = 'running', started_at_ms = ?, container_id = ? WHERE seq = ?";
+constexpr const char* kInsertOutput = "INSERT INTO output(seq, stream, chunk) VALUES(?, ?, ?)";
+constexpr const char* kEndJob =
+    "UPDATE jobs SET state = ?, record = ?, stdout = ?, stderr = ?, outcome_known = 0, "
+    "container_id = NULL WHERE seq = ?";
+constexpr const char* kOutcomeJob =
+    "UPDATE jobs SET record = ?, stdout = ?, stderr = ?, outcome_known = 1 WHERE seq = ?";
+constexpr const char* kRequeueJob =
+    "UPDATE jobs SET state = 'queued', started_at_ms = NULL, container_id = NULL, record = NULL, "
+    "outcome_known = 0 WHERE seq = ?";
+constexpr const char* kDeleteJob = "DELETE FROM jobs WHERE seq = ?";
+constexpr const char* kDeleteOutput = "DELETE FROM output WHERE seq = ?";
+
+}  // namespace
+
 bool JobJournal::apply(const Write& w, std::string* error) {
   const auto seq = static_cast<int64_t>(w.seq);
+  const auto bySeq = [seq](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, seq); };
   switch (w.kind) {
-    case Kind::kAccepted: {
-      Statement s(db_,
-                  "INSERT INTO jobs(seq, job_id, state, spec, request, created_at_ms) "
-                  "VALUES(?, ?, 'queued', ?, ?, ?)");
-      s.integer(1, seq);
-      s.text(2, w.job_id);
-      s.text(3, w.spec);
-      s.blob(4, w.request);
-      s.integer(5, w.time_ms);
-      return run(db_, s, error);
-    }
-    case Kind::kStarted: {
-      Statement s(db_, "UPDATE jobs SET state = 'running', started_at_ms = ? WHERE seq = ?");
-      s.integer(1, w.time_ms);
-      s.integer(2, seq);
-      return run(db_, s, error);
-    }
-    case Kind::kContainer: {
-      Statement s(db_, "UPDATE jobs SET container_id = ? WHERE seq = ?");
-      s.text(1, w.text);
-      s.integer(2, seq);
-      return run(db_, s, error);
-    }
-    case Kind::kOutput: {
-      Statement s(db_, "INSERT INTO output(seq, stream, chunk) VALUES(?, ?, ?)");
-      s.integer(1, seq);
-      s.integer(2, w.stream);
-      s.blob(3, w.bytes);
-      return run(db_, s, error);
-    }
+    case Kind::kAccepted:
+      return step(
+          db_, statement(kInsertJob, error),
+          [&](sqlite3_stmt* s) {
+            sqlite3_bind_int64(s, 1, seq);
+            bindText(s, 2, w.job_id);
+            bindText(s, 3, w.spec);
+            bindBlob(s, 4, w.request);
+            sqlite3_bind_int64(s, 5, w.time_ms);
+          },
+          error);
+    case Kind::kContainer:
+      return step(
+          db_, statement(kContainerJob, error),
+          [&](sqlite3_stmt* s) {
+            sqlite3_bind_int64(s, 1, w.time_ms);
+            bindText(s, 2, w.text);
+            sqlite3_bind_int64(s, 3, seq);
+          },
+          error);
+    case Kind::kOutput:
+      return step(
+          db_, statement(kInsertOutput, error),
+          [&](sqlite3_stmt* s) {
+            sqlite3_bind_int64(s, 1, seq);
+            sqlite3_bind_int(s, 2, w.stream);
+            bindBlob(s, 3, w.bytes);
+          },
+          error);
     case Kind::kOutcome:
     case Kind::kEnded: {
-      Statement s(db_, w.kind == Kind::kEnded
-                           ? "UPDATE jobs SET state = ?, record = ?, stdout = ?, stderr = ?, "
-                             "outcome_known = 0, container_id = NULL WHERE seq = ?"
-                           : "UPDATE jobs SET record = ?, stdout = ?, stderr = ?, "
-                             "outcome_known = 1 WHERE seq = ?");
-      int i = 1;
-      if (w.kind == Kind::kEnded) s.text(i++, w.state);
-      s.text(i++, w.text);
-      s.blob(i++, w.bytes);
-      s.blob(i++, w.bytes2);
-      s.integer(i, seq);
-      if (!run(db_, s, error)) return false;
-      Statement chunks(db_, "DELETE FROM output WHERE seq = ?");
-      chunks.integer(1, seq);
-      return run(db_, chunks, error);
+      const bool ended = w.kind == Kind::kEnded;
+      const bool updated = step(
+          db_, statement(ended ? kEndJob : kOutcomeJob, error),
+          [&](sqlite3_stmt* s) {
+            int i = 1;
+            if (ended) bindText(s, i++, w.state);
+            bindText(s, i++, w.text);
+            bindBlob(s, i++, w.bytes);
+            bindBlob(s, i++, w.bytes2);
+            sqlite3_bind_int64(s, i, seq);
+          },
+          error);
+      return updated && step(db_, statement(kDeleteOutput, error), bySeq, error);
     }
-    case Kind::kRequeued: {
-      Statement s(db_,
-                  "UPDATE jobs SET state = 'queued', started_at_ms = NULL, container_id = NULL, "
-                  "record = NULL, outcome_known = 0 WHERE seq = ?");
-      s.integer(1, seq);
-      if (!run(db_, s, error)) return false;
-      Statement chunks(db_, "DELETE FROM output WHERE seq = ?");
-      chunks.integer(1, seq);
-      return run(db_, chunks, error);
-    }
-    case Kind::kDropped: {
-      Statement s(db_, "DELETE FROM jobs WHERE seq = ?");
-      s.integer(1, seq);
-      if (!run(db_, s, error)) return false;
-      Statement chunks(db_, "DELETE FROM output WHERE seq = ?");
-      chunks.integer(1, seq);
-      return run(db_, chunks, error);
-    }
+    case Kind::kRequeued:
+      return step(db_, statement(kRequeueJob, error), bySeq, error) &&
+             step(db_, statement(kDeleteOutput, error), bySeq, error);
+    case Kind::kDropped:
+      return step(db_, statement(kDeleteJob, error), bySeq, error) &&
+             step(db_, statement(kDeleteOutput, error), bySeq, error);
   }
   return false;
 }
 
-void JobJournal::compact() {
-  // Rows retention dropped leave free pages: give them back to the file system a batch
-  // at a time, and keep the WAL from growing past what the last burst needed.
+void JobJournal::compact(bool idle) {
+  // Checkpoints are where SQLite syncs (the WAL before copying it, the database after):
+  // done while nothing waits to be committed, so that they do not sit between a
+  // submission and its 202, or past a bound whatever the load, so that the WAL stays
+  // small. Retention's freed pages go back to the file system in the same breath.
+  constexpr int kIdleCheckpointFrames = 1000;
+  constexpr int kForcedCheckpointFrames = 16384;
+  if (wal_frames_ < (idle ? kIdleCheckpointFrames : kForcedCheckpointFrames)) return;
   Statement free_pages(db_, "PRAGMA freelist_count");
   if (free_pages && sqlite3_step(free_pages.get()) == SQLITE_ROW &&
       sqlite3_column_int(free_pages.get(), 0) >= kVacuumPages) {
     std::string error;
     const std::string sql = "PRAGMA incremental_vacuum(" + std::to_string(kVacuumPages) + ")";
     if (!exec(db_, sql.c_str(), &error)) core::logWarning("journal: vacuum: ", error);
-    int log_pages = 0;
-    int checkpointed = 0;
-    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_pages, &checkpointed);
+  }
+  int log_frames = 0;
+  int checkpointed = 0;
+  if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
+                                &checkpointed) == SQLITE_OK) {
+    wal_frames_ = 0;
   }
 }
 

@@ -39,6 +39,7 @@
 #include "jobs/job_runner.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace wa::jobs {
 
@@ -84,7 +85,9 @@ class JobJournal {
 
   // A new submission (queued). durable runs once, from the loop, after the commit.
   void accepted(const Job& job, Durable durable);
-  void started(const Job& job);
+  // The engine created the job's container: from now on the journal holds it as running
+  // (until then a job whose image is being supplied is still queued there: after a
+  // restart it is queued again, as nothing of it ran).
   void containerCreated(const Job& job, const std::string& container_id);
   // The bytes of one stream kept under the cap, appended as they are captured.
   void output(const Job& job, docker::StreamKind kind, std::string_view bytes);
@@ -107,16 +110,7 @@ class JobJournal {
   uint64_t commits() const { return commits_; }
 
  private:
-  enum class Kind {
-    kAccepted,
-    kStarted,
-    kContainer,
-    kOutput,
-    kOutcome,
-    kRequeued,
-    kEnded,
-    kDropped
-  };
+  enum class Kind { kAccepted, kContainer, kOutput, kOutcome, kRequeued, kEnded, kDropped };
   struct Write {
     Kind kind;
     uint64_t seq = 0;
@@ -124,7 +118,7 @@ class JobJournal {
     std::string state;    // kEnded: "finished" or "failed"
     std::string spec;     // kAccepted
     std::string request;  // kAccepted: the request bytes
-    int64_t time_ms = 0;  // created_at (kAccepted), started_at (kStarted)
+    int64_t time_ms = 0;  // created_at (kAccepted), started_at (kContainer)
     std::string text;     // container id, or the record (kOutcome, kEnded)
     int stream = 0;       // kOutput: 1 stdout, 2 stderr
     std::string bytes;    // kOutput: the chunk; kEnded/kOutcome: stdout
@@ -142,7 +136,11 @@ class JobJournal {
   // One transaction over batch; false (and *error) when it could not be committed.
   bool commit(const std::vector<Write>& batch, std::string* error);
   bool apply(const Write& write, std::string* error);
-  void compact();
+  // The writer's prepared statement for sql (kept for the journal's life), reset.
+  sqlite3_stmt* statement(const char* sql, std::string* error);
+  // Checkpoints the WAL into the database when the writer is idle, or when it has grown
+  // past a bound whatever the load; gives free pages back to the file system.
+  void compact(bool idle);
   void onCompletions();
 
   core::EventLoop& loop_;
@@ -166,6 +164,11 @@ class JobJournal {
   std::optional<std::string> writer_problem_;  // set on a change; the loop takes it
   uint64_t writer_commits_ = 0;
   bool stopping_ = false;
+
+  // The writer thread's own: prepared statements by their SQL's address, and the WAL's
+  // size in frames after the last commit (sqlite3_wal_hook).
+  std::unordered_map<const char*, sqlite3_stmt*> statements_;
+  int wal_frames_ = 0;
 
   std::thread writer_;
 };

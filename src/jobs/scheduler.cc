@@ -127,7 +127,6 @@ void Scheduler::pump() {
     ++running_;
     store_.transition(*job, JobState::kRunning, loop_.clock().wallMillis());
     ++totals_[static_cast<size_t>(JobState::kRunning)];
-    if (journal_ != nullptr) journal_->started(*job);
     core::Log::write(core::LogLevel::kInfo, "job started",
                      {{"job_id", job->spec.job_id}, {"state", "running"}});
     runner_.start(*job,

@@ -4,9 +4,10 @@
 # with `apt-get install ./worker-agent.deb` and checks,
 # step by step: the service is enabled and active, /health answers with the engine
 # reachable through the mounted socket, a job runs, the sandbox holds, `systemctl
-# reload` keeps it active, an upgrade restarts it and keeps the admin's config edit,
-# `systemctl stop` drains a running job and exits cleanly, and `dpkg --purge` removes
-# everything. Needs root, a Docker engine, mmdebstrap, and the local test image.
+# reload` keeps it active, an upgrade restarts it, keeps the admin's config edit and
+# loses nothing of a job running through it (the journal), `systemctl stop` leaves a
+# running job to the next start (stop_action keep) or drains it (stop_action drain) and
+# exits cleanly, and `dpkg --purge` removes everything. Needs root, a Docker engine, mmdebstrap, and the local test image.
 # Usage: install-test.sh [DEB]   (default: build-deb/worker-agent_VERSION_ARCH.deb)
 set -euo pipefail
 
@@ -204,8 +205,33 @@ sleep 0.5
 health >/dev/null || fail "/health does not answer after reload"
 echo "active, main PID still $pid"
 
-step "upgrade: the admin's edit survives, the service restarts"
+# Waits for a job to end; prints its record.
+wait_job() {
+  local out=""
+  for _ in $(seq 1 160); do
+    out="$(job "$1")"
+    case "$(field state <<<"$out")" in finished | failed) break ;; esac
+    sleep 0.25
+  done
+  echo "$out"
+}
+# A job whose output comes over about 4 s: 20 lines, one each 0.2 s.
+# shellcheck disable=SC2016  # the job's shell expands them, not this one
+slow='["sh", "-c", "i=0; while [ $i -lt 20 ]; do echo line-$i; i=$((i+1)); sleep 0.2; done"]'
+expected_slow="$(for i in $(seq 0 19); do echo "line-$i"; done)"
+wait_running() {
+  for _ in $(seq 1 40); do
+    [ "$(job "$1" | field state)" = running ] && [ -n "$(job "$1" | field stdout)" ] && return 0
+    sleep 0.25
+  done
+  fail "$1 is not running"
+}
+
+step "upgrade while a job runs: the admin's edit survives, the service restarts, the job finishes whole"
 ct sed -i 's/^max_concurrent_jobs: .*/max_concurrent_jobs: 3/' /etc/worker-agent/worker-agent.yaml
+job_json pkg-upgrade-1 "$slow" | submit
+echo
+wait_running pkg-upgrade-1
 ct dpkg -i /root/worker-agent.deb
 ct grep -qx 'max_concurrent_jobs: 3' /etc/worker-agent/worker-agent.yaml || fail "the edit was lost"
 [ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active after the upgrade"
@@ -213,8 +239,29 @@ ct grep -qx 'max_concurrent_jobs: 3' /etc/worker-agent/worker-agent.yaml || fail
 out="$(wait_healthy)"
 [ "$(field max_concurrent_jobs <<<"$out")" = 3 ] || fail "the restarted worker does not use the edited config"
 echo "restarted (main PID $(main_pid)), max_concurrent_jobs 3"
+out="$(wait_job pkg-upgrade-1)"
+[ "$(field state <<<"$out")" = finished ] || fail "the job that ran through the upgrade did not finish: $out"
+[ "$(field stdout <<<"$out")" = "$expected_slow" ] || fail "its output is not whole: $(field stdout <<<"$out")"
+ct journalctl --no-pager -u worker-agent -o cat | grep -q 'job adopted after a restart job_id=pkg-upgrade-1' \
+  || fail "the job was not adopted after the upgrade"
+echo "the job that ran through the upgrade finished with all 20 lines"
 
-step "systemctl stop drains a running job, then exits 0"
+step "systemctl stop leaves a running job to the next start (stop_action keep)"
+job_json pkg-stop-1 "$slow" | submit
+echo
+wait_running pkg-stop-1
+ct systemctl stop worker-agent
+[ "$(ct systemctl is-active worker-agent || true)" = inactive ] || fail "not inactive after stop"
+[ "$(ct systemctl show -p Result --value worker-agent)" = success ] || fail "stop did not end in success"
+[ -n "$(leftovers)" ] || fail "the stop did not leave the running job's container"
+ct systemctl start worker-agent
+out="$(wait_job pkg-stop-1)"
+[ "$(field stdout <<<"$out")" = "$expected_slow" ] || fail "the job kept over the stop did not finish whole: $out"
+echo "kept over the stop, finished whole after the start"
+
+step "with stop_action drain, systemctl stop drains a running job, then exits 0"
+ct sed -i 's/^stop_action: .*/stop_action: drain/' /etc/worker-agent/worker-agent.yaml
+ct systemctl reload worker-agent
 job_json pkg-sleep-1 '["sleep", "3"]' | submit
 echo
 for _ in $(seq 1 40); do

@@ -120,7 +120,7 @@ TEST_F(JobJournalTest, WhatIsWrittenComesBackInOrder) {
       });
     }
     ended->started_at_ms = 10;
-    journal.started(*ended);
+    journal.containerCreated(*ended, "c0");
     ended->state = JobState::kFinished;
     ended->finished_at_ms = 20;
     ended->exit_code = 0;
@@ -128,7 +128,6 @@ TEST_F(JobJournalTest, WhatIsWrittenComesBackInOrder) {
     ended->stderr_output.data = std::string("e\0rr", 4);
     journal.ended(*ended);
     running->started_at_ms = 11;
-    journal.started(*running);
     journal.containerCreated(*running, "c1");
     journal.output(*running, docker::StreamKind::kStdout, "ab");
     journal.output(*running, docker::StreamKind::kStdout, "cd");
@@ -165,7 +164,7 @@ TEST_F(JobJournalTest, AnOutcomeKnownBeforeTheRemovalComesBackWithIt) {
     auto job = makeJob("j", 1);
     opening.journal->accepted(*job, [](std::optional<std::string>) {});
     job->started_at_ms = 3;
-    opening.journal->started(*job);
+    opening.journal->containerCreated(*job, "c1");
     job->stdout_output.data = "all of it";
     opening.journal->outcomeKnown(*job, JobOutcome{7, true, std::nullopt});
     settle(*opening.journal);
