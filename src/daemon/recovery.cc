@@ -142,6 +142,16 @@ void Daemon::Parts::startupSweep() {
                         " running job(s) adopted by their containers");
         }
         recovering.clear();
+        // A container of a job the journal still had as queued: the daemon stopped between
+        // its creation and the journal's record of it. It is adopted like the others (one
+        // never started goes back to the queue, its place kept).
+        for (const docker::ContainerSummary& c : r.value()) {
+          if (claimed.contains(c.id) || c.job_id.empty()) continue;
+          jobs::Job* job = store.find(c.job_id);
+          if (job == nullptr || job->state != jobs::JobState::kQueued) continue;
+          claimed.insert(c.id);
+          scheduler.adopt(*job, c.id);
+        }
         for (const docker::ContainerSummary& c : r.value()) {
           if (claimed.contains(c.id)) continue;
           core::logInfo("removing a container no job claims container_id=", c.id,

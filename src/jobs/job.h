@@ -128,6 +128,9 @@ struct Job {
   uint32_t engine_requeues = 0;
   // The journal has the job (always, without a journal): only then may it start.
   bool durable = true;
+  // DELETE came while it ran: should the run end in going back to the queue (it never got
+  // to run), it ends CANCELLED instead.
+  bool cancel_requested = false;
 };
 
 }  // namespace wa::jobs

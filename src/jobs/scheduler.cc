@@ -55,6 +55,10 @@ void Scheduler::restoreQueued(Job& job) {
 }
 
 void Scheduler::adopt(Job& job, const std::string& container_id) {
+  if (job.state == JobState::kQueued) {
+    queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+    store_.transition(job, JobState::kRunning, loop_.clock().wallMillis());
+  }
   ++running_;
   core::Log::write(
       core::LogLevel::kInfo, "job adopted after a restart",
@@ -77,6 +81,7 @@ Scheduler::CancelResult Scheduler::cancel(std::string_view job_id) {
       end(*job, JobState::kFailed, JobError{"CANCELLED", "cancelled while queued"});
       return CancelResult::kCancelled;
     case JobState::kRunning:
+      job->cancel_requested = true;
       runner_.cancel(*job);
       return CancelResult::kCancelRequested;
     case JobState::kFinished:
@@ -136,6 +141,12 @@ void Scheduler::pump() {
 
 void Scheduler::finish(Job& job, JobOutcome outcome) {
   --running_;
+  if (outcome.error && outcome.error->engine_unreached && job.cancel_requested) {
+    // The run ended before anything of the job ran, and the master asked for it to stop.
+    end(job, JobState::kFailed, JobError{"CANCELLED", "cancelled before it ran"});
+    schedulePump();
+    return;
+  }
   if (outcome.error && outcome.error->engine_unreached &&
       job.engine_requeues < kMaxEngineRequeues) {
     requeue(job, *outcome.error);

@@ -42,7 +42,8 @@ class Scheduler {
   // again, behind the ones restored before it.
   void restoreQueued(Job& job);
   // Start-up: a job that was running when the daemon stopped, its container found again:
-  // the runner follows it, and it holds a slot until it ends.
+  // the runner follows it, and it holds a slot until it ends. A job still queued (the
+  // journal had not yet recorded its container when the daemon stopped) leaves the queue.
   void adopt(Job& job, const std::string& container_id);
   // Start-up: a job that was running ends now with outcome (its run had it before the
   // daemon stopped, or its container is gone).

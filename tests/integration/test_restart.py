@@ -276,9 +276,9 @@ class ContainersWhileTheWorkerIsDown(RestartTestCase):
 
     def test_the_runtime_limit_counts_from_the_containers_real_start(self):
         worker = self.start()
-        job_id = self.submit(worker, make_job(cmd=["sleep", "60"], limits={"max_runtime_seconds": 4}))
-        worker.wait_for(job_id, states=("running",))
-        wait_until(lambda: containers_of(self.config["worker_id"]), 30, "its container")
+        job_id = self.submit(worker, make_job(cmd=["sh", "-c", "echo up; sleep 60"],
+                                              limits={"max_runtime_seconds": 4}))
+        wait_until(lambda: worker.job(job_id)[1]["stdout"] == "up\n", 30, "it to run")
         started = time.time()
         self.crash(worker)
         time.sleep(2)
@@ -291,9 +291,8 @@ class ContainersWhileTheWorkerIsDown(RestartTestCase):
 
     def test_cancel_reaches_an_adopted_job(self):
         worker = self.start()
-        job_id = self.submit(worker, make_job(cmd=["sleep", "60"]))
-        worker.wait_for(job_id, states=("running",))
-        wait_until(lambda: containers_of(self.config["worker_id"]), 30, "its container")
+        job_id = self.submit(worker, make_job(cmd=["sh", "-c", "echo up; sleep 60"]))
+        wait_until(lambda: worker.job(job_id)[1]["stdout"] == "up\n", 30, "it to run")
         self.crash(worker)
         worker = self.start()
         worker.wait_log(r"job adopted after a restart job_id=" + job_id, timeout=30)

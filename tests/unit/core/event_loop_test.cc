@@ -183,7 +183,8 @@ TEST(EventLoopDeathTest, AFileEventFreedInsideItsOwnCallbackIsCaught) {
         EventLoop loop(clock);
         int p[2];
         if (::pipe(p) != 0) std::abort();
-        UniqueFd read_end(p[0]), write_end(p[1]);
+        UniqueFd read_end(p[0]);
+        UniqueFd write_end(p[1]);
         std::unique_ptr<FileEvent> event;
         event = loop.watch(read_end.get(), FileEvent::kReadable, [&](uint32_t) { event.reset(); });
         if (::write(write_end.get(), "x", 1) != 1) std::abort();

@@ -25,6 +25,7 @@ class FakeRunner final : public JobRunner {
   }
   void cancel(Job& job) override {
     cancelled.push_back(job.spec.job_id);
+    if (!cancel_ends_run) return;
     finish(job.spec.job_id, JobOutcome{std::nullopt, false, JobError{"CANCELLED", "cancelled"}});
   }
   // Ends a running job with outcome, through the loop as a real runner would.
@@ -49,6 +50,8 @@ class FakeRunner final : public JobRunner {
   std::vector<std::string> cancelled;
   std::vector<Entry> running;
   size_t peak = 0;
+  // cancel() ends the run at once, as CANCELLED; false leaves it to finish().
+  bool cancel_ends_run = true;
 
  private:
   core::EventLoop& loop_;

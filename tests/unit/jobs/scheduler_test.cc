@@ -272,5 +272,21 @@ TEST_F(SchedulerTest, AnEngineErrorAfterTheContainerExistedFailsTheJob) {
   EXPECT_EQ(runner.started.size(), 1u);
 }
 
+TEST_F(SchedulerTest, ACancelledRunThatFoundTheEngineAwayEndsCancelledNotQueued) {
+  runner.cancel_ends_run = false;  // the run is still creating its container
+  scheduler.submit(makeJob("a"));
+  settle();
+  EXPECT_EQ(scheduler.cancel("a"), Scheduler::CancelResult::kCancelRequested);
+  EXPECT_EQ(store.find("a")->state, JobState::kRunning);
+  runner.finish("a", engineAway());
+  settle();
+  const Job* a = store.find("a");
+  EXPECT_EQ(a->state, JobState::kFailed);
+  ASSERT_TRUE(a->error);
+  EXPECT_EQ(a->error->code, "CANCELLED");
+  EXPECT_EQ(runner.started.size(), 1u) << "never started again";
+  EXPECT_EQ(scheduler.queued(), 0u);
+}
+
 }  // namespace
 }  // namespace wa::jobs
