@@ -1,10 +1,8 @@
 #include "jobs/job_journal.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,262 +13,31 @@
 
 #include "core/log.h"
 #include "jobs/job_codec.h"
+#include "jobs/journal_database.h"
 
 namespace wa::jobs {
 namespace {
 
-// Schema version 1. auto_vacuum must be set before the first table exists.
-constexpr const char* kCreateSchema = R"sql(
-PRAGMA auto_vacuum = INCREMENTAL;
-CREATE TABLE jobs(
-  seq INTEGER PRIMARY KEY,
-  job_id TEXT NOT NULL,
-  state TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  request BLOB NOT NULL,
-  created_at_ms INTEGER NOT NULL,
-  started_at_ms INTEGER,
-  container_id TEXT,
-  record TEXT,
-  outcome_known INTEGER NOT NULL DEFAULT 0,
-  stdout BLOB,
-  stderr BLOB
-);
-CREATE TABLE output(
-  seq INTEGER NOT NULL,
-  stream INTEGER NOT NULL,
-  chunk BLOB NOT NULL
-);
-CREATE INDEX output_by_job ON output(seq);
-PRAGMA user_version = 1;
-)sql";
+using journal_db::exec;
+using journal_db::sqliteError;
+using journal_db::Statement;
 
 // Free pages given back to the file system at a time, once this many are free.
 constexpr int kVacuumPages = 256;
 // How long a commit that failed (a full disk) waits before it is tried again.
 constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
 
-std::string sqliteError(sqlite3* db, const char* what) {
-  return std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
-}
-
-bool exec(sqlite3* db, const char* sql, std::string* error) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) == SQLITE_OK) return true;
-  *error = message ? message : sqlite3_errmsg(db);
-  sqlite3_free(message);
-  return false;
-}
-
-// A prepared statement, finalized with its owner.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return stmt_; }
-  explicit operator bool() const { return stmt_ != nullptr; }
-  void text(int i, std::string_view s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void blob(int i, std::string_view s) {
-    sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void integer(int i, int64_t n) { sqlite3_bind_int64(stmt_, i, n); }
-  void null(int i) { sqlite3_bind_null(stmt_, i); }
-  std::string column(int i) const {
-    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
-    return data ? std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
-                : std::string();
-  }
-  bool isNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void closeDb(sqlite3* db) {
-  if (db != nullptr) sqlite3_close_v2(db);
-}
-
-// Renames path and its WAL and shared-memory files to path + suffix; the new name.
-std::string moveAside(const std::string& path, const std::string& suffix) {
-  const std::string target = path + suffix;
-  for (const char* extra : {"", "-wal", "-shm"}) {
-    const std::string from = path + extra;
-    if (::access(from.c_str(), F_OK) == 0 &&
-        ::rename(from.c_str(), (target + extra).c_str()) != 0) {
-      core::logWarning("journal: cannot move ", from, " aside: ", std::strerror(errno));
-    }
-  }
-  return target;
-}
-
-// Opens and configures the database; nullptr (and *error) when that fails.
-sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    *error = sqliteError(db, "open");
-    closeDb(db);
-    return nullptr;
-  }
-  sqlite3_extended_result_codes(db, 1);
-  // EXCLUSIVE: the daemon is the journal's only user (its flock says so), so SQLite takes
-  // its locks once instead of at every transaction, and the WAL needs no shared memory.
-  const std::string pragmas = std::string(
-                                  "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; "
-                                  "PRAGMA synchronous = ") +
-                              (sync_full ? "FULL" : "NORMAL") + ";";
-  if (!exec(db, pragmas.c_str(), error)) {
-    closeDb(db);
-    return nullptr;
-  }
-  return db;
-}
-
-// The schema version of db (0 for a new file); nullopt (and *error) when db is unreadable.
-std::optional<int> schemaVersion(sqlite3* db, std::string* error) {
-  Statement stmt(db, "PRAGMA user_version");
-  if (!stmt || sqlite3_step(stmt.get()) != SQLITE_ROW) {
-    *error = sqliteError(db, "reading the schema version");
-    return std::nullopt;
-  }
-  return sqlite3_column_int(stmt.get(), 0);
-}
-
-// Reads every job back, oldest first; false (and *error) on a corrupt database.
-bool load(sqlite3* db, std::vector<JournaledJob>* jobs, std::string* error) {
-  Statement rows(db,
-                 "SELECT seq, job_id, state, spec, request, created_at_ms, started_at_ms, "
-                 "container_id, record, outcome_known, stdout, stderr FROM jobs ORDER BY seq");
-  if (!rows) {
-    *error = sqliteError(db, "reading the jobs");
-    return false;
-  }
-  std::unordered_map<uint64_t, size_t> running;  // seq -> index, for their output
-  int rc;
-  while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
-    JournaledJob entry;
-    entry.job = std::make_unique<Job>();
-    Job& job = *entry.job;
-    job.sequence = static_cast<uint64_t>(sqlite3_column_int64(rows.get(), 0));
-    const std::string state = rows.column(2);
-    std::string why;
-    if (!decodeSpec(rows.column(3), &job.spec, &why)) {
-      *error = "job " + rows.column(1) + ": spec: " + why;
-      return false;
-    }
-    job.spec.job_json = rows.column(4);
-    job.created_at_ms = sqlite3_column_int64(rows.get(), 5);
-    if (!rows.isNull(6)) job.started_at_ms = sqlite3_column_int64(rows.get(), 6);
-    entry.container_id = rows.column(7);
-    entry.outcome_known = sqlite3_column_int(rows.get(), 9) != 0;
-    if (!rows.isNull(8)) {
-      if (!decodeRecord(rows.column(8), &job, &why)) {
-        *error = "job " + rows.column(1) + ": record: " + why;
-        return false;
-      }
-      job.stdout_output.data = rows.column(10);
-      job.stderr_output.data = rows.column(11);
-    }
-    if (!parseState(state, &job.state)) {
-      *error = "job " + rows.column(1) + ": state \"" + state + "\"";
-      return false;
-    }
-    if (job.state == JobState::kRunning && !entry.outcome_known)
-      running[job.sequence] = jobs->size();
-    jobs->push_back(std::move(entry));
-  }
-  if (rc != SQLITE_DONE) {
-    *error = sqliteError(db, "reading the jobs");
-    return false;
-  }
-  if (running.empty()) return true;
-  Statement chunks(db, "SELECT seq, stream, chunk FROM output ORDER BY rowid");
-  if (!chunks) {
-    *error = sqliteError(db, "reading the output");
-    return false;
-  }
-  while ((rc = sqlite3_step(chunks.get())) == SQLITE_ROW) {
-    auto it = running.find(static_cast<uint64_t>(sqlite3_column_int64(chunks.get(), 0)));
-    if (it == running.end()) continue;
-    Job& job = *(*jobs)[it->second].job;
-    CapturedOutput& out =
-        sqlite3_column_int(chunks.get(), 1) == 2 ? job.stderr_output : job.stdout_output;
-    const std::string chunk = chunks.column(2);
-    out.data += chunk;
-    out.total_bytes += chunk.size();
-  }
-  if (rc != SQLITE_DONE) {
-    *error = sqliteError(db, "reading the output");
-    return false;
-  }
-  return true;
-}
-
-core::UniqueFd lockFile(const std::string& path, std::string* error) {
-  const std::string lock_path = path + ".lock";
-  core::UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) {
-    *error = "cannot open " + lock_path + ": " + std::strerror(errno);
-    return fd;
-  }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    *error = errno == EWOULDBLOCK ? "another worker-agent uses the journal " + path
-                                  : "cannot lock " + lock_path + ": " + std::strerror(errno);
-    fd.reset();
-  }
-  return fd;
-}
-
-std::string timestampSuffix(const char* why) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::string(".") + why + "-" +
-         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
-}
-
 }  // namespace
 
 JournalOpening JobJournal::open(core::EventLoop& loop, const JournalOptions& options) {
+  journal_db::Opened opened = journal_db::open(options.path, options.sync_full);
   JournalOpening opening;
-  core::UniqueFd lock = lockFile(options.path, &opening.problem);
-  if (!lock) return opening;
-  std::string error;
-  sqlite3* db = openDb(options.path, options.sync_full, &error);
-  std::optional<int> version;
-  if (db != nullptr) version = schemaVersion(db, &error);
-  const char* reason = nullptr;
-  if (db == nullptr || !version) {
-    reason = "corrupt";
-  } else if (*version > kSchemaVersion) {
-    reason = "newer";
-    error = "its schema version " + std::to_string(*version) + " is newer than this worker's " +
-            std::to_string(kSchemaVersion);
-  } else if (*version == 0) {
-    if (!exec(db, kCreateSchema, &error)) reason = "corrupt";
-  } else if (!load(db, &opening.jobs, &error)) {
-    reason = "corrupt";
+  opening.jobs = std::move(opened.jobs);
+  opening.moved_aside = std::move(opened.moved_aside);
+  opening.problem = std::move(opened.problem);
+  if (opened.db != nullptr) {
+    opening.journal.reset(new JobJournal(loop, options.path, opened.db, std::move(opened.lock)));
   }
-  if (reason != nullptr) {
-    // Moved aside, never deleted: an operator (or a newer worker) may still want it.
-    closeDb(db);
-    opening.jobs.clear();
-    opening.moved_aside = moveAside(options.path, timestampSuffix(reason));
-    opening.problem = "the journal " + options.path + " was unusable (" + error +
-                      ") and was moved aside to " + opening.moved_aside + "; a new one was started";
-    core::logError("journal: ", opening.problem);
-    db = openDb(options.path, options.sync_full, &error);
-    if (db == nullptr || !exec(db, kCreateSchema, &error)) {
-      closeDb(db);
-      opening.problem += "; the new journal cannot be created either: " + error;
-      core::logError("journal: cannot create ", options.path, ": ", error);
-      return opening;
-    }
-  }
-  opening.journal.reset(new JobJournal(loop, options.path, db, std::move(lock)));
   return opening;
 }
 
@@ -299,7 +66,7 @@ JobJournal::~JobJournal() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   // The WAL into the database, so that the next start reads one file.
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  closeDb(db_);
+  journal_db::closeDatabase(db_);
 }
 
 size_t JobJournal::backlog() const {
