@@ -14,6 +14,11 @@
 
 namespace wa::docker {
 
+// What an attach asks for: a job's stdio (its stdin written once, then closed; the output
+// from now on), or, to follow a container already running, its log from the start and
+// then its output as it comes (logs=1, no stdin).
+enum class AttachMode { kJobStdio, kFollowWithLog };
+
 class AttachStream : public core::Deletable {
  public:
   struct Callbacks {

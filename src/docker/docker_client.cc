@@ -184,7 +184,8 @@ core::RequestHandle DockerClient::createContainer(const ContainerSpec& spec,
 }
 
 std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
-                                                   AttachStream::Callbacks callbacks) {
+                                                   AttachStream::Callbacks callbacks,
+                                                   AttachMode mode) {
   if (callbacks.on_closed) {
     callbacks.on_closed = [impl = impl_.get(), closed = std::move(callbacks.on_closed)](
                               std::optional<DockerError> error) {
@@ -193,7 +194,7 @@ std::unique_ptr<AttachStream> DockerClient::attach(const std::string& id,
     };
   }
   return std::make_unique<HijackedAttach>(impl_->loop, impl_->endpoint, impl_->host,
-                                          impl_->api_version, id, std::move(callbacks),
+                                          impl_->api_version, id, mode, std::move(callbacks),
                                           impl_->attaches);
 }
 

@@ -57,8 +57,10 @@ class DockerClient {
   // POST /containers/create?name=...; yields the container id.
   core::RequestHandle createContainer(const ContainerSpec& spec, const std::string& name,
                                       Callback<std::string> done);
-  // Hijacked POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1.
-  std::unique_ptr<AttachStream> attach(const std::string& id, AttachStream::Callbacks callbacks);
+  // Hijacked POST /containers/{id}/attach: ?stream=1&stdin=1&stdout=1&stderr=1 for a job's
+  // stdio, ?logs=1&stream=1&stdout=1&stderr=1 to follow a running container.
+  std::unique_ptr<AttachStream> attach(const std::string& id, AttachStream::Callbacks callbacks,
+                                       AttachMode mode = AttachMode::kJobStdio);
   core::RequestHandle start(const std::string& id, Callback<Unit> done);
   // POST /containers/{id}/wait: resolves when the container stops; yields StatusCode.
   core::RequestHandle wait(const std::string& id, Callback<int64_t> done);

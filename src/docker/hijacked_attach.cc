@@ -30,11 +30,13 @@ struct ClosedSocket final : core::Deletable {
 
 std::string HijackedAttach::buildRequest(const std::string& container_id,
                                          const std::string& host_header,
-                                         const std::string& api_version) {
+                                         const std::string& api_version, AttachMode mode) {
   // What the docker CLI sends (moby client/hijack.go): a POST without a body, asking to
   // upgrade the connection to a raw "tcp" stream.
-  return "POST /v" + api_version + "/containers/" + urlEncode(container_id) +
-         "/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+  const char* query = mode == AttachMode::kJobStdio ? "stream=1&stdin=1&stdout=1&stderr=1"
+                                                    : "logs=1&stream=1&stdout=1&stderr=1";
+  return "POST /v" + api_version + "/containers/" + urlEncode(container_id) + "/attach?" + query +
+         " HTTP/1.1\r\n"
          "Host: " +
          host_header +
          "\r\n"
@@ -47,8 +49,8 @@ std::string HijackedAttach::buildRequest(const std::string& container_id,
 
 HijackedAttach::HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoint> endpoint,
                                std::string docker_host, const std::string& api_version,
-                               const std::string& container_id, Callbacks callbacks,
-                               std::weak_ptr<AttachRegistry> registry)
+                               const std::string& container_id, AttachMode mode,
+                               Callbacks callbacks, std::weak_ptr<AttachRegistry> registry)
     : loop_(loop),
       docker_host_(std::move(docker_host)),
       registry_(std::move(registry)),
@@ -76,7 +78,7 @@ HijackedAttach::HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoi
                       endpoint->kind == EngineEndpoint::Kind::kUnix
                           ? std::string("docker")
                           : endpoint->host + ":" + std::to_string(endpoint->port),
-                      api_version);
+                      api_version, mode);
   connectToEngine(*endpoint);
 }
 

@@ -41,7 +41,7 @@ class HijackedAttach final : public AttachStream {
   // api_version: the Engine API version the request path carries ("1.45").
   HijackedAttach(core::EventLoop& loop, std::optional<EngineEndpoint> endpoint,
                  std::string docker_host, const std::string& api_version,
-                 const std::string& container_id, Callbacks callbacks,
+                 const std::string& container_id, AttachMode mode, Callbacks callbacks,
                  std::weak_ptr<AttachRegistry> registry);
   ~HijackedAttach() override;
   HijackedAttach(const HijackedAttach&) = delete;
@@ -53,7 +53,8 @@ class HijackedAttach final : public AttachStream {
 
   // The attach request as sent on the wire.
   static std::string buildRequest(const std::string& container_id, const std::string& host_header,
-                                  const std::string& api_version = "1.41");
+                                  const std::string& api_version = "1.41",
+                                  AttachMode mode = AttachMode::kJobStdio);
 
   // Longest response head accepted, and longest error body kept.
   static constexpr size_t kMaxHeadBytes = size_t{16} * 1024;

@@ -27,6 +27,9 @@ class ContainerEngine {
   // The hijacked stdin/stdout/stderr stream; destroying it closes the connection.
   virtual std::unique_ptr<docker::AttachStream> attach(
       const std::string& id, docker::AttachStream::Callbacks callbacks) = 0;
+  // A running container's log from its start, then its output as it comes (no stdin).
+  virtual std::unique_ptr<docker::AttachStream> follow(
+      const std::string& id, docker::AttachStream::Callbacks callbacks) = 0;
   virtual core::RequestHandle start(const std::string& id, docker::Callback<docker::Unit> done) = 0;
   // Resolves when the container stops; yields its exit code.
   virtual core::RequestHandle wait(const std::string& id, docker::Callback<int64_t> done) = 0;

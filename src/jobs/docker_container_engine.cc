@@ -25,6 +25,11 @@ std::unique_ptr<docker::AttachStream> DockerContainerEngine::attach(
   return docker_.attach(id, std::move(callbacks));
 }
 
+std::unique_ptr<docker::AttachStream> DockerContainerEngine::follow(
+    const std::string& id, docker::AttachStream::Callbacks callbacks) {
+  return docker_.attach(id, std::move(callbacks), docker::AttachMode::kFollowWithLog);
+}
+
 core::RequestHandle DockerContainerEngine::start(const std::string& id, Callback<Unit> done) {
   return docker_.start(id, std::move(done));
 }

@@ -16,6 +16,8 @@ class DockerContainerEngine final : public ContainerEngine {
                                  docker::Callback<docker::Unit> done) override;
   std::unique_ptr<docker::AttachStream> attach(const std::string& id,
                                                docker::AttachStream::Callbacks callbacks) override;
+  std::unique_ptr<docker::AttachStream> follow(const std::string& id,
+                                               docker::AttachStream::Callbacks callbacks) override;
   core::RequestHandle start(const std::string& id, docker::Callback<docker::Unit> done) override;
   core::RequestHandle wait(const std::string& id, docker::Callback<int64_t> done) override;
   core::RequestHandle kill(const std::string& id, docker::Callback<docker::Unit> done) override;

@@ -129,11 +129,23 @@ void JobRun::enter(Phase next) {
           container_id_, true,
           [this](const Result<docker::ContainerState>& r) { onAdoptInspected(r); });
       return;
-    case Phase::kFollowing:
+    case Phase::kFollowing: {
       request_ =
           context_.engine.wait(container_id_, [this](const Result<int64_t>& r) { onWaited(r); });
+      // Live output again: the log from the start, joined to what the journal kept.
+      stdout_replay_.emplace(job_.stdout_output);
+      stderr_replay_.emplace(job_.stderr_output);
+      docker::AttachStream::Callbacks callbacks;
+      callbacks.on_output = [this](StreamKind kind, std::string_view data) {
+        onFollowedOutput(kind, data);
+      };
+      callbacks.on_closed = [this](const std::optional<DockerError>& error) {
+        onStreamClosed(error);
+      };
+      attach_ = context_.engine.follow(container_id_, std::move(callbacks));
       if (facts_.cancelled) kill();
       return;
+    }
     case Phase::kReadingLog:
       request_ = context_.engine.logs(container_id_,
                                       [this](const Result<std::string>& r) { onLogRead(r); });

@@ -6,18 +6,20 @@
 // A run adopted after a restart (the daemon stopped while its container ran) begins
 // with the container it is given instead:
 //
-//   kAdopting -> kFollowing (still running: waited for, no stream) -> kReadingLog -> ...
+//   kAdopting -> kFollowing (still running: waited for and followed) -> kReadingLog -> ...
 //   kAdopting -> kReadingLog (it ended meanwhile) -> ...
 //
-// and its output is the part the journal kept completed from the container's log.
+// and its output is the part the journal kept, then what the follow stream (the log
+// replayed, then live output) has beyond it, completed from the container's log once it
+// ended.
 //
 // Each phase has at most one engine request in flight (held as a handle: leaving the phase
 // drops it, so an answer that comes late reaches nobody), plus the attach stream from
-// kAttaching to kDraining and, once the container is killed, the kill request. Whatever
-// goes wrong in the first six phases, and the kill deadline, ends the live part of the run
-// in one place (finish), which goes on to inspect, collect and remove the container; a
-// run without a container goes straight to kDone. Facts that are not phases (cancelled,
-// timed out, the exit code, the first fault) are kept in RunFacts, and the outcome is a
+// kAttaching to kDraining (or the follow stream in kFollowing) and, once the container is killed,
+// the kill request. Whatever goes wrong in the first six phases, and the kill deadline, ends the
+// live part of the run in one place (finish), which goes on to inspect, collect and remove the
+// container; a run without a container goes straight to kDone. Facts that are not phases
+// (cancelled, timed out, the exit code, the first fault) are kept in RunFacts, and the outcome is a
 // pure function of them (run_outcome.h). The run ends exactly once, through its Ended
 // callback, never inside a call its owner made; the owner frees it after that batch.
 #pragma once
@@ -38,6 +40,7 @@
 #include "jobs/image_supplier.h"
 #include "jobs/job.h"
 #include "jobs/job_runner.h"
+#include "jobs/output_recovery.h"
 #include "jobs/run_outcome.h"
 #include "jobs/runner_options.h"
 
@@ -122,6 +125,8 @@ class JobRun final : public core::Deletable {
   void onAttached();
   void onOutput(docker::StreamKind kind, std::string_view data);
   void onStreamClosed(const std::optional<docker::DockerError>& error);
+  // kFollowing: a replayed or live chunk of an adopted container's output.
+  void onFollowedOutput(docker::StreamKind kind, std::string_view data);
   void onStarted(const docker::Result<docker::Unit>& r);
   void onAdoptInspected(const docker::Result<docker::ContainerState>& r);
   void onWaited(const docker::Result<int64_t>& r);
@@ -168,13 +173,17 @@ class JobRun final : public core::Deletable {
   bool stream_closed_ = false;
   bool attach_failed_ = false;  // Podman ended the stream with its attach error
   bool adopted_ = false;        // adopt(): the output comes from the journal and the log
+  bool follow_diverged_ = false;
   bool oom_rechecked_ = false;
   size_t next_output_ = 0;  // kCollecting: the runtime.outputs index asked for
 
   core::RequestHandle supply_;   // kSupplying
   core::RequestHandle request_;  // the current phase's engine request
   core::RequestHandle kill_request_;
-  std::unique_ptr<docker::AttachStream> attach_;  // kAttaching .. kDraining
+  std::unique_ptr<docker::AttachStream> attach_;  // kAttaching .. kDraining, or kFollowing
+  // kFollowing: each stream's replay joined to what the journal held of it.
+  std::optional<ReplayJoin> stdout_replay_;
+  std::optional<ReplayJoin> stderr_replay_;
   std::unique_ptr<core::Timer> runtime_timer_;
   std::unique_ptr<core::Timer> grace_timer_;
   std::unique_ptr<core::Timer> kill_deadline_;

@@ -70,6 +70,22 @@ void JobRun::onAdoptInspected(const Result<docker::ContainerState>& r) {
   enter(Phase::kFollowing);
 }
 
+void JobRun::onFollowedOutput(StreamKind kind, std::string_view data) {
+  std::optional<ReplayJoin>& replay = kind == StreamKind::kStderr ? stderr_replay_ : stdout_replay_;
+  const std::optional<std::string_view> fresh = replay->next(data);
+  if (!fresh) {
+    // The log no longer starts where the stream did (it rotated while the worker was
+    // away); the log read at the end marks the output incomplete. Said once.
+    if (!follow_diverged_) {
+      follow_diverged_ = true;
+      core::Log::write(core::LogLevel::kWarning,
+                       "the followed container's log does not continue the output held", fields());
+    }
+    return;
+  }
+  if (!fresh->empty()) capture(kind, *fresh);
+}
+
 void JobRun::onLogRead(const Result<std::string>& r) {
   WA_ASSERT(phase_ == Phase::kReadingLog, "a log answer outside kReadingLog");
   recoverFromLog(r);

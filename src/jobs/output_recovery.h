@@ -1,4 +1,5 @@
-// What a job's attach stream missed, recovered from the container's log (Podman only).
+// What a job's output stream missed, recovered from the container's log: after Podman's
+// attach error, and for a container adopted after a restart (its log replayed).
 //
 // Podman 4.3 passes a container's output on from conmon's SOCK_SEQPACKET attach socket,
 // and ends the whole attach session at the first error of that socket, writing its own
@@ -10,6 +11,7 @@
 // what the stream did not deliver (docs/ENGINES.md).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,5 +36,25 @@ std::optional<LoggedOutput> splitLoggedOutput(std::string_view body);
 // yields a byte the stream delivered already.
 std::optional<std::string_view> missedByAttach(const CapturedOutput& attached,
                                                std::string_view logged);
+
+// Joins the replay of one stream's whole log (the attach with logs=1 that follows a
+// container adopted after a restart) to what was held of that stream before: the replay's
+// first bytes are those already held, checked where they were kept and dropped; what
+// comes after them is new.
+class ReplayJoin {
+ public:
+  // held: the stream as the journal gave it back; it may grow (by what next() yields)
+  // while the join lives, and must outlive it.
+  explicit ReplayJoin(const CapturedOutput& held) : held_(held), held_total_(held.total_bytes) {}
+  // The new part of the next replayed chunk (maybe empty); nullopt once the replay
+  // disagrees with what was held (the log no longer starts where the stream did).
+  std::optional<std::string_view> next(std::string_view chunk);
+
+ private:
+  const CapturedOutput& held_;
+  const uint64_t held_total_;  // the stream's bytes before the restart
+  uint64_t replayed_ = 0;
+  bool diverged_ = false;
+};
 
 }  // namespace wa::jobs

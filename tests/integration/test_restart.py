@@ -274,6 +274,25 @@ class ContainersWhileTheWorkerIsDown(RestartTestCase):
         self.assertEqual(record["stderr"], "".join("err-%d\n" % i for i in range(25)))
         self.assertNoContainersLeft()
 
+    def test_an_adopted_job_shows_its_new_output_while_it_runs(self):
+        worker = self.start()
+        job_id = self.submit(worker, make_job(
+            cmd=["sh", "-c", "echo before; sleep %d; echo after; sleep 60" % scaled(4)]))
+        wait_until(lambda: worker.job(job_id)[1]["stdout"] == "before\n", 30, "its first line")
+        self.crash(worker)
+        worker = self.start()
+        # Followed again: the line printed after the restart shows while the job still runs,
+        # joined to what the journal held, nothing twice.
+        wait_until(lambda: worker.job(job_id)[1]["stdout"] != "before\n", 30, "its new output")
+        record = worker.job(job_id)[1]
+        self.assertEqual((record["state"], record["stdout"]), ("running", "before\nafter\n"))
+        status, body = worker.request("DELETE", "/jobs/" + job_id)
+        self.assertEqual(status, 202, body)
+        record = worker.wait_for(job_id, timeout=30)
+        self.assertEqual((record["error"]["code"], record["stdout"]),
+                         ("CANCELLED", "before\nafter\n"))
+        self.assertNoContainersLeft()
+
     def test_the_runtime_limit_counts_from_the_containers_real_start(self):
         worker = self.start()
         job_id = self.submit(worker, make_job(cmd=["sh", "-c", "echo up; sleep 60"],

@@ -520,6 +520,7 @@ TEST_F(AdoptedRunTest, ARunningContainerIsFollowedAndItsOutputCompletedFromTheLo
   ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis())));
   ASSERT_EQ(phase(), Phase::kFollowing);
   EXPECT_EQ(engine.count("attach"), 0u) << "its stdin was delivered long ago";
+  EXPECT_EQ(engine.count("follow"), 1u);
   ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
   ASSERT_EQ(phase(), Phase::kReadingLog);
   ASSERT_TRUE(engine.answer<std::string>("logs", frames("line1\nline2\n")));
@@ -527,6 +528,60 @@ TEST_F(AdoptedRunTest, ARunningContainerIsFollowedAndItsOutputCompletedFromTheLo
   EXPECT_EQ(job.stdout_output.data, "line1\nline2\n") << "nothing twice, nothing lost";
   EXPECT_FALSE(job.stdout_output.truncated);
   EXPECT_EQ(outcome->exit_code, 0);
+  EXPECT_EQ(completions, 1);
+}
+
+// Live output again after a restart: the followed stream replays the log from the start;
+// the part the journal held is dropped, the rest published as it comes.
+TEST_F(AdoptedRunTest, TheFollowedStreamPublishesOnlyWhatIsNew) {
+  adopt("line1\n");
+  std::string published;
+  runner->setOnOutput([&](const Job&, StreamKind, std::string_view data) { published += data; });
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis())));
+  ASSERT_EQ(engine.count("follow"), 1u);
+  testing::FakeAttach* stream = engine.attach();
+  ASSERT_NE(stream, nullptr);
+  stream->output(StreamKind::kStdout, "line1\nli");
+  stream->output(StreamKind::kStdout, "ne2\n");
+  stream->output(StreamKind::kStderr, "warn\n");
+  EXPECT_EQ(published, "line2\nwarn\n");
+  EXPECT_EQ(job.stdout_output.data, "line1\nline2\n") << "seen before the job ends";
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  EXPECT_TRUE(stream->closed);
+  ASSERT_TRUE(engine.answer<std::string>("logs", frames("line1\nline2\nline3\n")));
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "line1\nline2\nline3\n")
+      << "the log adds what the stream missed";
+  EXPECT_EQ(job.stderr_output.data, "warn\n");
+  EXPECT_EQ(outcome->exit_code, 0);
+}
+
+TEST_F(AdoptedRunTest, AFollowedStreamThatDisagreesIsIgnoredAndTheLogDecides) {
+  adopt("first part");
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis())));
+  testing::FakeAttach* stream = engine.attach();
+  ASSERT_NE(stream, nullptr);
+  stream->output(StreamKind::kStdout, "rotated tail");
+  stream->output(StreamKind::kStdout, " and more");
+  EXPECT_EQ(job.stdout_output.data, "first part") << "nothing placed at a guessed offset";
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_TRUE(engine.answer<std::string>("logs", frames("rotated tail and more")));
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "first part");
+  EXPECT_TRUE(job.stdout_output.truncated);
+}
+
+TEST_F(AdoptedRunTest, AFollowedStreamThatFailsLeavesTheWaitInCharge) {
+  adopt();
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", runningSince(clock.wallMillis())));
+  testing::FakeAttach* stream = engine.attach();
+  ASSERT_NE(stream, nullptr);
+  stream->end(DockerError{0, "connection reset"});
+  EXPECT_EQ(phase(), Phase::kFollowing);
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_TRUE(engine.answer<std::string>("logs", frames("all of it")));
+  finishWith(exited(0));
+  EXPECT_EQ(job.stdout_output.data, "all of it");
   EXPECT_EQ(completions, 1);
 }
 

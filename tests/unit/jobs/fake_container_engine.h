@@ -166,6 +166,15 @@ class FakeContainerEngine final : public ContainerEngine, public core::RequestIs
     attach_destroyed.push_back(stream->destroyed_);
     return stream;
   }
+  std::unique_ptr<docker::AttachStream> follow(const std::string& id,
+                                               docker::AttachStream::Callbacks callbacks) override {
+    calls.push_back(make("follow", id, 0));
+    calls.back().answered = true;
+    auto stream = std::make_unique<FakeAttach>(std::move(callbacks));
+    attaches.push_back(stream.get());
+    attach_destroyed.push_back(stream->destroyed_);
+    return stream;
+  }
   core::RequestHandle start(const std::string& id, docker::Callback<docker::Unit> done) override {
     return add(make("start", id, std::move(done)));
   }

@@ -75,5 +75,41 @@ TEST(OutputRecovery, ALogThatDoesNotContinueTheStreamIsRefused) {
   EXPECT_FALSE(missedByAttach(received("abcdef", 4), "abcd")) << "shorter than the total";
 }
 
+// The replay of an adopted container's log, in chunks cut anywhere: the held prefix is
+// dropped, the rest comes out once.
+TEST(ReplayJoin, DropsTheHeldPrefixAcrossChunksAndYieldsTheRest) {
+  CapturedOutput held = received("line1\nli");
+  ReplayJoin join(held);
+  EXPECT_EQ(join.next("lin"), "");
+  EXPECT_EQ(join.next("e1\nline2"), "ne2");
+  held.append("ne2", 1 << 20);  // what the run captures grows the held stream
+  EXPECT_EQ(join.next("\n"), "\n");
+  EXPECT_EQ(join.next("line3\n"), "line3\n");
+}
+
+TEST(ReplayJoin, NothingHeldYieldsEverything) {
+  const CapturedOutput held;
+  ReplayJoin join(held);
+  EXPECT_EQ(join.next("abc"), "abc");
+}
+
+TEST(ReplayJoin, AReplayThatDisagreesStopsForGood) {
+  const CapturedOutput held = received("first part");
+  ReplayJoin join(held);
+  EXPECT_EQ(join.next("first"), "");
+  EXPECT_FALSE(join.next(" tail of a rotated log")) << "not what was held";
+  EXPECT_FALSE(join.next("more")) << "nothing after a divergence";
+}
+
+// Past the cap only the total was kept: those bytes are skipped unchecked.
+TEST(ReplayJoin, BytesPastTheCapAreSkippedByCount) {
+  const CapturedOutput held = received("abcdef", 4);
+  ASSERT_EQ(held.total_bytes, 6u);
+  ReplayJoin join(held);
+  EXPECT_EQ(join.next("abcdXYgh"), "gh") << "XY were held, beyond the cap, as a count";
+  ReplayJoin wrong(held);
+  EXPECT_FALSE(wrong.next("abXdefgh"));
+}
+
 }  // namespace
 }  // namespace wa::jobs
