@@ -1,5 +1,6 @@
 #include "http/dispatcher.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <utility>
@@ -100,6 +101,13 @@ HttpResponse Dispatcher::route(const HttpRequest& request, std::string* pattern)
         return response;
       }
     }
+  }
+  if (request.transport != Transport::kUnix && !pattern->empty() &&
+      std::find(unix_only_routes_.begin(), unix_only_routes_.end(), *pattern) !=
+          unix_only_routes_.end()) {
+    return errorResponse(
+        403, "UNIX_SOCKET_ONLY",
+        request.path + " is served on the worker's unix socket (listen_unix) only");
   }
   switch (match.kind) {
     case Router::MatchKind::kFound:
