@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 namespace wa::ctl {
@@ -88,6 +89,10 @@ HttpReply CurlTransport::request(std::string_view method, std::string_view path)
       reply.os_errno = static_cast<int>(os_errno);
     }
     reply.error = error[0] != '\0' ? error : curl_easy_strerror(code);
+    // libcurl words a unix socket's failure as one to "localhost port 80": say what it was.
+    if (!endpoint_.unix_path.empty() && code == CURLE_COULDNT_CONNECT && reply.os_errno != 0) {
+      reply.error = std::string("cannot connect: ") + std::strerror(reply.os_errno);
+    }
     reply.body.clear();
     return reply;
   }
