@@ -55,8 +55,9 @@ class Dispatcher {
   // dispatcher; nullptr (the default) lets every request through.
   void setAuth(const BearerAuth* auth) { auth_ = auth; }
   // Route patterns served only to requests that came in on the unix stream socket, whose
-  // file mode limits who can connect; on TCP any method on them is answered 403
-  // UNIX_SOCKET_ONLY (after the bearer check, which applies on both).
+  // file mode limits who can connect: on TCP any method on them is answered 403
+  // UNIX_SOCKET_ONLY, and on the socket they need no bearer token (the file mode is their
+  // access control, and a reload that changes the token must not need the new one).
   void setUnixOnlyRoutes(std::vector<std::string> patterns) {
     unix_only_routes_ = std::move(patterns);
   }

@@ -230,6 +230,21 @@ class WithToken(CtlTestCase):
         r = self.ctl("--socket", self.worker.config["listen_unix"], "status", config=False)
         self.assertEqual(r.returncode, 3, r.stderr)
 
+    def test_a_new_token_is_applied_by_a_reload(self):
+        # The ctl reads the new token from the file, which the worker does not know yet: the
+        # operator's routes on the socket need none, so the reload goes through.
+        w = self.worker
+        new_token = "the-next-ctl-token-0123456789"
+        cfg = dict(w.config, auth_token=new_token)
+        w.write_config(cfg)
+        r = self.ok("reload")
+        self.assertIn("applied: auth_token", r.stdout)
+        self.assertNotIn(new_token, r.stdout + r.stderr)
+        self.assertEqual(w.request("GET", "/jobs", auth=False)[0], 401)
+        w.token = new_token
+        self.assertEqual(w.request("GET", "/jobs")[0], 200)
+        self.ok("status")
+
 
 def free_port():
     with socket.socket() as s:

@@ -244,7 +244,9 @@ TEST_F(HttpServerAccessTest, UnixOnlyRoutesAreRefusedOnTcp) {
                                       "/operator/drain 200", "/operator/drain 405"}));
 }
 
-TEST_F(HttpServerAccessTest, TheTokenComesBeforeTheUnixOnlyCheck) {
+// The socket's file mode is their access control: no token on the socket, none that helps
+// on TCP. The other routes keep the token on both.
+TEST_F(HttpServerAccessTest, UnixOnlyRoutesNeedNoTokenOnTheSocketAndAreRefusedOnTcp) {
   enableAuth();
   router_.add("POST", "/operator/drain",
               [](const HttpRequest&, const RouteParams&) { return HttpResponse::json(200, "{}"); });
@@ -254,16 +256,17 @@ TEST_F(HttpServerAccessTest, TheTokenComesBeforeTheUnixOnlyCheck) {
   LoopbackClient tcp_client(loop_, server_->port());
   EXPECT_EQ(
       exchange(tcp_client, "POST /operator/drain HTTP/1.1\r\nContent-Length: 0\r\n\r\n").status,
-      401);
+      403);
+  EXPECT_EQ(exchange(tcp_client, std::string("POST /operator/drain HTTP/1.1\r\nAuthorization: "
+                                             "Bearer ") +
+                                     kToken + "\r\nContent-Length: 0\r\n\r\n")
+                .status,
+            403);
   LoopbackClient unix_client(loop_, socket_path_);
   EXPECT_EQ(
       exchange(unix_client, "POST /operator/drain HTTP/1.1\r\nContent-Length: 0\r\n\r\n").status,
-      401);
-  EXPECT_EQ(exchange(unix_client, std::string("POST /operator/drain HTTP/1.1\r\nAuthorization: "
-                                              "Bearer ") +
-                                      kToken + "\r\nContent-Length: 0\r\n\r\n")
-                .status,
-            200);
+      200);
+  EXPECT_EQ(exchange(unix_client, "GET /jobs/1 HTTP/1.1\r\n\r\n").status, 401);
 }
 
 TEST_F(HttpServerAccessTest, StopListeningRemovesTheSocketAndKeepsConnections) {
