@@ -151,7 +151,7 @@ ParsedCommandLine parseCommandLine(const std::vector<std::string_view>& args) {
       if (!flag(&options.wait)) return fail("--wait takes no value");
       command_options.emplace_back("--wait", Command::kDrain);
     } else if (arg == "--wait-timeout") {
-      if (!takeValue(&v) || !parseWhole(v, 1, 7 * 86400, &number))
+      if (!takeValue(&v) || !parseWhole(v, 1, int64_t{7} * 86400, &number))
         return fail("--wait-timeout needs a whole number of seconds from 1 to 604800");
       options.wait_timeout = std::chrono::seconds(number);
       command_options.emplace_back("--wait-timeout", Command::kDrain);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "core/unique_fd.h"
@@ -61,7 +62,12 @@ std::vector<std::string> unitTexts() {
     if (d == nullptr) continue;
     while (const dirent* entry = ::readdir(d)) {
       const std::string name = entry->d_name;
-      if (name.size() > 5 && name.ends_with(".conf")) drop_ins.push_back(path + "/" + name);
+      if (name.size() > 5 && name.ends_with(".conf")) {
+        std::string file = path;
+        file += "/";
+        file += name;
+        drop_ins.push_back(std::move(file));
+      }
     }
     ::closedir(d);
   }

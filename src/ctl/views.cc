@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace wa::ctl {
 namespace {
@@ -16,13 +17,13 @@ const rapidjson::Value* member(const rapidjson::Value* object, const char* name)
 std::string text(const rapidjson::Value* object, const char* name, std::string fallback = "-") {
   const rapidjson::Value* v = member(object, name);
   return v != nullptr && v->IsString() ? std::string(v->GetString(), v->GetStringLength())
-                                       : fallback;
+                                       : std::move(fallback);
 }
 
 // An integer member as text, or fallback when missing or null.
 std::string integer(const rapidjson::Value* object, const char* name, std::string fallback = "-") {
   const rapidjson::Value* v = member(object, name);
-  return v != nullptr && v->IsInt64() ? std::to_string(v->GetInt64()) : fallback;
+  return v != nullptr && v->IsInt64() ? std::to_string(v->GetInt64()) : std::move(fallback);
 }
 
 int64_t count(const rapidjson::Value* object, const char* name) {

@@ -9,10 +9,12 @@
 namespace wa::ctl {
 namespace {
 
-ParsedCommandLine parse(std::vector<std::string_view> args) { return parseCommandLine(args); }
+ParsedCommandLine parse(const std::vector<std::string_view>& args) {
+  return parseCommandLine(args);
+}
 
-std::string errorOf(std::vector<std::string_view> args) {
-  const ParsedCommandLine parsed = parse(std::move(args));
+std::string errorOf(const std::vector<std::string_view>& args) {
+  const ParsedCommandLine parsed = parse(args);
   EXPECT_FALSE(parsed.options.has_value());
   return parsed.error;
 }
