@@ -208,7 +208,7 @@ void HealthView::render(HealthBody& rendered) const {
   w.EndObject();
   field(w, "accepting_jobs",
         !shutting_down_ && !draining_ && engine.limits_unenforced.empty() &&
-            engine.api_unsupported.empty());
+            engine.api_unsupported.empty() && (journal_ == nullptr || journal_->problem().empty()));
   field(w, "draining", draining_);
   key(w, "cpu_usage_percent");
   optionalDouble(w, sample.cpu_usage_percent, 10.0);

@@ -66,7 +66,7 @@ void WorkerApi::setDraining(bool draining) {
 bool WorkerApi::acceptingJobs() const {
   const docker::EngineStatus& engine = engine_.status();
   return !shutting_down_ && !draining_ && engine.limits_unenforced.empty() &&
-         engine.api_unsupported.empty();
+         engine.api_unsupported.empty() && (journal_ == nullptr || journal_->problem().empty());
 }
 
 void WorkerApi::registerRoutes(http::Router& router) {

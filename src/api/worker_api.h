@@ -47,15 +47,16 @@ class WorkerApi {
   // /info say so; queued and running jobs go on and finish.
   void setDraining(bool draining);
   bool draining() const { return draining_; }
-  // Whether POST /jobs would take a valid job now: not shutting down, not draining, and
-  // an engine that can enforce job limits and speaks an Engine API version the worker
-  // does. (A full queue or a journal that refuses a write is not counted.)
+  // Whether POST /jobs would take a valid job now: not shutting down, not draining, an
+  // engine that can enforce job limits and speaks an Engine API version the worker does,
+  // and a journal that takes writes. (A full queue is not counted.)
   bool acceptingJobs() const;
   // Replaced by a configuration reload; the next request sees the new values.
   void setIdentity(WorkerIdentity identity) { identity_ = std::move(identity); }
   void setParser(JobRequestParser parser) { parser_ = std::move(parser); }
   void setHealthPolicy(HealthPolicy policy) { health_.setPolicy(policy); }
   void setJournal(const jobs::JobJournal* journal, std::string moved_aside) {
+    journal_ = journal;
     health_.setJournal(journal, std::move(moved_aside));
   }
   // The metrics GET /metrics renders; without them the route answers 404.
@@ -99,6 +100,7 @@ class WorkerApi {
   bool shutting_down_ = false;
   bool draining_ = false;
   const WorkerMetrics* metrics_ = nullptr;
+  const jobs::JobJournal* journal_ = nullptr;
   jobs::OutputFeed* output_feed_ = nullptr;
   HealthView health_;
 };

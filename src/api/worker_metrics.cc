@@ -151,7 +151,8 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
   if (accepting_jobs_ && draining_) {
     w.gauge("worker_agent_accepting_jobs",
             "1 while POST /jobs takes new jobs (not draining, not shutting down, an engine that "
-            "enforces job limits).",
+            "enforces job limits and speaks a version the worker does, a journal that takes "
+            "writes).",
             {}, accepting_jobs_() ? 1 : 0);
     w.gauge("worker_agent_draining", "1 while the operator's drain holds new jobs off.", {},
             draining_() ? 1 : 0);

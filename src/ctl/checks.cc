@@ -157,21 +157,7 @@ CheckItem checkTcpEngine(const std::string& docker_host) {
               "socket, or a network only this worker reaches");
 }
 
-std::optional<std::pair<int, int>> parseApiVersion(std::string_view text) {
-  if (text.starts_with('v')) text.remove_prefix(1);
-  int major = 0;
-  int minor = 0;
-  char dot = 0;
-  char extra = 0;
-  const std::string copy(text);
-  if (std::sscanf(copy.c_str(), "%d%c%d%c", &major, &dot, &minor, &extra) != 3 || dot != '.' ||
-      major < 0 || minor < 0) {
-    return std::nullopt;
-  }
-  return std::make_pair(major, minor);
-}
-
-CheckItem checkEngine(const EngineFacts& facts, std::string_view worker_api) {
+CheckItem checkEngine(const EngineFacts& facts, std::optional<docker::ApiVersion> pinned) {
   const std::string name = "engine";
   if (!facts.error.empty()) {
     return item(name, CheckLevel::kFail, "no answer at " + facts.docker_host + ": " + facts.error,
@@ -185,27 +171,14 @@ CheckItem checkEngine(const EngineFacts& facts, std::string_view worker_api) {
                 "check that docker_host names a Docker or Podman engine");
   }
   const docker::EngineVersion& v = version.value();
-  rapidjson::Document body;
-  body.Parse(facts.version_body.c_str(), facts.version_body.size());
-  const std::string min_api = body.HasParseError() ? "" : memberString(body, "MinAPIVersion");
-  std::string detail =
-      std::string(v.podman ? "Podman " : "Docker Engine ") + v.version + ", Engine API " +
-      v.api_version +
-      (min_api.empty() ? "" : " (accepts " + min_api + " to " + v.api_version + ")") +
-      "; the worker speaks " + std::string(worker_api);
-  const auto engine_max = parseApiVersion(v.api_version);
-  const auto engine_min = parseApiVersion(min_api);
-  const auto wanted = parseApiVersion(worker_api);
-  if (engine_max && wanted && *engine_max < *wanted) {
-    return item(name, CheckLevel::kFail, detail,
-                "upgrade the engine: the worker needs Engine API " + std::string(worker_api) +
-                    " (Docker 20.10, Podman 4.3 or later)");
-  }
-  if (engine_min && wanted && *wanted < *engine_min) {
-    return item(name, CheckLevel::kFail, detail,
-                "this engine no longer accepts Engine API " + std::string(worker_api) +
-                    ": run a worker-agent that speaks a version it accepts");
-  }
+  const docker::EngineApiRange range{docker::ApiVersion::parse(v.api_version),
+                                     docker::ApiVersion::parse(v.min_api_version)};
+  const docker::ApiNegotiation negotiated = docker::negotiateApiVersion(range, pinned);
+  std::string detail = std::string(v.podman ? "Podman " : "Docker Engine ") + v.version +
+                       ", Engine API " + docker::describeEngineApiRange(range);
+  if (!negotiated.version) return item(name, CheckLevel::kFail, detail, negotiated.problem);
+  detail += "; the worker speaks " + negotiated.version->text() +
+            (pinned ? " (pinned by docker_api_version)" : "") + " to it";
   return item(name, CheckLevel::kOk, detail);
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "docker/api_version.h"
 
 namespace wa::ctl {
 
@@ -67,15 +68,13 @@ struct EngineFacts {
   std::string info_body;     // GET /info, "" when it did not answer 200
 };
 
-// Reached or not, who it is (Docker, Podman, version) and the Engine API versions it
-// speaks against the one the worker speaks (worker_api, "1.41").
-CheckItem checkEngine(const EngineFacts& facts, std::string_view worker_api);
+// Reached or not, who it is (Docker, Podman, version), and the Engine API version the
+// worker negotiates with it as the daemon does (docker::negotiateApiVersion, with pinned
+// from docker_api_version): a failure, with the negotiation's own advice, when none fits.
+CheckItem checkEngine(const EngineFacts& facts, std::optional<docker::ApiVersion> pinned);
 // Rootless on cgroup v1 (limits ignored, the worker runs no jobs there); nullopt when /info
 // did not answer or says nothing against it.
 std::optional<CheckItem> checkEngineLimits(const EngineFacts& facts);
-
-// "1.41" as (1, 41); nullopt when it is not two numbers.
-std::optional<std::pair<int, int>> parseApiVersion(std::string_view text);
 
 // The listen address. answers: the worker answered GET /health there. Otherwise
 // bind_errno is what binding listen:port gave (0: it could be bound, so nothing listens).

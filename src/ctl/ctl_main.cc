@@ -21,7 +21,7 @@
 #include "ctl/host_probe.h"
 #include "ctl/views.h"
 #include "ctl/worker_endpoint.h"
-#include "docker/docker_client.h"
+#include "docker/api_version.h"
 
 namespace wa::ctl {
 namespace {
@@ -49,13 +49,6 @@ bool readToken(const std::string& path, std::string* token, std::string* error) 
   *token = text.str();
   while (!token->empty() && (token->back() == '\n' || token->back() == '\r')) token->pop_back();
   return true;
-}
-
-// The Engine API version the worker's requests carry ("1.41").
-std::string workerApiVersion() {
-  std::string version = docker::DockerClient::kApiVersion;
-  if (!version.empty() && version.front() == 'v') version.erase(0, 1);
-  return version;
 }
 
 bool answersAsWorker(const HttpReply& reply) {
@@ -115,7 +108,7 @@ int runCheck(const CtlOptions& options, const std::string& config_path,
     items.push_back(checkTcpEngine(config.docker_host));
   }
   const EngineFacts engine = probeEngine(config.docker_host, options.timeout);
-  items.push_back(checkEngine(engine, workerApiVersion()));
+  items.push_back(checkEngine(engine, docker::ApiVersion::parse(config.docker_api_version)));
   if (auto limits = checkEngineLimits(engine)) items.push_back(std::move(*limits));
 
   const Endpoint tcp = options.url.empty() ? tcpEndpoint(config) : Endpoint{"", options.url};

@@ -124,8 +124,14 @@ std::string formatStatus(const rapidjson::Value& health, const rapidjson::Value*
   const rapidjson::Value* docker = member(h, "docker");
   std::string engine = flag(docker, "reachable") ? "reachable" : "unreachable";
   if (const rapidjson::Value* version = member(info, "docker"); version && version->IsObject()) {
-    engine += ", " + text(version, "server_version") + " (Engine API " +
-              text(version, "api_version") + ")";
+    engine += ", " + text(version, "server_version");
+    const std::string spoken = text(version, "negotiated_api_version", "");
+    const std::string min = text(version, "min_api_version", "");
+    const std::string range =
+        (min.empty() ? "up to " : min + " to ") + text(version, "api_version");
+    engine += spoken.empty()
+                  ? " (Engine API " + range + ", none spoken)"
+                  : " (Engine API " + spoken + " spoken; the engine speaks " + range + ")";
   }
   if (const rapidjson::Value* ping = member(docker, "ping_ms"); ping && ping->IsNumber()) {
     engine += ", ping " + decimal(ping->GetDouble(), 2) + " ms";

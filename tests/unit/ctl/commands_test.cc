@@ -45,7 +45,8 @@ constexpr const char* kHealth =
         "jobs":{"queued":2,"running":1,"accepted_total":17,"finished_total":12,"failed_total":2}})";
 constexpr const char* kInfo =
     R"({"worker_id":"build-7","version":"0.1.0",
-        "docker":{"server_version":"20.10.24","api_version":"1.41"}})";
+        "docker":{"server_version":"20.10.24","api_version":"1.41","min_api_version":"1.12",
+                  "negotiated_api_version":"1.41"}})";
 
 class CommandsTest : public ::testing::Test {
  protected:
@@ -80,7 +81,8 @@ TEST_F(CommandsTest, StatusShowsHealthAndIdentity) {
                      "failed"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("engine          reachable, 20.10.24 (Engine API 1.41), ping 0.41 ms"),
+  EXPECT_NE(out.find("engine          reachable, 20.10.24 (Engine API 1.41 spoken; the engine "
+                     "speaks 1.12 to 1.41), ping 0.41 ms"),
             std::string::npos)
       << out;
 }
