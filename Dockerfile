@@ -12,9 +12,11 @@
 ARG BASE=worker-agent-base:bookworm-slim
 
 # Stage 1: install the package with dpkg. Its runtime libraries are in the base; of its
-# other dependencies the engine (docker.io) is the host's, reached through the socket, and
-# procps serves only the systemd unit, so dpkg is told to go on without those two. Then the
-# binary must find every library it needs.
+# other dependencies the engine (docker.io) is the host's, reached through the socket, so
+# dpkg is told to go on without it. Then the binary must find every library it needs. The packaged configuration serves the
+# operator's unix socket in /run/worker-agent, which systemd makes; a read-only container
+# has no such directory, so the image's configuration leaves listen_unix empty (mount a
+# tmpfs there and set WORKER_AGENT_LISTEN_UNIX to have one).
 FROM ${BASE} AS package
 LABEL org.worker-agent.stage=package
 COPY worker-agent_*.deb /tmp/
@@ -23,14 +25,17 @@ RUN set -eu; \
     [ "$(dpkg-query -W -f='${Status}' worker-agent)" = "install ok installed" ]; \
     missing="$(ldd /usr/sbin/worker-agent | grep 'not found' || true)"; \
     if [ -n "$missing" ]; then echo "runtime libraries missing from the base: $missing" >&2; exit 1; fi; \
-    /usr/sbin/worker-agent --version
+    /usr/sbin/worker-agent --version; \
+    sed -i 's|^listen_unix: .*|listen_unix: ""|' /etc/worker-agent/worker-agent.yaml; \
+    /usr/sbin/worker-agent --config /etc/worker-agent/worker-agent.yaml --check-config
 
 # Stage 2: the base with the binary and the packaged config, run as an unprivileged user.
 FROM ${BASE}
 ARG VERSION=unknown
 LABEL org.opencontainers.image.title="worker-agent" \
       org.opencontainers.image.description="ProcessorCluster worker that runs jobs in Docker containers" \
-      org.opencontainers.image.version="${VERSION}"
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT"
 COPY --from=package /usr/sbin/worker-agent /usr/sbin/worker-agent
 COPY --from=package /etc/worker-agent/worker-agent.yaml /etc/worker-agent/worker-agent.yaml
 COPY --from=package /usr/share/doc/worker-agent/copyright /usr/share/doc/worker-agent/copyright

@@ -12,11 +12,11 @@ name="${IMAGE_NAME:-worker-agent}"
 [ -f "$deb" ] || { echo "image-build: no package at $deb (make deb)" >&2; exit 1; }
 version="$(dpkg-deb -f "$deb" Version)"
 
-# docker.io | docker-ce: the engine is the host's, reached through the mounted socket.
-# adduser: the package's postinst makes its user with it; the Dockerfile makes its own.
-# procps: /bin/kill for the systemd unit's ExecReload; in a container SIGHUP comes from
-# `docker kill -s HUP`. ca-certificates: not a Depends, but pulls from TLS registries need
-# the CA bundle libcurl reads.
+# docker.io | docker-ce | podman-docker: the engine is the host's, reached through the
+# mounted socket. adduser: the package's postinst makes its user with it; the Dockerfile
+# makes its own. procps: a dependency of earlier packages (/bin/kill for the unit's
+# ExecReload). ca-certificates: not a Depends, but pulls from TLS registries need the CA
+# bundle libcurl reads.
 mapfile -t runtime < <( { dpkg-deb -f "$deb" Depends | tr ',' '\n' \
     | sed -E 's/^ *([^ |(]+).*/\1/' | grep -vxE 'docker\.io|docker-ce|adduser|procps|'; \
   echo ca-certificates; } | sort -u)

@@ -1,13 +1,17 @@
 // worker-agent: the worker side of the ProcessorCluster Worker protocol v1.
-// main() reads the command line and the config, then hands over to Daemon.
+// main() reads the command line and the config, then hands over to Daemon; `worker-agent
+// ctl ...`, the operator's command, is handed to src/ctl instead.
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config_loader.h"
 #include "core/log.h"
+#include "ctl/ctl_main.h"
 #include "daemon/daemon.h"
 #include "version.h"
 
@@ -15,6 +19,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: worker-agent [--config FILE] [--check-config] [--version] [--help]\n"
+    "       worker-agent ctl [OPTIONS] COMMAND   (the operator's command: ctl --help)\n"
     "\n"
     "  --config FILE    read settings from FILE (YAML); without it, defaults apply\n"
     "  --check-config   validate the configuration (file and environment), then exit\n"
@@ -32,6 +37,9 @@ std::string hostname() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") {
+    return wa::ctl::runCtl(std::vector<std::string_view>(argv + 2, argv + argc));
+  }
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

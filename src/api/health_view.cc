@@ -110,6 +110,8 @@ void HealthView::readInputs(HealthInputs& inputs) const {
   inputs.failed = scheduler_.totalEntered(jobs::JobState::kFailed);
   inputs.policy = policy_;
   inputs.journal_problem = journal_ != nullptr ? journal_->problem() : std::string();
+  inputs.shutting_down = shutting_down_;
+  inputs.draining = draining_;
 }
 
 http::HttpResponse HealthView::respond(bool strict) const {
@@ -204,6 +206,10 @@ void HealthView::render(HealthBody& rendered) const {
     string(w, engine.last_error);
   }
   w.EndObject();
+  field(w, "accepting_jobs",
+        !shutting_down_ && !draining_ && engine.limits_unenforced.empty() &&
+            engine.api_unsupported.empty() && (journal_ == nullptr || journal_->problem().empty()));
+  field(w, "draining", draining_);
   key(w, "cpu_usage_percent");
   optionalDouble(w, sample.cpu_usage_percent, 10.0);
   key(w, "thermal_zones");

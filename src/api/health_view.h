@@ -56,6 +56,8 @@ struct HealthInputs {
   uint64_t failed = 0;
   HealthPolicy policy;
   std::string journal_problem;
+  bool shutting_down = false;
+  bool draining = false;
   bool operator==(const HealthInputs&) const = default;
 };
 struct HealthBody {
@@ -83,6 +85,11 @@ class HealthView {
     journal_ = journal;
     journal_moved_aside_ = std::move(moved_aside);
   }
+  // Whether the worker shuts down or drains (WorkerApi's), for accepting_jobs and draining.
+  void setAdmission(bool shutting_down, bool draining) {
+    shutting_down_ = shutting_down;
+    draining_ = draining;
+  }
 
  private:
   void readInputs(HealthInputs& inputs) const;
@@ -97,6 +104,8 @@ class HealthView {
   HealthPolicy policy_;
   const jobs::JobJournal* journal_ = nullptr;
   std::string journal_moved_aside_;
+  bool shutting_down_ = false;
+  bool draining_ = false;
   // The last body and the inputs read for the request being answered (kept to reuse
   // their strings' storage).
   mutable std::optional<HealthBody> body_;

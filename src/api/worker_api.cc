@@ -53,6 +53,22 @@ WorkerApi::WorkerApi(const core::Clock& clock, WorkerIdentity identity,
       parser_(std::move(parser)),
       health_(clock, host, sampler, engine, scheduler) {}
 
+void WorkerApi::setAcceptingJobs(bool accepting) {
+  shutting_down_ = !accepting;
+  health_.setAdmission(shutting_down_, draining_);
+}
+
+void WorkerApi::setDraining(bool draining) {
+  draining_ = draining;
+  health_.setAdmission(shutting_down_, draining_);
+}
+
+bool WorkerApi::acceptingJobs() const {
+  const docker::EngineStatus& engine = engine_.status();
+  return !shutting_down_ && !draining_ && engine.limits_unenforced.empty() &&
+         engine.api_unsupported.empty() && (journal_ == nullptr || journal_->problem().empty());
+}
+
 void WorkerApi::registerRoutes(http::Router& router) {
   router.add("GET", "/info",
              [this](const http::HttpRequest& r, const http::RouteParams&) { return info(r); });
@@ -134,6 +150,8 @@ http::HttpResponse WorkerApi::info(const http::HttpRequest&) const {
   } else {
     w.Null();
   }
+  field(w, "accepting_jobs", acceptingJobs());
+  field(w, "draining", draining_);
   w.EndObject();
   return respond(200, buffer);
 }
@@ -160,9 +178,16 @@ http::HttpResponse WorkerApi::prometheusMetrics(const http::HttpRequest& request
 }
 
 http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
-  if (!accepting_jobs_) {
+  if (shutting_down_) {
     return jobRejected(
         {503, "SHUTTING_DOWN", "this worker is shutting down and takes no new jobs", {}});
+  }
+  if (draining_) {
+    return jobRejected({503,
+                        "DRAINING",
+                        "this worker is draining: it finishes the jobs it has and takes no new "
+                        "ones until its operator resumes it",
+                        {}});
   }
   // No Content-Type is tolerated (hand-written clients); a different one is not.
   if (const std::string* type = request.header("Content-Type"); type && !mediaTypeIsJson(*type)) {

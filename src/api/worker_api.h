@@ -41,12 +41,22 @@ class WorkerApi {
   void registerRoutes(http::Router& router);
 
   // While false, POST /jobs answers 503 SHUTTING_DOWN.
-  void setAcceptingJobs(bool accepting) { accepting_jobs_ = accepting; }
+  void setAcceptingJobs(bool accepting);
+  bool shuttingDown() const { return shutting_down_; }
+  // The operator's drain: while set, POST /jobs answers 503 DRAINING, and /health and
+  // /info say so; queued and running jobs go on and finish.
+  void setDraining(bool draining);
+  bool draining() const { return draining_; }
+  // Whether POST /jobs would take a valid job now: not shutting down, not draining, an
+  // engine that can enforce job limits and speaks an Engine API version the worker does,
+  // and a journal that takes writes. (A full queue is not counted.)
+  bool acceptingJobs() const;
   // Replaced by a configuration reload; the next request sees the new values.
   void setIdentity(WorkerIdentity identity) { identity_ = std::move(identity); }
   void setParser(JobRequestParser parser) { parser_ = std::move(parser); }
   void setHealthPolicy(HealthPolicy policy) { health_.setPolicy(policy); }
   void setJournal(const jobs::JobJournal* journal, std::string moved_aside) {
+    journal_ = journal;
     health_.setJournal(journal, std::move(moved_aside));
   }
   // The metrics GET /metrics renders; without them the route answers 404.
@@ -87,8 +97,10 @@ class WorkerApi {
   jobs::JobStore& store_;
   jobs::Scheduler& scheduler_;
   JobRequestParser parser_;
-  bool accepting_jobs_ = true;
+  bool shutting_down_ = false;
+  bool draining_ = false;
   const WorkerMetrics* metrics_ = nullptr;
+  const jobs::JobJournal* journal_ = nullptr;
   jobs::OutputFeed* output_feed_ = nullptr;
   HealthView health_;
 };

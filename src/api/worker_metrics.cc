@@ -148,6 +148,15 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
           static_cast<double>(scheduler_.maxConcurrent()));
   w.counter("worker_agent_jobs_accepted_total", "Jobs accepted into the queue since start.", {},
             static_cast<double>(scheduler_.totalEntered(jobs::JobState::kQueued)));
+  if (accepting_jobs_ && draining_) {
+    w.gauge("worker_agent_accepting_jobs",
+            "1 while POST /jobs takes new jobs (not draining, not shutting down, an engine that "
+            "enforces job limits and speaks a version the worker does, a journal that takes "
+            "writes).",
+            {}, accepting_jobs_() ? 1 : 0);
+    w.gauge("worker_agent_draining", "1 while the operator's drain holds new jobs off.", {},
+            draining_() ? 1 : 0);
+  }
 
   const docker::EngineStatus& engine = engine_.status();
   w.gauge("worker_agent_docker_engine_up", "1 when the last ping of the Docker engine succeeded.",

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -37,6 +38,12 @@ class WorkerMetrics {
   void onContainerStarted(std::chrono::microseconds latency);
   void onHttpRequest(const http::RequestRecord& record);
   void onDockerError(std::string_view endpoint);
+  // Where worker_agent_accepting_jobs and worker_agent_draining are read at scrape time
+  // (WorkerApi's admission); without them the two are left out.
+  void setAdmission(std::function<bool()> accepting_jobs, std::function<bool()> draining) {
+    accepting_jobs_ = std::move(accepting_jobs);
+    draining_ = std::move(draining);
+  }
 
   // The text exposition for GET /metrics.
   std::string render() const { return registry_.render(); }
@@ -50,6 +57,8 @@ class WorkerMetrics {
   const metrics::HostSampler& sampler_;
   const docker::EngineStatusView& engine_;
   int64_t started_unix_ms_;
+  std::function<bool()> accepting_jobs_;
+  std::function<bool()> draining_;
   metrics::MetricsRegistry registry_;
   metrics::Histogram* job_duration_;
   metrics::Histogram* queue_wait_;

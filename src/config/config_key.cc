@@ -204,16 +204,61 @@ std::string openablePathItem(std::string_view item) {
   return "must be one of /health, /info, /metrics, got " + quoted(item);
 }
 
+// Why the part of a tcp:// docker_host after the scheme cannot be reached, or "". Only
+// numeric addresses and localhost: the job's attach stream is connected on the event loop,
+// where a name lookup would block every other client (the docker layer's
+// HijackedAttach refuses other names the same way).
+std::string tcpEngineProblem(std::string_view rest, std::string_view whole) {
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  const size_t colon = rest.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? rest : rest.substr(0, colon);
+  const std::string_view port_text =
+      colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+  int port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty() || port_text.empty() || ec != std::errc() ||
+      end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    return "a tcp:// engine must be given as tcp://HOST:PORT with a port from 1 to 65535, got " +
+           quoted(whole);
+  }
+  if (host == "localhost") return "";
+  std::string literal(host);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    literal = std::string(host.substr(1, host.size() - 2));
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, literal.c_str(), &v6) == 1) return "";
+  } else {
+    in_addr v4{};
+    if (::inet_pton(AF_INET, literal.c_str(), &v4) == 1) return "";
+  }
+  return "a tcp:// engine must be a numeric address (such as tcp://10.0.0.5:2375 or "
+         "tcp://[fd00::5]:2375) or localhost: the worker does not look host names up, which "
+         "would stall it while it connects a job's stream; got " +
+         quoted(whole);
+}
+
 std::string applyDockerHost(const ConfigValue& value, Config* config) {
   const std::string& host = value.text;
   // Only the transports the docker client speaks; ssh:// and npipe:// are not supported.
-  for (std::string_view scheme : {"unix://", "tcp://"}) {
-    if (host.size() > scheme.size() && host.compare(0, scheme.size(), scheme) == 0) {
-      config->docker_host = host;
-      return "";
+  constexpr std::string_view kUnix = "unix://";
+  constexpr std::string_view kTcp = "tcp://";
+  const std::string_view text(host);
+  if (text.size() > kUnix.size() && text.starts_with(kUnix)) {
+    if (text[kUnix.size()] != '/') {
+      return "a unix:// engine must name an absolute socket path (unix:///var/run/docker.sock), "
+             "got " +
+             quoted(host);
     }
+  } else if (text.size() > kTcp.size() && text.starts_with(kTcp)) {
+    if (std::string why = tcpEngineProblem(text.substr(kTcp.size()), text); !why.empty()) {
+      return why;
+    }
+  } else {
+    return "must start with unix:// or tcp:// and name a socket or address, got " + quoted(host);
   }
-  return "must start with unix:// or tcp:// and name a socket or address, got " + quoted(host);
+  config->docker_host = host;
+  return "";
 }
 
 // "" or "<major>.<minor>" in digits ("1.45"); the range the worker speaks is checked when

@@ -45,6 +45,7 @@ Daemon::Parts::Parts(config::Config c, std::function<config::LoadResult()> reloa
       metrics(clock, WORKER_AGENT_VERSION, scheduler, sampler, engine),
       api(clock, workerIdentity(config), host, sampler, engine, store, scheduler,
           jobRequestParser(config)),
+      operator_api(api, store, scheduler),
       server(loop, router, serverOptions(config, descriptors), &api::WorkerApi::renderError),
       notifier(loop, [this] { return summary(); }),
       shutdown(loop, api, scheduler, runner, server, notifier,
@@ -56,6 +57,7 @@ std::string Daemon::Parts::summary() const {
   if (!engine.status().reachable) line += "; docker engine unreachable";
   if (!engine.status().limits_unenforced.empty()) line += "; engine cannot enforce job limits";
   if (!engine.status().api_unsupported.empty()) line += "; engine API version unsupported";
+  if (api.draining()) line += "; draining";
   if (shutdown.started()) line += "; shutting down";
   return line;
 }
@@ -155,6 +157,12 @@ int Daemon::run() {
   p.api.setHealthPolicy(healthPolicy(p.config));
   p.api.setMetrics(&p.metrics);
   p.api.registerRoutes(p.router);
+  // The operator's routes, on the unix socket alone: its file mode (0660, the worker's user
+  // and group) says who the operator is.
+  p.operator_api.setReload([&p] { return p.reload(); });
+  p.operator_api.registerRoutes(p.router);
+  p.server.setUnixOnlyRoutes(api::OperatorApi::routePatterns());
+  p.metrics.setAdmission([&p] { return p.api.acceptingJobs(); }, [&p] { return p.api.draining(); });
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
   p.applyAuth();
   p.server.setAuth(&p.auth);

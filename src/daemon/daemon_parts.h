@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "api/operator_api.h"
 #include "api/worker_api.h"
 #include "api/worker_metrics.h"
 #include "config/config.h"
@@ -45,13 +46,12 @@ struct Daemon::Parts {
   // is turned on or off; never logs the token.
   void applyAuth();
   // Says at start what fitDescriptorLimit did to RLIMIT_NOFILE, if anything.
-  // Says at start what fitDescriptorLimit did to RLIMIT_NOFILE, if anything.
   void logDescriptorLimit() const;
-  // SIGHUP (reload.cc): load the configuration again; apply the keys that can change while
-  // running, keep the running value of the others and say so. A configuration that does
-  // not load changes nothing. Jobs queued or running are untouched: new limits and
-  // policies apply to what is submitted or started next.
-  void reload();
+  // SIGHUP and POST /operator/reload (reload.cc): load the configuration again; apply the
+  // keys that can change while running, keep the running value of the others and say so.
+  // A configuration that does not load changes nothing. Jobs queued or running are
+  // untouched: new limits and policies apply to what is submitted or started next.
+  api::ReloadOutcome reload();
   // Removes every container labelled with this worker's id (ContainerReaper::sweep).
   void sweepContainers(std::function<void(bool listed)> done);
   // Opens the journal (config.journal) and takes back what it holds: ended jobs into the
@@ -101,6 +101,7 @@ struct Daemon::Parts {
   jobs::OutputFeed output_feed;
   http::Router router;
   api::WorkerApi api;
+  api::OperatorApi operator_api;
   http::BearerAuth auth;  // before the server, which holds a pointer to it
   http::HttpServer server;
   SystemdNotifier notifier;

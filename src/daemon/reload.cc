@@ -1,5 +1,6 @@
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config_key.h"
 #include "core/log.h"
@@ -7,33 +8,46 @@
 
 namespace wa::daemon {
 
-void Daemon::Parts::reload() {
-  if (shutdown.started()) return;
+namespace {
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+  return text;
+}
+}  // namespace
+
+api::ReloadOutcome Daemon::Parts::reload() {
+  api::ReloadOutcome outcome;
+  if (shutdown.started()) {
+    outcome.error = "the worker is shutting down";
+    return outcome;
+  }
   if (!reload_config) {
     core::logWarning("SIGHUP: no configuration source to reload from");
-    return;
+    outcome.error = "no configuration source to reload from";
+    return outcome;
   }
   notifier.reloading();
-  config::LoadResult loaded = reload_config();
-  if (!loaded.config) {
-    core::logError("reload failed; keeping the running configuration: ", loaded.error.format());
+  // The one way a reload fails: nothing changes, and the outcome (the operator route's
+  // answer, hence `systemctl reload`) says why.
+  const auto reject = [&](std::string why) {
+    core::logError("reload failed; keeping the running configuration: ", why);
     notifier.ready();
-    return;
-  }
+    outcome.error = std::move(why);
+    return outcome;
+  };
+  config::LoadResult loaded = reload_config();
+  if (!loaded.config) return reject(loaded.error.format());
   config::Config next = std::move(*loaded.config);
   std::string supply_error;
   std::optional<jobs::SupplyOptions> supply = supplyOptions(next, &supply_error);
-  if (!supply) {
-    core::logError("reload failed; keeping the running configuration: ", supply_error);
-    notifier.ready();
-    return;
-  }
-  std::string applied;
-  std::string need_restart;
+  if (!supply) return reject(supply_error);
   for (std::string_view name : config::changedKeys(config, next)) {
-    std::string& list = config::findConfigKey(name)->reloadable ? applied : need_restart;
-    list += (list.empty() ? "" : ",") + std::string(name);
+    (config::findConfigKey(name)->reloadable ? outcome.applied : outcome.restart_needed)
+        .emplace_back(name);
   }
+  const std::string applied = joined(outcome.applied);
+  const std::string need_restart = joined(outcome.restart_needed);
   // Keys bound into sockets, the engine client, the sampler and container labels at
   // start-up keep their running values until a restart (the key table says which).
   config::keepRestartOnlyKeys(config, &next);
@@ -60,6 +74,8 @@ void Daemon::Parts::reload() {
                      {{"keys", need_restart}});
   }
   notifier.ready();
+  outcome.ok = true;
+  return outcome;
 }
 
 }  // namespace wa::daemon

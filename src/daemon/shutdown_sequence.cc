@@ -1,5 +1,6 @@
 #include "daemon/shutdown_sequence.h"
 
+#include <chrono>
 #include <utility>
 
 #include "core/log.h"
@@ -41,12 +42,14 @@ void ShutdownSequence::begin(int signo, bool keep, core::Millis drain) {
   notifier_.stopping();
   api_.setAcceptingJobs(false);
   scheduler_.setPaused(jobs::Scheduler::PauseReason::kShutdown, true);
+  if (notifier_.enabled()) extend_timer_ = loop_.createTimer([this] { extendStopTimeout(); });
   if (keep) {
     keeping_ = true;
     core::logInfo("stopping on signal ", signo, ": ", runner_.active(), " running and ",
                   scheduler_.queued(),
                   " queued job(s) are kept for the next start (stop_action keep)");
     armDeadline();
+    extendStopTimeout();
     leaveWhenStarted();
     return;
   }
@@ -58,11 +61,24 @@ void ShutdownSequence::begin(int signo, bool keep, core::Millis drain) {
       cancelRuns();
     });
     drain_timer_->enableAfter(drain);
+    drain_end_ = loop_.clock().now() + drain;
   } else {
     core::logInfo("shutting down on signal ", signo);
     cancelRuns();
   }
+  extendStopTimeout();
   finishIfIdle();
+}
+
+void ShutdownSequence::extendStopTimeout() {
+  if (!extend_timer_) return;
+  core::Millis left = kDeadline + kExtendMargin;
+  const core::MonoTime now = loop_.clock().now();
+  if (!cancelling_ && drain_end_ > now) {
+    left += std::chrono::duration_cast<core::Millis>(drain_end_ - now);
+  }
+  notifier_.extendTimeout(left);
+  extend_timer_->enableAfter(kExtendInterval);
 }
 
 void ShutdownSequence::cancelRuns() {

@@ -7,7 +7,9 @@
 //   shutdown_drain_seconds, results stay readable), cancel (runs killed), and a final sweep
 //   of this worker's containers, after which the loop stops. A second signal skips the
 //   drain; a third exits at once, leaving the containers for the next start-up to remove.
-// A deadline bounds the wait for the engine either way.
+// A deadline bounds the wait for the engine either way. Under systemd the stop timeout is
+// kept longer than what is left of the sequence (EXTEND_TIMEOUT_USEC), so a long
+// shutdown_drain_seconds needs no edit of TimeoutStopSec=.
 #pragma once
 
 #include <functional>
@@ -42,6 +44,10 @@ class ShutdownSequence {
 
   // How long the sequence waits for the engine to kill and remove containers.
   static constexpr core::Millis kDeadline{20'000};
+  // How often the stop timeout is extended, and the room given beyond what is left of the
+  // sequence (drain, then kDeadline).
+  static constexpr core::Millis kExtendInterval{5'000};
+  static constexpr core::Millis kExtendMargin{10'000};
 
  private:
   void begin(int signo, bool keep, core::Millis drain);
@@ -49,6 +55,9 @@ class ShutdownSequence {
   void leaveWhenStarted();
   void cancelRuns();
   void armDeadline();
+  // EXTEND_TIMEOUT_USEC for what is left of the sequence, again every kExtendInterval while
+  // the loop runs: a loop that stalls stops extending, and systemd's timeout then applies.
+  void extendStopTimeout();
   // After the last run: the final sweep, then the loop stops.
   void finishIfIdle();
 
@@ -64,7 +73,9 @@ class ShutdownSequence {
   bool final_sweep_started_ = false;
   bool keeping_ = false;
   int exit_status_ = 0;
+  core::MonoTime drain_end_{};  // when the drain ends, if there is one
   std::unique_ptr<core::Timer> drain_timer_;
+  std::unique_ptr<core::Timer> extend_timer_;
   std::unique_ptr<core::Timer> deadline_;
   std::unique_ptr<core::Timer> starting_check_;
 };

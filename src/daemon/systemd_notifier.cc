@@ -48,6 +48,10 @@ void SystemdNotifier::reloading() {
 
 void SystemdNotifier::stopping() { send("STOPPING=1"); }
 
+void SystemdNotifier::extendTimeout(core::Millis by) {
+  send("EXTEND_TIMEOUT_USEC=" + std::to_string(static_cast<uint64_t>(by.count()) * 1000u));
+}
+
 void SystemdNotifier::status(const std::string& line) {
   if (line == last_status_) return;
   last_status_ = line;

@@ -1,7 +1,7 @@
 // SystemdNotifier: tells the service manager how the daemon is doing (sd_notify):
 // READY=1 once serving, STATUS= a one-line summary, WATCHDOG=1 from a loop timer at half
-// the watchdog interval (a stuck loop stops petting it and gets restarted), RELOADING=1
-// and STOPPING=1. Without NOTIFY_SOCKET every call is a cheap no-op.
+// the watchdog interval (a stuck loop stops petting it and gets restarted), RELOADING=1,
+// STOPPING=1 and EXTEND_TIMEOUT_USEC. Without NOTIFY_SOCKET every call is a cheap no-op.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,9 @@ class SystemdNotifier {
   void ready();
   void reloading();
   void stopping();
+  // EXTEND_TIMEOUT_USEC: the manager's timeout for the current state (the stop timeout,
+  // while stopping) runs out no sooner than `by` from now. systemd never shortens it.
+  void extendTimeout(core::Millis by);
   void status(const std::string& line);
 
  private:

@@ -1,5 +1,6 @@
 #include "http/dispatcher.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <utility>
@@ -78,9 +79,20 @@ HttpResponse Dispatcher::route(const HttpRequest& request, std::string* pattern)
     response.headers.emplace_back("Access-Control-Max-Age", "600");
     return response;
   }
+  // The unix socket's own routes: refused on TCP whatever the token; on the socket its file
+  // mode (who may connect) is their access control, so the token does not apply to them (a
+  // reload must go through while the token is being changed).
+  const bool unix_only = !pattern->empty() &&
+                         std::find(unix_only_routes_.begin(), unix_only_routes_.end(), *pattern) !=
+                             unix_only_routes_.end();
+  if (unix_only && request.transport != Transport::kUnix) {
+    return errorResponse(
+        403, "UNIX_SOCKET_ONLY",
+        request.path + " is served on the worker's unix socket (listen_unix) only");
+  }
   // Before the routing outcome: without the token, an unknown path is not told apart
   // from a known one. Browsers send no credentials on a preflight, so it stays above.
-  if (auth_ != nullptr) {
+  if (auth_ != nullptr && !unix_only) {
     switch (auth_->check(request, *pattern)) {
       case BearerAuth::Verdict::kAllowed:
         break;

@@ -1,13 +1,14 @@
 // Dispatcher: what the server does with one parsed request. It answers CORS preflights,
-// asks the bearer-token check, routes, runs the handler (a handler that throws becomes a
-// 500), renders the server's own errors in the api's JSON shape, and reports every
-// answered request to the observer. It knows no socket: connections call it.
+// asks the bearer-token check, keeps the unix-socket-only routes off TCP, routes, runs the handler
+// (a handler that throws becomes a 500), renders the server's own errors in the api's JSON shape,
+// and reports every answered request to the observer. It knows no socket: connections call it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "http/bearer_auth.h"
@@ -53,6 +54,13 @@ class Dispatcher {
   // route's pattern so that it can leave some routes open. auth must outlive the
   // dispatcher; nullptr (the default) lets every request through.
   void setAuth(const BearerAuth* auth) { auth_ = auth; }
+  // Route patterns served only to requests that came in on the unix stream socket, whose
+  // file mode limits who can connect: on TCP any method on them is answered 403
+  // UNIX_SOCKET_ONLY, and on the socket they need no bearer token (the file mode is their
+  // access control, and a reload that changes the token must not need the new one).
+  void setUnixOnlyRoutes(std::vector<std::string> patterns) {
+    unix_only_routes_ = std::move(patterns);
+  }
 
  private:
   HttpResponse route(const HttpRequest& request, std::string* pattern) const;
@@ -62,6 +70,7 @@ class Dispatcher {
   ErrorRenderer render_error_;
   RequestObserver observer_;
   const BearerAuth* auth_ = nullptr;
+  std::vector<std::string> unix_only_routes_;
 };
 
 }  // namespace wa::http

@@ -32,9 +32,11 @@ void releaseIfLarge(std::string* buffer) {
 
 }  // namespace
 
-HttpConnection::HttpConnection(const ConnectionContext& context, core::UniqueFd fd)
+HttpConnection::HttpConnection(const ConnectionContext& context, core::UniqueFd fd,
+                               Transport transport)
     : context_(context),
       fd_(std::move(fd)),
+      transport_(transport),
       parser_(context.options.max_header_bytes, context.options.max_body_bytes) {
   event_ = context_.loop.watch(fd_.get(), core::FileEvent::kReadable,
                                [this](uint32_t ready) { onEvent(ready); });
@@ -153,7 +155,8 @@ void HttpConnection::processInput() {
       queueError(error.status, error.code, error.message);
       break;
     }
-    const HttpRequest request = parser_.takeRequest();
+    HttpRequest request = parser_.takeRequest();
+    request.transport = transport_;
     HttpResponse response = context_.dispatcher.respond(request);
     // The path, not the target: a query string may carry what must not be logged (a token
     // a client sent the wrong way).

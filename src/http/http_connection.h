@@ -56,8 +56,9 @@ class HttpConnection final : public core::Deletable {
   // before closing (closing with unread input sends a RST that can destroy the response).
   static constexpr core::Millis kLingerTimeout{2'000};
 
-  // Starts watching fd (connected, non-blocking) and arms the header timeout.
-  HttpConnection(const ConnectionContext& context, core::UniqueFd fd);
+  // Starts watching fd (connected, non-blocking) and arms the header timeout. transport
+  // is where fd was accepted; every request read from it says so.
+  HttpConnection(const ConnectionContext& context, core::UniqueFd fd, Transport transport);
   ~HttpConnection() override;
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
@@ -124,6 +125,7 @@ class HttpConnection final : public core::Deletable {
 
   const ConnectionContext& context_;
   core::UniqueFd fd_;  // declared before event_: the watcher goes before the fd closes
+  Transport transport_;
   std::unique_ptr<core::FileEvent> event_;
   std::unique_ptr<core::Timer> timer_;
   HttpParser parser_;

@@ -1,6 +1,7 @@
 // HttpRequest / HttpResponse: one parsed request and the response a handler returns.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +16,10 @@ namespace wa::http {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// Where a request came in: the TCP listener, or the unix stream socket (listen_unix), whose
+// file mode decides who may connect (Dispatcher::setUnixOnlyRoutes).
+enum class Transport : uint8_t { kTcp, kUnix };
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw request-target, e.g. "/jobs/a%20b?x=1"
@@ -23,6 +28,7 @@ struct HttpRequest {
   HeaderList headers;  // names as received
   std::string body;
   int http_minor = 1;  // HTTP/1.x
+  Transport transport = Transport::kTcp;
 
   // Case-insensitive header lookup; nullptr if absent.
   const std::string* header(std::string_view name) const;

@@ -53,7 +53,8 @@ void HttpServer::onAccepted(core::UniqueFd fd, bool tcp) {
   if (tcp && ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
     core::logWarning("http: TCP_NODELAY: ", std::strerror(errno));
   }
-  auto connection = std::make_unique<HttpConnection>(context_, std::move(fd));
+  auto connection = std::make_unique<HttpConnection>(context_, std::move(fd),
+                                                     tcp ? Transport::kTcp : Transport::kUnix);
   HttpConnection* key = connection.get();
   connections_.emplace(key, std::move(connection));
 }

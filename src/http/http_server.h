@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/event_loop.h"
 #include "core/unique_fd.h"
@@ -56,6 +57,9 @@ class HttpServer final : private ListenerOwner, private ConnectionOwner {
   // See Dispatcher.
   void setObserver(RequestObserver observer) { dispatcher_.setObserver(std::move(observer)); }
   void setAuth(const BearerAuth* auth) { dispatcher_.setAuth(auth); }
+  void setUnixOnlyRoutes(std::vector<std::string> patterns) {
+    dispatcher_.setUnixOnlyRoutes(std::move(patterns));
+  }
 
  private:
   // ListenerOwner

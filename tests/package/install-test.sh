@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The package's real install test. Boots a Debian bookworm rootfs (rootfs.sh; trixie with
 # ROOTFS_SUITE=trixie) in the local Docker engine with systemd as PID 1, installs the .deb
-# with `apt-get install ./worker-agent.deb` and checks,
-# step by step: the service is enabled and active, /health answers with the engine
-# reachable through the mounted socket, a job runs, the sandbox holds, `systemctl
-# reload` keeps it active, an upgrade restarts it, keeps the admin's config edit and
-# loses nothing of a job running through it (the journal), `systemctl stop` leaves a
-# running job to the next start (stop_action keep) or drains it (stop_action drain) and
-# exits cleanly, and `dpkg --purge` removes everything. Needs root, a Docker engine, mmdebstrap, and the local test image.
+# as docs/OPERATIONS.md says (`apt install ./worker-agent_*.deb`) and checks, step by
+# step: the service is enabled and active, /health answers with the engine reachable
+# through the mounted socket, a job runs, the sandbox holds, `systemctl reload` applies a
+# good configuration and fails on a rejected one with the running configuration kept, the
+# operator's command (worker-agent ctl) drains, resumes and checks, an upgrade restarts
+# it, keeps the admin's config edit and loses nothing of a job running through it (the
+# journal), `systemctl stop` leaves a running job to the next start (stop_action keep) or
+# drains it past a short TimeoutStopSec= (stop_action drain; the daemon extends the
+# timeout) and exits cleanly, and `apt purge` removes everything but the system user.
+# Along the way it runs every `sh test=NAME` block of docs/OPERATIONS.md as written
+# (doc_blocks.py), and fails if one is left out. Needs root, a Docker engine, mmdebstrap,
+# and the local test image.
 # Usage: install-test.sh [DEB]   (default: build-deb/worker-agent_VERSION_ARCH.deb)
 set -euo pipefail
 
@@ -23,6 +28,8 @@ sock=/var/run/docker.sock
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 started=$SECONDS
+guide="$repo/docs/OPERATIONS.md"
+ran_blocks=()
 
 [ -f "$deb" ] || fail "no package at $deb (make deb)"
 docker image inspect "$job_image" >/dev/null 2>&1 || fail "no image $job_image (make images)"
@@ -51,6 +58,18 @@ cleanup() {
   rm -rf "$work"
 }
 ct() { docker exec "$name" "$@"; }
+# Runs the commands of docs/OPERATIONS.md's block `sh test=$1` as written, as root in /root
+# of the container (where the package is), stopping at the first that fails. Its standard
+# input is "y" (apt purge asks before it removes).
+run_block() {
+  local block="$1"
+  step "docs/OPERATIONS.md: $block"
+  python3 "$here/doc_blocks.py" "$guide" show "$block" >"$work/block-$block.sh"
+  docker cp "$work/block-$block.sh" "$name:/root/block-$block.sh"
+  printf 'y\n' | docker exec -i -w /root "$name" bash -euxo pipefail "/root/block-$block.sh" \
+    || fail "the guide's block test=$block failed"
+  ran_blocks+=("$block")
+}
 diagnose() {
   ct systemctl status --no-pager worker-agent 2>&1 | tail -n 20 || true
   ct journalctl --no-pager -n 40 -u worker-agent 2>&1 || true
@@ -108,11 +127,12 @@ ct groupadd --system --non-unique --gid "$gid" docker
 # Into /root: trixie's systemd mounts a tmpfs over /tmp, which hides what docker cp writes.
 docker cp "$work/host-docker-engine.deb" "$name:/root/"
 docker cp "$deb" "$name:/root/worker-agent.deb"
+docker cp "$deb" "$name:/root/$(basename "$deb")"
 ct dpkg -i /root/host-docker-engine.deb
-# As an administrator installs a downloaded package: apt resolves its dependencies (all
-# present in the rootfs: the container has no network) and refuses it when one is not
-# satisfiable, as a package built for another release may not be.
-docker exec -w /root -e DEBIAN_FRONTEND=noninteractive "$name" apt-get install -y ./worker-agent.deb
+# As the guide says an administrator installs a downloaded package: apt resolves its
+# dependencies (all present in the rootfs: the container has no network) and refuses it
+# when one is not satisfiable, as a package built for another release may not be.
+run_block install
 
 health() { ct curl -fsS --max-time 5 http://127.0.0.1:9000/health; }
 # Prints one field of a JSON document read from stdin (a.b for nested fields).
@@ -120,6 +140,9 @@ field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[k]
 print(json.dumps(v) if not isinstance(v,str) else v)' "$1"; }
 main_pid() { ct systemctl show -p MainPID --value worker-agent; }
+# The service's journal, whole: grep -q on a pipe from journalctl would end the pipe early
+# and fail it (SIGPIPE under pipefail) once the journal is long.
+journal() { ct journalctl --no-pager -u worker-agent -o cat; }
 wait_healthy() {
   for _ in $(seq 1 40); do
     if out="$(health 2>/dev/null)" && [ "$(field docker.reachable <<<"$out")" = true ]; then
@@ -136,16 +159,26 @@ step "service enabled and active"
 [ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active"
 echo "enabled, active, main PID $(main_pid)"
 
-step "user, group, workspace, conffile, manual pages"
+step "user, group, workspace, conffile, manual pages, operator socket, licence"
 ct id worker-agent
-ct id -nG worker-agent | tr ' ' '\n' | grep -qx docker || fail "worker-agent is not in the docker group"
+# The unit gives the service the docker group (SupplementaryGroups=); the account is not
+# made a member.
+if ct id -nG worker-agent | tr ' ' '\n' | grep -qx docker; then
+  fail "the postinst made worker-agent a member of the docker group"
+fi
+[ "$(ct stat -c '%U:%G %a' /run/worker-agent/api.sock)" = "worker-agent:worker-agent 660" ] \
+  || fail "/run/worker-agent/api.sock: $(ct stat -c '%U:%G %a' /run/worker-agent/api.sock)"
+ct grep -q '^License: Expat$' /usr/share/doc/worker-agent/copyright || fail "no Expat (MIT) licence in copyright"
+if [ -e /usr/share/llhttp/llhttp.c ]; then  # built with llhttp's sources in the binary
+  dpkg-deb -f "$deb" Built-Using | grep -q '^node-undici (= ' || fail "no Built-Using for llhttp's sources"
+fi
 [ "$(ct stat -c '%U:%G %a' /var/lib/worker-agent)" = "worker-agent:worker-agent 750" ] \
   || fail "/var/lib/worker-agent: $(ct stat -c '%U:%G %a' /var/lib/worker-agent)"
 # shellcheck disable=SC2016  # ${Conffiles} is dpkg-query's field
 ct dpkg-query -W -f='${Conffiles}\n' worker-agent | grep -q ' /etc/worker-agent/worker-agent.yaml ' \
   || fail "/etc/worker-agent/worker-agent.yaml is not a conffile"
 ct test -x /usr/sbin/worker-agent
-ct man -w 'worker-agent(8)' 'worker-agent.yaml(5)'
+ct man -w 'worker-agent(8)' 'worker-agent.yaml(5)' 'worker-agent-ctl(8)'
 
 step "systemd-analyze verify and security (inside the container)"
 ct systemd-analyze verify /lib/systemd/system/worker-agent.service
@@ -155,6 +188,9 @@ step "GET /health"
 out="$(wait_healthy)"
 echo "$out" | cut -c1-200
 [ "$(field status <<<"$out")" = ok ] || fail "status is not ok"
+ct grep '^Groups:' "/proc/$(main_pid)/status" | tr -s ' \t' '\n' | grep -qx "$gid" \
+  || fail "the service does not hold the docker group ($gid)"
+run_block verify
 
 if [ "$sandbox" = yes ]; then
   step "sandbox"
@@ -195,8 +231,14 @@ done
 echo "$out" | cut -c1-300
 [ "$(field state <<<"$out")" = finished ] || fail "the job did not finish"
 [ "$(field stdout <<<"$out")" = "hello from the package test" ] || fail "unexpected stdout"
+run_block sample-job
+for _ in $(seq 1 80); do
+  [ "$(job sample-echo-1 | field state)" = finished ] && break
+  sleep 0.25
+done
+[ "$(job sample-echo-1 | field state)" = finished ] || fail "the guide's sample job did not finish"
 
-step "systemctl reload keeps it active"
+step "systemctl reload keeps it active and applies the configuration"
 pid="$(main_pid)"
 ct systemctl reload worker-agent
 sleep 0.5
@@ -204,6 +246,44 @@ sleep 0.5
 [ "$(main_pid)" = "$pid" ] || fail "reload changed the main PID"
 health >/dev/null || fail "/health does not answer after reload"
 echo "active, main PID still $pid"
+info() { ct curl -fsS --max-time 5 http://127.0.0.1:9000/info; }
+ct sed -i 's/^labels: .*/labels: [pkgtest]/' /etc/worker-agent/worker-agent.yaml
+run_block reload
+[ "$(info | field labels)" = '["pkgtest"]' ] || fail "the reload did not apply labels"
+[ "$(main_pid)" = "$pid" ] || fail "reload changed the main PID"
+
+step "systemctl reload fails on a rejected configuration and keeps the running one"
+ct sed -i 's/^labels: .*/labels: [rejected]/; s/^max_concurrent_jobs: .*/max_concurrent_jobs: 0/' \
+  /etc/worker-agent/worker-agent.yaml
+if ct systemctl reload worker-agent; then fail "systemctl reload succeeded on a rejected configuration"; fi
+[ "$(ct systemctl is-active worker-agent)" = active ] || fail "not active after the failed reload"
+[ "$(main_pid)" = "$pid" ] || fail "the failed reload changed the main PID"
+[ "$(health | field max_concurrent_jobs)" = 2 ] || fail "max_concurrent_jobs changed"
+[ "$(info | field labels)" = '["pkgtest"]' ] || fail "labels changed"
+log="$(journal)"
+grep 'nothing was reloaded' <<<"$log" | tail -n 1
+grep -q 'max_concurrent_jobs: must be between 1 and 1024, got 0' <<<"$log" \
+  || fail "the reason is not in the journal"
+ct sed -i 's/^labels: .*/labels: []/; s/^max_concurrent_jobs: .*/max_concurrent_jobs: 2/' \
+  /etc/worker-agent/worker-agent.yaml
+ct systemctl reload worker-agent
+[ "$(info | field labels)" = '[]' ] || fail "the corrected configuration was not applied"
+echo "reload failed as it should, the worker kept its configuration, and took the corrected one"
+
+step "the operator's drain: 503 DRAINING, /health and /info say so"
+ct worker-agent ctl drain
+out="$(job_json pkg-drained-1 '["true"]' | submit)"
+echo "$out"
+[ "$(field error.code <<<"$out")" = DRAINING ] || fail "POST /jobs was not refused with DRAINING"
+[ "$(health | field draining)" = true ] || fail "/health does not say draining"
+[ "$(info | field accepting_jobs)" = false ] || fail "/info does not say it takes no jobs"
+ct worker-agent ctl resume
+[ "$(health | field accepting_jobs)" = true ] || fail "not accepting jobs after resume"
+run_block monitor
+run_block drain
+run_block maintenance
+[ "$(health | field accepting_jobs)" = true ] || fail "not accepting jobs after the maintenance"
+pid="$(main_pid)"
 
 # Waits for a job to end; prints its record.
 wait_job() {
@@ -242,9 +322,28 @@ echo "restarted (main PID $(main_pid)), max_concurrent_jobs 3"
 out="$(wait_job pkg-upgrade-1)"
 [ "$(field state <<<"$out")" = finished ] || fail "the job that ran through the upgrade did not finish: $out"
 [ "$(field stdout <<<"$out")" = "$expected_slow" ] || fail "its output is not whole: $(field stdout <<<"$out")"
-ct journalctl --no-pager -u worker-agent -o cat | grep -q 'job adopted after a restart job_id=pkg-upgrade-1' \
+journal | grep -q 'job adopted after a restart job_id=pkg-upgrade-1' \
   || fail "the job was not adopted after the upgrade"
 echo "the job that ran through the upgrade finished with all 20 lines"
+# The guide's upgrade, with this very version installed: apt finds nothing to do.
+run_block upgrade
+
+run_block token
+token="$(ct cat /etc/worker-agent/token)"
+[ "$(ct curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9000/jobs)" = 401 ] \
+  || fail "/jobs answers without the token"
+ct worker-agent ctl status >/dev/null || fail "worker-agent ctl does not find the token"
+# Back to no token for the steps below; the reload needs none on the operator socket.
+ct sed -i 's|^auth_token_file: .*|auth_token_file: ""|' /etc/worker-agent/worker-agent.yaml
+ct systemctl reload worker-agent
+[ "$(ct curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9000/jobs)" = 200 ] \
+  || fail "/jobs still wants the token"
+[ -n "$token" ] || fail "the guide's token file is empty"
+if journal | grep -F "$token" >/dev/null; then
+  fail "the token is in the journal"
+fi
+run_block ipallow
+wait_healthy >/dev/null
 
 step "systemctl stop leaves a running job to the next start (stop_action keep)"
 job_json pkg-stop-1 "$slow" | submit
@@ -259,10 +358,16 @@ out="$(wait_job pkg-stop-1)"
 [ "$(field stdout <<<"$out")" = "$expected_slow" ] || fail "the job kept over the stop did not finish whole: $out"
 echo "kept over the stop, finished whole after the start"
 
-step "with stop_action drain, systemctl stop drains a running job, then exits 0"
+step "with stop_action drain, systemctl stop drains a running job past TimeoutStopSec, then exits 0"
 ct sed -i 's/^stop_action: .*/stop_action: drain/' /etc/worker-agent/worker-agent.yaml
 ct systemctl reload worker-agent
-job_json pkg-sleep-1 '["sleep", "3"]' | submit
+# A stop timeout shorter than the job: the daemon extends it while it drains
+# (EXTEND_TIMEOUT_USEC), so the job finishes instead of being killed at 3 s.
+ct mkdir -p /etc/systemd/system/worker-agent.service.d
+printf '[Service]\nTimeoutStopSec=3s\n' | docker exec -i "$name" \
+  sh -c 'cat >/etc/systemd/system/worker-agent.service.d/stop-timeout.conf'
+ct systemctl daemon-reload
+job_json pkg-sleep-1 '["sleep", "6"]' | submit
 echo
 for _ in $(seq 1 40); do
   [ "$(job pkg-sleep-1 | field state)" = running ] && break
@@ -275,21 +380,30 @@ echo "stopped in $((SECONDS - t0)) s"
 [ "$(ct systemctl is-active worker-agent || true)" = inactive ] || fail "not inactive after stop"
 [ "$(ct systemctl show -p Result --value worker-agent)" = success ] || fail "stop did not end in success"
 [ "$(ct systemctl show -p ExecMainStatus --value worker-agent)" = 0 ] || fail "exit status is not 0"
-ct journalctl --no-pager -u worker-agent -o cat | grep -E 'shutting down|drain|shutdown complete' | tail -n 4
-ct journalctl --no-pager -u worker-agent -o cat | grep -q 'letting 1 running job(s) finish' \
-  || fail "the running job was not given the drain"
-ct journalctl --no-pager -u worker-agent -o cat | grep -q 'shutdown complete' || fail "no 'shutdown complete'"
+log="$(journal)"
+grep -E 'shutting down|drain|shutdown complete' <<<"$log" | tail -n 4
+grep -q 'letting 1 running job(s) finish' <<<"$log" || fail "the running job was not given the drain"
+grep -q 'job finished job_id=pkg-sleep-1' <<<"$log" \
+  || fail "the job did not finish in the drain (killed at TimeoutStopSec?)"
+grep -q 'shutdown complete' <<<"$log" || fail "no 'shutdown complete'"
 [ -z "$(leftovers)" ] || fail "containers left behind: $(leftovers)"
 
-step "dpkg --purge removes it"
-ct dpkg --purge worker-agent
+run_block uninstall
 for path in /usr/sbin/worker-agent /lib/systemd/system/worker-agent.service /etc/worker-agent \
             /var/lib/worker-agent /usr/share/man/man8/worker-agent.8.gz; do
   if ct test -e "$path"; then fail "$path is still there"; fi
 done
-if ct getent passwd worker-agent >/dev/null; then fail "the worker-agent user is still there"; fi
+# Debian leaves system accounts behind: files may still carry their ids.
+ct getent passwd worker-agent >/dev/null || fail "purge removed the system user"
 [ "$(ct systemctl is-active worker-agent || true)" != active ] || fail "still active after purge"
-echo "gone: binary, unit, config, workspace, manual pages, user"
+echo "gone: binary, unit, config, workspace and journal, manual pages; the system user stays"
+
+step "every test block of docs/OPERATIONS.md ran"
+mapfile -t blocks < <(python3 "$here/doc_blocks.py" "$guide" names)
+for block in "${blocks[@]}"; do
+  printf '%s\n' "${ran_blocks[@]}" | grep -qxF "$block" || fail "the guide's block test=$block was not run"
+done
+echo "${#blocks[@]} blocks: ${blocks[*]}"
 
 printf '\nPASS: package install test on %s in %d s (mount sandbox checked: %s)\n' \
   "$suite" "$((SECONDS - started))" "$sandbox"

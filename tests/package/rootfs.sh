@@ -14,8 +14,9 @@ suite="${ROOTFS_SUITE:-bookworm}"
 repository=worker-agent-pkgtest-rootfs
 [ "$suite" = bookworm ] || repository="$repository-$suite"
 # systemd as PID 1 and the bus systemctl talks to; curl to ask the worker for /health;
-# man-db so that `systemd-analyze verify` can check the unit's Documentation= pages.
-packages=(systemd systemd-sysv dbus curl man-db "$@")
+# man-db so that `systemd-analyze verify` can check the unit's Documentation= pages;
+# openssl for the token docs/OPERATIONS.md makes.
+packages=(systemd systemd-sysv dbus curl man-db openssl "$@")
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
 
 mapfile -t mirrors < <(debian_mirrors "$suite")

@@ -180,6 +180,15 @@ TEST(ConfigLoaderTest, EmptyListsAreAccepted) {
   EXPECT_TRUE(c.allowed_runtime_modes.empty());
 }
 
+TEST(ConfigLoaderTest, EngineEndpointsTheWorkerCanReach) {
+  EXPECT_EQ(loadOk("docker_host: unix:///run/podman/podman.sock").docker_host,
+            "unix:///run/podman/podman.sock");
+  EXPECT_EQ(loadOk("docker_host: tcp://127.0.0.1:2375").docker_host, "tcp://127.0.0.1:2375");
+  EXPECT_EQ(loadOk("docker_host: tcp://localhost:2375/").docker_host, "tcp://localhost:2375/");
+  EXPECT_EQ(loadOk("docker_host: \"tcp://[::1]:2375\"").docker_host, "tcp://[::1]:2375");
+  EXPECT_EQ(loadOk("docker_host: tcp://10.0.0.5:65535").docker_host, "tcp://10.0.0.5:65535");
+}
+
 TEST(ConfigLoaderTest, LargeIntegersKeepAllDigits) {
   const Config c = loadOk("max_memory_mb: 9007199254740993\nmax_body_bytes: 4294967296\n");
   EXPECT_EQ(c.max_memory_mb, 9007199254740993);
@@ -270,6 +279,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"docker_host: ssh://me@host", "docker_host", 14,
                  "must start with unix:// or tcp:// and name a socket or address, got "
                  "\"ssh://me@host\""},
+        // The attach stream connects on the event loop: no name lookups there.
+        BadValue{"docker_host: tcp://docker.example:2375", "docker_host", 14,
+                 "a tcp:// engine must be a numeric address (such as tcp://10.0.0.5:2375 or "
+                 "tcp://[fd00::5]:2375) or localhost: the worker does not look host names up, "
+                 "which would stall it while it connects a job's stream; got "
+                 "\"tcp://docker.example:2375\""},
+        BadValue{"docker_host: tcp://10.0.0.5", "docker_host", 14,
+                 "a tcp:// engine must be given as tcp://HOST:PORT with a port from 1 to 65535, "
+                 "got \"tcp://10.0.0.5\""},
+        BadValue{"docker_host: tcp://10.0.0.5:0", "docker_host", 14,
+                 "a tcp:// engine must be given as tcp://HOST:PORT with a port from 1 to 65535, "
+                 "got \"tcp://10.0.0.5:0\""},
+        BadValue{"docker_host: \"tcp://[fd00::5:2375\"", "docker_host", 14,
+                 "a tcp:// engine must be a numeric address (such as tcp://10.0.0.5:2375 or "
+                 "tcp://[fd00::5]:2375) or localhost: the worker does not look host names up, "
+                 "which would stall it while it connects a job's stream; got "
+                 "\"tcp://[fd00::5:2375\""},
+        BadValue{"docker_host: unix://run/docker.sock", "docker_host", 14,
+                 "a unix:// engine must name an absolute socket path "
+                 "(unix:///var/run/docker.sock), got \"unix://run/docker.sock\""},
         BadValue{"jobs_path: var/lib/jobs", "jobs_path", 12,
                  "must be an absolute path, got \"var/lib/jobs\""},
         BadValue{"log_level: verbose", "log_level", 12,

@@ -1,5 +1,6 @@
-// HttpServer's access: the bearer-token gate (401, open routes, CORS preflight) and the
-// unix stream socket listener (served alike, file mode, stale sockets, removal).
+// HttpServer's access: the bearer-token gate (401, open routes, CORS preflight), the
+// unix stream socket listener (served alike, file mode, stale sockets, removal) and the
+// routes served on that socket only.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -206,6 +207,66 @@ TEST_F(HttpServerAccessTest, TheTokenIsRequiredOnTheUnixSocketToo) {
                                  kToken + "\r\n\r\n")
                 .status,
             200);
+}
+
+TEST_F(HttpServerAccessTest, UnixOnlyRoutesAreRefusedOnTcp) {
+  router_.add("POST", "/operator/drain", [](const HttpRequest& request, const RouteParams&) {
+    return HttpResponse::json(200, request.transport == Transport::kUnix ? "unix" : "tcp");
+  });
+  server_->setUnixOnlyRoutes({"/operator/drain"});
+  ASSERT_EQ(server_->listen("127.0.0.1", 0), "");
+  ASSERT_EQ(server_->listenUnix(socket_path_, 0660), "");
+  std::vector<std::string> seen;
+  server_->setObserver([&seen](const RequestRecord& r) {
+    seen.push_back(std::string(r.route) + " " + std::to_string(r.status));
+  });
+
+  LoopbackClient tcp_client(loop_, server_->port());
+  ParsedResponse refused =
+      exchange(tcp_client, "POST /operator/drain HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("\"code\":\"UNIX_SOCKET_ONLY\""), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("listen_unix"), std::string::npos) << refused.body;
+  // Any method on the path, so that TCP does not learn which one is served.
+  EXPECT_EQ(exchange(tcp_client, "GET /operator/drain HTTP/1.1\r\n\r\n").status, 403);
+  EXPECT_FALSE(tcp_client.eof());
+  // Other routes are served on TCP as before.
+  EXPECT_EQ(exchange(tcp_client, "GET /health HTTP/1.1\r\n\r\n").status, 200);
+
+  LoopbackClient unix_client(loop_, socket_path_);
+  ParsedResponse served =
+      exchange(unix_client, "POST /operator/drain HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(served.status, 200);
+  EXPECT_EQ(served.body, "unix");
+  EXPECT_EQ(exchange(unix_client, "GET /operator/drain HTTP/1.1\r\n\r\n").status, 405);
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"/operator/drain 403", "/operator/drain 403", "/health 200",
+                                      "/operator/drain 200", "/operator/drain 405"}));
+}
+
+// The socket's file mode is their access control: no token on the socket, none that helps
+// on TCP. The other routes keep the token on both.
+TEST_F(HttpServerAccessTest, UnixOnlyRoutesNeedNoTokenOnTheSocketAndAreRefusedOnTcp) {
+  enableAuth();
+  router_.add("POST", "/operator/drain",
+              [](const HttpRequest&, const RouteParams&) { return HttpResponse::json(200, "{}"); });
+  server_->setUnixOnlyRoutes({"/operator/drain"});
+  ASSERT_EQ(server_->listen("127.0.0.1", 0), "");
+  ASSERT_EQ(server_->listenUnix(socket_path_, 0660), "");
+  LoopbackClient tcp_client(loop_, server_->port());
+  EXPECT_EQ(
+      exchange(tcp_client, "POST /operator/drain HTTP/1.1\r\nContent-Length: 0\r\n\r\n").status,
+      403);
+  EXPECT_EQ(exchange(tcp_client, std::string("POST /operator/drain HTTP/1.1\r\nAuthorization: "
+                                             "Bearer ") +
+                                     kToken + "\r\nContent-Length: 0\r\n\r\n")
+                .status,
+            403);
+  LoopbackClient unix_client(loop_, socket_path_);
+  EXPECT_EQ(
+      exchange(unix_client, "POST /operator/drain HTTP/1.1\r\nContent-Length: 0\r\n\r\n").status,
+      200);
+  EXPECT_EQ(exchange(unix_client, "GET /jobs/1 HTTP/1.1\r\n\r\n").status, 401);
 }
 
 TEST_F(HttpServerAccessTest, StopListeningRemovesTheSocketAndKeepsConnections) {
