@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "ctl/views.h"
 #include "docker/engine_json.h"
 
 namespace wa::ctl {
@@ -36,18 +37,6 @@ bool isLoopback(const std::string& address) {
   }
   in6_addr v6{};
   return ::inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
-std::string memberString(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) return "";
-  const auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-}
-
-int64_t memberInt(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) return 0;
-  const auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
 }
 
 CheckItem item(std::string name, CheckLevel level, std::string detail, std::string fix = "") {

@@ -27,18 +27,6 @@ std::string percentEncode(std::string_view text) {
   return out;
 }
 
-std::string memberString(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) return "";
-  const auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-}
-
-int64_t memberInt(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) return 0;
-  const auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
-}
-
 std::string joined(const rapidjson::Value& object, const char* name) {
   std::string text;
   if (!object.IsObject() || !object.HasMember(name) || !object[name].IsArray()) return text;

@@ -50,6 +50,18 @@ std::string line(const std::string& label, const std::string& value) {
 
 }  // namespace
 
+std::string memberString(const rapidjson::Value& object, const char* name) {
+  if (!object.IsObject()) return "";
+  const auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+int64_t memberInt(const rapidjson::Value& object, const char* name) {
+  if (!object.IsObject()) return 0;
+  const auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
 std::string formatUptime(int64_t seconds) {
   if (seconds < 60) return std::to_string(seconds) + " s";
   const int64_t minutes = seconds / 60;

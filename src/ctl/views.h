@@ -12,6 +12,11 @@
 
 namespace wa::ctl {
 
+// A string or integer member of an answer: "" or 0 when the object has no such member of
+// that type (an older or newer worker's answer is read as far as it goes).
+std::string memberString(const rapidjson::Value& object, const char* name);
+int64_t memberInt(const rapidjson::Value& object, const char* name);
+
 // "45 s", "12 min", "3 h 05 min", "2 d 4 h".
 std::string formatUptime(int64_t seconds);
 
