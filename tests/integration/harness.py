@@ -353,8 +353,9 @@ def make_job(job_id=None, cmd=None, env=None, limits=None, image=IMAGE, **extra)
 
 
 def parse_time(s):
-    from datetime import datetime
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+    """A record's time (2026-12-07T04:49:07.155Z, UTC) as seconds since 1970."""
+    from datetime import datetime, timezone
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 class WorkerTestCase(unittest.TestCase):
