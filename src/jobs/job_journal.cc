@@ -26,7 +26,6 @@ using journal_db::Statement;
 constexpr int kVacuumPages = 256;
 // How long a commit that failed (a full disk) waits before it is tried again.
 constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
-constexpr auto kIdleRelease = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -196,7 +195,6 @@ void JobJournal::writerLoop() {
       },
       this);
   bool failing = false;
-  bool cache_held = false;  // SQLite's page cache holds pages since the last write
   for (;;) {
     std::vector<Write> batch;
     bool stop = false;
@@ -206,15 +204,6 @@ void JobJournal::writerLoop() {
       if (failing) {
         // After a failed commit, again after a pause (or at once when stopping).
         wake_writer_.wait_for(lock, kRetryDelay, [this] { return stopping_; });
-      } else if (cache_held) {
-        if (!wake_writer_.wait_for(lock, kIdleRelease, work)) {
-          // Quiet for a while: the page cache goes back to the heap (and the daemon's heap
-          // trim gives it back to the kernel); the next write reads its few pages again.
-          lock.unlock();
-          sqlite3_db_release_memory(db_);
-          cache_held = false;
-          continue;
-        }
       } else {
         wake_writer_.wait(lock, work);
       }
@@ -261,7 +250,6 @@ void JobJournal::writerLoop() {
       break;
     }
     failing = !ok;
-    cache_held = true;
     if (ok) {
       bool idle;
       {

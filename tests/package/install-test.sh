@@ -295,16 +295,25 @@ wait_job() {
   done
   echo "$out"
 }
-# A job whose output comes over about 4 s: 20 lines, one each 0.2 s.
+# A job whose output comes in two halves: line-0 to line-4, then, once the test opens its
+# gate (open_gate: a file in the job's /tmp, made through the engine), line-5 to line-19,
+# one each 0.2 s. However slow the machine, the restart under test happens between them.
 # shellcheck disable=SC2016  # the job's shell expands them, not this one
-slow='["sh", "-c", "i=0; while [ $i -lt 20 ]; do echo line-$i; i=$((i+1)); sleep 0.2; done"]'
+slow='["sh", "-c", "i=0; while [ $i -lt 20 ]; do [ $i -ne 5 ] || while [ ! -e /tmp/gate ]; do sleep 0.1; done; echo line-$i; i=$((i+1)); sleep 0.2; done"]'
 expected_slow="$(for i in $(seq 0 19); do echo "line-$i"; done)"
 wait_running() {
-  for _ in $(seq 1 40); do
-    [ "$(job "$1" | field state)" = running ] && [ -n "$(job "$1" | field stdout)" ] && return 0
+  for _ in $(seq 1 80); do
+    [ "$(job "$1" | field state)" = running ] && job "$1" | field stdout | grep -qx line-4 && return 0
     sleep 0.25
   done
   fail "$1 is not running"
+}
+# Lets the job $1 go on past its gate.
+open_gate() {
+  local id
+  id="$(docker ps -q --filter "label=worker-agent.job_id=$1")"
+  [ -n "$id" ] || fail "no running container for $1"
+  docker exec "$id" touch /tmp/gate
 }
 
 step "upgrade while a job runs: the admin's edit survives, the service restarts, the job finishes whole"
@@ -319,11 +328,16 @@ ct grep -qx 'max_concurrent_jobs: 3' /etc/worker-agent/worker-agent.yaml || fail
 out="$(wait_healthy)"
 [ "$(field max_concurrent_jobs <<<"$out")" = 3 ] || fail "the restarted worker does not use the edited config"
 echo "restarted (main PID $(main_pid)), max_concurrent_jobs 3"
+for _ in $(seq 1 80); do
+  journal | grep -q 'job adopted after a restart job_id=pkg-upgrade-1' && break
+  sleep 0.25
+done
+journal | grep -q 'job adopted after a restart job_id=pkg-upgrade-1' \
+  || fail "the job was not adopted after the upgrade"
+open_gate pkg-upgrade-1
 out="$(wait_job pkg-upgrade-1)"
 [ "$(field state <<<"$out")" = finished ] || fail "the job that ran through the upgrade did not finish: $out"
 [ "$(field stdout <<<"$out")" = "$expected_slow" ] || fail "its output is not whole: $(field stdout <<<"$out")"
-journal | grep -q 'job adopted after a restart job_id=pkg-upgrade-1' \
-  || fail "the job was not adopted after the upgrade"
 echo "the job that ran through the upgrade finished with all 20 lines"
 # The guide's upgrade, with this very version installed: apt finds nothing to do.
 run_block upgrade
@@ -354,6 +368,7 @@ ct systemctl stop worker-agent
 [ "$(ct systemctl show -p Result --value worker-agent)" = success ] || fail "stop did not end in success"
 [ -n "$(leftovers)" ] || fail "the stop did not leave the running job's container"
 ct systemctl start worker-agent
+open_gate pkg-stop-1
 out="$(wait_job pkg-stop-1)"
 [ "$(field stdout <<<"$out")" = "$expected_slow" ] || fail "the job kept over the stop did not finish whole: $out"
 echo "kept over the stop, finished whole after the start"
