@@ -157,6 +157,14 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
     w.gauge("worker_agent_draining", "1 while the operator's drain holds new jobs off.", {},
             draining_() ? 1 : 0);
   }
+  if (scheduler_.memoryBudgetMb() > 0) {
+    w.gauge("worker_agent_job_memory_budget_bytes",
+            "The memory the running jobs' limits may add up to (admission by memory).", {},
+            static_cast<double>(scheduler_.memoryBudgetMb()) * kMiB);
+  }
+  w.gauge("worker_agent_job_memory_limits_bytes",
+          "The memory limits of the running jobs, added up.", {},
+          static_cast<double>(scheduler_.memoryInUseMb()) * kMiB);
 
   const docker::EngineStatus& engine = engine_.status();
   w.gauge("worker_agent_docker_engine_up", "1 when the last ping of the Docker engine succeeded.",

@@ -93,6 +93,12 @@ jobs::RetentionPolicy retentionPolicy(const config::Config& c) {
                                static_cast<size_t>(c.max_finished_jobs)};
 }
 
+int64_t memoryBudgetMb(const config::Config& c, int64_t host_memory_mb) {
+  if (c.memory_budget_mb > 0) return c.memory_budget_mb;
+  if (host_memory_mb <= 0) return 0;
+  return std::max(host_memory_mb - c.memory_reserve_mb, api::JobRequestParser::kMinMemoryMb);
+}
+
 http::HttpServerOptions serverOptions(const config::Config& c,
                                       const core::DescriptorPlan& descriptors) {
   http::HttpServerOptions options;

@@ -29,6 +29,10 @@ jobs::RunnerOptions runnerOptions(const config::Config& c);
 std::optional<jobs::SupplyOptions> supplyOptions(const config::Config& c, std::string* error);
 api::HealthPolicy healthPolicy(const config::Config& c);
 jobs::RetentionPolicy retentionPolicy(const config::Config& c);
+// The memory the running jobs' limits may add up to, in MiB: memory_budget_mb, or the
+// host's memory (host_memory_mb, MemTotal) minus memory_reserve_mb, never below the
+// smallest job's limit; 0 (no budget) when neither is known.
+int64_t memoryBudgetMb(const config::Config& c, int64_t host_memory_mb);
 // max_connections, or fewer if the open-file limit could not be raised to fit them.
 http::HttpServerOptions serverOptions(const config::Config& c,
                                       const core::DescriptorPlan& descriptors);

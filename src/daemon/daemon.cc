@@ -97,6 +97,22 @@ void Daemon::Parts::logDescriptorLimit() const {
   }
 }
 
+void Daemon::Parts::applyMemoryBudget() {
+  const int64_t budget = memoryBudgetMb(config, host.memory_mb);
+  if (budget == scheduler.memoryBudgetMb()) return;
+  scheduler.setMemoryBudgetMb(budget);
+  if (budget == 0) {
+    core::logWarning("no memory budget for jobs: the host's memory is unknown");
+  } else {
+    core::logInfo("memory budget for jobs ", budget, " MB",
+                  config.memory_budget_mb > 0
+                      ? std::string(" (memory_budget_mb)")
+                      : " (host " + std::to_string(host.memory_mb) +
+                            " MB minus memory_reserve_mb " +
+                            std::to_string(config.memory_reserve_mb) + " MB)");
+  }
+}
+
 void Daemon::Parts::sweepContainers(std::function<void(bool listed)> done) {
   // At start-up this clears what a crash left behind (the scheduler is paused until it is
   // done, so no new job's container can be caught in it); at shutdown it is the last word
@@ -228,6 +244,7 @@ int Daemon::run() {
   });
   p.heap_trim_timer->enableAfter(kHeapTrimInterval);
 
+  p.applyMemoryBudget();
   p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
   p.startupSweep();
 

@@ -52,6 +52,9 @@ struct Daemon::Parts {
   // A configuration that does not load changes nothing. Jobs queued or running are
   // untouched: new limits and policies apply to what is submitted or started next.
   api::ReloadOutcome reload();
+  // The scheduler's memory budget from config and the host's memory; logged when it
+  // changes.
+  void applyMemoryBudget();
   // Removes every container labelled with this worker's id (ContainerReaper::sweep).
   void sweepContainers(std::function<void(bool listed)> done);
   // Opens the journal (config.journal) and takes back what it holds: ended jobs into the

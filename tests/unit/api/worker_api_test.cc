@@ -370,6 +370,31 @@ TEST_F(HealthTest, RenderedAgainWhenWhatItShowsChanges) {
   EXPECT_EQ(parse(health().body)["max_concurrent_jobs"].GetInt(), 7);
 }
 
+TEST_F(WorkerApiTest, AJobLargerThanTheMemoryBudgetIsRefusedAtSubmission) {
+  scheduler_.setMemoryBudgetMb(1024);
+  const auto submit = [this](int64_t memory_mb) {
+    http::HttpRequest request;
+    request.method = "POST";
+    request.body = R"({"protocol_version":1,"job_id":"m)" + std::to_string(memory_mb) +
+                   R"(","task":{"type":"t"},"runtime":{"mode":"image","image":"runner:1",)"
+                   R"("limits":{"memory_mb":)" +
+                   std::to_string(memory_mb) + "}}}";
+    return api_.submitJob(request);
+  };
+  const http::HttpResponse over = submit(2048);
+  EXPECT_EQ(over.status, 400);
+  rapidjson::Document doc;
+  doc.Parse(over.body.c_str(), over.body.size());
+  ASSERT_FALSE(doc.HasParseError()) << over.body;
+  EXPECT_STREQ(doc["state"].GetString(), "rejected");
+  EXPECT_STREQ(doc["job_id"].GetString(), "m2048");
+  EXPECT_STREQ(doc["error"]["code"].GetString(), "MEMORY_OVER_BUDGET");
+  EXPECT_NE(std::string(doc["error"]["message"].GetString()).find("runtime.limits.memory_mb"),
+            std::string::npos);
+  EXPECT_EQ(store_.find("m2048"), nullptr) << "a rejected job is not stored";
+  EXPECT_EQ(submit(1024).status, 202) << "a job that fits the budget alone is accepted";
+}
+
 TEST_F(WorkerApiTest, JobWithoutOutputsHasNoOutputsField) {
   addJob("job-3", jobs::JobState::kFailed);
   rapidjson::Document doc = record("job-3");
