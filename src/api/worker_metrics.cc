@@ -17,6 +17,12 @@ const std::vector<double> kQueueWaitBuckets = {0.01, 0.05, 0.1, 0.5, 1,   5,
                                                10,   30,   60,  300, 900, 3600};
 const std::vector<double> kContainerStartBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 const std::vector<double> kHttpDurationBuckets = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
+// Per job: CPU seconds from a quick script to hours of compilation; peak memory from a
+// few MiB to many GiB.
+const std::vector<double> kJobCpuBuckets = {0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
+const std::vector<double> kJobMemoryBuckets = {4 * kMiB,    16 * kMiB,   64 * kMiB,   256 * kMiB,
+                                               512 * kMiB,  1024 * kMiB, 2048 * kMiB, 4096 * kMiB,
+                                               8192 * kMiB, 16384 * kMiB};
 
 // Methods become a label; anything a client invents is "other", so a scanner sending
 // random methods cannot grow the series without bound.
@@ -57,6 +63,14 @@ WorkerMetrics::WorkerMetrics(const core::Clock& clock, std::string version,
   queue_wait_ =
       &registry_.histogram("worker_agent_job_queue_wait_seconds",
                            "Time jobs waited in the queue before they started.", kQueueWaitBuckets);
+  job_cpu_ = &registry_.histogram(
+      "worker_agent_job_cpu_seconds",
+      "CPU time (user and system) each job's container used, as its record's usage says.",
+      kJobCpuBuckets);
+  job_memory_peak_ = &registry_.histogram(
+      "worker_agent_job_memory_peak_bytes",
+      "The most memory each job's container had charged at once, as its record's usage says.",
+      kJobMemoryBuckets);
   container_start_ = &registry_.histogram(
       "worker_agent_container_start_seconds",
       "Time from the create request to the engine's answer to start, per job container.",
@@ -88,6 +102,10 @@ void WorkerMetrics::onJobEnded(const jobs::Job& job) {
       job_duration_->observe(static_cast<double>(*job.finished_at_ms - *job.started_at_ms) /
                              1000.0);
     }
+  }
+  if (job.usage && job.usage->cpu_seconds) job_cpu_->observe(*job.usage->cpu_seconds);
+  if (job.usage && job.usage->memory_peak_bytes) {
+    job_memory_peak_->observe(static_cast<double>(*job.usage->memory_peak_bytes));
   }
   registry_
       .counter("worker_agent_job_output_bytes_total",

@@ -32,8 +32,8 @@ class WorkerMetrics {
   WorkerMetrics(const WorkerMetrics&) = delete;
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
-  // A job reached finished or failed: its state and error code, run time, queue wait and
-  // the bytes its container wrote.
+  // A job reached finished or failed: its state and error code, run time, queue wait,
+  // the bytes its container wrote and its usage (CPU seconds, peak memory).
   void onJobEnded(const jobs::Job& job);
   void onContainerStarted(std::chrono::microseconds latency);
   void onHttpRequest(const http::RequestRecord& record);
@@ -63,6 +63,8 @@ class WorkerMetrics {
   metrics::Histogram* job_duration_;
   metrics::Histogram* queue_wait_;
   metrics::Histogram* container_start_;
+  metrics::Histogram* job_cpu_;
+  metrics::Histogram* job_memory_peak_;
   // The HTTP series met so far, so that counting a request looks up no metric by name
   // (the labels are bounded: route patterns, known methods, statuses): by route, its
   // duration histogram and its request counters by method label and status.

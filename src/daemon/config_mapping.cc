@@ -108,7 +108,7 @@ http::HttpServerOptions serverOptions(const config::Config& c,
 }
 
 size_t reservedDescriptors(const config::Config& c) {
-  return 64 + 10 * static_cast<size_t>(c.max_concurrent_jobs);
+  return 64 + 12 * static_cast<size_t>(c.max_concurrent_jobs);
 }
 
 }  // namespace wa::daemon

@@ -39,7 +39,7 @@ http::HttpServerOptions serverOptions(const config::Config& c,
 // Descriptors kept out of max_connections' share of RLIMIT_NOFILE: the daemon's own
 // (stdio, epoll, timers, signals, the listening socket, files read under /proc) and, per
 // running job, the engine's connections (its wait, its output, its inspections: 4) and
-// the cgroup files the sampler holds open for its container (6). Fixed at start: a reload
+// the cgroup files the sampler holds open for its container (8). Fixed at start: a reload
 // that raises max_concurrent_jobs does not grow it.
 size_t reservedDescriptors(const config::Config& c);
 

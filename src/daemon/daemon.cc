@@ -34,6 +34,8 @@ Daemon::Parts::Parts(config::Config c, std::function<config::LoadResult()> reloa
       engine(loop, docker, kEnginePingInterval),
       host(metrics::HostInfo::read("/")),
       sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
+      // The engine makes its cgroups on the real host: a fixture tree (tests) has none.
+      accounting(loop, sampler, config.metrics_root, config.worker_id, config.metrics_root == "/"),
       store(retentionPolicy(config)),
       images(loop, jobs::engineCalls(docker), jobs::SupplyOptions{}),
       container_engine(docker),
@@ -127,6 +129,10 @@ void Daemon::Parts::onEngineStatus(const docker::EngineStatus& status) {
     runner.setPodman(status.version->podman);
     images.setPodman(status.version->podman);
   }
+  if (status.reachable && status.info_known) {
+    // The engine's cgroups are this host's only when the engine is reached on a socket.
+    accounting.setEngine(status.cgroup_driver, config.docker_host.starts_with("unix://"));
+  }
   // The start-up recovery waits for an Engine API version: an engine may refuse any other
   // (Docker 29.0 refuses 1.41).
   if (startup_sweep_pending && status.reachable && status.api_version && !shutdown.started()) {
@@ -197,7 +203,14 @@ int Daemon::run() {
   p.runner.setOnContainerStarted([&p](const jobs::Job&, std::chrono::microseconds latency) {
     p.metrics.onContainerStarted(latency);
   });
-  p.sampler.setJobContainers([&p] { return p.runner.containerIds(); });
+  p.sampler.setJobContainers([&p] { return p.runner.containers(); });
+  p.runner.setAccounting(&p.accounting);
+  {
+    // What a crash left of the job cgroups goes, but for the jobs taken up again.
+    std::vector<const jobs::Job*> recovering;
+    for (const Parts::Recovering& r : p.recovering) recovering.push_back(r.job);
+    p.accounting.removeLeftovers(recovering);
+  }
   p.logDescriptorLimit();
   if (std::string error = p.server.listen(p.config.listen, static_cast<uint16_t>(p.config.port));
       !error.empty()) {

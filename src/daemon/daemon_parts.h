@@ -23,6 +23,7 @@
 #include "http/bearer_auth.h"
 #include "http/http_server.h"
 #include "http/router.h"
+#include "jobs/cgroup_accounting.h"
 #include "jobs/container_reaper.h"
 #include "jobs/docker_container_engine.h"
 #include "jobs/docker_job_runner.h"
@@ -91,6 +92,8 @@ struct Daemon::Parts {
   docker::EngineMonitor engine;
   metrics::HostInfo host;
   metrics::HostSampler sampler;
+  // What each job used (the record's usage): reads the sampler, so it comes after it.
+  jobs::CgroupAccounting accounting;
   jobs::JobStore store;
   jobs::ImageSupplier images;
   jobs::DockerContainerEngine container_engine;

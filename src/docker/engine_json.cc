@@ -125,6 +125,10 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
   w.StartObject();
   writeKey(w, "Image");
   writeString(w, spec.image);
+  if (!spec.entrypoint.empty()) {
+    writeKey(w, "Entrypoint");
+    writeStringArray(w, spec.entrypoint);
+  }
   if (!spec.cmd.empty()) {
     writeKey(w, "Cmd");
     writeStringArray(w, spec.cmd);
@@ -208,9 +212,34 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
       writeString(w, "volume");
       writeKey(w, "Target");
       writeString(w, target);
+      if (!spec.anonymous_volume_options.empty()) {
+        writeKey(w, "VolumeOptions");
+        w.StartObject();
+        writeKey(w, "DriverConfig");
+        w.StartObject();
+        writeKey(w, "Name");
+        writeString(w, "local");
+        writeKey(w, "Options");
+        w.StartObject();
+        for (const auto& [name, value] : spec.anonymous_volume_options) {
+          writeKey(w, name);
+          writeString(w, value);
+        }
+        w.EndObject();
+        w.EndObject();
+        w.EndObject();
+      }
       w.EndObject();
     }
     w.EndArray();
+  }
+  if (!spec.volumes_from.empty()) {
+    writeKey(w, "VolumesFrom");
+    writeStringArray(w, spec.volumes_from);
+  }
+  if (!spec.cgroup_parent.empty()) {
+    writeKey(w, "CgroupParent");
+    writeString(w, spec.cgroup_parent);
   }
   if (!spec.runtime.empty()) {
     writeKey(w, "Runtime");
@@ -341,7 +370,8 @@ Result<EngineInfo> parseInfoResponse(std::string_view body) {
   if (!doc.IsObject()) return malformed("info", "not an object");
   EngineInfo info;
   if (!optionalString(doc, "DockerRootDir", &info.docker_root_dir) ||
-      !optionalString(doc, "CgroupVersion", &info.cgroup_version))
+      !optionalString(doc, "CgroupVersion", &info.cgroup_version) ||
+      !optionalString(doc, "CgroupDriver", &info.cgroup_driver))
     return malformed("info", "a field is not a string");
   // Podman 4.3 says so in a field of its own and leaves SecurityOptions as on root.
   if (const rapidjson::Value* rootless = member(doc, "Rootless");
@@ -441,6 +471,11 @@ Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view b
       const std::string name(job_label);
       if (!optionalString(*labels, name.c_str(), &c.job_id))
         return malformed("container list", "an entry's job label is not a string");
+      for (auto it = labels->MemberBegin(); it != labels->MemberEnd(); ++it) {
+        if (!it->value.IsString()) continue;
+        c.labels.emplace(std::string(it->name.GetString(), it->name.GetStringLength()),
+                         std::string(it->value.GetString(), it->value.GetStringLength()));
+      }
     }
     containers.push_back(std::move(c));
   }

@@ -216,6 +216,7 @@ void Scheduler::requeue(Job& job, const JobError& why) {
   job.stdout_output = CapturedOutput{};
   job.stderr_output = CapturedOutput{};
   job.output_files.clear();
+  job.usage.reset();
   job.run_settings = RunSettings{};
   store_.transition(job, JobState::kQueued, loop_.clock().wallMillis());
   auto later = std::find_if(queue_.begin(), queue_.end(),
