@@ -184,6 +184,28 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
           "The memory limits of the running jobs, added up.", {},
           static_cast<double>(scheduler_.memoryInUseMb()) * kMiB);
 
+  if (image_collector_ != nullptr) {
+    const jobs::ImageCollectorCounts& gc = image_collector_->counts();
+    w.counter("worker_agent_image_gc_runs_total", "Passes of the image collector.", {},
+              static_cast<double>(gc.passes));
+    w.counter("worker_agent_image_gc_removed_total",
+              "Images of the worker's own the image collector removed.", {},
+              static_cast<double>(gc.removed));
+    w.counter("worker_agent_image_gc_removed_bytes_total",
+              "The sizes of the images the collector removed, added up (shared layers "
+              "counted in each).",
+              {}, static_cast<double>(gc.removed_bytes));
+    w.counter("worker_agent_image_gc_errors_total",
+              "Image lists and removals the engine failed during the collector's passes.", {},
+              static_cast<double>(gc.errors));
+    w.gauge("worker_agent_images_owned",
+            "Images the worker pulled or built that the engine had "
+            "at the collector's last pass, less those it removed since.",
+            {}, static_cast<double>(gc.owned));
+    w.gauge("worker_agent_images_owned_bytes", "Their sizes, added up.", {},
+            static_cast<double>(gc.owned_bytes));
+  }
+
   const docker::EngineStatus& engine = engine_.status();
   w.gauge("worker_agent_docker_engine_up", "1 when the last ping of the Docker engine succeeded.",
           {}, engine.reachable ? 1 : 0);

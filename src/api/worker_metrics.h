@@ -17,6 +17,7 @@
 #include "docker/docker_types.h"
 #include "docker/engine_monitor.h"
 #include "http/dispatcher.h"
+#include "jobs/image_collector.h"
 #include "jobs/job.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_sampler.h"
@@ -40,6 +41,8 @@ class WorkerMetrics {
   void onDockerError(std::string_view endpoint);
   // Where worker_agent_accepting_jobs and worker_agent_draining are read at scrape time
   // (WorkerApi's admission); without them the two are left out.
+  // The image collector whose counts /metrics shows; without one they are left out.
+  void setImageCollector(const jobs::ImageCollector* collector) { image_collector_ = collector; }
   void setAdmission(std::function<bool()> accepting_jobs, std::function<bool()> draining) {
     accepting_jobs_ = std::move(accepting_jobs);
     draining_ = std::move(draining);
@@ -59,6 +62,7 @@ class WorkerMetrics {
   int64_t started_unix_ms_;
   std::function<bool()> accepting_jobs_;
   std::function<bool()> draining_;
+  const jobs::ImageCollector* image_collector_ = nullptr;
   metrics::MetricsRegistry registry_;
   metrics::Histogram* job_duration_;
   metrics::Histogram* queue_wait_;

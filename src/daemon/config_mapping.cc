@@ -49,6 +49,16 @@ api::JobRequestParser jobRequestParser(const config::Config& c) {
   return api::JobRequestParser(policy, jobs::ImagePolicy(c.allowed_images));
 }
 
+jobs::ImageCollectorOptions imageCollectorOptions(const config::Config& c) {
+  jobs::ImageCollectorOptions o;
+  o.interval = core::Millis(c.image_gc_interval_seconds * 1000);
+  o.max_bytes = c.image_gc_max_mb * (int64_t{1} << 20);
+  o.min_free_percent = c.image_gc_min_free_percent;
+  o.keep = c.image_gc_keep;
+  o.allowed_images = c.allowed_images;
+  return o;
+}
+
 jobs::RunnerOptions runnerOptions(const config::Config& c) {
   jobs::RunnerOptions options;
   options.worker_id = c.worker_id;

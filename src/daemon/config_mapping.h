@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "core/descriptor_limit.h"
 #include "http/http_options.h"
+#include "jobs/image_collector.h"
 #include "jobs/image_supplier.h"
 #include "jobs/job_store.h"
 #include "jobs/runner_options.h"
@@ -24,6 +25,8 @@ api::WorkerIdentity workerIdentity(const config::Config& c);
 // The job policy: modes, defaults, ceilings (max_cpus 0: the CPUs this process may use).
 api::JobRequestParser jobRequestParser(const config::Config& c);
 jobs::RunnerOptions runnerOptions(const config::Config& c);
+// The image collector's interval, budget, free-space floor and kept images.
+jobs::ImageCollectorOptions imageCollectorOptions(const config::Config& c);
 // The image options of c, with its registry credentials file read; nullopt (and *error)
 // when that file cannot be used.
 std::optional<jobs::SupplyOptions> supplyOptions(const config::Config& c, std::string* error);

@@ -24,6 +24,18 @@ constexpr core::Millis kHeapTrimInterval{10'000};
 constexpr mode_t kUnixSocketMode = 0660;
 }  // namespace
 
+namespace {
+// The collector's engine calls, bound to the daemon's client.
+jobs::ImageCollectorEngine imageCollectorEngine(docker::DockerClient& docker) {
+  return {[&docker](docker::Callback<std::vector<docker::ImageSummary>> done) {
+            return docker.listImages(std::move(done));
+          },
+          [&docker](const std::string& id, docker::Callback<docker::Unit> done) {
+            return docker.removeImage(id, std::move(done));
+          }};
+}
+}  // namespace
+
 Daemon::Parts::Parts(config::Config c, std::function<config::LoadResult()> reload_fn)
     : config(std::move(c)),
       reload_config(std::move(reload_fn)),
@@ -38,6 +50,13 @@ Daemon::Parts::Parts(config::Config c, std::function<config::LoadResult()> reloa
       accounting(loop, sampler, config.metrics_root, config.worker_id, config.metrics_root == "/"),
       store(retentionPolicy(config)),
       images(loop, jobs::engineCalls(docker), jobs::SupplyOptions{}),
+      image_collector(loop, imageCollectorEngine(docker), store,
+                      {[this] {
+                         const metrics::DiskUsage& disk = sampler.latest().docker_disk;
+                         return std::make_pair(disk.total_mb, disk.available_mb);
+                       },
+                       [this] { return images.pulling(); }},
+                      imageCollectorOptions(config)),
       container_engine(docker),
       reaper(loop, container_engine, jobs::RunnerOptions{}.removal_retry_interval),
       runner(loop, container_engine, images, reaper, runnerOptions(config)),
@@ -184,6 +203,7 @@ int Daemon::run() {
   p.operator_api.setReload([&p] { return p.reload(); });
   p.operator_api.registerRoutes(p.router);
   p.server.setUnixOnlyRoutes(api::OperatorApi::routePatterns());
+  p.metrics.setImageCollector(&p.image_collector);
   p.metrics.setAdmission([&p] { return p.api.acceptingJobs(); }, [&p] { return p.api.draining(); });
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
   p.applyAuth();
@@ -238,6 +258,7 @@ int Daemon::run() {
   p.sampler.start();
   p.engine.setPinnedApiVersion(docker::ApiVersion::parse(p.config.docker_api_version));
   p.engine.start();
+  p.image_collector.start();
   p.prune_timer = p.loop.createTimer([&p] {
     p.store.prune(p.clock.wallMillis());
     p.prune_timer->enableAfter(kPruneInterval);

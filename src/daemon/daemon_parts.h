@@ -28,6 +28,7 @@
 #include "jobs/docker_container_engine.h"
 #include "jobs/docker_job_runner.h"
 #include "jobs/engine_gate.h"
+#include "jobs/image_collector.h"
 #include "jobs/image_supplier.h"
 #include "jobs/job_journal.h"
 #include "jobs/job_store.h"
@@ -96,6 +97,9 @@ struct Daemon::Parts {
   jobs::CgroupAccounting accounting;
   jobs::JobStore store;
   jobs::ImageSupplier images;
+  // Removes the worker's least recently used images on its timer (after the store and
+  // the supplier, whose jobs and pulls it keeps).
+  jobs::ImageCollector image_collector;
   jobs::DockerContainerEngine container_engine;
   jobs::ContainerReaper reaper;
   jobs::DockerJobRunner runner;

@@ -64,6 +64,7 @@ api::ReloadOutcome Daemon::Parts::reload() {
   runner.setOptions(runnerOptions(config));
   applyMemoryBudget();
   images.setOptions(std::move(*supply));
+  image_collector.setOptions(imageCollectorOptions(config));
   engine.setPinnedApiVersion(docker::ApiVersion::parse(config.docker_api_version));
   applyAuth();
   sampler.setJobsPath(config.jobs_path);

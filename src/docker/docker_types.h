@@ -93,6 +93,15 @@ struct ImageInfo {
   std::vector<std::string> repo_digests;  // "name@sha256:..."
 };
 
+// One image of GET /images/json: what the image collector needs to choose and to log.
+struct ImageSummary {
+  std::string id;                         // "sha256:..."
+  std::vector<std::string> repo_tags;     // "busybox:latest"; "<none>:<none>" left out
+  std::vector<std::string> repo_digests;  // "busybox@sha256:..."
+  int64_t size = 0;                       // Size: bytes, its shared layers counted in full
+  int64_t created = 0;                    // Created: Unix seconds
+};
+
 // The outcome of a streamed image operation (pull, build): the engine answers 200 and
 // reports progress and errors as JSON lines, so success is known only at the end.
 struct StreamedResult {

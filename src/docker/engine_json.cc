@@ -482,6 +482,51 @@ Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view b
   return containers;
 }
 
+namespace {
+
+// The strings of array member name (absent or null: none), but the engine's "<none>"
+// placeholders; false if it is not an array of strings.
+bool imageNames(const rapidjson::Value& entry, const char* name, std::vector<std::string>* out) {
+  const rapidjson::Value* names = member(entry, name);
+  if (names == nullptr || names->IsNull()) return true;
+  if (!names->IsArray()) return false;
+  for (const rapidjson::Value& value : names->GetArray()) {
+    if (!value.IsString()) return false;
+    std::string text(value.GetString(), value.GetStringLength());
+    if (text.rfind("<none>", 0) == 0) continue;
+    out->push_back(std::move(text));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<ImageSummary>> parseImageList(std::string_view body) {
+  rapidjson::Document doc;
+  std::string error;
+  if (!parseJson(body, doc, &error)) return malformed("image list", error);
+  if (!doc.IsArray()) return malformed("image list", "not an array");
+  std::vector<ImageSummary> images;
+  for (const rapidjson::Value& entry : doc.GetArray()) {
+    if (!entry.IsObject()) return malformed("image list", "an entry is not an object");
+    ImageSummary image;
+    if (!optionalString(entry, "Id", &image.id) || image.id.empty())
+      return malformed("image list", "an entry has no Id");
+    if (!imageNames(entry, "RepoTags", &image.repo_tags) ||
+        !imageNames(entry, "RepoDigests", &image.repo_digests))
+      return malformed("image list", "an entry's RepoTags or RepoDigests");
+    if (const rapidjson::Value* size = member(entry, "Size"); size != nullptr) {
+      if (!size->IsInt64()) return malformed("image list", "an entry's Size is not a number");
+      image.size = size->GetInt64();
+    }
+    if (const rapidjson::Value* created = member(entry, "Created");
+        created != nullptr && created->IsInt64())
+      image.created = created->GetInt64();
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
 Result<ImageInfo> parseImageInspectResponse(std::string_view body) {
   rapidjson::Document doc;
   std::string error;
