@@ -73,11 +73,6 @@ ImageCollector::ImageCollector(core::EventLoop& loop, ImageCollectorEngine engin
   setOptions(std::move(options));
 }
 
-bool ImageCollector::isBuildTag(const std::string& repo_tag) {
-  return repo_tag.rfind("worker-agent-build:", 0) == 0 ||
-         repo_tag.rfind("localhost/worker-agent-build:", 0) == 0;
-}
-
 void ImageCollector::start() { arm(); }
 
 void ImageCollector::arm() {
@@ -134,16 +129,11 @@ void ImageCollector::onListed(docker::Result<std::vector<docker::ImageSummary>> 
   std::erase_if(known_, [&](const auto& entry) { return !pass.present.contains(entry.first); });
   std::vector<std::pair<int64_t, std::string>> owned;  // (last used, id)
   for (const auto& [id, image] : pass.present) {
-    const bool built = std::any_of(image.repo_tags.begin(), image.repo_tags.end(), isBuildTag);
-    Known* known = nullptr;
-    if (auto it = known_.find(id); it != known_.end()) known = &it->second;
-    if (built && known == nullptr) known = &known_[id];
-    if (known == nullptr) continue;
-    if (built) known->owned = true;
-    if (!known->owned) continue;
-    // A built image no job has used since the worker started: its creation is its last use.
-    const int64_t last_used = known->last_used_ms > 0 ? known->last_used_ms : image.created * 1000;
-    owned.emplace_back(last_used, id);
+    // Only what a record ties to a pull or build of this worker's: a worker-agent-build:
+    // tag alone may be another worker's on the same engine.
+    auto it = known_.find(id);
+    if (it == known_.end() || !it->second.owned) continue;
+    owned.emplace_back(it->second.last_used_ms, id);
     pass.owned_bytes += image.size;
   }
   counts_.owned = owned.size();

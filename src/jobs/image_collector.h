@@ -3,8 +3,9 @@
 // space. It runs on a loop timer, never on a job's path.
 //
 // Which images are the worker's: those a job record says the job pulled or built (its
-// image_pulled / image_built, with the image_id it ran), and every image tagged
-// worker-agent-build:<hash>. It learns them from the job store at each pass and remembers
+// image_pulled / image_built, with the image_id it ran); a worker-agent-build:<hash> tag
+// alone does not make an image this worker's (another worker on the same engine builds
+// under the same names). It learns them from the job store at each pass and remembers
 // them while the engine has them, so retention dropping a record forgets nothing; after a
 // restart, the records the journal kept teach them again. An image no record ties to a
 // pull or build of the worker's is never touched, whoever else runs on the engine.
@@ -40,15 +41,14 @@ namespace wa::jobs {
 // to a fake. Callbacks run later, on the loop, unless the handle is dropped first.
 struct ImageCollectorEngine {
   std::function<core::RequestHandle(docker::Callback<std::vector<docker::ImageSummary>>)> list;
-  std::function<core::RequestHandle(const std::string& id, docker::Callback<docker::Unit>)>
-      remove;
+  std::function<core::RequestHandle(const std::string& id, docker::Callback<docker::Unit>)> remove;
 };
 
 struct ImageCollectorOptions {
-  core::Millis interval{300'000};  // between passes; 0: no passes
-  int64_t max_bytes = 0;           // the worker's images may take this much; 0: no budget
-  int64_t min_free_percent = 0;    // of the engine's disk kept free; 0: no floor
-  std::vector<std::string> keep;   // image_gc_keep patterns (allowed_images syntax)
+  core::Millis interval{300'000};           // between passes; 0: no passes
+  int64_t max_bytes = 0;                    // the worker's images may take this much; 0: no budget
+  int64_t min_free_percent = 0;             // of the engine's disk kept free; 0: no floor
+  std::vector<std::string> keep;            // image_gc_keep patterns (allowed_images syntax)
   std::vector<std::string> allowed_images;  // only their digest pins count
 };
 
@@ -86,9 +86,6 @@ class ImageCollector {
   void collect();
   bool collecting() const { return pass_.has_value(); }
   const ImageCollectorCounts& counts() const { return counts_; }
-
-  // The tag every image the worker builds carries ("worker-agent-build:<hash>").
-  static bool isBuildTag(const std::string& repo_tag);
 
  private:
   struct Known {

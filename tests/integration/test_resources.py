@@ -1,15 +1,18 @@
 """Resources (issue 21) on the real engine: each ended job's usage (CPU time, peak memory,
 I/O, tasks) read from its cgroup, kept through a restart and counted in /metrics; admission
 by memory (jobs whose limits together exceed the budget never run at once, a job over the
-whole budget is refused)."""
+whole budget is refused); the image collector (the least recently used of the worker's own
+builds go under its budget, never one a running job uses nor an image it did not build)."""
 
 import os
 import re
 import tempfile
 import time
 import unittest
+import uuid
 
-from harness import IMAGE, Worker, WorkerTestCase, containers_of, docker, make_job, scaled
+from harness import (IMAGE, Worker, WorkerTestCase, containers_of, docker, make_job, scaled,
+                     urlquote)
 
 # About a second of CPU in busybox's sh (0.55 s per 450,000 rounds here), whatever the
 # machine's load: CPU time, not wall time.
@@ -155,6 +158,96 @@ class MemoryBudget(WorkerTestCase):
         self.assertEqual(reply["error"]["code"], "MEMORY_OVER_BUDGET")
         self.assertIn("runtime.limits.memory_mb", reply["error"]["message"])
         self.assertEqual(self.worker.job(job["job_id"])[0], 404)
+
+
+def image_present(reference):
+    status, _ = docker("GET", "/images/%s/json" % urlquote(reference))
+    return status == 200
+
+
+def build_job(nonce, name, cmd):
+    """A build job whose image is the test image plus a 3 MiB layer of its own."""
+    job = make_job(cmd=cmd, limits={"max_runtime_seconds": 60})
+    dockerfile = ("FROM %s\nRUN dd if=/dev/zero of=/blob bs=1048576 count=3 2>/dev/null && "
+                  "echo %s-%s > /id\n" % (IMAGE, nonce, name))
+    job["runtime"] = {"mode": "build", "build": {"dockerfile": dockerfile, "context": []}}
+    return job
+
+
+class ImageCollection(WorkerTestCase):
+    # Passes every second; each built image is the test image (about 1.3 MB) plus 3 MiB, so
+    # a 6 MiB budget holds one of them and not two.
+    config = {"allowed_runtime_modes": ["image", "build"], "image_gc_interval_seconds": 1,
+              "image_gc_max_mb": 6, "image_gc_min_free_percent": 0}
+
+    def setUp(self):
+        super().setUp()
+        self.nonce = uuid.uuid4().hex[:12]
+        # An image the worker did not pull or build, and the test image jobs run.
+        self.foreign = "wa-gc-foreign:" + self.nonce
+        repo, tag = self.foreign.split(":")
+        status, body = docker("POST", "/images/%s/tag?repo=%s&tag=%s" % (urlquote(IMAGE), repo, tag))
+        self.assertEqual(status, 201, body)
+        self.addCleanup(docker, "DELETE", "/images/%s" % urlquote(self.foreign))
+
+    def run_build(self, name, cmd=("true",), wait=True):
+        job = build_job(self.nonce, name, list(cmd))
+        status, reply = self.worker.submit(job)
+        self.assertEqual(status, 202, reply)
+        if not wait:
+            return job["job_id"]
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(180))
+        self.assertEqual(record["state"], "finished", record)
+        self.assertIs(record["image_built"], True, record)
+        self.addCleanup(docker, "DELETE", "/images/%s" % urlquote(record["image_id"]))
+        return record
+
+    def metric(self, name):
+        _, text = self.worker.request("GET", "/metrics", raw=True)
+        text = text.decode() if isinstance(text, bytes) else text
+        m = re.search(r"^%s (\S+)$" % name, text, re.M)
+        self.assertIsNotNone(m, text)
+        return float(m.group(1))
+
+    def wait_until(self, predicate, what, timeout=20):
+        deadline = time.time() + scaled(timeout)
+        while not predicate():
+            if time.time() > deadline:
+                self.fail("%s did not happen:\n%s" % (what, self.worker.log()))
+            time.sleep(0.2)
+
+    def test_least_recently_used_builds_go_under_the_budget_never_one_in_use(self):
+        first = self.run_build("first")
+        time.sleep(1.2)  # a pass with one image: under the budget, nothing goes
+        self.assertTrue(image_present(first["image_id"]))
+        second = self.run_build("second")
+        # Two over the budget: the least recently used (first) goes, second stays.
+        self.wait_until(lambda: not image_present(first["image_id"]), "the removal of first")
+        time.sleep(1.5)  # more passes
+        self.assertTrue(image_present(second["image_id"]), self.worker.log())
+        self.worker.wait_log(r"image collector: image removed.*%s" % first["image_id"])
+
+        # A running job's image is never removed: while third runs, second is the one
+        # over the budget.
+        third_id = self.run_build("third", cmd=("sleep", "4"), wait=False)
+        self.wait_until(lambda: self.worker.job(third_id)[1].get("image_id"),
+                        "third's start", timeout=180)
+        third_image = self.worker.job(third_id)[1]["image_id"]
+        self.addCleanup(docker, "DELETE", "/images/%s" % urlquote(third_image))
+        self.wait_until(lambda: not image_present(second["image_id"]), "the removal of second")
+        self.assertTrue(image_present(third_image))
+        third = self.worker.wait_for(third_id, timeout=scaled(60))
+        self.assertEqual(third["state"], "finished", third)
+        time.sleep(1.5)
+        self.assertTrue(image_present(third_image), "the one image left fits the budget")
+
+        # Never an image of someone else's, nor the image the jobs were built from.
+        self.assertTrue(image_present(self.foreign))
+        self.assertTrue(image_present(IMAGE))
+        self.assertGreaterEqual(self.metric("worker_agent_image_gc_removed_total"), 2)
+        self.assertGreater(self.metric("worker_agent_image_gc_runs_total"), 3)
+        self.assertEqual(self.metric("worker_agent_image_gc_errors_total"), 0)
+        self.assertEqual(self.metric("worker_agent_images_owned"), 1)
 
 
 if __name__ == "__main__":

@@ -166,9 +166,12 @@ TEST_F(ImageCollectorTest, NeverRemovesWhatAQueuedOrRunningJobNeeds) {
 
 TEST_F(ImageCollectorTest, AQueuedBuildKeepsTheImageOfAnIdenticalEarlierBuild) {
   BuildSpec build{"FROM busybox\n", {}};
-  const std::string tag =
-      ImageSupplier::buildTag(ImageSupplier::buildContext(build));
-  engine.images = {image("sha256:built", {tag}, 100), image("sha256:other", {"worker-agent-build:0"}, 100)};
+  const std::string tag = ImageSupplier::buildTag(ImageSupplier::buildContext(build));
+  engine.images = {image("sha256:built", {tag}, 100),
+                   image("sha256:other", {"worker-agent-build:0"}, 100),
+                   image("sha256:elsewhere", {"worker-agent-build:1"}, 100)};
+  ran("j1", tag, "sha256:built", false, 1000)->image_built = true;
+  ran("j2", "worker-agent-build:0", "sha256:other", false, 2000)->image_built = true;
   auto job = std::make_unique<Job>();
   job->spec.job_id = "b";
   job->spec.runtime_mode = "build";
@@ -177,13 +180,13 @@ TEST_F(ImageCollectorTest, AQueuedBuildKeepsTheImageOfAnIdenticalEarlierBuild) {
   collector(budget(1));
   pass();
   EXPECT_EQ(engine.removed, (std::vector<std::string>{"sha256:other"}))
-      << "both are the worker's builds (by their tag, with no record); one is needed";
+      << "one of the worker's builds is needed again; the third was another worker's build";
 }
 
 TEST_F(ImageCollectorTest, PullingPinnedAndKeptImagesStay) {
-  engine.images = {image("sha256:a", {"app:1"}, 100), image("sha256:b", {"app:2"}, 100, {"app@" + kDigest}),
-                   image("sha256:c", {"registry.example/team/tool:9"}, 100),
-                   image("sha256:d", {"app:4"}, 100)};
+  engine.images = {
+      image("sha256:a", {"app:1"}, 100), image("sha256:b", {"app:2"}, 100, {"app@" + kDigest}),
+      image("sha256:c", {"registry.example/team/tool:9"}, 100), image("sha256:d", {"app:4"}, 100)};
   for (const char* id : {"sha256:a", "sha256:b", "sha256:c", "sha256:d"}) {
     ran(std::string("j-") + id, "x", id, true, 1000);
   }
@@ -214,7 +217,7 @@ TEST_F(ImageCollectorTest, TheEnginesFreeSpaceFloorRemovesUntilItIsMet) {
   ran("j2", "app:2", "sha256:b", true, 2000);
   ran("j3", "app:3", "sha256:c", true, 3000);
   disk_total_mb = 10000;
-  disk_available_mb = 500;  // 5% free
+  disk_available_mb = 500;        // 5% free
   ImageCollectorOptions options;  // no budget
   options.min_free_percent = 20;
   collector(std::move(options));
