@@ -73,7 +73,10 @@ ImageCollector::ImageCollector(core::EventLoop& loop, ImageCollectorEngine engin
   setOptions(std::move(options));
 }
 
-void ImageCollector::start() { arm(); }
+void ImageCollector::start() {
+  started_ = true;
+  arm();
+}
 
 void ImageCollector::arm() {
   if (options_.interval.count() > 0) {
@@ -88,7 +91,7 @@ void ImageCollector::setOptions(ImageCollectorOptions options) {
   options_ = std::move(options);
   keep_ = parsePatterns(options_.keep, /*digest_pins_only=*/false);
   pins_ = parsePatterns(options_.allowed_images, /*digest_pins_only=*/true);
-  if (interval_changed && timer_->enabled()) arm();
+  if (interval_changed && started_) arm();
 }
 
 void ImageCollector::collect() {

@@ -123,6 +123,7 @@ class ImageCollector {
   std::optional<Pass> pass_;
   core::RequestHandle request_;
   std::unique_ptr<core::Timer> timer_;
+  bool started_ = false;  // start() was called: a reload may arm the timer
   ImageCollectorCounts counts_;
 };
 

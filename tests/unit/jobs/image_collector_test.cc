@@ -281,6 +281,11 @@ TEST_F(ImageCollectorTest, PassesRunOnTheTimerAndAZeroIntervalStopsThem) {
   loop.runOnce(0);
   EXPECT_TRUE(engine.lists.empty());
   EXPECT_EQ(collector_->counts().passes, 2u);
+  options.interval = core::Millis(5'000);  // a reload turns it on again
+  collector_->setOptions(options);
+  clock.advance(core::Millis(5'000));
+  loop.runOnce(0);
+  EXPECT_EQ(engine.lists.size(), 1u);
 }
 
 }  // namespace
