@@ -99,7 +99,6 @@ struct ImageSummary {
   std::vector<std::string> repo_tags;     // "busybox:latest"; "<none>:<none>" left out
   std::vector<std::string> repo_digests;  // "busybox@sha256:..."
   int64_t size = 0;                       // Size: bytes, its shared layers counted in full
-  int64_t created = 0;                    // Created: Unix seconds
 };
 
 // The outcome of a streamed image operation (pull, build): the engine answers 200 and

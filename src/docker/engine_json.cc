@@ -482,11 +482,10 @@ Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view b
   return containers;
 }
 
-namespace {
-
 // The strings of array member name (absent or null: none), but the engine's "<none>"
 // placeholders; false if it is not an array of strings.
-bool imageNames(const rapidjson::Value& entry, const char* name, std::vector<std::string>* out) {
+static bool imageNames(const rapidjson::Value& entry, const char* name,
+                       std::vector<std::string>* out) {
   const rapidjson::Value* names = member(entry, name);
   if (names == nullptr || names->IsNull()) return true;
   if (!names->IsArray()) return false;
@@ -498,8 +497,6 @@ bool imageNames(const rapidjson::Value& entry, const char* name, std::vector<std
   }
   return true;
 }
-
-}  // namespace
 
 Result<std::vector<ImageSummary>> parseImageList(std::string_view body) {
   rapidjson::Document doc;
@@ -519,9 +516,6 @@ Result<std::vector<ImageSummary>> parseImageList(std::string_view body) {
       if (!size->IsInt64()) return malformed("image list", "an entry's Size is not a number");
       image.size = size->GetInt64();
     }
-    if (const rapidjson::Value* created = member(entry, "Created");
-        created != nullptr && created->IsInt64())
-      image.created = created->GetInt64();
     images.push_back(std::move(image));
   }
   return images;
@@ -535,14 +529,8 @@ Result<ImageInfo> parseImageInspectResponse(std::string_view body) {
   ImageInfo info;
   if (!optionalString(doc, "Id", &info.id) || info.id.empty())
     return malformed("image inspect", "no Id");
-  const rapidjson::Value* digests = member(doc, "RepoDigests");
-  if (digests != nullptr && !digests->IsNull()) {
-    if (!digests->IsArray()) return malformed("image inspect", "RepoDigests is not an array");
-    for (const rapidjson::Value& digest : digests->GetArray()) {
-      if (!digest.IsString()) return malformed("image inspect", "a RepoDigests entry");
-      info.repo_digests.emplace_back(digest.GetString(), digest.GetStringLength());
-    }
-  }
+  if (!imageNames(doc, "RepoDigests", &info.repo_digests))
+    return malformed("image inspect", "RepoDigests is not an array of strings");
   return info;
 }
 

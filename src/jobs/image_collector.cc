@@ -205,7 +205,7 @@ void ImageCollector::removeNext() {
     return;
   }
   const std::string id = pass.candidates[pass.next++];
-  request_ = engine_.remove(id, [this, id](docker::Result<docker::Unit> removed) {
+  request_ = engine_.remove(id, [this, id](const docker::Result<docker::Unit>& removed) {
     Pass& pass = *pass_;
     const docker::ImageSummary& image = pass.present.at(id);
     if (!removed.ok()) {

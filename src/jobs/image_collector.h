@@ -93,10 +93,13 @@ class ImageCollector {
     int64_t last_used_ms = 0;
   };
   struct Pass {
+    // Spelt out: clang cannot use default member initializers of a nested class for
+    // std::optional<Pass> inside the enclosing class's definition.
+    Pass() : next(0), owned_bytes(0) {}
     std::map<std::string, docker::ImageSummary> present;  // by id
     std::vector<std::string> candidates;                  // oldest first
-    size_t next = 0;
-    int64_t owned_bytes = 0;
+    size_t next;
+    int64_t owned_bytes;
     std::optional<int64_t> total_mb;
     std::optional<int64_t> available_mb;
   };

@@ -64,7 +64,7 @@ struct FakeImageEngine {
 
 ImageSummary image(const std::string& id, std::vector<std::string> tags, int64_t mb,
                    std::vector<std::string> digests = {}) {
-  return ImageSummary{id, std::move(tags), std::move(digests), mb * kMiB, 1'600'000'000};
+  return ImageSummary{id, std::move(tags), std::move(digests), mb * kMiB};
 }
 
 class ImageCollectorTest : public ::testing::Test {
