@@ -147,7 +147,7 @@ void ImageCollector::onListed(docker::Result<std::vector<docker::ImageSummary>> 
   removeNext();
 }
 
-std::set<std::string> ImageCollector::protectedIds() const {
+std::set<std::string> ImageCollector::protectedIds() {
   std::set<std::string> ids;
   std::set<std::string> references;
   for (JobState state : {JobState::kQueued, JobState::kRunning}) {
@@ -156,8 +156,10 @@ std::set<std::string> ImageCollector::protectedIds() const {
       if (!job->image_ref.empty()) references.insert(canonical(job->image_ref));
       if (!job->spec.image.empty()) references.insert(canonical(job->spec.image));
       if (job->spec.build && job->image_ref.empty()) {
-        references.insert(
-            canonical(ImageSupplier::buildTag(ImageSupplier::buildContext(*job->spec.build))));
+        auto [it, added] = pass_->build_tags.try_emplace(job->sequence);
+        if (added)
+          it->second = ImageSupplier::buildTag(ImageSupplier::buildContext(*job->spec.build));
+        references.insert(canonical(it->second));
       }
     }
   }

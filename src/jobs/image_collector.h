@@ -102,6 +102,8 @@ class ImageCollector {
     int64_t owned_bytes;
     std::optional<int64_t> total_mb;
     std::optional<int64_t> available_mb;
+    // The tags of queued build jobs, by job sequence: hashing a context once per pass.
+    std::map<uint64_t, std::string> build_tags;
   };
 
   void arm();
@@ -109,7 +111,7 @@ class ImageCollector {
   // Learns owners and last uses from the job records.
   void learn();
   // The ids of the present images nothing may remove now.
-  std::set<std::string> protectedIds() const;
+  std::set<std::string> protectedIds();
   // Whether the pass must go on freeing space.
   bool overLimits() const;
   void removeNext();
