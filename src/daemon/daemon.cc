@@ -22,9 +22,7 @@ constexpr core::Millis kPruneInterval{1000};
 constexpr core::Millis kHeapTrimInterval{10'000};
 // listen_unix's file: the worker's user and group may connect, nobody else.
 constexpr mode_t kUnixSocketMode = 0660;
-}  // namespace
 
-namespace {
 // The collector's engine calls, bound to the daemon's client.
 jobs::ImageCollectorEngine imageCollectorEngine(docker::DockerClient& docker) {
   return {[&docker](docker::Callback<std::vector<docker::ImageSummary>> done) {
