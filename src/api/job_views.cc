@@ -89,6 +89,21 @@ void jobRecord(Writer& w, const jobs::Job& job, bool with_base64) {
   } else {
     w.Null();
   }
+  key(w, "usage");
+  // Read when the container stopped: null before, and for a job whose container never ran.
+  if (const std::optional<jobs::JobUsage>& usage = job.usage) {
+    w.StartObject();
+    key(w, "cpu_seconds");
+    optionalDouble(w, usage->cpu_seconds, 1000.0);  // to the millisecond
+    field(w, "memory_peak_bytes", usage->memory_peak_bytes);
+    field(w, "io_read_bytes", usage->io_read_bytes);
+    field(w, "io_write_bytes", usage->io_write_bytes);
+    field(w, "pids_peak", usage->pids_peak);
+    field(w, "source", usage->source);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   if (!job.spec.outputs.empty()) {
     key(w, "outputs");
     w.StartArray();

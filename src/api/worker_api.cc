@@ -202,6 +202,16 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   auto job = std::make_unique<jobs::Job>();
   job->spec = std::move(*parsed.spec);
   const std::string job_id = job->spec.job_id;
+  // A job no budget can ever hold would wait in the queue for ever.
+  if (const int64_t budget = scheduler_.memoryBudgetMb();
+      budget > 0 && job->spec.limits.memory_mb > budget) {
+    return jobRejected({400, "MEMORY_OVER_BUDGET",
+                        "runtime.limits.memory_mb (or default_memory_mb when it gives none) is " +
+                            std::to_string(job->spec.limits.memory_mb) +
+                            " MB, more than this worker's memory budget for jobs of " +
+                            std::to_string(budget) + " MB",
+                        job_id});
+  }
   if (const std::string& reason = engine_.status().limits_unenforced; !reason.empty()) {
     return jobRejected(
         {503, "ENGINE_CANNOT_ENFORCE_LIMITS", "this worker runs no jobs: " + reason, job_id});

@@ -17,6 +17,12 @@ const std::vector<double> kQueueWaitBuckets = {0.01, 0.05, 0.1, 0.5, 1,   5,
                                                10,   30,   60,  300, 900, 3600};
 const std::vector<double> kContainerStartBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 const std::vector<double> kHttpDurationBuckets = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
+// Per job: CPU seconds from a quick script to hours of compilation; peak memory from a
+// few MiB to many GiB.
+const std::vector<double> kJobCpuBuckets = {0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
+const std::vector<double> kJobMemoryBuckets = {4 * kMiB,    16 * kMiB,   64 * kMiB,   256 * kMiB,
+                                               512 * kMiB,  1024 * kMiB, 2048 * kMiB, 4096 * kMiB,
+                                               8192 * kMiB, 16384 * kMiB};
 
 // Methods become a label; anything a client invents is "other", so a scanner sending
 // random methods cannot grow the series without bound.
@@ -57,6 +63,14 @@ WorkerMetrics::WorkerMetrics(const core::Clock& clock, std::string version,
   queue_wait_ =
       &registry_.histogram("worker_agent_job_queue_wait_seconds",
                            "Time jobs waited in the queue before they started.", kQueueWaitBuckets);
+  job_cpu_ = &registry_.histogram(
+      "worker_agent_job_cpu_seconds",
+      "CPU time (user and system) each job's container used, as its record's usage says.",
+      kJobCpuBuckets);
+  job_memory_peak_ = &registry_.histogram(
+      "worker_agent_job_memory_peak_bytes",
+      "The most memory each job's container had charged at once, as its record's usage says.",
+      kJobMemoryBuckets);
   container_start_ = &registry_.histogram(
       "worker_agent_container_start_seconds",
       "Time from the create request to the engine's answer to start, per job container.",
@@ -88,6 +102,10 @@ void WorkerMetrics::onJobEnded(const jobs::Job& job) {
       job_duration_->observe(static_cast<double>(*job.finished_at_ms - *job.started_at_ms) /
                              1000.0);
     }
+  }
+  if (job.usage && job.usage->cpu_seconds) job_cpu_->observe(*job.usage->cpu_seconds);
+  if (job.usage && job.usage->memory_peak_bytes) {
+    job_memory_peak_->observe(static_cast<double>(*job.usage->memory_peak_bytes));
   }
   registry_
       .counter("worker_agent_job_output_bytes_total",
@@ -156,6 +174,36 @@ void WorkerMetrics::collect(metrics::MetricsWriter& w) const {
             {}, accepting_jobs_() ? 1 : 0);
     w.gauge("worker_agent_draining", "1 while the operator's drain holds new jobs off.", {},
             draining_() ? 1 : 0);
+  }
+  if (scheduler_.memoryBudgetMb() > 0) {
+    w.gauge("worker_agent_job_memory_budget_bytes",
+            "The memory the running jobs' limits may add up to (admission by memory).", {},
+            static_cast<double>(scheduler_.memoryBudgetMb()) * kMiB);
+  }
+  w.gauge("worker_agent_job_memory_limits_bytes",
+          "The memory limits of the running jobs, added up.", {},
+          static_cast<double>(scheduler_.memoryInUseMb()) * kMiB);
+
+  if (image_collector_ != nullptr) {
+    const jobs::ImageCollectorCounts& gc = image_collector_->counts();
+    w.counter("worker_agent_image_gc_runs_total", "Passes of the image collector.", {},
+              static_cast<double>(gc.passes));
+    w.counter("worker_agent_image_gc_removed_total",
+              "Images of the worker's own the image collector removed.", {},
+              static_cast<double>(gc.removed));
+    w.counter("worker_agent_image_gc_removed_bytes_total",
+              "The sizes of the images the collector removed, added up (shared layers "
+              "counted in each).",
+              {}, static_cast<double>(gc.removed_bytes));
+    w.counter("worker_agent_image_gc_errors_total",
+              "Image lists and removals the engine failed during the collector's passes.", {},
+              static_cast<double>(gc.errors));
+    w.gauge("worker_agent_images_owned",
+            "Images the worker pulled or built that the engine had "
+            "at the collector's last pass, less those it removed since.",
+            {}, static_cast<double>(gc.owned));
+    w.gauge("worker_agent_images_owned_bytes", "Their sizes, added up.", {},
+            static_cast<double>(gc.owned_bytes));
   }
 
   const docker::EngineStatus& engine = engine_.status();

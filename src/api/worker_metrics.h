@@ -17,6 +17,7 @@
 #include "docker/docker_types.h"
 #include "docker/engine_monitor.h"
 #include "http/dispatcher.h"
+#include "jobs/image_collector.h"
 #include "jobs/job.h"
 #include "jobs/scheduler.h"
 #include "metrics/host_sampler.h"
@@ -32,14 +33,16 @@ class WorkerMetrics {
   WorkerMetrics(const WorkerMetrics&) = delete;
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
-  // A job reached finished or failed: its state and error code, run time, queue wait and
-  // the bytes its container wrote.
+  // A job reached finished or failed: its state and error code, run time, queue wait,
+  // the bytes its container wrote and its usage (CPU seconds, peak memory).
   void onJobEnded(const jobs::Job& job);
   void onContainerStarted(std::chrono::microseconds latency);
   void onHttpRequest(const http::RequestRecord& record);
   void onDockerError(std::string_view endpoint);
   // Where worker_agent_accepting_jobs and worker_agent_draining are read at scrape time
   // (WorkerApi's admission); without them the two are left out.
+  // The image collector whose counts /metrics shows; without one they are left out.
+  void setImageCollector(const jobs::ImageCollector* collector) { image_collector_ = collector; }
   void setAdmission(std::function<bool()> accepting_jobs, std::function<bool()> draining) {
     accepting_jobs_ = std::move(accepting_jobs);
     draining_ = std::move(draining);
@@ -59,10 +62,13 @@ class WorkerMetrics {
   int64_t started_unix_ms_;
   std::function<bool()> accepting_jobs_;
   std::function<bool()> draining_;
+  const jobs::ImageCollector* image_collector_ = nullptr;
   metrics::MetricsRegistry registry_;
   metrics::Histogram* job_duration_;
   metrics::Histogram* queue_wait_;
   metrics::Histogram* container_start_;
+  metrics::Histogram* job_cpu_;
+  metrics::Histogram* job_memory_peak_;
   // The HTTP series met so far, so that counting a request looks up no metric by name
   // (the labels are bounded: route patterns, known methods, statuses): by route, its
   // duration histogram and its request counters by method label and status.

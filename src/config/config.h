@@ -61,6 +61,10 @@ struct Config {
   int64_t sample_interval_ms = 1000;  // how often host, thermal and cgroup figures are read
   int64_t thermal_limit_c = 90;       // /health is degraded above it (0 = no limit)
   int64_t disk_min_free_percent = 5;  // /health is degraded below it on either disk (0 = never)
+  // Admission by memory: a job starts only when the running jobs' memory limits plus its
+  // own fit the budget. 0 = the host's memory (MemTotal) minus memory_reserve_mb.
+  int64_t memory_budget_mb = 0;
+  int64_t memory_reserve_mb = 512;  // what the host keeps for itself when the budget is derived
 
   // Images (execution backend).
   std::string pull_policy = "missing";  // never | missing | always
@@ -68,7 +72,16 @@ struct Config {
   // A Docker-style credentials file ({"auths": {"registry": {"auth": base64(user:password)}}}
   // or username/password members); "" = none. Read at start and on reload; never shown.
   std::string registry_auth_file;
-  int64_t build_timeout_seconds = 600;         // one build (runtime.mode "build")
+  int64_t build_timeout_seconds = 600;  // one build (runtime.mode "build")
+  // The image collector: removes the images this worker pulled or built, least recently
+  // used first, while they take more than image_gc_max_mb (0 = no budget) or the engine's
+  // disk has less than image_gc_min_free_percent free (0 = no floor). It runs every
+  // image_gc_interval_seconds (0 = never). Images matching image_gc_keep (allowed_images
+  // patterns) are never removed, nor those allowed_images pins by digest.
+  int64_t image_gc_interval_seconds = 300;
+  int64_t image_gc_max_mb = 10240;
+  int64_t image_gc_min_free_percent = 10;
+  std::vector<std::string> image_gc_keep;
   int64_t max_build_context_bytes = 16777216;  // Dockerfile + context files, decoded
   // Payload and workspace.
   std::string workspace_path = "/workspace";  // inside the container; also the working directory

@@ -49,6 +49,16 @@ api::JobRequestParser jobRequestParser(const config::Config& c) {
   return api::JobRequestParser(policy, jobs::ImagePolicy(c.allowed_images));
 }
 
+jobs::ImageCollectorOptions imageCollectorOptions(const config::Config& c) {
+  jobs::ImageCollectorOptions o;
+  o.interval = core::Millis(c.image_gc_interval_seconds * 1000);
+  o.max_bytes = c.image_gc_max_mb * (int64_t{1} << 20);
+  o.min_free_percent = c.image_gc_min_free_percent;
+  o.keep = c.image_gc_keep;
+  o.allowed_images = c.allowed_images;
+  return o;
+}
+
 jobs::RunnerOptions runnerOptions(const config::Config& c) {
   jobs::RunnerOptions options;
   options.worker_id = c.worker_id;
@@ -93,6 +103,12 @@ jobs::RetentionPolicy retentionPolicy(const config::Config& c) {
                                static_cast<size_t>(c.max_finished_jobs)};
 }
 
+int64_t memoryBudgetMb(const config::Config& c, int64_t host_memory_mb) {
+  if (c.memory_budget_mb > 0) return c.memory_budget_mb;
+  if (host_memory_mb <= 0) return 0;
+  return std::max(host_memory_mb - c.memory_reserve_mb, api::JobRequestParser::kMinMemoryMb);
+}
+
 http::HttpServerOptions serverOptions(const config::Config& c,
                                       const core::DescriptorPlan& descriptors) {
   http::HttpServerOptions options;
@@ -102,7 +118,7 @@ http::HttpServerOptions serverOptions(const config::Config& c,
 }
 
 size_t reservedDescriptors(const config::Config& c) {
-  return 64 + 10 * static_cast<size_t>(c.max_concurrent_jobs);
+  return 64 + 12 * static_cast<size_t>(c.max_concurrent_jobs);
 }
 
 }  // namespace wa::daemon

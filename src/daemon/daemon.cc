@@ -22,6 +22,16 @@ constexpr core::Millis kPruneInterval{1000};
 constexpr core::Millis kHeapTrimInterval{10'000};
 // listen_unix's file: the worker's user and group may connect, nobody else.
 constexpr mode_t kUnixSocketMode = 0660;
+
+// The collector's engine calls, bound to the daemon's client.
+jobs::ImageCollectorEngine imageCollectorEngine(docker::DockerClient& docker) {
+  return {[&docker](docker::Callback<std::vector<docker::ImageSummary>> done) {
+            return docker.listImages(std::move(done));
+          },
+          [&docker](const std::string& id, docker::Callback<docker::Unit> done) {
+            return docker.removeImage(id, std::move(done));
+          }};
+}
 }  // namespace
 
 Daemon::Parts::Parts(config::Config c, std::function<config::LoadResult()> reload_fn)
@@ -34,8 +44,17 @@ Daemon::Parts::Parts(config::Config c, std::function<config::LoadResult()> reloa
       engine(loop, docker, kEnginePingInterval),
       host(metrics::HostInfo::read("/")),
       sampler(loop, config.metrics_root, core::Millis(config.sample_interval_ms)),
+      // The engine makes its cgroups on the real host: a fixture tree (tests) has none.
+      accounting(loop, sampler, config.metrics_root, config.worker_id, config.metrics_root == "/"),
       store(retentionPolicy(config)),
       images(loop, jobs::engineCalls(docker), jobs::SupplyOptions{}),
+      image_collector(loop, imageCollectorEngine(docker), store,
+                      {[this] {
+                         const metrics::DiskUsage& disk = sampler.latest().docker_disk;
+                         return std::make_pair(disk.total_mb, disk.available_mb);
+                       },
+                       [this] { return images.pulling(); }},
+                      imageCollectorOptions(config)),
       container_engine(docker),
       reaper(loop, container_engine, jobs::RunnerOptions{}.removal_retry_interval),
       runner(loop, container_engine, images, reaper, runnerOptions(config)),
@@ -97,6 +116,22 @@ void Daemon::Parts::logDescriptorLimit() const {
   }
 }
 
+void Daemon::Parts::applyMemoryBudget() {
+  const int64_t budget = memoryBudgetMb(config, host.memory_mb);
+  if (budget == scheduler.memoryBudgetMb()) return;
+  scheduler.setMemoryBudgetMb(budget);
+  if (budget == 0) {
+    core::logWarning("no memory budget for jobs: the host's memory is unknown");
+  } else {
+    core::logInfo("memory budget for jobs ", budget, " MB",
+                  config.memory_budget_mb > 0
+                      ? std::string(" (memory_budget_mb)")
+                      : " (host " + std::to_string(host.memory_mb) +
+                            " MB minus memory_reserve_mb " +
+                            std::to_string(config.memory_reserve_mb) + " MB)");
+  }
+}
+
 void Daemon::Parts::sweepContainers(std::function<void(bool listed)> done) {
   // At start-up this clears what a crash left behind (the scheduler is paused until it is
   // done, so no new job's container can be caught in it); at shutdown it is the last word
@@ -110,6 +145,10 @@ void Daemon::Parts::onEngineStatus(const docker::EngineStatus& status) {
   if (status.version) {
     runner.setPodman(status.version->podman);
     images.setPodman(status.version->podman);
+  }
+  if (status.reachable && status.info_known) {
+    // The engine's cgroups are this host's only when the engine is reached on a socket.
+    accounting.setEngine(status.cgroup_driver, config.docker_host.starts_with("unix://"));
   }
   // The start-up recovery waits for an Engine API version: an engine may refuse any other
   // (Docker 29.0 refuses 1.41).
@@ -162,6 +201,7 @@ int Daemon::run() {
   p.operator_api.setReload([&p] { return p.reload(); });
   p.operator_api.registerRoutes(p.router);
   p.server.setUnixOnlyRoutes(api::OperatorApi::routePatterns());
+  p.metrics.setImageCollector(&p.image_collector);
   p.metrics.setAdmission([&p] { return p.api.acceptingJobs(); }, [&p] { return p.api.draining(); });
   p.server.setObserver([&p](const http::RequestRecord& r) { p.metrics.onHttpRequest(r); });
   p.applyAuth();
@@ -181,7 +221,14 @@ int Daemon::run() {
   p.runner.setOnContainerStarted([&p](const jobs::Job&, std::chrono::microseconds latency) {
     p.metrics.onContainerStarted(latency);
   });
-  p.sampler.setJobContainers([&p] { return p.runner.containerIds(); });
+  p.sampler.setJobContainers([&p] { return p.runner.containers(); });
+  p.runner.setAccounting(&p.accounting);
+  {
+    // What a crash left of the job cgroups goes, but for the jobs taken up again.
+    std::vector<const jobs::Job*> recovering;
+    for (const Parts::Recovering& r : p.recovering) recovering.push_back(r.job);
+    p.accounting.removeLeftovers(recovering);
+  }
   p.logDescriptorLimit();
   if (std::string error = p.server.listen(p.config.listen, static_cast<uint16_t>(p.config.port));
       !error.empty()) {
@@ -209,6 +256,7 @@ int Daemon::run() {
   p.sampler.start();
   p.engine.setPinnedApiVersion(docker::ApiVersion::parse(p.config.docker_api_version));
   p.engine.start();
+  p.image_collector.start();
   p.prune_timer = p.loop.createTimer([&p] {
     p.store.prune(p.clock.wallMillis());
     p.prune_timer->enableAfter(kPruneInterval);
@@ -228,6 +276,7 @@ int Daemon::run() {
   });
   p.heap_trim_timer->enableAfter(kHeapTrimInterval);
 
+  p.applyMemoryBudget();
   p.scheduler.setPaused(jobs::Scheduler::PauseReason::kStartup, true);
   p.startupSweep();
 

@@ -23,10 +23,12 @@
 #include "http/bearer_auth.h"
 #include "http/http_server.h"
 #include "http/router.h"
+#include "jobs/cgroup_accounting.h"
 #include "jobs/container_reaper.h"
 #include "jobs/docker_container_engine.h"
 #include "jobs/docker_job_runner.h"
 #include "jobs/engine_gate.h"
+#include "jobs/image_collector.h"
 #include "jobs/image_supplier.h"
 #include "jobs/job_journal.h"
 #include "jobs/job_store.h"
@@ -52,6 +54,9 @@ struct Daemon::Parts {
   // A configuration that does not load changes nothing. Jobs queued or running are
   // untouched: new limits and policies apply to what is submitted or started next.
   api::ReloadOutcome reload();
+  // The scheduler's memory budget from config and the host's memory; logged when it
+  // changes.
+  void applyMemoryBudget();
   // Removes every container labelled with this worker's id (ContainerReaper::sweep).
   void sweepContainers(std::function<void(bool listed)> done);
   // Opens the journal (config.journal) and takes back what it holds: ended jobs into the
@@ -88,8 +93,13 @@ struct Daemon::Parts {
   docker::EngineMonitor engine;
   metrics::HostInfo host;
   metrics::HostSampler sampler;
+  // What each job used (the record's usage): reads the sampler, so it comes after it.
+  jobs::CgroupAccounting accounting;
   jobs::JobStore store;
   jobs::ImageSupplier images;
+  // Removes the worker's least recently used images on its timer (after the store and
+  // the supplier, whose jobs and pulls it keeps).
+  jobs::ImageCollector image_collector;
   jobs::DockerContainerEngine container_engine;
   jobs::ContainerReaper reaper;
   jobs::DockerJobRunner runner;

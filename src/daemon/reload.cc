@@ -62,7 +62,9 @@ api::ReloadOutcome Daemon::Parts::reload() {
   scheduler.setMaxQueued(static_cast<size_t>(config.max_queued_jobs));
   scheduler.setMaxConcurrent(static_cast<size_t>(config.max_concurrent_jobs));
   runner.setOptions(runnerOptions(config));
+  applyMemoryBudget();
   images.setOptions(std::move(*supply));
+  image_collector.setOptions(imageCollectorOptions(config));
   engine.setPinnedApiVersion(docker::ApiVersion::parse(config.docker_api_version));
   applyAuth();
   sampler.setJobsPath(config.jobs_path);

@@ -269,6 +269,20 @@ core::RequestHandle DockerClient::inspectImage(const std::string& reference,
       impl_->observed("image_inspect", std::move(done)));
 }
 
+core::RequestHandle DockerClient::listImages(Callback<std::vector<ImageSummary>> done) {
+  return impl_->call<std::vector<ImageSummary>>(
+      "GET", "/images/json", "", kRequestTimeoutMs, {},
+      [](const CurlMulti::Response& r) { return parseImageList(r.body); },
+      impl_->observed("image_list", std::move(done)));
+}
+
+core::RequestHandle DockerClient::removeImage(const std::string& id, Callback<Unit> done) {
+  // 404: already gone, which is what the collector wants.
+  return impl_->call<Unit>("DELETE", "/images/" + urlEncode(id) + "?force=0&noprune=0", "",
+                           kRequestTimeoutMs, {404}, &Impl::unit,
+                           impl_->observed("image_remove", std::move(done)));
+}
+
 core::RequestHandle DockerClient::pullImage(const std::string& reference,
                                             const std::string& registry_auth, long timeout_ms,
                                             Callback<StreamedResult> done) {

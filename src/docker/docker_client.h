@@ -22,7 +22,7 @@ class CurlMulti;
 
 // Told about every failed call, by endpoint name: "ping", "version", "info", "create",
 // "attach", "start", "wait", "inspect", "kill", "remove", "list", "image_inspect", "pull",
-// "build", "logs", "archive_put", "archive_get". Outcomes the client
+// "build", "logs", "archive_put", "archive_get", "image_list", "image_remove". Outcomes the client
 // treats as success (kill of a stopped container, remove of a missing one) are not errors.
 using DockerErrorObserver =
     std::function<void(std::string_view endpoint, const DockerError& error)>;
@@ -81,6 +81,11 @@ class DockerClient {
 
   // GET /images/{name}/json. A missing image is a DockerError with http_status 404.
   core::RequestHandle inspectImage(const std::string& reference, Callback<ImageInfo> done);
+  // GET /images/json (tagged and untagged images, no intermediate layers).
+  core::RequestHandle listImages(Callback<std::vector<ImageSummary>> done);
+  // DELETE /images/{id}?force=0&noprune=0: the image and its parent layers no other image
+  // uses. Refused (409) while a container uses it. An image already gone is not an error.
+  core::RequestHandle removeImage(const std::string& id, Callback<Unit> done);
   // POST /images/create?fromImage=...&tag=... (tag from the reference, "latest" if none;
   // a digest reference pulls by digest). registry_auth is the X-Registry-Auth header
   // value (base64url JSON) or empty. An {"error": ...} line in the progress stream is a

@@ -47,9 +47,11 @@ template <typename T>
 using Callback = std::function<void(Result<T>)>;
 
 struct ContainerSpec {
+  std::string name;  // the container's name (?name=); "": one the engine makes up
   std::string image;
-  std::vector<std::string> cmd;  // empty: the image's CMD
-  std::vector<std::string> env;  // "KEY=value"
+  std::vector<std::string> entrypoint;  // empty: the image's ENTRYPOINT
+  std::vector<std::string> cmd;         // empty: the image's CMD
+  std::vector<std::string> env;         // "KEY=value"
   std::map<std::string, std::string> labels;
   int64_t memory_bytes = 0;  // 0: no limit; MemorySwap is set equal (no extra swap)
   std::string network_mode = "none";
@@ -62,9 +64,14 @@ struct ContainerSpec {
   bool read_only_rootfs = false;               // ReadonlyRootfs
   std::map<std::string, std::string> tmpfs;    // Tmpfs: mount point -> options ("rw,size=64m")
   std::vector<std::string> anonymous_volumes;  // Mounts of Type "volume" with no Source
-  std::string user;                            // User ("uid:gid")
-  std::string working_dir;                     // WorkingDir
-  std::string runtime;                         // Runtime ("runsc"); empty: the engine's default
+  // The local driver's options for those volumes (VolumeOptions.DriverConfig), such as
+  // {"type": "tmpfs", "device": "tmpfs", "o": "size=16m"}; empty: a plain volume.
+  std::map<std::string, std::string> anonymous_volume_options;
+  std::vector<std::string> volumes_from;  // VolumesFrom: containers whose volumes it mounts
+  std::string cgroup_parent;              // CgroupParent; "": the engine's default
+  std::string user;                       // User ("uid:gid")
+  std::string working_dir;                // WorkingDir
+  std::string runtime;                    // Runtime ("runsc"); empty: the engine's default
   // LogConfig.Type: "none" (the output comes through attach only), "k8s-file" (Podman),
   // or "": the engine's default.
   std::string log_driver;
@@ -75,14 +82,23 @@ struct ContainerSpec {
 // One container of GET /containers/json: what the worker needs to tell whose it is.
 struct ContainerSummary {
   std::string id;
-  std::string job_id;  // its worker-agent.job_id label, "" if none
-  std::string state;   // "created", "running", "exited", ...
+  std::string job_id;                         // its worker-agent.job_id label, "" if none
+  std::string state;                          // "created", "running", "exited", ...
+  std::map<std::string, std::string> labels;  // every label whose value is a string
 };
 
 // What GET /images/{name}/json tells about a local image.
 struct ImageInfo {
   std::string id;                         // "sha256:..."
   std::vector<std::string> repo_digests;  // "name@sha256:..."
+};
+
+// One image of GET /images/json: what the image collector needs to choose and to log.
+struct ImageSummary {
+  std::string id;                         // "sha256:..."
+  std::vector<std::string> repo_tags;     // "busybox:latest"; "<none>:<none>" left out
+  std::vector<std::string> repo_digests;  // "busybox@sha256:..."
+  int64_t size = 0;                       // Size: bytes, its shared layers counted in full
 };
 
 // The outcome of a streamed image operation (pull, build): the engine answers 200 and
@@ -122,6 +138,7 @@ struct EngineInfo {
   // Docker's SecurityOptions.
   bool rootless = false;
   std::string cgroup_version;  // CgroupVersion: "1", "2", or "" when not said
+  std::string cgroup_driver;   // CgroupDriver: "cgroupfs", "systemd", or "" when not said
 };
 
 enum class StreamKind { kStdout = 1, kStderr = 2 };

@@ -125,6 +125,10 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
   w.StartObject();
   writeKey(w, "Image");
   writeString(w, spec.image);
+  if (!spec.entrypoint.empty()) {
+    writeKey(w, "Entrypoint");
+    writeStringArray(w, spec.entrypoint);
+  }
   if (!spec.cmd.empty()) {
     writeKey(w, "Cmd");
     writeStringArray(w, spec.cmd);
@@ -208,9 +212,34 @@ std::string buildCreateContainerBody(const ContainerSpec& spec) {
       writeString(w, "volume");
       writeKey(w, "Target");
       writeString(w, target);
+      if (!spec.anonymous_volume_options.empty()) {
+        writeKey(w, "VolumeOptions");
+        w.StartObject();
+        writeKey(w, "DriverConfig");
+        w.StartObject();
+        writeKey(w, "Name");
+        writeString(w, "local");
+        writeKey(w, "Options");
+        w.StartObject();
+        for (const auto& [name, value] : spec.anonymous_volume_options) {
+          writeKey(w, name);
+          writeString(w, value);
+        }
+        w.EndObject();
+        w.EndObject();
+        w.EndObject();
+      }
       w.EndObject();
     }
     w.EndArray();
+  }
+  if (!spec.volumes_from.empty()) {
+    writeKey(w, "VolumesFrom");
+    writeStringArray(w, spec.volumes_from);
+  }
+  if (!spec.cgroup_parent.empty()) {
+    writeKey(w, "CgroupParent");
+    writeString(w, spec.cgroup_parent);
   }
   if (!spec.runtime.empty()) {
     writeKey(w, "Runtime");
@@ -341,7 +370,8 @@ Result<EngineInfo> parseInfoResponse(std::string_view body) {
   if (!doc.IsObject()) return malformed("info", "not an object");
   EngineInfo info;
   if (!optionalString(doc, "DockerRootDir", &info.docker_root_dir) ||
-      !optionalString(doc, "CgroupVersion", &info.cgroup_version))
+      !optionalString(doc, "CgroupVersion", &info.cgroup_version) ||
+      !optionalString(doc, "CgroupDriver", &info.cgroup_driver))
     return malformed("info", "a field is not a string");
   // Podman 4.3 says so in a field of its own and leaves SecurityOptions as on root.
   if (const rapidjson::Value* rootless = member(doc, "Rootless");
@@ -441,10 +471,54 @@ Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view b
       const std::string name(job_label);
       if (!optionalString(*labels, name.c_str(), &c.job_id))
         return malformed("container list", "an entry's job label is not a string");
+      for (auto it = labels->MemberBegin(); it != labels->MemberEnd(); ++it) {
+        if (!it->value.IsString()) continue;
+        c.labels.emplace(std::string(it->name.GetString(), it->name.GetStringLength()),
+                         std::string(it->value.GetString(), it->value.GetStringLength()));
+      }
     }
     containers.push_back(std::move(c));
   }
   return containers;
+}
+
+// The strings of array member name (absent or null: none), but the engine's "<none>"
+// placeholders; false if it is not an array of strings.
+static bool imageNames(const rapidjson::Value& entry, const char* name,
+                       std::vector<std::string>* out) {
+  const rapidjson::Value* names = member(entry, name);
+  if (names == nullptr || names->IsNull()) return true;
+  if (!names->IsArray()) return false;
+  for (const rapidjson::Value& value : names->GetArray()) {
+    if (!value.IsString()) return false;
+    std::string text(value.GetString(), value.GetStringLength());
+    if (text.rfind("<none>", 0) == 0) continue;
+    out->push_back(std::move(text));
+  }
+  return true;
+}
+
+Result<std::vector<ImageSummary>> parseImageList(std::string_view body) {
+  rapidjson::Document doc;
+  std::string error;
+  if (!parseJson(body, doc, &error)) return malformed("image list", error);
+  if (!doc.IsArray()) return malformed("image list", "not an array");
+  std::vector<ImageSummary> images;
+  for (const rapidjson::Value& entry : doc.GetArray()) {
+    if (!entry.IsObject()) return malformed("image list", "an entry is not an object");
+    ImageSummary image;
+    if (!optionalString(entry, "Id", &image.id) || image.id.empty())
+      return malformed("image list", "an entry has no Id");
+    if (!imageNames(entry, "RepoTags", &image.repo_tags) ||
+        !imageNames(entry, "RepoDigests", &image.repo_digests))
+      return malformed("image list", "an entry's RepoTags or RepoDigests");
+    if (const rapidjson::Value* size = member(entry, "Size"); size != nullptr) {
+      if (!size->IsInt64()) return malformed("image list", "an entry's Size is not a number");
+      image.size = size->GetInt64();
+    }
+    images.push_back(std::move(image));
+  }
+  return images;
 }
 
 Result<ImageInfo> parseImageInspectResponse(std::string_view body) {
@@ -455,14 +529,8 @@ Result<ImageInfo> parseImageInspectResponse(std::string_view body) {
   ImageInfo info;
   if (!optionalString(doc, "Id", &info.id) || info.id.empty())
     return malformed("image inspect", "no Id");
-  const rapidjson::Value* digests = member(doc, "RepoDigests");
-  if (digests != nullptr && !digests->IsNull()) {
-    if (!digests->IsArray()) return malformed("image inspect", "RepoDigests is not an array");
-    for (const rapidjson::Value& digest : digests->GetArray()) {
-      if (!digest.IsString()) return malformed("image inspect", "a RepoDigests entry");
-      info.repo_digests.emplace_back(digest.GetString(), digest.GetStringLength());
-    }
-  }
+  if (!imageNames(doc, "RepoDigests", &info.repo_digests))
+    return malformed("image inspect", "RepoDigests is not an array of strings");
   return info;
 }
 

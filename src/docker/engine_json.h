@@ -61,6 +61,8 @@ Result<std::vector<std::string>> parseContainerListResponse(std::string_view bod
 // The same list with each container's job label (job_label names it) and state.
 Result<std::vector<ContainerSummary>> parseContainerSummaries(std::string_view body,
                                                               std::string_view job_label);
+// GET /images/json: every entry's Id, RepoTags, RepoDigests and Size.
+Result<std::vector<ImageSummary>> parseImageList(std::string_view body);
 // GET /images/{name}/json: Id, RepoDigests.
 Result<ImageInfo> parseImageInspectResponse(std::string_view body);
 

@@ -90,6 +90,7 @@ void EngineMonitor::askInfo() {
     if (!r.ok() || !status_.reachable) return;
     status_.info_known = true;
     status_.docker_root_dir = r.value().docker_root_dir;
+    status_.cgroup_driver = r.value().cgroup_driver;
     std::string reason = limitsUnenforcedReason(r.value());
     if (reason != status_.limits_unenforced) {
       if (reason.empty()) {

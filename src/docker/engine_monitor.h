@@ -33,6 +33,8 @@ struct EngineStatus {
   // From that /info: why the engine cannot enforce job limits (limitsUnenforcedReason), "" if
   // it can. Jobs must not run while this is set.
   std::string limits_unenforced;
+  // From that /info: CgroupDriver ("cgroupfs", "systemd"), "" when not said.
+  std::string cgroup_driver;
   // The Engine API version, negotiated whenever /version answers: after every
   // (re)connection, and again when a ping's Api-Version header changes (an engine
   // upgraded between two pings) or the pin does. api_range is what the engine said of

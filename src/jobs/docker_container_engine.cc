@@ -11,7 +11,7 @@ using docker::Unit;
 
 core::RequestHandle DockerContainerEngine::create(const docker::ContainerSpec& spec,
                                                   Callback<std::string> done) {
-  return docker_.createContainer(spec, "", std::move(done));
+  return docker_.createContainer(spec, spec.name, std::move(done));
 }
 
 core::RequestHandle DockerContainerEngine::putArchive(const std::string& id,

@@ -45,12 +45,14 @@ size_t DockerJobRunner::starting() const {
   return n;
 }
 
-std::vector<std::string> DockerJobRunner::containerIds() const {
-  std::vector<std::string> ids;
+std::vector<metrics::JobContainer> DockerJobRunner::containers() const {
+  std::vector<metrics::JobContainer> containers;
   for (const auto& [job, run] : runs_) {
-    if (!run->containerId().empty()) ids.push_back(run->containerId());
+    if (!run->containerId().empty()) {
+      containers.push_back(metrics::JobContainer{run->containerId(), run->cgroupParent()});
+    }
   }
-  return ids;
+  return containers;
 }
 
 std::optional<JobRun::Phase> DockerJobRunner::phaseOf(const Job& job) const {

@@ -20,6 +20,7 @@
 #include "jobs/job_run.h"
 #include "jobs/job_runner.h"
 #include "jobs/runner_options.h"
+#include "metrics/host_sampler.h"
 
 namespace wa::jobs {
 
@@ -46,8 +47,11 @@ class DockerJobRunner final : public JobRunner {
   }
   // The engine is Podman (its /version said so): later jobs are spelled for it.
   void setPodman(bool podman) { options_.podman = podman; }
-  // Ids of the containers of the runs in progress (those created so far).
-  std::vector<std::string> containerIds() const;
+  // The containers of the runs in progress (those created so far), with their cgroup
+  // parents, for the sampler.
+  std::vector<metrics::JobContainer> containers() const;
+  // Where runs that begin from now on read their usage; null: none (the default).
+  void setAccounting(JobAccounting* accounting) { context_.accounting = accounting; }
   // The phase of job's run, if it has one (tests, diagnostics).
   std::optional<JobRun::Phase> phaseOf(const Job& job) const;
   void setOnContainerStarted(std::function<void(const Job&, std::chrono::microseconds)> fn) {

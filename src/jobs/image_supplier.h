@@ -103,6 +103,12 @@ class ImageSupplier final : public core::RequestIssuer {
 
   // Pulls and builds in flight (each may serve several jobs).
   size_t inFlight() const { return pulls_.size() + builds_.size(); }
+  // The references being pulled now (the image collector keeps their images).
+  std::vector<std::string> pulling() const {
+    std::vector<std::string> references;
+    for (const auto& entry : pulls_) references.push_back(entry.first);
+    return references;
+  }
   // Supplies whose callers still wait.
   size_t waiting() const { return waiters_.size(); }
 

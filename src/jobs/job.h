@@ -105,6 +105,20 @@ struct RunSettings {
   std::string workspace;          // the workspace directory inside the container
 };
 
+// What a job's container used, read once it stopped (the record's usage). A field the
+// kernel does not tell is unset.
+struct JobUsage {
+  std::optional<double> cpu_seconds;  // user and system CPU time
+  std::optional<uint64_t> memory_peak_bytes;
+  std::optional<uint64_t> io_read_bytes;
+  std::optional<uint64_t> io_write_bytes;
+  std::optional<uint64_t> pids_peak;
+  // "cgroup": read from the job's own cgroup after its exit, the whole run; "sampled": the
+  // host sampler's last reading before the exit, which may miss up to sample_interval_ms
+  // of CPU time and I/O at the end.
+  std::string source;
+};
+
 struct Job {
   JobSpec spec;
   JobState state = JobState::kQueued;
@@ -123,6 +137,7 @@ struct Job {
   bool image_pulled = false;  // this job pulled its image
   bool image_built = false;   // this job built its image (false: an identical build was reused)
   std::vector<OutputFile> output_files;  // runtime.outputs, in request order
+  std::optional<JobUsage> usage;         // once its container stopped; unset if it never ran
   RunSettings run_settings;
   // Times the job went back to the queue because the engine was away when it started.
   uint32_t engine_requeues = 0;

@@ -32,6 +32,14 @@ void putOptional(Writer& w, const char* name, const std::optional<int64_t>& n) {
     w.Null();
   }
 }
+void putOptionalCount(Writer& w, const char* name, const std::optional<uint64_t>& n) {
+  w.Key(name);
+  if (n) {
+    w.Uint64(*n);
+  } else {
+    w.Null();
+  }
+}
 // Bytes (file contents, which need not be text) as base64.
 void putBytes(Writer& w, const char* name, std::string_view bytes) {
   put(w, name, core::base64Encode(bytes));
@@ -92,6 +100,17 @@ class Reader {
     }
     if (!v->IsInt64()) return fail(std::string(name) + " is not an integer");
     *out = v->GetInt64();
+    return true;
+  }
+  // A count (null: unknown); a missing member is unknown too.
+  bool count(const Value& object, const char* name, std::optional<uint64_t>* out) {
+    const Value* v = get(object, name);
+    if (v == nullptr || v->IsNull()) {
+      out->reset();
+      return true;
+    }
+    if (!v->IsUint64()) return fail(std::string(name) + " is not a count");
+    *out = v->GetUint64();
     return true;
   }
   bool boolean(const Value& object, const char* name, bool* out) {
@@ -284,6 +303,24 @@ std::string encodeRecord(const Job& job, const JobOutcome* outcome) {
   put(w, "workspace", run.workspace);
   w.EndObject();
   put(w, "engine_requeues", static_cast<int64_t>(job.engine_requeues));
+  w.Key("usage");
+  if (const std::optional<JobUsage>& usage = job.usage) {
+    w.StartObject();
+    w.Key("cpu_seconds");
+    if (usage->cpu_seconds) {
+      w.Double(*usage->cpu_seconds);
+    } else {
+      w.Null();
+    }
+    putOptionalCount(w, "memory_peak_bytes", usage->memory_peak_bytes);
+    putOptionalCount(w, "io_read_bytes", usage->io_read_bytes);
+    putOptionalCount(w, "io_write_bytes", usage->io_write_bytes);
+    putOptionalCount(w, "pids_peak", usage->pids_peak);
+    put(w, "source", usage->source);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   w.EndObject();
   return finish(buffer);
 }
@@ -342,6 +379,23 @@ bool decodeRecord(std::string_view text, Job* job, std::string* error) {
     }
     file.size = static_cast<uint64_t>(size);
     job->output_files.push_back(std::move(file));
+  }
+  // Records written before usage existed have none.
+  if (const Value* usage = r.get(doc, "usage"); usage != nullptr && !usage->IsNull()) {
+    if (!usage->IsObject()) return r.fail("usage is neither an object nor null");
+    JobUsage u;
+    const Value* cpu = r.get(*usage, "cpu_seconds");
+    if (cpu != nullptr && !cpu->IsNull()) {
+      if (!cpu->IsNumber()) return r.fail("cpu_seconds is not a number");
+      u.cpu_seconds = cpu->GetDouble();
+    }
+    if (!r.count(*usage, "memory_peak_bytes", &u.memory_peak_bytes) ||
+        !r.count(*usage, "io_read_bytes", &u.io_read_bytes) ||
+        !r.count(*usage, "io_write_bytes", &u.io_write_bytes) ||
+        !r.count(*usage, "pids_peak", &u.pids_peak) || !r.string(*usage, "source", &u.source)) {
+      return false;
+    }
+    job->usage = std::move(u);
   }
   const Value* run = r.get(doc, "run_settings");
   if (run == nullptr || !run->IsObject()) return r.fail("run_settings is not an object");

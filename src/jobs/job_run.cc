@@ -47,6 +47,8 @@ const char* JobRun::phaseName(Phase phase) {
       return "inspecting";
     case Phase::kCollecting:
       return "collecting";
+    case Phase::kAccounting:
+      return "accounting";
     case Phase::kRemoving:
       return "removing";
     case Phase::kDone:
@@ -85,11 +87,17 @@ void JobRun::enter(Phase next) {
             onSupplied(std::move(image), std::move(error));
           });
       return;
-    case Phase::kCreating:
+    case Phase::kCreating: {
       create_sent_ = context_.loop.clock().now();
-      request_ = context_.engine.create(containerSpecFor(job_.spec, options_, engine_image_),
-                                        [this](const Result<std::string>& r) { onCreated(r); });
+      if (context_.accounting != nullptr) {
+        cgroup_parent_ = context_.accounting->cgroupParent(job_);
+      }
+      docker::ContainerSpec spec = containerSpecFor(job_.spec, options_, engine_image_);
+      spec.cgroup_parent = cgroup_parent_;
+      request_ =
+          context_.engine.create(spec, [this](const Result<std::string>& r) { onCreated(r); });
       return;
+    }
     case Phase::kPlacingFiles:
       request_ = context_.engine.putArchive(container_id_, options_.isolation.workspace_path,
                                             workspaceArchive(job_.spec, options_.isolation.user),
@@ -163,6 +171,14 @@ void JobRun::enter(Phase next) {
       request_ = context_.engine.getArchive(
           container_id_, options_.isolation.workspace_path + "/" + job_.spec.outputs[next_output_],
           [this](const Result<std::string>& r) { onOutputCollected(r); });
+      return;
+    case Phase::kAccounting:
+      // The container has stopped and still exists: what it used is read now, before the
+      // outcome is told (the journal keeps the record with it). Files only, at once.
+      if (facts_.started && context_.accounting != nullptr) {
+        job_.usage = context_.accounting->usage(job_, container_id_);
+      }
+      enter(Phase::kRemoving);
       return;
     case Phase::kRemoving:
       // Told first: a restart during the removal must not take the job for lost.
@@ -452,7 +468,7 @@ void JobRun::onInspected(const Result<docker::ContainerState>& r) {
     next_output_ = 0;
     enter(Phase::kCollecting);
   } else {
-    enter(Phase::kRemoving);
+    enter(Phase::kAccounting);
   }
 }
 
@@ -472,7 +488,7 @@ void JobRun::onOutputCollected(const Result<std::string>& r) {
   if (++next_output_ < job_.spec.outputs.size()) {
     enter(Phase::kCollecting);
   } else {
-    enter(Phase::kRemoving);
+    enter(Phase::kAccounting);
   }
 }
 
@@ -483,6 +499,8 @@ void JobRun::onRemoved(const Result<Unit>& r) {
                      " error=", describeDockerError(r.error()));
     context_.reaper.removeLater(container_id_);
   }
+  // Stopped, its own cgroup gone: the job's may go (or is tried again later).
+  if (context_.accounting != nullptr) context_.accounting->release(job_);
   enter(Phase::kDone);
 }
 

@@ -1,7 +1,8 @@
 // JobRun: one job's trip through the engine, as an explicit state machine.
 //
 //   kSupplying -> kCreating -> [kPlacingFiles] -> kAttaching -> kStarting -> kRunning
-//     -> kDraining -> [kReadingLog] -> kInspecting -> [kCollecting] -> kRemoving -> kDone
+//     -> kDraining -> [kReadingLog] -> kInspecting -> [kCollecting] -> kAccounting
+//     -> kRemoving -> kDone
 //
 // A run adopted after a restart (the daemon stopped while its container ran) begins
 // with the container it is given instead:
@@ -39,6 +40,7 @@
 #include "jobs/container_reaper.h"
 #include "jobs/image_supplier.h"
 #include "jobs/job.h"
+#include "jobs/job_accounting.h"
 #include "jobs/job_runner.h"
 #include "jobs/output_recovery.h"
 #include "jobs/run_outcome.h"
@@ -67,6 +69,7 @@ struct RunContext {
   ImageSupplier& images;
   ContainerReaper& reaper;
   const RunHooks& hooks;
+  JobAccounting* accounting = nullptr;  // null: no usage in the record
 };
 
 class JobRun final : public core::Deletable {
@@ -84,6 +87,7 @@ class JobRun final : public core::Deletable {
     kReadingLog,    // Podman only: the log read back after its attach error
     kInspecting,    // exit code, OOM flag, image id (asked twice for a late OOM record)
     kCollecting,    // GET archive: each runtime.outputs path in turn
+    kAccounting,    // the container's usage read (a few cgroup files, no engine request)
     kRemoving,      // DELETE, force; a failure is left to the reaper
     kDone,          // ended: the outcome was handed over
   };
@@ -111,6 +115,8 @@ class JobRun final : public core::Deletable {
   Job& job() { return job_; }
   // "" until the engine has created the container.
   const std::string& containerId() const { return container_id_; }
+  // The CgroupParent the container is (to be) created under; "" for the engine's default.
+  const std::string& cgroupParent() const { return cgroup_parent_; }
 
  private:
   // The one place a phase is entered: it records the phase and sends its request.
@@ -168,6 +174,7 @@ class JobRun final : public core::Deletable {
   std::string engine_image_;  // the reference the container is created from, fully spelled
   std::string image_id_;      // what the supplier's inspect found; "" when it did not inspect
   std::string container_id_;
+  std::string cgroup_parent_;
   core::MonoTime create_sent_{};
   bool create_retried_ = false;  // a create that found the image gone supplies it again, once
   bool stream_closed_ = false;

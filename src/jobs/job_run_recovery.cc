@@ -21,6 +21,8 @@ constexpr int kNotFound = 404;
 void JobRun::adopt(const std::string& container_id) {
   adopted_ = true;
   container_id_ = container_id;
+  // Created by the previous run of the daemon, under the parent the same job is given.
+  if (context_.accounting != nullptr) cgroup_parent_ = context_.accounting->cgroupParent(job_);
   job_.container_id = container_id;
   job_.run_settings = runSettingsFor(job_.spec, options_);
   enter(Phase::kAdopting);

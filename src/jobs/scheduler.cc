@@ -60,6 +60,7 @@ void Scheduler::adopt(Job& job, const std::string& container_id) {
     store_.transition(job, JobState::kRunning, loop_.clock().wallMillis());
   }
   ++running_;
+  memory_in_use_mb_ += job.spec.limits.memory_mb;
   core::Log::write(
       core::LogLevel::kInfo, "job adopted after a restart",
       {{"job_id", job.spec.job_id}, {"container_id", container_id}, {"state", "running"}});
@@ -69,6 +70,7 @@ void Scheduler::adopt(Job& job, const std::string& container_id) {
 
 void Scheduler::finishRestored(Job& job, JobOutcome outcome) {
   ++running_;
+  memory_in_use_mb_ += job.spec.limits.memory_mb;
   finish(job, std::move(outcome));
 }
 
@@ -103,6 +105,11 @@ void Scheduler::setMaxConcurrent(size_t n) {
   schedulePump();
 }
 
+void Scheduler::setMemoryBudgetMb(int64_t mb) {
+  memory_budget_mb_ = mb;
+  schedulePump();
+}
+
 void Scheduler::setPaused(PauseReason reason, bool paused) {
   if (paused) {
     paused_reasons_ |= bit(reason);
@@ -128,8 +135,24 @@ void Scheduler::pump() {
     Job* job = queue_.front();
     // In order: a job the journal does not have yet holds those behind it (a moment).
     if (!job->durable) break;
+    const int64_t memory_mb = job->spec.limits.memory_mb;
+    // Strict FIFO: the head waits for its memory and holds the jobs behind it. A job over
+    // the whole budget (accepted before a reload lowered it) runs alone rather than never.
+    if (memory_budget_mb_ > 0 && memory_in_use_mb_ > 0 &&
+        memory_in_use_mb_ + memory_mb > memory_budget_mb_) {
+      if (memory_wait_logged_ != job->sequence) {
+        memory_wait_logged_ = job->sequence;
+        core::Log::write(core::LogLevel::kInfo, "queued job waits for memory",
+                         {{"job_id", job->spec.job_id},
+                          {"memory_mb", std::to_string(memory_mb)},
+                          {"memory_in_use_mb", std::to_string(memory_in_use_mb_)},
+                          {"memory_budget_mb", std::to_string(memory_budget_mb_)}});
+      }
+      break;
+    }
     queue_.pop_front();
     ++running_;
+    memory_in_use_mb_ += memory_mb;
     store_.transition(*job, JobState::kRunning, loop_.clock().wallMillis());
     ++totals_[static_cast<size_t>(JobState::kRunning)];
     core::Log::write(core::LogLevel::kInfo, "job started",
@@ -141,6 +164,7 @@ void Scheduler::pump() {
 
 void Scheduler::finish(Job& job, JobOutcome outcome) {
   --running_;
+  memory_in_use_mb_ -= job.spec.limits.memory_mb;
   if (outcome.error && outcome.error->engine_unreached && job.cancel_requested) {
     // The run ended before anything of the job ran, and the master asked for it to stop.
     end(job, JobState::kFailed, JobError{"CANCELLED", "cancelled before it ran"});
@@ -192,6 +216,7 @@ void Scheduler::requeue(Job& job, const JobError& why) {
   job.stdout_output = CapturedOutput{};
   job.stderr_output = CapturedOutput{};
   job.output_files.clear();
+  job.usage.reset();
   job.run_settings = RunSettings{};
   store_.transition(job, JobState::kQueued, loop_.clock().wallMillis());
   auto later = std::find_if(queue_.begin(), queue_.end(),

@@ -1,6 +1,11 @@
-// Scheduler: FIFO admission of queued jobs into at most max_concurrent_jobs runs.
-// Event-driven: a job starts as soon as a slot frees (after the current event batch),
-// never by polling. A job leaves the queue exactly once, so it can never start twice.
+// Scheduler: FIFO admission of queued jobs into at most max_concurrent_jobs runs, whose
+// memory limits together stay within the memory budget. Event-driven: a job starts as
+// soon as a slot and its memory free up (after the current event batch), never by
+// polling. A job leaves the queue exactly once, so it can never start twice.
+//
+// Admission is strictly in order: a job at the head of the queue that does not fit the
+// memory left waits for it, and every job behind it waits too, even one that would fit.
+// That keeps a large job from being passed over for ever by a stream of small ones.
 #pragma once
 
 #include <array>
@@ -58,6 +63,13 @@ class Scheduler {
   size_t running() const { return running_; }
   size_t queued() const { return store_.count(JobState::kQueued); }
   size_t maxConcurrent() const { return max_concurrent_; }
+  // The memory the running jobs' limits add up to, in MiB (runtime.limits.memory_mb).
+  int64_t memoryInUseMb() const { return memory_in_use_mb_; }
+  // The memory budget in MiB: the running jobs' limits plus the next one's must fit it.
+  // 0: no budget. A job whose limit alone is over the budget (it was queued before a
+  // reload lowered it) starts only when no other job runs.
+  int64_t memoryBudgetMb() const { return memory_budget_mb_; }
+  void setMemoryBudgetMb(int64_t mb);
   // Jobs that reached state since this scheduler was built (terminal states and kQueued,
   // which counts every accepted submission); unlike the store, never pruned.
   uint64_t totalEntered(JobState state) const { return totals_[static_cast<size_t>(state)]; }
@@ -106,6 +118,11 @@ class Scheduler {
   size_t max_concurrent_;
   size_t max_queued_;
   size_t running_ = 0;
+  int64_t memory_budget_mb_ = 0;
+  int64_t memory_in_use_mb_ = 0;
+  // The job last logged as waiting for memory, so that a wait is said once, not at
+  // every pump.
+  uint64_t memory_wait_logged_ = 0;
   uint8_t paused_reasons_ = 0;  // bit(reason) for each reason set
   bool pump_posted_ = false;
   // FIFO of queued jobs. A cancelled job is erased from it at once: once terminal it

@@ -171,6 +171,8 @@ CgroupFiles CgroupFiles::openV2(const std::string& dir) {
   files.open(kMemoryEvents, dir + "/memory.events");
   files.open(kPids, dir + "/pids.current");
   files.open(kIo, dir + "/io.stat");
+  files.open(kMemoryPeak, dir + "/memory.peak");
+  files.open(kPidsPeak, dir + "/pids.peak");
   return files;
 }
 
@@ -186,11 +188,18 @@ CgroupFiles CgroupFiles::openV1(const CgroupV1Dirs& dirs) {
     files.open(kMemoryCurrent, dirs.memory + "/memory.usage_in_bytes");
     files.open(kMemoryMax, dirs.memory + "/memory.limit_in_bytes");
     files.open(kMemoryEvents, dirs.memory + "/memory.oom_control");
+    files.open(kMemoryPeak, dirs.memory + "/memory.max_usage_in_bytes");
   }
   if (has(dirs.cpuacct)) files.open(kCpu, dirs.cpuacct + "/cpuacct.usage");
-  if (has(dirs.pids)) files.open(kPids, dirs.pids + "/pids.current");
+  if (has(dirs.pids)) {
+    files.open(kPids, dirs.pids + "/pids.current");
+    files.open(kPidsPeak, dirs.pids + "/pids.peak");
+  }
   // The throttle file is filled whatever the I/O scheduler, unlike the CFQ/BFQ ones.
-  if (has(dirs.blkio)) files.open(kIo, dirs.blkio + "/blkio.throttle.io_service_bytes");
+  if (has(dirs.blkio)) {
+    files.open(kIo, dirs.blkio + (dirs.recursive_io ? "/blkio.throttle.io_service_bytes_recursive"
+                                                    : "/blkio.throttle.io_service_bytes"));
+  }
   return files;
 }
 
@@ -211,6 +220,8 @@ CgroupUsage CgroupFiles::read() const {
   usage.found = true;
   usage.memory_current_bytes = number(text[kMemoryCurrent]);
   usage.pids_current = number(text[kPids]);
+  usage.memory_peak_bytes = number(text[kMemoryPeak]);
+  usage.pids_peak = number(text[kPidsPeak]);
   if (version_ == CgroupVersion::kV2) {
     usage.cpu_usage_usec = keyedValue(text[kCpu], "usage_usec");
     usage.memory_max_bytes = number(text[kMemoryMax]);  // "max": no limit
@@ -283,21 +294,32 @@ CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version) {
 }
 
 CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
-                                std::string_view container_id) {
-  return CgroupFiles::openContainer(root, version, container_id).read();
+                                std::string_view container_id, std::string_view cgroup_parent) {
+  return CgroupFiles::openContainer(root, version, container_id, cgroup_parent).read();
 }
 
 CgroupFiles CgroupFiles::openContainer(const std::string& root, CgroupVersion version,
-                                       std::string_view container_id) {
-  // The id becomes part of a path: only the engine's hex ids, never "../".
+                                       std::string_view container_id,
+                                       std::string_view cgroup_parent) {
+  // The id and parent become part of a path: only the engine's hex ids, never "../".
   if (!isContainerId(container_id)) return {};
+  if (!cgroup_parent.empty() &&
+      (cgroup_parent.front() != '/' || cgroup_parent.find("..") != std::string_view::npos)) {
+    return {};
+  }
   const std::string id(container_id);
   const std::string base = rootedPath(root, "/sys/fs/cgroup");
-  // Docker's systemd and cgroupfs drivers, then Podman's (machine.slice with systemd,
-  // libpod_parent with cgroupfs).
-  const std::vector<std::string> places = {"/system.slice/docker-" + id + ".scope", "/docker/" + id,
-                                           "/machine.slice/libpod-" + id + ".scope",
-                                           "/libpod_parent/libpod-" + id};
+  std::vector<std::string> places;
+  if (!cgroup_parent.empty()) {
+    // Under a parent of the worker's: the cgroupfs drivers' names, then systemd's scope.
+    const std::string parent(cgroup_parent);
+    places = {parent + "/" + id, parent + "/docker-" + id + ".scope", parent + "/libpod-" + id};
+  } else {
+    // Docker's systemd and cgroupfs drivers, then Podman's (machine.slice with systemd,
+    // libpod_parent with cgroupfs).
+    places = {"/system.slice/docker-" + id + ".scope", "/docker/" + id,
+              "/machine.slice/libpod-" + id + ".scope", "/libpod_parent/libpod-" + id};
+  }
   if (version == CgroupVersion::kV2) {
     for (const std::string& place : places) {
       CgroupFiles files = openV2(base + place);

@@ -1,7 +1,8 @@
 // Cgroup usage of the worker and of its job containers, read from the cgroup file
 // system under a root prefix. cgroup v2 (the unified hierarchy) is read from cpu.stat,
-// memory.current, memory.max, memory.events, pids.current and io.stat; hosts still on
-// cgroup v1 are read from the memory, cpuacct, pids and blkio controllers. A hybrid host
+// memory.current, memory.peak, memory.max, memory.events, pids.current, pids.peak and
+// io.stat; hosts still on cgroup v1 are read from the memory, cpuacct, pids and blkio
+// controllers. A hybrid host
 // (v1 controllers plus an empty cgroup2 mount at /sys/fs/cgroup/unified) counts as v1,
 // because that is where the controllers, and so the numbers, are.
 // Every missing or malformed file leaves its field unset; nothing here is an error.
@@ -31,6 +32,10 @@ struct CgroupUsage {
   std::optional<uint64_t> pids_current;          // pids.current
   std::optional<uint64_t> io_read_bytes;         // v2 io.stat rbytes; v1 blkio service bytes Read
   std::optional<uint64_t> io_write_bytes;        // v2 io.stat wbytes; v1 ... Write
+  // The kernel's high-water marks, where it keeps them: v2 memory.peak (Linux 5.19), v1
+  // memory.max_usage_in_bytes; pids.peak (Linux 6.1, either version).
+  std::optional<uint64_t> memory_peak_bytes;
+  std::optional<uint64_t> pids_peak;
 };
 
 // Which hierarchy root/sys/fs/cgroup holds: v2 when it has cgroup.controllers, v1 when it
@@ -45,9 +50,11 @@ CgroupUsage readOwnCgroup(const std::string& root, CgroupVersion version);
 // The cgroup Docker or Podman made for a container, looked up where their systemd and
 // cgroupfs drivers put it (v2: system.slice/docker-<id>.scope, docker/<id>,
 // machine.slice/libpod-<id>.scope, libpod_parent/libpod-<id>; v1 the same under each
-// controller). found == false when it is in none of them, or id is not a hex id.
+// controller), or under cgroup_parent when the container was created with one
+// (<parent>/<id>, <parent>/docker-<id>.scope, <parent>/libpod-<id>). found == false when
+// it is in none of them, id is not a hex id or cgroup_parent is not an absolute path.
 CgroupUsage readContainerCgroup(const std::string& root, CgroupVersion version,
-                                std::string_view container_id);
+                                std::string_view container_id, std::string_view cgroup_parent = "");
 
 // Readers for one cgroup directory (exposed for tests). v1 takes one directory per
 // controller, "" for a controller that is not there.
@@ -57,6 +64,8 @@ struct CgroupV1Dirs {
   std::string cpuacct;
   std::string pids;
   std::string blkio;
+  // Read blkio's _recursive file, which counts the cgroup's descendants too (a parent's).
+  bool recursive_io = false;
 };
 CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs);
 
@@ -64,7 +73,7 @@ CgroupUsage readCgroupV1(const CgroupV1Dirs& dirs);
 // cgroupfs file costs several times reading it (50 containers' six v1 files: 2.8 ms
 // opened each time, 0.4-0.7 ms read through held descriptors, on this project's test
 // machines), and the sampler reads every running job's container on the event loop at
-// every interval. Up to six descriptors per cgroup; move-only.
+// every interval. Up to eight descriptors per cgroup; move-only.
 class CgroupFiles {
  public:
   CgroupFiles() = default;
@@ -75,7 +84,8 @@ class CgroupFiles {
   static CgroupFiles openV1(const CgroupV1Dirs& dirs);
   // A container's cgroup, looked up as readContainerCgroup says.
   static CgroupFiles openContainer(const std::string& root, CgroupVersion version,
-                                   std::string_view container_id);
+                                   std::string_view container_id,
+                                   std::string_view cgroup_parent = "");
 
   bool found() const { return found_; }
   // The figures now. found is false when the cgroup was not found at open, or is gone
@@ -83,7 +93,17 @@ class CgroupFiles {
   CgroupUsage read() const;
 
  private:
-  enum Slot { kCpu, kMemoryCurrent, kMemoryMax, kMemoryEvents, kPids, kIo, kSlots };
+  enum Slot {
+    kCpu,
+    kMemoryCurrent,
+    kMemoryMax,
+    kMemoryEvents,
+    kPids,
+    kIo,
+    kMemoryPeak,
+    kPidsPeak,
+    kSlots
+  };
   void open(Slot slot, const std::string& path);
 
   CgroupVersion version_ = CgroupVersion::kNone;

@@ -204,19 +204,38 @@ void HostSampler::sampleNow() {
     // still being created) is looked up again next time.
     if (cgroup.version != held_version_) container_files_.clear();
     held_version_ = cgroup.version;
+    // A container's readings outlive its cgroup (gone at its exit) while it is listed:
+    // its run asks for them after the exit.
     std::unordered_map<std::string, CgroupFiles> still_held;
-    for (std::string& id : job_containers_()) {
+    std::unordered_map<std::string, ContainerReadings> still_read;
+    for (JobContainer& container : job_containers_()) {
+      const std::string& id = container.id;
       ++cgroup.job_containers;
       auto held = container_files_.extract(id);
+      auto read_before = readings_.extract(id);
       CgroupFiles files =
-          held ? std::move(held.mapped()) : CgroupFiles::openContainer(root_, cgroup.version, id);
+          held ? std::move(held.mapped())
+               : CgroupFiles::openContainer(root_, cgroup.version, id, container.cgroup_parent);
       const CgroupUsage usage = files.read();
-      if (!usage.found) continue;
+      if (!usage.found) {
+        if (read_before) still_read.insert(std::move(read_before));
+        continue;
+      }
       ++cgroup.job_containers_found;
       addUsage(cgroup.jobs, usage);
-      still_held.emplace(std::move(id), std::move(files));
+      ContainerReadings readings =
+          read_before ? std::move(read_before.mapped()) : ContainerReadings{};
+      const auto most = [](std::optional<uint64_t>& seen, const std::optional<uint64_t>& now) {
+        if (now && (!seen || *now > *seen)) seen = now;
+      };
+      most(readings.memory_max_seen, usage.memory_current_bytes);
+      most(readings.pids_max_seen, usage.pids_current);
+      readings.last = usage;
+      still_read.emplace(id, std::move(readings));
+      still_held.emplace(id, std::move(files));
     }
     container_files_ = std::move(still_held);
+    readings_ = std::move(still_read);
     cgroup.jobs.found = cgroup.job_containers_found > 0;
   }
   latest_ = std::move(sample);

@@ -41,6 +41,21 @@ struct CgroupSample {
   CgroupUsage jobs;
 };
 
+// A running job's container, as the sampler is told of it.
+struct JobContainer {
+  std::string id;
+  std::string cgroup_parent;  // the CgroupParent it was created with; "" for the engine's
+};
+
+// What the samples read of one job container while it was listed: the last reading of
+// its cgroup (kept after the cgroup is gone, until the container is no longer listed)
+// and the largest memory and task counts read, for the peaks the kernel does not keep.
+struct ContainerReadings {
+  CgroupUsage last;
+  std::optional<uint64_t> memory_max_seen;
+  std::optional<uint64_t> pids_max_seen;
+};
+
 struct HostSample {
   std::array<double, 3> load_average{};  // 1, 5, 15 minutes
   // Busy share of all CPUs since the previous sample (/proc/stat); unset on the first.
@@ -67,10 +82,16 @@ class HostSampler {
   void setDockerRootDir(std::string path) { docker_root_dir_ = std::move(path); }
   const std::string& jobsPath() const { return jobs_path_; }
   const std::string& dockerRootDir() const { return docker_root_dir_; }
-  // Asked at each sample for the ids of the containers whose cgroups count as the jobs'.
-  // Their cgroup files are held open while they are listed (up to six descriptors each).
-  void setJobContainers(std::function<std::vector<std::string>()> fn) {
+  // Asked at each sample for the containers whose cgroups count as the jobs'. Their
+  // cgroup files are held open while they are listed (up to eight descriptors each).
+  void setJobContainers(std::function<std::vector<JobContainer>()> fn) {
     job_containers_ = std::move(fn);
+  }
+  // What the samples read of container id so far; null when none found its cgroup or it
+  // is no longer listed.
+  const ContainerReadings* readings(const std::string& id) const {
+    auto it = readings_.find(id);
+    return it == readings_.end() ? nullptr : &it->second;
   }
 
   // Samples now and then every interval.
@@ -92,12 +113,13 @@ class HostSampler {
   std::unique_ptr<core::Timer> timer_;
   std::string jobs_path_;
   std::string docker_root_dir_;
-  std::function<std::vector<std::string>()> job_containers_;
+  std::function<std::vector<JobContainer>()> job_containers_;
   HostSample latest_;
   uint64_t samples_ = 0;
   // The cgroup files of the job containers found so far, by container id, and the
   // hierarchy they were opened in.
   std::unordered_map<std::string, CgroupFiles> container_files_;
+  std::unordered_map<std::string, ContainerReadings> readings_;
   CgroupVersion held_version_ = CgroupVersion::kNone;
   // The previous readings the percentages are differences from.
   std::optional<CpuTimes> last_cpu_;

@@ -453,21 +453,21 @@ class DescriptorLimitAtStart(unittest.TestCase):
         if hard != resource.RLIM_INFINITY and hard < 2048:
             self.skipTest("hard RLIMIT_NOFILE %d leaves no room" % hard)
         worker = self.start_worker(256, hard)
-        # 1000 connections + 64 + 10 per job slot (2) for the daemon itself.
-        worker.wait_log(r"raised the open-file limit \(RLIMIT_NOFILE\) from 256 to 1084")
-        self.assertEqual(self.limits(worker.pid)[0], 1084)
+        # 1000 connections + 64 + 12 per job slot (2) for the daemon itself.
+        worker.wait_log(r"raised the open-file limit \(RLIMIT_NOFILE\) from 256 to 1088")
+        self.assertEqual(self.limits(worker.pid)[0], 1088)
 
     def test_low_hard_limit_answers_503_earlier(self):
         if not raise_nofile(600):
             self.skipTest("the hard RLIMIT_NOFILE is below 600")
         worker = self.start_worker(300, 300)
-        worker.wait_log(r"too low for max_connections=1000 .*connections beyond 216 will get 503")
+        worker.wait_log(r"too low for max_connections=1000 .*connections beyond 212 will get 503")
         socks = [socket.create_connection(("127.0.0.1", worker.port), timeout=10) for _ in range(400)]
         try:
-            received, closed = collect(socks, 400 - 216, 8)
+            received, closed = collect(socks, 400 - 212, 8)
             refused = [s for s in closed if received[s].startswith(b"HTTP/1.1 503 ")]
             note("hard RLIMIT_NOFILE 300: of 400 idle connections, %d got 503" % len(refused))
-            self.assertGreaterEqual(len(refused), 400 - 216)
+            self.assertGreaterEqual(len(refused), 400 - 212)
         finally:
             for s in socks:
                 s.close()

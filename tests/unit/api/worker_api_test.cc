@@ -173,6 +173,7 @@ TEST_F(WorkerApiTest, QueuedRecordKeepsItsFieldsAndAddsTheNewOnes) {
                                                  "image_pulled",
                                                  "image_built",
                                                  "isolation",
+                                                 "usage",
                                                  "queue_position"}));
   EXPECT_STREQ(doc["state"].GetString(), "queued");
   EXPECT_STREQ(doc["image"].GetString(), "runner:1");
@@ -182,6 +183,7 @@ TEST_F(WorkerApiTest, QueuedRecordKeepsItsFieldsAndAddsTheNewOnes) {
   EXPECT_FALSE(doc["image_pulled"].GetBool());
   EXPECT_FALSE(doc["image_built"].GetBool());
   EXPECT_TRUE(doc["isolation"].IsNull());  // not started: no run settings yet
+  EXPECT_TRUE(doc["usage"].IsNull()) << "read when the container stops";
   EXPECT_EQ(keys(doc["limits"]),
             (std::vector<std::string>{"memory_mb", "max_runtime_seconds", "cpus", "pids_limit"}));
   EXPECT_EQ(doc["limits"]["memory_mb"].GetInt64(), 512);
@@ -232,6 +234,19 @@ TEST_F(WorkerApiTest, FinishedRecordShowsImageIsolationLimitsAndOutputs) {
   EXPECT_STREQ(outputs[0]["content_base64"].GetString(), "AP8Q");
   EXPECT_FALSE(outputs[1]["found"].GetBool());
   EXPECT_TRUE(outputs[1]["content_base64"].IsNull());
+  EXPECT_TRUE(doc["usage"].IsNull()) << "nothing read of this one";
+  job.usage = jobs::JobUsage{1.23456, 42u << 20, 4096, std::nullopt, 7, "cgroup"};
+  doc = record("job-2");
+  const rapidjson::Value& usage = doc["usage"];
+  EXPECT_EQ(keys(usage),
+            (std::vector<std::string>{"cpu_seconds", "memory_peak_bytes", "io_read_bytes",
+                                      "io_write_bytes", "pids_peak", "source"}));
+  EXPECT_DOUBLE_EQ(usage["cpu_seconds"].GetDouble(), 1.235) << "to the millisecond";
+  EXPECT_EQ(usage["memory_peak_bytes"].GetUint64(), 42u << 20);
+  EXPECT_EQ(usage["io_read_bytes"].GetUint64(), 4096u);
+  EXPECT_TRUE(usage["io_write_bytes"].IsNull()) << "the kernel did not tell";
+  EXPECT_EQ(usage["pids_peak"].GetUint64(), 7u);
+  EXPECT_STREQ(usage["source"].GetString(), "cgroup");
   // The list shows the same image.
   http::HttpRequest list;
   list.method = "GET";
@@ -368,6 +383,31 @@ TEST_F(HealthTest, RenderedAgainWhenWhatItShowsChanges) {
   scheduler_.setMaxConcurrent(7);
   expectAsRendered();
   EXPECT_EQ(parse(health().body)["max_concurrent_jobs"].GetInt(), 7);
+}
+
+TEST_F(WorkerApiTest, AJobLargerThanTheMemoryBudgetIsRefusedAtSubmission) {
+  scheduler_.setMemoryBudgetMb(1024);
+  const auto submit = [this](int64_t memory_mb) {
+    http::HttpRequest request;
+    request.method = "POST";
+    request.body = R"({"protocol_version":1,"job_id":"m)" + std::to_string(memory_mb) +
+                   R"(","task":{"type":"t"},"runtime":{"mode":"image","image":"runner:1",)"
+                   R"("limits":{"memory_mb":)" +
+                   std::to_string(memory_mb) + "}}}";
+    return api_.submitJob(request);
+  };
+  const http::HttpResponse over = submit(2048);
+  EXPECT_EQ(over.status, 400);
+  rapidjson::Document doc;
+  doc.Parse(over.body.c_str(), over.body.size());
+  ASSERT_FALSE(doc.HasParseError()) << over.body;
+  EXPECT_STREQ(doc["state"].GetString(), "rejected");
+  EXPECT_STREQ(doc["job_id"].GetString(), "m2048");
+  EXPECT_STREQ(doc["error"]["code"].GetString(), "MEMORY_OVER_BUDGET");
+  EXPECT_NE(std::string(doc["error"]["message"].GetString()).find("runtime.limits.memory_mb"),
+            std::string::npos);
+  EXPECT_EQ(store_.find("m2048"), nullptr) << "a rejected job is not stored";
+  EXPECT_EQ(submit(1024).status, 202) << "a job that fits the budget alone is accepted";
 }
 
 TEST_F(WorkerApiTest, JobWithoutOutputsHasNoOutputsField) {

@@ -74,11 +74,29 @@ TEST(ChangedKeysTest, AuthenticationKeysAreReloadable) {
 }
 
 TEST(ChangedKeysTest, EveryExecutionKeyIsReloadable) {
-  for (const char* name :
-       {"pull_policy", "pull_timeout_seconds", "registry_auth_file", "build_timeout_seconds",
-        "max_build_context_bytes", "workspace_path", "workspace_size_mb", "max_job_files_bytes",
-        "output_file_limit_bytes", "allow_network", "pids_limit", "default_cpus", "max_cpus",
-        "read_only_rootfs", "tmp_size_mb", "job_user", "container_runtime"}) {
+  for (const char* name : {"pull_policy",
+                           "pull_timeout_seconds",
+                           "registry_auth_file",
+                           "build_timeout_seconds",
+                           "max_build_context_bytes",
+                           "workspace_path",
+                           "workspace_size_mb",
+                           "max_job_files_bytes",
+                           "output_file_limit_bytes",
+                           "allow_network",
+                           "pids_limit",
+                           "default_cpus",
+                           "max_cpus",
+                           "read_only_rootfs",
+                           "tmp_size_mb",
+                           "job_user",
+                           "container_runtime",
+                           "memory_budget_mb",
+                           "memory_reserve_mb",
+                           "image_gc_interval_seconds",
+                           "image_gc_max_mb",
+                           "image_gc_min_free_percent",
+                           "image_gc_keep"}) {
     const ConfigKey* key = findConfigKey(name);
     ASSERT_NE(key, nullptr) << name;
     EXPECT_TRUE(key->reloadable) << name;

@@ -50,6 +50,14 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
       {"WORKER_AGENT_SAMPLE_INTERVAL_MS", "500"},
       {"WORKER_AGENT_THERMAL_LIMIT_C", "80"},
       {"WORKER_AGENT_DISK_MIN_FREE_PERCENT", "7"},
+      {"WORKER_AGENT_MEMORY_BUDGET_MB", "3000"},
+      {"WORKER_AGENT_MEMORY_RESERVE_MB", "256"},
+      {"WORKER_AGENT_IMAGE_GC_INTERVAL_SECONDS", "60"},
+      {"WORKER_AGENT_IMAGE_GC_MAX_MB", "2048"},
+      {"WORKER_AGENT_IMAGE_GC_MIN_FREE_PERCENT", "15"},
+      {"WORKER_AGENT_IMAGE_GC_KEEP",
+       "busybox:*, registry.example/base@sha256:"
+       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
       {"WORKER_AGENT_PULL_POLICY", "never"},
       {"WORKER_AGENT_PULL_TIMEOUT_SECONDS", "60"},
       {"WORKER_AGENT_REGISTRY_AUTH_FILE", "/run/secrets/auth.json"},
@@ -103,6 +111,15 @@ TEST(ConfigEnvironmentTest, EveryKeyHasAnOverride) {
   EXPECT_EQ(c.sample_interval_ms, 500);
   EXPECT_EQ(c.thermal_limit_c, 80);
   EXPECT_EQ(c.disk_min_free_percent, 7);
+  EXPECT_EQ(c.memory_budget_mb, 3000);
+  EXPECT_EQ(c.memory_reserve_mb, 256);
+  EXPECT_EQ(c.image_gc_interval_seconds, 60);
+  EXPECT_EQ(c.image_gc_max_mb, 2048);
+  EXPECT_EQ(c.image_gc_min_free_percent, 15);
+  EXPECT_EQ(c.image_gc_keep,
+            (std::vector<std::string>{"busybox:*",
+                                      "registry.example/base@sha256:0123456789abcdef"
+                                      "0123456789abcdef0123456789abcdef0123456789abcdef"}));
   EXPECT_EQ(c.pull_policy, "never");
   EXPECT_EQ(c.pull_timeout_seconds, 60);
   EXPECT_EQ(c.registry_auth_file, "/run/secrets/auth.json");

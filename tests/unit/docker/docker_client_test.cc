@@ -268,6 +268,42 @@ TEST_F(DockerClientTest, RemoveOfAMissingContainerIsNotAnError) {
   EXPECT_EQ(engine.requests[0].target, "/v1.41/containers/abc?force=1&v=1");
 }
 
+TEST_F(DockerClientTest, RemoveImageNeverForcesAndAMissingOneIsNotAnError) {
+  int n = 0;
+  engine.setHandler([&](const FakeRequest&) {
+    switch (n++) {
+      case 0:
+        return FakeReply{200, R"([{"Untagged":"app:1"},{"Deleted":"sha256:a"}])"};
+      case 1:
+        return FakeReply{404, R"({"message":"No such image: sha256:a"})"};
+      default:
+        return FakeReply{
+            409, R"({"message":"conflict: unable to delete sha256:a, image is being used"})"};
+    }
+  });
+  std::optional<Result<Unit>> a, b, c;
+  held += docker->removeImage("sha256:a", into(a));
+  EXPECT_TRUE(await(a).ok());
+  held += docker->removeImage("sha256:a", into(b));
+  EXPECT_TRUE(await(b).ok());
+  held += docker->removeImage("sha256:a", into(c));
+  EXPECT_EQ(await(c).error().http_status, 409);
+  EXPECT_EQ(engine.requests[0].method, "DELETE");
+  EXPECT_EQ(engine.requests[0].target, "/v1.41/images/sha256%3Aa?force=0&noprune=0");
+}
+
+TEST_F(DockerClientTest, ListImagesAsksForTheTopLevelOnes) {
+  engine.setHandler([](const FakeRequest&) {
+    return FakeReply{200, R"([{"Id":"sha256:a","RepoTags":["app:1"],"Size":3}])"};
+  });
+  std::optional<Result<std::vector<docker::ImageSummary>>> listed;
+  held += docker->listImages(into(listed));
+  ASSERT_TRUE(await(listed).ok());
+  EXPECT_EQ(listed->value().at(0).repo_tags, (std::vector<std::string>{"app:1"}));
+  EXPECT_EQ(engine.requests[0].method, "GET");
+  EXPECT_EQ(engine.requests[0].target, "/v1.41/images/json");
+}
+
 TEST_F(DockerClientTest, ListContainersFiltersByLabel) {
   engine.setHandler([](const FakeRequest&) {
     return FakeReply{200, R"([{"Id":"a1","Labels":{}},{"Id":"b2"}])"};

@@ -362,6 +362,29 @@ TEST(EngineJson, ParseImageInspect) {
   EXPECT_EQ(garbage.error().http_status, 0);
 }
 
+TEST(EngineJson, ParseImageList) {
+  // As engine 20.10 answers GET /images/json: an untagged image has "<none>" names.
+  auto ok = parseImageList(
+      R"([{"Id":"sha256:a","RepoTags":["app:1","app:latest"],"RepoDigests":["app@sha256:d"],)"
+      R"("Size":1048576,"Created":1700000000,"Containers":-1},)"
+      R"({"Id":"sha256:b","RepoTags":["<none>:<none>"],"RepoDigests":["<none>@<none>"],"Size":7},)"
+      R"({"Id":"sha256:c","RepoTags":null,"Size":0}])");
+  ASSERT_TRUE(ok.ok());
+  ASSERT_EQ(ok.value().size(), 3u);
+  EXPECT_EQ(ok.value()[0].id, "sha256:a");
+  EXPECT_EQ(ok.value()[0].repo_tags, (std::vector<std::string>{"app:1", "app:latest"}));
+  EXPECT_EQ(ok.value()[0].repo_digests, (std::vector<std::string>{"app@sha256:d"}));
+  EXPECT_EQ(ok.value()[0].size, 1048576);
+  EXPECT_TRUE(ok.value()[1].repo_tags.empty());
+  EXPECT_TRUE(ok.value()[1].repo_digests.empty());
+  EXPECT_EQ(ok.value()[1].size, 7);
+  EXPECT_TRUE(ok.value()[2].repo_tags.empty());
+  EXPECT_FALSE(parseImageList(R"({"Id":"a"})").ok());
+  EXPECT_FALSE(parseImageList(R"([{"RepoTags":[]}])").ok());
+  EXPECT_FALSE(parseImageList(R"([{"Id":"a","RepoTags":[1]}])").ok());
+  EXPECT_FALSE(parseImageList(R"([{"Id":"a","Size":"big"}])").ok());
+}
+
 // What engine 20.10's classic builder streams for a two-step build.
 const char* const kBuildStream = R"({"stream":"Step 1/2 : FROM worker-agent-busybox:1"})"
                                  "\r\n"

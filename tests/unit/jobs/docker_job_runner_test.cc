@@ -67,6 +67,7 @@ class JobRunTest : public ::testing::Test {
 
   void startRun() {
     runner = std::make_unique<DockerJobRunner>(loop, engine, images, reaper, options);
+    runner->setAccounting(accounting);
     runner->setOnOutput(
         [this](const Job&, StreamKind, std::string_view data) { published += std::string(data); });
     runner->start(job, [this](Job&, JobOutcome o) {
@@ -116,6 +117,7 @@ class JobRunTest : public ::testing::Test {
   RunnerOptions options;
   Job job;
   std::unique_ptr<DockerJobRunner> runner;
+  JobAccounting* accounting = nullptr;  // what runs read their usage from; none by default
   int completions = 0;
   std::optional<JobOutcome> outcome;
   std::string published;
@@ -681,6 +683,91 @@ TEST_F(JobRunTest, DestroyingTheRunnerMidRunCancelsItsRequests) {
   EXPECT_TRUE(engine.last("wait")->cancelled);
   EXPECT_FALSE(engine.answer<int64_t>("wait", int64_t{0}));
   EXPECT_EQ(completions, 0);
+}
+
+// Answers for the usage and records what it was asked.
+class FakeAccounting final : public JobAccounting {
+ public:
+  std::string cgroupParent(const Job&) override { return "/worker-agent/w1/job-x"; }
+  std::optional<JobUsage> usage(const Job& job, const std::string& container_id) override {
+    asked.push_back(container_id);
+    told_before = told_before || job.usage.has_value();
+    return JobUsage{2.5, uint64_t{40} << 20, 0, 0, 3, "cgroup"};
+  }
+  void release(const Job&) override { ++released; }
+
+  std::vector<std::string> asked;
+  bool told_before = false;
+  int released = 0;
+};
+
+TEST_F(JobRunTest, TheUsageIsReadAfterTheExitAndBeforeTheOutcomeIsTold) {
+  FakeAccounting fake;
+  accounting = &fake;
+  std::optional<JobUsage> usage_when_told;
+  runToRunning();
+  runner->setOnOutcome([&](const Job& j, const JobOutcome&) { usage_when_told = j.usage; });
+  EXPECT_EQ(engine.last("create")->spec.cgroup_parent, "/worker-agent/w1/job-x");
+  const std::vector<metrics::JobContainer> listed = runner->containers();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, "c1");
+  EXPECT_EQ(listed[0].cgroup_parent, "/worker-agent/w1/job-x") << "where the sampler looks";
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  EXPECT_TRUE(fake.asked.empty()) << "not before the inspect";
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(0)));
+  ASSERT_EQ(phase(), Phase::kRemoving);
+  EXPECT_EQ(fake.asked, (std::vector<std::string>{"c1"}));
+  ASSERT_TRUE(job.usage);
+  EXPECT_DOUBLE_EQ(*job.usage->cpu_seconds, 2.5);
+  ASSERT_TRUE(usage_when_told) << "the journal keeps the record with its usage";
+  EXPECT_EQ(fake.released, 0) << "the cgroup stays while the container does";
+  ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+  settle();
+  EXPECT_EQ(fake.released, 1);
+  EXPECT_EQ(completions, 1);
+}
+
+TEST_F(JobRunTest, OutputsAreCollectedBeforeTheUsageIsRead) {
+  FakeAccounting fake;
+  accounting = &fake;
+  job.spec.outputs = {"out/a.txt"};
+  runToRunning();
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(0)));
+  ASSERT_EQ(phase(), Phase::kCollecting);
+  EXPECT_TRUE(fake.asked.empty());
+  ASSERT_TRUE(engine.fail("get_archive", DockerError{404, "no such path"}));
+  ASSERT_EQ(phase(), Phase::kRemoving);
+  EXPECT_EQ(fake.asked.size(), 1u);
+}
+
+TEST_F(JobRunTest, AContainerThatNeverRanHasNoUsage) {
+  FakeAccounting fake;
+  accounting = &fake;
+  startRun();
+  runner->cancel(job);
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  finishWith(exited(0));
+  EXPECT_TRUE(fake.asked.empty());
+  EXPECT_FALSE(job.usage);
+  EXPECT_EQ(fake.released, 1) << "whatever the engine made for it goes";
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+}
+
+TEST_F(JobRunTest, AFailedRemovalStillReleasesTheCgroupOfAStoppedContainer) {
+  FakeAccounting fake;
+  accounting = &fake;
+  runToRunning();
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{1}));
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(1)));
+  ASSERT_TRUE(engine.fail("remove", DockerError{500, "busy"}));
+  settle();
+  EXPECT_EQ(fake.released, 1);
+  EXPECT_EQ(reaper.pending(), 1u);
+  ASSERT_TRUE(job.usage);
 }
 
 }  // namespace

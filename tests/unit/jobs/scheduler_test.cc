@@ -288,5 +288,70 @@ TEST_F(SchedulerTest, ACancelledRunThatFoundTheEngineAwayEndsCancelledNotQueued)
   EXPECT_EQ(scheduler.queued(), 0u);
 }
 
+std::unique_ptr<Job> makeJob(const std::string& id, int64_t memory_mb) {
+  auto job = makeJob(id);
+  job->spec.limits.memory_mb = memory_mb;
+  return job;
+}
+
+TEST_F(SchedulerTest, JobsWhoseLimitsTogetherExceedTheMemoryBudgetNeverRunAtOnce) {
+  scheduler.setMemoryBudgetMb(1000);
+  ASSERT_EQ(scheduler.submit(makeJob("a", 600)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(makeJob("b", 600)), Scheduler::SubmitResult::kAccepted);
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a"})) << "a slot is free, memory is not";
+  EXPECT_EQ(scheduler.memoryInUseMb(), 600);
+  runner.finish("a", JobOutcome{0, false, std::nullopt});
+  settle();
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(runner.peak, 1u);
+  runner.finish("b", JobOutcome{0, false, std::nullopt});
+  settle();
+  EXPECT_EQ(scheduler.memoryInUseMb(), 0);
+}
+
+TEST_F(SchedulerTest, AJobWaitingForMemoryHoldsTheSmallerJobsBehindIt) {
+  scheduler.setMemoryBudgetMb(1000);
+  ASSERT_EQ(scheduler.submit(makeJob("a", 600)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(makeJob("big", 500)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(makeJob("small", 100)), Scheduler::SubmitResult::kAccepted);
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a"}))
+      << "small would fit, but it is behind big: the queue is first in, first out";
+  EXPECT_EQ(scheduler.queuePosition(*store.find("big")), 1u);
+  runner.finish("a", JobOutcome{0, false, std::nullopt});
+  settle();
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "big", "small"}));
+}
+
+TEST_F(SchedulerTest, AJobOverALoweredBudgetRunsAloneRatherThanNever) {
+  ASSERT_EQ(scheduler.submit(makeJob("a", 300)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(makeJob("huge", 800)), Scheduler::SubmitResult::kAccepted);
+  scheduler.setMemoryBudgetMb(500);  // a reload after both were accepted
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a"}));
+  runner.finish("a", JobOutcome{0, false, std::nullopt});
+  settle();
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "huge"}));
+  ASSERT_EQ(scheduler.submit(makeJob("c", 10)), Scheduler::SubmitResult::kAccepted);
+  settle();
+  EXPECT_EQ(runner.started.size(), 2u) << "nothing joins a job over the budget";
+}
+
+TEST_F(SchedulerTest, ABudgetRaisedByAReloadStartsTheJobsThatNowFit) {
+  scheduler.setMemoryBudgetMb(700);
+  ASSERT_EQ(scheduler.submit(makeJob("a", 400)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(makeJob("b", 400)), Scheduler::SubmitResult::kAccepted);
+  settle();
+  EXPECT_EQ(runner.started.size(), 1u);
+  scheduler.setMemoryBudgetMb(0);  // no budget
+  settle();
+  EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(scheduler.memoryInUseMb(), 800);
+}
+
 }  // namespace
 }  // namespace wa::jobs

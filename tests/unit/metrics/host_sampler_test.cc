@@ -229,10 +229,10 @@ TEST_F(HostSamplerTest, CpuBusyPercentIsTheDifferenceBetweenSamples) {
 TEST_F(HostSamplerTest, CgroupV2WorkerAndJobs) {
   HostSampler sampler(loop_, kV2Host, kInterval);
   sampler.setJobContainers([] {
-    return std::vector<std::string>{
-        "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111",
-        "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222",
-        "dddddddddddd4444444444444444444444444444444444444444444444444444"};  // gone
+    return std::vector<JobContainer>{
+        {"aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111"},
+        {"bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222"},
+        {"dddddddddddd4444444444444444444444444444444444444444444444444444"}};  // gone
   });
   sampler.sampleNow();
   const CgroupSample& c = sampler.latest().cgroup;
@@ -265,8 +265,8 @@ TEST_F(HostSamplerTest, CgroupWorkerCpuPercentFromTheClock) {
 TEST_F(HostSamplerTest, CgroupV1Fallback) {
   HostSampler sampler(loop_, kV1Host, kInterval);
   sampler.setJobContainers([] {
-    return std::vector<std::string>{
-        "cccccccccccc3333333333333333333333333333333333333333333333333333"};
+    return std::vector<JobContainer>{
+        {"cccccccccccc3333333333333333333333333333333333333333333333333333"}};
   });
   sampler.sampleNow();
   const CgroupSample& c = sampler.latest().cgroup;
@@ -286,7 +286,7 @@ size_t openDescriptors() {
 
 TEST_F(HostSamplerTest, ContainerFilesAreHeldWhileListedAndClosedAfter) {
   const std::string id = "cccccccccccc3333333333333333333333333333333333333333333333333333";
-  std::vector<std::string> listed = {id};
+  std::vector<JobContainer> listed = {{id}};
   HostSampler sampler(loop_, kV1Host, kInterval);
   sampler.setJobContainers([&listed] { return listed; });
   const size_t before = openDescriptors();
@@ -294,7 +294,7 @@ TEST_F(HostSamplerTest, ContainerFilesAreHeldWhileListedAndClosedAfter) {
   EXPECT_EQ(sampler.latest().cgroup.job_containers_found, 1u);
   const size_t holding = openDescriptors();
   EXPECT_GT(holding, before) << "its cgroup files are held open";
-  EXPECT_LE(holding, before + 6);
+  EXPECT_LE(holding, before + 8);
   sampler.sampleNow();
   EXPECT_EQ(openDescriptors(), holding) << "a second sample reads the held files, opens none";
   EXPECT_EQ(sampler.latest().cgroup.jobs.memory_max_bytes, 134'217'728u);
@@ -309,7 +309,7 @@ TEST_F(HostSamplerTest, AContainerNotFoundYetIsLookedUpAgain) {
   tree.makeDirectory("sys/fs/cgroup/memory");
   const std::string id = "eeeeeeeeeeee5555555555555555555555555555555555555555555555555555";
   HostSampler sampler(loop_, tree.root(), kInterval);
-  sampler.setJobContainers([&id] { return std::vector<std::string>{id}; });
+  sampler.setJobContainers([&id] { return std::vector<JobContainer>{{id}}; });
   sampler.sampleNow();
   EXPECT_EQ(sampler.latest().cgroup.job_containers_found, 0u) << "being created";
   tree.write("sys/fs/cgroup/memory/docker/" + id + "/memory.usage_in_bytes", "8192\n");
@@ -318,9 +318,39 @@ TEST_F(HostSamplerTest, AContainerNotFoundYetIsLookedUpAgain) {
   EXPECT_EQ(sampler.latest().cgroup.jobs.memory_current_bytes, 8192u);
 }
 
+TEST_F(HostSamplerTest, AContainersReadingsOutliveItsCgroupWhileItIsListed) {
+  TempTree tree;
+  tree.write("sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n");
+  const std::string id = "ffffffffffff6666666666666666666666666666666666666666666666666666";
+  const std::string dir = "sys/fs/cgroup/worker-agent/w1/job-9/" + id;
+  std::vector<JobContainer> listed = {{id, "/worker-agent/w1/job-9"}};
+  HostSampler sampler(loop_, tree.root(), kInterval);
+  sampler.setJobContainers([&listed] { return listed; });
+  EXPECT_EQ(sampler.readings(id), nullptr);
+  tree.write(dir + "/memory.current", "3000\n");
+  tree.write(dir + "/pids.current", "2\n");
+  tree.write(dir + "/cpu.stat", "usage_usec 100\n");
+  sampler.sampleNow();
+  tree.write(dir + "/memory.current", "1000\n");
+  tree.write(dir + "/pids.current", "5\n");
+  tree.write(dir + "/cpu.stat", "usage_usec 900\n");
+  sampler.sampleNow();
+  std::filesystem::remove_all(tree.root() + "/" + dir);  // the container exited
+  sampler.sampleNow();
+  const ContainerReadings* seen = sampler.readings(id);
+  ASSERT_NE(seen, nullptr) << "kept for its run, which asks after the exit";
+  EXPECT_EQ(seen->last.cpu_usage_usec, 900u);
+  EXPECT_EQ(seen->last.memory_current_bytes, 1000u);
+  EXPECT_EQ(seen->memory_max_seen, 3000u) << "the largest reading, for a kernel without peaks";
+  EXPECT_EQ(seen->pids_max_seen, 5u);
+  listed.clear();
+  sampler.sampleNow();
+  EXPECT_EQ(sampler.readings(id), nullptr) << "no longer listed: forgotten";
+}
+
 TEST_F(HostSamplerTest, NoCgroupsAtAll) {
   HostSampler sampler(loop_, kArm, kInterval);
-  sampler.setJobContainers([] { return std::vector<std::string>{"aaaaaaaaaaaa"}; });
+  sampler.setJobContainers([] { return std::vector<JobContainer>{{"aaaaaaaaaaaa"}}; });
   sampler.sampleNow();
   const CgroupSample& c = sampler.latest().cgroup;
   EXPECT_EQ(c.version, CgroupVersion::kNone);

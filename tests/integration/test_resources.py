@@ -1,0 +1,254 @@
+"""Resources (issue 21) on the real engine: each ended job's usage (CPU time, peak memory,
+I/O, tasks) read from its cgroup, kept through a restart and counted in /metrics; admission
+by memory (jobs whose limits together exceed the budget never run at once, a job over the
+whole budget is refused); the image collector (the least recently used of the worker's own
+builds go under its budget, never one a running job uses nor an image it did not build)."""
+
+import os
+import re
+import tempfile
+import time
+import unittest
+import uuid
+
+from harness import (IMAGE, Worker, WorkerTestCase, containers_of, docker, make_job, scaled,
+                     urlquote)
+
+# About a second of CPU in busybox's sh (0.55 s per 450,000 rounds here), whatever the
+# machine's load: CPU time, not wall time.
+BURN = ["sh", "-c", "i=0; while [ $i -lt 800000 ]; do i=$((i+1)); done"]
+# 40 MiB written to the /tmp tmpfs: pages charged to the job's memory.
+TOUCH_40MB = ["sh", "-c", "dd if=/dev/zero of=/tmp/fill bs=1048576 count=40 2>/dev/null; "
+                          "sleep 0.3; rm /tmp/fill"]
+MiB = 1 << 20
+
+
+def job_cgroups_left(worker_id):
+    """The job cgroups of worker_id still on this host (cgroup v1 memory controller or
+    the unified hierarchy)."""
+    left = []
+    for base in ("/sys/fs/cgroup/memory/worker-agent/", "/sys/fs/cgroup/worker-agent/"):
+        path = base + worker_id
+        if os.path.isdir(path):
+            left += [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))]
+    return left
+
+
+class Usage(WorkerTestCase):
+    config = {"max_concurrent_jobs": 2}
+
+    def test_a_cpu_bound_job_shows_its_cpu_time(self):
+        started = time.time()
+        job = make_job(cmd=BURN, limits={"max_runtime_seconds": 60})
+        self.worker.submit(job)
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(60))
+        self.assertEqual(record["state"], "finished", record)
+        usage = record["usage"]
+        self.assertEqual(sorted(usage), ["cpu_seconds", "io_read_bytes", "io_write_bytes",
+                                         "memory_peak_bytes", "pids_peak", "source"])
+        print("cpu job: usage %s in %.1f s" % (usage, time.time() - started))
+        self.assertGreaterEqual(usage["cpu_seconds"], 0.5, usage)
+        self.assertLess(usage["cpu_seconds"], 30, usage)
+        self.assertGreaterEqual(usage["pids_peak"] or 1, 1)
+        self.assertIsInstance(usage["io_read_bytes"], int)
+        if os.path.isdir("/sys/fs/cgroup/memory") and os.geteuid() == 0:
+            # A cgroupfs engine on this host and a root worker: read whole from its own.
+            self.assertEqual(usage["source"], "cgroup", usage)
+        self.assertNoContainersLeft()
+
+    def test_a_job_that_touched_40_mb_shows_its_peak(self):
+        job = make_job(cmd=TOUCH_40MB, limits={"memory_mb": 256})
+        self.worker.submit(job)
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(60))
+        self.assertEqual(record["state"], "finished", record)
+        usage = record["usage"]
+        print("40 MB job: usage %s" % usage)
+        self.assertGreaterEqual(usage["memory_peak_bytes"], 30 * MiB, usage)
+        self.assertLess(usage["memory_peak_bytes"], 256 * MiB, usage)
+        self.assertLess(usage["cpu_seconds"], 10, usage)
+
+    def test_job_cgroups_go_with_their_containers_and_metrics_count_jobs(self):
+        jobs = [make_job(cmd=["true"]) for _ in range(3)]
+        for job in jobs:
+            self.worker.submit(job)
+        for job in jobs:
+            record = self.worker.wait_for(job["job_id"], timeout=scaled(60))
+            self.assertEqual(record["state"], "finished", record)
+            self.assertIsNotNone(record["usage"])
+        self.assertNoContainersLeft()
+        deadline = time.time() + scaled(10)
+        while job_cgroups_left(self.worker.worker_id) and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(job_cgroups_left(self.worker.worker_id), [])
+        _, text = self.worker.request("GET", "/metrics", raw=True)
+        text = text.decode() if isinstance(text, bytes) else text
+        count = re.search(r"^worker_agent_job_cpu_seconds_count (\d+)", text, re.M)
+        self.assertIsNotNone(count, text)
+        self.assertGreaterEqual(int(count.group(1)), 3)
+        self.assertRegex(text, r"(?m)^worker_agent_job_memory_peak_bytes_bucket\{le=")
+
+    def test_a_job_that_never_ran_has_no_usage(self):
+        job = make_job(image="worker-agent-missing-image:never")
+        self.worker.submit(job)
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(30))
+        self.assertEqual(record["state"], "failed", record)
+        self.assertIsNone(record["usage"])
+
+
+class UsageAfterRestart(unittest.TestCase):
+    def test_usage_is_kept_through_a_restart(self):
+        with tempfile.TemporaryDirectory(prefix="wa-usage-") as d:
+            config = {"journal_path": os.path.join(d, "journal.sqlite")}
+            first = Worker(config)
+            try:
+                job = make_job(cmd=BURN)
+                first.submit(job)
+                before = first.wait_for(job["job_id"], timeout=scaled(60))
+                self.assertIsNotNone(before["usage"], before)
+            finally:
+                first.close()
+            config["worker_id"] = first.worker_id
+            second = Worker(config)
+            try:
+                _, after = second.job(job["job_id"])
+                self.assertEqual(after["usage"], before["usage"])
+            finally:
+                second.close()
+            # Stopped with nothing kept: not even the worker's own cgroup is left.
+            self.assertFalse(os.path.exists("/sys/fs/cgroup/memory/worker-agent/" + first.worker_id))
+            self.assertFalse(os.path.exists("/sys/fs/cgroup/worker-agent/" + first.worker_id))
+
+
+class MemoryBudget(WorkerTestCase):
+    # Four slots, but a budget that holds one 300 MiB job at a time and three 100 MiB ones.
+    config = {"max_concurrent_jobs": 4, "memory_budget_mb": 400}
+
+    def running_intervals(self, records):
+        return [(r["started_at"], r["finished_at"]) for r in records]
+
+    def test_jobs_whose_limits_exceed_the_budget_together_never_run_at_once(self):
+        jobs = [make_job(cmd=["sleep", "1"], limits={"memory_mb": 300}) for _ in range(3)]
+        for job in jobs:
+            status, reply = self.worker.submit(job)
+            self.assertEqual(status, 202, reply)
+        records = [self.worker.wait_for(j["job_id"], timeout=scaled(60)) for j in jobs]
+        for r in records:
+            self.assertEqual(r["state"], "finished", r)
+        spans = sorted((r["started_at"], r["finished_at"]) for r in records)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            self.assertGreaterEqual(start, end, "two 300 MiB jobs overlapped: %s" % spans)
+        _, text = self.worker.request("GET", "/metrics", raw=True)
+        text = text.decode() if isinstance(text, bytes) else text
+        self.assertIn("worker_agent_job_memory_budget_bytes %d" % (400 * (1 << 20)), text)
+
+    def test_small_jobs_share_the_budget(self):
+        jobs = [make_job(cmd=["sleep", "1"], limits={"memory_mb": 100}) for _ in range(4)]
+        for job in jobs:
+            self.worker.submit(job)
+        records = [self.worker.wait_for(j["job_id"], timeout=scaled(60)) for j in jobs]
+        # At most four 100 MiB jobs fit 400 MiB: all four may run together.
+        starts = sorted(r["started_at"] for r in records)
+        ends = sorted(r["finished_at"] for r in records)
+        self.assertLess(starts[-1], ends[0], "the four small jobs should have run together")
+
+    def test_a_job_over_the_whole_budget_is_refused(self):
+        job = make_job(cmd=["true"], limits={"memory_mb": 500})
+        status, reply = self.worker.submit(job)
+        self.assertEqual(status, 400, reply)
+        self.assertEqual(reply["error"]["code"], "MEMORY_OVER_BUDGET")
+        self.assertIn("runtime.limits.memory_mb", reply["error"]["message"])
+        self.assertEqual(self.worker.job(job["job_id"])[0], 404)
+
+
+def image_present(reference):
+    status, _ = docker("GET", "/images/%s/json" % urlquote(reference))
+    return status == 200
+
+
+def build_job(nonce, name, cmd):
+    """A build job whose image is the test image plus a 3 MiB layer of its own."""
+    job = make_job(cmd=cmd, limits={"max_runtime_seconds": 60})
+    dockerfile = ("FROM %s\nRUN dd if=/dev/zero of=/blob bs=1048576 count=3 2>/dev/null && "
+                  "echo %s-%s > /id\n" % (IMAGE, nonce, name))
+    job["runtime"] = {"mode": "build", "build": {"dockerfile": dockerfile, "context": []}}
+    return job
+
+
+class ImageCollection(WorkerTestCase):
+    # Passes every second; each built image is the test image (about 1.3 MB) plus 3 MiB, so
+    # a 6 MiB budget holds one of them and not two.
+    config = {"allowed_runtime_modes": ["image", "build"], "image_gc_interval_seconds": 1,
+              "image_gc_max_mb": 6, "image_gc_min_free_percent": 0}
+
+    def setUp(self):
+        super().setUp()
+        self.nonce = uuid.uuid4().hex[:12]
+        # An image the worker did not pull or build, and the test image jobs run.
+        self.foreign = "wa-gc-foreign:" + self.nonce
+        repo, tag = self.foreign.split(":")
+        status, body = docker("POST", "/images/%s/tag?repo=%s&tag=%s" % (urlquote(IMAGE), repo, tag))
+        self.assertEqual(status, 201, body)
+        self.addCleanup(docker, "DELETE", "/images/%s" % urlquote(self.foreign))
+
+    def run_build(self, name, cmd=("true",), wait=True):
+        job = build_job(self.nonce, name, list(cmd))
+        status, reply = self.worker.submit(job)
+        self.assertEqual(status, 202, reply)
+        if not wait:
+            return job["job_id"]
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(180))
+        self.assertEqual(record["state"], "finished", record)
+        self.assertIs(record["image_built"], True, record)
+        self.addCleanup(docker, "DELETE", "/images/%s" % urlquote(record["image_id"]))
+        return record
+
+    def metric(self, name):
+        _, text = self.worker.request("GET", "/metrics", raw=True)
+        text = text.decode() if isinstance(text, bytes) else text
+        m = re.search(r"^%s (\S+)$" % name, text, re.M)
+        self.assertIsNotNone(m, text)
+        return float(m.group(1))
+
+    def wait_until(self, predicate, what, timeout=20):
+        deadline = time.time() + scaled(timeout)
+        while not predicate():
+            if time.time() > deadline:
+                self.fail("%s did not happen:\n%s" % (what, self.worker.log()))
+            time.sleep(0.2)
+
+    def test_least_recently_used_builds_go_under_the_budget_never_one_in_use(self):
+        first = self.run_build("first")
+        time.sleep(1.2)  # a pass with one image: under the budget, nothing goes
+        self.assertTrue(image_present(first["image_id"]))
+        second = self.run_build("second")
+        # Two over the budget: the least recently used (first) goes, second stays.
+        self.wait_until(lambda: not image_present(first["image_id"]), "the removal of first")
+        time.sleep(1.5)  # more passes
+        self.assertTrue(image_present(second["image_id"]), self.worker.log())
+        self.worker.wait_log(r"image collector: image removed.*%s" % first["image_id"])
+
+        # A running job's image is never removed: while third runs, second is the one
+        # over the budget.
+        third_id = self.run_build("third", cmd=("sleep", "4"), wait=False)
+        self.wait_until(lambda: self.worker.job(third_id)[1].get("image_id"),
+                        "third's start", timeout=180)
+        third_image = self.worker.job(third_id)[1]["image_id"]
+        self.addCleanup(docker, "DELETE", "/images/%s" % urlquote(third_image))
+        self.wait_until(lambda: not image_present(second["image_id"]), "the removal of second")
+        self.assertTrue(image_present(third_image))
+        third = self.worker.wait_for(third_id, timeout=scaled(60))
+        self.assertEqual(third["state"], "finished", third)
+        time.sleep(1.5)
+        self.assertTrue(image_present(third_image), "the one image left fits the budget")
+
+        # Never an image of someone else's, nor the image the jobs were built from.
+        self.assertTrue(image_present(self.foreign))
+        self.assertTrue(image_present(IMAGE))
+        self.assertGreaterEqual(self.metric("worker_agent_image_gc_removed_total"), 2)
+        self.assertGreater(self.metric("worker_agent_image_gc_runs_total"), 3)
+        self.assertEqual(self.metric("worker_agent_image_gc_errors_total"), 0)
+        self.assertEqual(self.metric("worker_agent_images_owned"), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
