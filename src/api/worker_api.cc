@@ -224,7 +224,8 @@ http::HttpResponse WorkerApi::submitJob(const http::HttpRequest& request) {
   // With a journal, the answer waits for the job to be on disk: a 202 is a promise that a
   // crash of the worker from then on does not lose the job.
   auto pending = std::make_shared<std::unique_ptr<jobs::Job>>(std::move(job));
-  return http::HttpResponse::later(202, [this, pending, job_id](http::ResponderPtr responder) {
+  return http::HttpResponse::later(202, [this, pending,
+                                         job_id](const http::ResponderPtr& responder) {
     const auto result = scheduler_.submit(
         std::move(*pending), [responder, job_id](std::optional<std::string> error) {
           if (error) {

@@ -65,7 +65,7 @@ namespace {
 
 // Renames path and its WAL and shared-memory files to path + suffix; the new name.
 std::string moveAside(const std::string& path, const std::string& suffix) {
-  const std::string target = path + suffix;
+  std::string target = path + suffix;
   for (const char* extra : {"", "-wal", "-shm"}) {
     const std::string from = path + extra;
     if (::access(from.c_str(), F_OK) == 0 &&
@@ -204,6 +204,14 @@ std::string timestampSuffix(const char* why) {
          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
 }
 
+// A new file (version 0) gets the schema; an existing one is read back. An older schema,
+// once there is one, is migrated here first, a step per version, each in a transaction of
+// its own. False (and *error) when the file is unusable.
+bool prepare(sqlite3* db, int version, std::vector<JournaledJob>* jobs, std::string* error) {
+  if (version == 0) return exec(db, kCreateSchema, error);
+  return load(db, jobs, error);
+}
+
 }  // namespace
 
 Opened open(const std::string& path, bool sync_full) {
@@ -215,17 +223,11 @@ Opened open(const std::string& path, bool sync_full) {
   std::optional<int> version;
   if (db != nullptr) version = schemaVersion(db, &error);
   const char* reason = nullptr;
-  if (db == nullptr || !version) {
-    reason = "corrupt";
-  } else if (*version > JobJournal::kSchemaVersion) {
+  if (db != nullptr && version && *version > JobJournal::kSchemaVersion) {
     reason = "newer";
     error = "its schema version " + std::to_string(*version) + " is newer than this worker's " +
             std::to_string(JobJournal::kSchemaVersion);
-  } else if (*version == 0) {
-    if (!exec(db, kCreateSchema, &error)) reason = "corrupt";
-    // An older schema, once there is one, is migrated here, a step per version, each in a
-    // transaction of its own, before the jobs are read.
-  } else if (!load(db, &opening.jobs, &error)) {
+  } else if (db == nullptr || !version || !prepare(db, *version, &opening.jobs, &error)) {
     reason = "corrupt";
   }
   if (reason != nullptr) {
