@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <initializer_list>
 #include <limits>
 
 #include "core/log.h"
@@ -55,6 +56,23 @@ std::string tcpEngineProblem(std::string_view rest, std::string_view whole) {
          "tcp://[fd00::5]:2375) or localhost: the worker does not look host names up, which "
          "would stall it while it connects a job's stream; got " +
          quoted(whole);
+}
+
+// Stores a value that must be one of choices: "must be a or b" for two, "must be one of
+// a, b, c" for more.
+std::string applyChoice(const ConfigValue& value, std::initializer_list<std::string_view> choices,
+                        std::string* member) {
+  if (std::find(choices.begin(), choices.end(), value.text) != choices.end()) {
+    *member = value.text;
+    return "";
+  }
+  std::string listed;
+  for (std::string_view choice : choices) {
+    if (!listed.empty()) listed += choices.size() == 2 ? " or " : ", ";
+    listed += choice;
+  }
+  return (choices.size() == 2 ? "must be " : "must be one of ") + listed + ", got " +
+         quoted(value.text);
 }
 
 }  // namespace
@@ -203,11 +221,7 @@ std::string applyMetricsRoot(const ConfigValue& value, Config* config) {
 }
 
 std::string applyStopAction(const ConfigValue& value, Config* config) {
-  if (value.text != "keep" && value.text != "drain") {
-    return "must be keep or drain, got " + quoted(value.text);
-  }
-  config->stop_action = value.text;
-  return "";
+  return applyChoice(value, {"keep", "drain"}, &config->stop_action);
 }
 
 std::string applyJournalPath(const ConfigValue& value, Config* config) {
@@ -219,19 +233,11 @@ std::string applyJournalPath(const ConfigValue& value, Config* config) {
 }
 
 std::string applyJournalSync(const ConfigValue& value, Config* config) {
-  if (value.text != "normal" && value.text != "full") {
-    return "must be normal or full, got " + quoted(value.text);
-  }
-  config->journal_sync = value.text;
-  return "";
+  return applyChoice(value, {"normal", "full"}, &config->journal_sync);
 }
 
 std::string applyPullPolicy(const ConfigValue& value, Config* config) {
-  if (value.text != "never" && value.text != "missing" && value.text != "always") {
-    return "must be one of never, missing, always, got " + quoted(value.text);
-  }
-  config->pull_policy = value.text;
-  return "";
+  return applyChoice(value, {"never", "missing", "always"}, &config->pull_policy);
 }
 
 std::string applyRegistryAuthFile(const ConfigValue& value, Config* config) {
