@@ -218,6 +218,13 @@ Opened open(const std::string& path, bool sync_full) {
   Opened opening;
   opening.lock = lockFile(path, &opening.problem);
   if (!opening.lock) return opening;
+  // A journal this user may not write (made by another user, on a read-only mount) is
+  // sound: moved aside as corrupt, its jobs would be lost to a wrong owner. Start-up stops.
+  if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), R_OK | W_OK) != 0) {
+    opening.problem = "cannot write " + path + ": " + std::strerror(errno);
+    opening.lock.reset();
+    return opening;
+  }
   std::string error;
   sqlite3* db = openDb(path, sync_full, &error);
   std::optional<int> version;

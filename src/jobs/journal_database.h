@@ -25,7 +25,8 @@ struct Opened {
 
 // Locks path, opens it (WAL, synchronous NORMAL or FULL), creates the schema in a new file
 // and reads the jobs back. One that is corrupt, truncated or of a newer schema is moved
-// aside (renamed, never deleted) and a new one is created in its place.
+// aside (renamed, never deleted) and a new one is created in its place. One that cannot
+// be written (its owner, a read-only mount) is left as it is: no journal, and why.
 Opened open(const std::string& path, bool sync_full);
 void closeDatabase(sqlite3* db);
 

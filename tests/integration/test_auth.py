@@ -319,7 +319,8 @@ class UnixSocket(AuthAssertions):
         try:
             code, err = self.run_expecting_failure(
                 {"listen": "127.0.0.1", "port": 0, "listen_unix": self.path,
-                 "pull_policy": "never", "jobs_path": tempfile.gettempdir()})
+                 "pull_policy": "never", "jobs_path": tempfile.gettempdir(),
+                 "journal_path": os.path.join(self.dir.name, "journal.sqlite")})
             self.assertEqual(code, 1, err)
             self.assertIn("another process is listening on it", err)
             self.assertTrue(stat.S_ISSOCK(os.lstat(self.path).st_mode))

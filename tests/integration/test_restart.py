@@ -340,6 +340,7 @@ class JournalFaults(RestartTestCase):
     def test_a_corrupt_journal_is_moved_aside_and_a_new_one_started(self):
         with open(self.config["journal_path"], "wb") as f:
             f.write(b"SQLite format 3\x00" + os.urandom(8000))
+        worker_owns(self.config["journal_path"])
         self.assertMovedAside(self.start(), ".corrupt-")
 
     def test_a_truncated_journal_is_moved_aside(self):
@@ -363,6 +364,7 @@ class JournalFaults(RestartTestCase):
         con.execute("CREATE TABLE future(x)")
         con.commit()
         con.close()
+        worker_owns(self.config["journal_path"])
         self.assertMovedAside(self.start(), ".newer-")
 
     def test_a_full_disk_refuses_new_jobs_and_loses_nothing_journaled(self):

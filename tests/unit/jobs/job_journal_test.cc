@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -221,6 +223,57 @@ TEST_F(JobJournalTest, ANewerSchemaIsMovedAside) {
   EXPECT_NE(opening.moved_aside.find(".newer-"), std::string::npos);
   EXPECT_NE(opening.problem.find("schema version 2 is newer"), std::string::npos)
       << opening.problem;
+}
+
+// A journal another user owns is sound but out of reach: start-up stops and says so,
+// and the file stays where it is (moved aside, its jobs would be lost to a wrong owner).
+// As root, whom permissions do not stop, the open runs in a child as nobody.
+TEST_F(JobJournalTest, AJournalThisUserMayNotWriteIsLeftAlone) {
+  {
+    JournalOpening first = open();
+    ASSERT_TRUE(first.journal) << first.problem;
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0400), 0);
+  auto check = [this]() -> std::string {
+    JournalOpening opening = open();
+    if (opening.journal) return "opened";
+    if (!opening.moved_aside.empty()) return "moved aside to " + opening.moved_aside;
+    if (opening.problem.find("cannot write " + path_ + ": Permission denied") ==
+        std::string::npos) {
+      return "problem: " + opening.problem;
+    }
+    return ::access(path_.c_str(), F_OK) == 0 ? "" : "the journal is gone";
+  };
+  if (::geteuid() != 0) {
+    EXPECT_EQ(check(), "");
+    return;
+  }
+  // nobody may lock it and could move it aside: the journal alone is out of reach.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod((path_ + ".lock").c_str(), 0666), 0);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    std::string result = ::setresgid(65534, 65534, 65534) == 0 &&
+                                 ::setresuid(65534, 65534, 65534) == 0
+                             ? check()
+                             : "cannot become nobody";
+    result += "\n";
+    const ssize_t written = ::write(pipe_fds[1], result.data(), result.size());
+    ::_exit(written == static_cast<ssize_t>(result.size()) ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::string result;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) result.append(buffer, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(result, "\n");
 }
 
 TEST_F(JobJournalTest, ARowThatDoesNotDecodeMovesTheJournalAside) {
