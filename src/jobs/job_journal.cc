@@ -57,6 +57,7 @@ JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, cor
 }
 
 JobJournal::~JobJournal() {
+  handOver();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
@@ -71,14 +72,33 @@ JobJournal::~JobJournal() {
 
 size_t JobJournal::backlog() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return pending_.size();
+  return pending_.size() + outbox_.size();
 }
 
 void JobJournal::queue(Write write) {
+  if (outbox_.empty()) {
+    loop_.post([this, watch = liveness_.watch()] {
+      if (watch.alive()) handOver();
+    });
+  }
+  outbox_.push_back(std::move(write));
+}
+
+void JobJournal::handOver() {
+  if (outbox_.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_.push_back(std::move(write));
+    for (Write& w : outbox_) {
+      // Consecutive chunks of one job and stream still queued are one row.
+      if (w.kind == Kind::kOutput && !pending_.empty() && pending_.back().kind == Kind::kOutput &&
+          pending_.back().seq == w.seq && pending_.back().stream == w.stream) {
+        pending_.back().bytes.append(w.bytes);
+      } else {
+        pending_.push_back(std::move(w));
+      }
+    }
   }
+  outbox_.clear();
   wake_writer_.notify_one();
 }
 
@@ -104,19 +124,17 @@ void JobJournal::containerCreated(const Job& job, const std::string& container_i
 
 void JobJournal::output(const Job& job, docker::StreamKind kind, std::string_view bytes) {
   if (bytes.empty()) return;
-  {
-    // Consecutive chunks of one job and stream still queued are one row.
-    std::lock_guard<std::mutex> lock(mutex_);
-    const int stream = kind == docker::StreamKind::kStderr ? 2 : 1;
-    if (!pending_.empty() && pending_.back().kind == Kind::kOutput &&
-        pending_.back().seq == job.sequence && pending_.back().stream == stream) {
-      pending_.back().bytes.append(bytes);
-      return;
-    }
+  const int stream = kind == docker::StreamKind::kStderr ? 2 : 1;
+  // Consecutive chunks of one job and stream in this turn are one row (handOver joins
+  // them to one still queued too).
+  if (!outbox_.empty() && outbox_.back().kind == Kind::kOutput &&
+      outbox_.back().seq == job.sequence && outbox_.back().stream == stream) {
+    outbox_.back().bytes.append(bytes);
+    return;
   }
   Write w{Kind::kOutput};
   w.seq = job.sequence;
-  w.stream = kind == docker::StreamKind::kStderr ? 2 : 1;
+  w.stream = stream;
   w.bytes.assign(bytes);
   queue(std::move(w));
 }

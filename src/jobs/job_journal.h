@@ -3,9 +3,10 @@
 // received, its validated spec, its state and times, its container id, its output as it
 // is captured (up to the cap) and, once it ends, its record.
 //
-// The event loop never waits on the disk. Writes are queued to one writer thread, which
-// commits everything queued in one transaction (group commit) and reports back through
-// an eventfd watched by the loop. A submission is answered 202 only after its row is
+// The event loop never waits on the disk. The writes of a loop turn are handed to one
+// writer thread together, after the turn's events (one lock, one wake-up); the writer
+// commits everything handed over in one transaction (group commit) and reports back
+// through an eventfd watched by the loop. A submission is answered 202 only after its row is
 // committed: with synchronous=NORMAL (the default) a committed row survives a crash of
 // the daemon (it is in the WAL file, in the kernel's page cache); with synchronous=FULL
 // (journal_sync: full) it also survives a power loss or a kernel crash, at the cost of
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "core/liveness.h"
 #include "core/unique_fd.h"
 #include "docker/docker_types.h"
 #include "jobs/job.h"
@@ -131,7 +133,10 @@ class JobJournal {
   };
 
   JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock);
+  // Adds write to this turn's outbox; the first of a turn posts the hand-over.
   void queue(Write write);
+  // The outbox to the writer thread, in order.
+  void handOver();
   void writerLoop();
   // One transaction over batch; false (and *error) when it could not be committed.
   bool commit(const std::vector<Write>& batch, std::string* error);
@@ -151,6 +156,8 @@ class JobJournal {
   std::unique_ptr<core::FileEvent> wake_event_;
 
   // Loop side.
+  std::vector<Write> outbox_;  // this turn's writes, not yet handed over
+  core::Liveness liveness_;    // for the posted hand-over
   uint64_t next_ticket_ = 1;
   std::unordered_map<uint64_t, Durable> waiting_;
   std::string problem_;
