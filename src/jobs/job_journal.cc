@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -22,8 +23,9 @@ using journal_db::exec;
 using journal_db::sqliteError;
 using journal_db::Statement;
 
-// Free pages given back to the file system at a time, once this many are free.
-constexpr int kVacuumPages = 256;
+// Free pages (4 KiB) given back to the file system at a time, between commits, while a
+// quarter of the file or more is free (and at least this many pages).
+constexpr int kVacuumPages = 1024;
 // How long a commit that failed (a full disk) waits before it is tried again.
 constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
 
@@ -213,6 +215,7 @@ void JobJournal::writerLoop() {
       },
       this);
   bool failing = false;
+  bool compacting = false;  // free pages are left to give back: no waiting while idle
   for (;;) {
     std::vector<Write> batch;
     bool stop = false;
@@ -222,7 +225,7 @@ void JobJournal::writerLoop() {
       if (failing) {
         // After a failed commit, again after a pause (or at once when stopping).
         wake_writer_.wait_for(lock, kRetryDelay, [this] { return stopping_; });
-      } else {
+      } else if (!compacting) {
         wake_writer_.wait(lock, work);
       }
       stop = stopping_;
@@ -232,6 +235,8 @@ void JobJournal::writerLoop() {
     }
     if (batch.empty()) {
       if (stop) break;
+      // Nothing to commit: the next step of giving free pages back.
+      if (compacting) compacting = compact(true, true);
       continue;
     }
     std::string error;
@@ -274,7 +279,7 @@ void JobJournal::writerLoop() {
         std::lock_guard<std::mutex> lock(mutex_);
         idle = pending_.empty();
       }
-      compact(idle);
+      compacting = compact(idle, compacting);
     }
     if (notify) {
       const uint64_t one = 1;
@@ -414,20 +419,46 @@ bool JobJournal::apply(const Write& w, std::string* error) {
   return false;
 }
 
-void JobJournal::compact(bool idle) {
+namespace {
+
+// PRAGMA name's one integer; -1 when it cannot be read.
+int pragmaInt(sqlite3* db, const char* sql) {
+  Statement stmt(db, sql);
+  return stmt && sqlite3_step(stmt.get()) == SQLITE_ROW ? sqlite3_column_int(stmt.get(), 0) : -1;
+}
+
+}  // namespace
+
+bool JobJournal::compact(bool idle, bool going_on) {
   // Checkpoints are where SQLite syncs (the WAL before copying it, the database after):
   // done while nothing waits to be committed, so that they do not sit between a
   // submission and its 202, or past a bound whatever the load, so that the WAL stays
-  // small. Retention's freed pages go back to the file system in the same breath.
+  // small. Pages that retention freed go back to the file system while the writer is
+  // idle, kVacuumPages at a time with a checkpoint after each step (in WAL mode the file
+  // shrinks there), so that a commit never waits behind more than one step, until none is
+  // left. A journal whose free pages are few against its size keeps them: new rows reuse
+  // them.
   constexpr int kIdleCheckpointFrames = 1000;
   constexpr int kForcedCheckpointFrames = 16384;
-  if (wal_frames_ < (idle ? kIdleCheckpointFrames : kForcedCheckpointFrames)) return;
-  Statement free_pages(db_, "PRAGMA freelist_count");
-  if (free_pages && sqlite3_step(free_pages.get()) == SQLITE_ROW &&
-      sqlite3_column_int(free_pages.get(), 0) >= kVacuumPages) {
+  int vacuum = 0;  // free pages to give back in this step
+  if (idle) {
+    const int free_pages = std::max(0, pragmaInt(db_, "PRAGMA freelist_count"));
+    const bool worth_it =
+        free_pages >= kVacuumPages && free_pages * 4 >= pragmaInt(db_, "PRAGMA page_count");
+    if (going_on || worth_it) vacuum = free_pages;
+  }
+  // Busy, the steps resume at the next idle moment.
+  const bool resume = going_on && !idle;
+  if (vacuum == 0 && wal_frames_ < (idle ? kIdleCheckpointFrames : kForcedCheckpointFrames)) {
+    return resume;
+  }
+  if (vacuum > 0) {
     std::string error;
     const std::string sql = "PRAGMA incremental_vacuum(" + std::to_string(kVacuumPages) + ")";
-    if (!exec(db_, sql.c_str(), &error)) core::logWarning("journal: vacuum: ", error);
+    if (!exec(db_, sql.c_str(), &error)) {
+      core::logWarning("journal: vacuum: ", error);
+      vacuum = 0;
+    }
   }
   int log_frames = 0;
   int checkpointed = 0;
@@ -435,6 +466,7 @@ void JobJournal::compact(bool idle) {
                                 &checkpointed) == SQLITE_OK) {
     wal_frames_ = 0;
   }
+  return resume || vacuum > kVacuumPages;
 }
 
 }  // namespace wa::jobs

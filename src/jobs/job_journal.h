@@ -144,8 +144,10 @@ class JobJournal {
   // The writer's prepared statement for sql (kept for the journal's life), reset.
   sqlite3_stmt* statement(const char* sql, std::string* error);
   // Checkpoints the WAL into the database when the writer is idle, or when it has grown
-  // past a bound whatever the load; gives free pages back to the file system.
-  void compact(bool idle);
+  // past a bound whatever the load; while idle, gives a step of free pages back to the
+  // file system (once a quarter of the file is free, and then until none is: going_on).
+  // True when free pages are left for another step.
+  bool compact(bool idle, bool going_on);
   void onCompletions();
 
   core::EventLoop& loop_;

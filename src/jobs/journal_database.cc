@@ -92,7 +92,10 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
   // cache_size: the writer touches the right edge of two B-trees and the pages of the jobs
   // it updates; 512 KiB holds those, where SQLite's default 2 MiB would stay in the
   // daemon's resident set for good once filled (SQLite keeps its page buffers).
+  // auto_vacuum first: a new file takes it only before its first page is written, which
+  // switching to WAL does (an existing file keeps what it has: see prepare()).
   const std::string pragmas = std::string(
+                                  "PRAGMA auto_vacuum = INCREMENTAL; "
                                   "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; "
                                   "PRAGMA cache_size = -512; PRAGMA synchronous = ") +
                               (sync_full ? "FULL" : "NORMAL") + ";";
@@ -209,6 +212,18 @@ std::string timestampSuffix(const char* why) {
 // its own. False (and *error) when the file is unusable.
 bool prepare(sqlite3* db, int version, std::vector<JournaledJob>* jobs, std::string* error) {
   if (version == 0) return exec(db, kCreateSchema, error);
+  // A journal made before auto_vacuum was set in time (worker-agent 0.1.0 builds before
+  // the journal compacted) is rebuilt once with it: retention's free pages can go back.
+  bool rebuild = false;
+  {
+    Statement mode(db, "PRAGMA auto_vacuum");
+    rebuild =
+        mode && sqlite3_step(mode.get()) == SQLITE_ROW && sqlite3_column_int(mode.get(), 0) != 2;
+  }
+  if (rebuild) {
+    core::logInfo("journal: rebuilding the file once so that it can give free space back");
+    if (!exec(db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", error)) return false;
+  }
   return load(db, jobs, error);
 }
 

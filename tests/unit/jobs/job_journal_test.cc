@@ -161,6 +161,88 @@ TEST_F(JobJournalTest, WhatIsWrittenComesBackInOrder) {
   EXPECT_EQ(reopened.jobs[2].job->sequence, 3u);
 }
 
+off_t fileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+// Retention drops most of a journal's records: the writer gives the space back while it
+// is idle, step by step, without new writes to prompt it; the records kept stay whole.
+TEST_F(JobJournalTest, SpaceThatRetentionFreesGoesBackToTheFileSystem) {
+  constexpr int kJobs = 300;
+  const std::string output(20'000, 'o');
+  JournalOpening opening = open();
+  ASSERT_TRUE(opening.journal) << opening.problem;
+  JobJournal& journal = *opening.journal;
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (int i = 0; i < kJobs; ++i) {
+    jobs.push_back(makeJob("j" + std::to_string(i), static_cast<uint64_t>(i + 1)));
+    Job& job = *jobs.back();
+    journal.accepted(job, [](std::optional<std::string>) {});
+    job.state = JobState::kFinished;
+    job.exit_code = 0;
+    job.stdout_output.data = output;
+    journal.ended(job);
+  }
+  settle(journal);
+  // Everything checkpointed into the file: the size of kJobs records.
+  auto wal = [this] { return fileSize(path_ + "-wal"); };
+  for (int i = 0; i < 300 && wal() > 0; ++i) loop_.runOnce(10);
+  const off_t full = fileSize(path_);
+  ASSERT_GT(full, kJobs * 20'000) << "wal " << wal();
+  for (int i = 10; i < kJobs; ++i) journal.dropped(*jobs[i]);
+  settle(journal);
+  for (int i = 0; i < 500 && fileSize(path_) > full / 4; ++i) loop_.runOnce(10);
+  EXPECT_LT(fileSize(path_), full / 4) << "from " << full;
+  opening.journal.reset();
+  JournalOpening reopened = open();
+  ASSERT_TRUE(reopened.journal) << reopened.problem;
+  ASSERT_EQ(reopened.jobs.size(), 10u);
+  EXPECT_EQ(reopened.jobs[9].job->stdout_output.data, output);
+}
+
+// A journal written before auto_vacuum was set in time cannot give space back: it is
+// rebuilt once, at the next start, with everything in it.
+TEST_F(JobJournalTest, AJournalWithoutAutoVacuumIsRebuiltWithIt) {
+  auto autoVacuum = [this] {
+    sqlite3* db = nullptr;
+    int mode = -1;
+    if (sqlite3_open(path_.c_str(), &db) == SQLITE_OK) {
+      sqlite3_exec(
+          db, "PRAGMA auto_vacuum",
+          [](void* out, int, char** values, char**) {
+            *static_cast<int*>(out) = std::atoi(values[0]);
+            return 0;
+          },
+          &mode, nullptr);
+    }
+    sqlite3_close(db);
+    return mode;
+  };
+  {
+    JournalOpening opening = open();
+    ASSERT_TRUE(opening.journal) << opening.problem;
+    auto job = makeJob("kept", 1);
+    opening.journal->accepted(*job, [](std::optional<std::string>) {});
+    settle(*opening.journal);
+  }
+  EXPECT_EQ(autoVacuum(), 2) << "a new journal has it";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA auto_vacuum = NONE; VACUUM;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_EQ(autoVacuum(), 0);
+  {
+    JournalOpening opening = open();
+    ASSERT_TRUE(opening.journal) << opening.problem;
+    EXPECT_TRUE(opening.moved_aside.empty());
+    ASSERT_EQ(opening.jobs.size(), 1u);
+    EXPECT_EQ(opening.jobs[0].job->spec.job_id, "kept");
+  }
+  EXPECT_EQ(autoVacuum(), 2);
+}
+
 TEST_F(JobJournalTest, AnOutcomeKnownBeforeTheRemovalComesBackWithIt) {
   {
     JournalOpening opening = open();
@@ -257,10 +339,10 @@ TEST_F(JobJournalTest, AJournalThisUserMayNotWriteIsLeftAlone) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     ::close(pipe_fds[0]);
-    std::string result = ::setresgid(65534, 65534, 65534) == 0 &&
-                                 ::setresuid(65534, 65534, 65534) == 0
-                             ? check()
-                             : "cannot become nobody";
+    std::string result =
+        ::setresgid(65534, 65534, 65534) == 0 && ::setresuid(65534, 65534, 65534) == 0
+            ? check()
+            : "cannot become nobody";
     result += "\n";
     const ssize_t written = ::write(pipe_fds[1], result.data(), result.size());
     ::_exit(written == static_cast<ssize_t>(result.size()) ? 0 : 1);
