@@ -17,7 +17,7 @@ Job* JobStore::insert(std::unique_ptr<Job> job) {
   return raw;
 }
 
-void JobStore::restore(std::vector<std::unique_ptr<Job>> jobs) {
+void JobStore::restore(std::vector<std::unique_ptr<Job>>&& jobs) {
   std::vector<Job*> ended;
   for (std::unique_ptr<Job>& job : jobs) {
     Job* raw = job.get();

@@ -32,7 +32,7 @@ class JobStore {
   Job* insert(std::unique_ptr<Job> job);
   // Stores jobs read back from the journal as they were (state, sequence, times): ended
   // ones enter retention in the order they ended. Call before any insert.
-  void restore(std::vector<std::unique_ptr<Job>> jobs);
+  void restore(std::vector<std::unique_ptr<Job>>&& jobs);
   // Removes a queued job as if it had never been accepted (its journal write failed).
   void withdraw(Job* job);
   Job* find(std::string_view job_id);

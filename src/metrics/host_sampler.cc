@@ -223,15 +223,14 @@ void HostSampler::sampleNow() {
       }
       ++cgroup.job_containers_found;
       addUsage(cgroup.jobs, usage);
-      ContainerReadings readings =
-          read_before ? std::move(read_before.mapped()) : ContainerReadings{};
+      ContainerReadings readings = read_before ? read_before.mapped() : ContainerReadings{};
       const auto most = [](std::optional<uint64_t>& seen, const std::optional<uint64_t>& now) {
         if (now && (!seen || *now > *seen)) seen = now;
       };
       most(readings.memory_max_seen, usage.memory_current_bytes);
       most(readings.pids_max_seen, usage.pids_current);
       readings.last = usage;
-      still_read.emplace(id, std::move(readings));
+      still_read.emplace(id, readings);
       still_held.emplace(id, std::move(files));
     }
     container_files_ = std::move(still_held);

@@ -34,7 +34,10 @@ std::vector<std::string> subdirectories(const std::string& dir) {
   while (const dirent* entry = ::readdir(d.get())) {
     const std::string name(entry->d_name);
     if (name == "." || name == "..") continue;
-    if (isDirectory(dir + "/" + name, /*follow_links=*/false)) names.push_back(name);
+    std::string path = dir;
+    path += '/';
+    path += name;
+    if (isDirectory(path, /*follow_links=*/false)) names.push_back(name);
   }
   return names;
 }
@@ -127,7 +130,11 @@ std::vector<std::string> JobCgroups::placesOf(const std::string& path) const {
   // parent in each hierarchy it joins, the cgroup2 one of a hybrid host included.
   std::vector<std::string> places;
   for (const std::string& hierarchy : subdirectories(cgroup_fs_)) {
-    places.push_back(cgroup_fs_ + "/" + hierarchy + path);
+    std::string place = cgroup_fs_;
+    place += '/';
+    place += hierarchy;
+    place += path;
+    places.push_back(std::move(place));
   }
   return places;
 }

@@ -309,11 +309,17 @@ wait_running() {
   fail "$1 is not running"
 }
 # Lets the job $1 go on past its gate.
+# Tried a few times: one CI run saw the engine answer an exec with "page not found" once.
 open_gate() {
-  local id
-  id="$(docker ps -q --filter "label=worker-agent.job_id=$1")"
-  [ -n "$id" ] || fail "no running container for $1"
-  docker exec "$id" touch /tmp/gate
+  local ids
+  for _ in 1 2 3 4 5; do
+    ids="$(docker ps -q --filter "label=worker-agent.job_id=$1")"
+    [ "$(wc -w <<<"$ids")" = 1 ] || fail "not one running container for $1: ${ids:-none}"
+    docker exec "$ids" touch /tmp/gate && return 0
+    echo "open_gate: docker exec $ids failed; trying again" >&2
+    sleep 1
+  done
+  fail "cannot open the gate of $1 (container $ids)"
 }
 
 step "upgrade while a job runs: the admin's edit survives, the service restarts, the job finishes whole"

@@ -737,7 +737,7 @@ class DeferredResponseTest : public HttpServerTest {
  protected:
   DeferredResponseTest() {
     router_.add("POST", "/later", [this](const HttpRequest& request, const RouteParams&) {
-      return HttpResponse::later(202, [this, body = request.body](ResponderPtr responder) {
+      return HttpResponse::later(202, [this, body = request.body](const ResponderPtr& responder) {
         waiting_.emplace_back(responder, body);
       });
     });

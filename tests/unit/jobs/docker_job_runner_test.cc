@@ -18,7 +18,6 @@ namespace wa::jobs {
 namespace {
 
 using docker::DockerError;
-using docker::Result;
 using docker::StreamKind;
 using docker::Unit;
 using Phase = JobRun::Phase;
@@ -59,9 +58,13 @@ class JobRunTest : public ::testing::Test {
       return core::RequestHandle();
     };
     engine.pull = [](const std::string&, const std::string&, long,
-                     docker::Callback<docker::StreamedResult>) { return core::RequestHandle(); };
-    engine.build = [](const std::string&, std::string, long,
-                      docker::Callback<docker::StreamedResult>) { return core::RequestHandle(); };
+                     const docker::Callback<docker::StreamedResult>&) {
+      return core::RequestHandle();
+    };
+    engine.build = [](const std::string&, const std::string&, long,
+                      const docker::Callback<docker::StreamedResult>&) {
+      return core::RequestHandle();
+    };
     return engine;
   }
 

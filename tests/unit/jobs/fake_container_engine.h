@@ -86,7 +86,7 @@ class FakeContainerEngine final : public ContainerEngine, public core::RequestIs
     }
     return false;
   }
-  bool fail(const std::string& endpoint, docker::DockerError error) {
+  bool fail(const std::string& endpoint, const docker::DockerError& error) {
     for (Call& call : calls) {
       if (call.endpoint != endpoint || call.answered || call.cancelled) continue;
       call.answered = true;

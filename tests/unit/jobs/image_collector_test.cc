@@ -55,7 +55,7 @@ struct FakeImageEngine {
         done(DockerError{409, "conflict: unable to delete " + id + ": image is being used"});
         continue;
       }
-      std::erase_if(images, [&](const ImageSummary& i) { return i.id == id; });
+      std::erase_if(images, [&gone = id](const ImageSummary& i) { return i.id == gone; });
       removed.push_back(id);
       done(Unit{});
     }

@@ -38,7 +38,11 @@ std::unique_ptr<Job> makeJob(const std::string& id, uint64_t sequence) {
   job->spec.cmd = {"sh", "-c", "echo hi"};
   job->spec.env = {{"A", "1"}, {"B", "two"}};
   job->spec.limits = JobLimits{64, 10, 500'000'000};
-  job->spec.files = {JobFile{"src/a.c", std::string("\0\x01bin", 5), 0755}};
+  job->spec.files = {JobFile{"src/a.c",
+                             std::string("\0\x01"
+                                         "bin",
+                                         5),
+                             0755}};
   job->spec.outputs = {"out/r.txt"};
   job->spec.job_json = R"({"job_id":")" + id + R"("})";
   job->sequence = sequence;
@@ -75,7 +79,9 @@ TEST(JobCodec, SpecAndRecordComeBackWhole) {
   EXPECT_EQ(back.env, job->spec.env);
   EXPECT_EQ(back.limits.nano_cpus, 500'000'000);
   ASSERT_EQ(back.files.size(), 1u);
-  EXPECT_EQ(back.files[0].content, std::string("\0\x01bin", 5));
+  EXPECT_EQ(back.files[0].content, std::string("\0\x01"
+                                               "bin",
+                                               5));
   EXPECT_EQ(back.files[0].mode, 0755u);
   ASSERT_TRUE(back.build);
   EXPECT_EQ(back.build->context[0].path, "ctx/f");
@@ -117,7 +123,7 @@ TEST_F(JobJournalTest, WhatIsWrittenComesBackInOrder) {
     auto dropped = makeJob("dropped", 4);
     for (Job* job : {ended.get(), running.get(), queued.get(), dropped.get()}) {
       ++pending_;
-      journal.accepted(*job, [this](std::optional<std::string> error) {
+      journal.accepted(*job, [this](const std::optional<std::string>& error) {
         EXPECT_FALSE(error) << *error;
         --pending_;
       });
@@ -176,9 +182,9 @@ TEST_F(JobJournalTest, SpaceThatRetentionFreesGoesBackToTheFileSystem) {
   JobJournal& journal = *opening.journal;
   std::vector<std::unique_ptr<Job>> jobs;
   for (int i = 0; i < kJobs; ++i) {
-    jobs.push_back(makeJob("j" + std::to_string(i), static_cast<uint64_t>(i + 1)));
+    jobs.push_back(makeJob("j" + std::to_string(i), static_cast<uint64_t>(i) + 1));
     Job& job = *jobs.back();
-    journal.accepted(job, [](std::optional<std::string>) {});
+    journal.accepted(job, [](const std::optional<std::string>&) {});
     job.state = JobState::kFinished;
     job.exit_code = 0;
     job.stdout_output.data = output;
@@ -223,7 +229,7 @@ TEST_F(JobJournalTest, AJournalWithoutAutoVacuumIsRebuiltWithIt) {
     JournalOpening opening = open();
     ASSERT_TRUE(opening.journal) << opening.problem;
     auto job = makeJob("kept", 1);
-    opening.journal->accepted(*job, [](std::optional<std::string>) {});
+    opening.journal->accepted(*job, [](const std::optional<std::string>&) {});
     settle(*opening.journal);
   }
   EXPECT_EQ(autoVacuum(), 2) << "a new journal has it";
@@ -247,7 +253,7 @@ TEST_F(JobJournalTest, AnOutcomeKnownBeforeTheRemovalComesBackWithIt) {
   {
     JournalOpening opening = open();
     auto job = makeJob("j", 1);
-    opening.journal->accepted(*job, [](std::optional<std::string>) {});
+    opening.journal->accepted(*job, [](const std::optional<std::string>&) {});
     job->started_at_ms = 3;
     opening.journal->containerCreated(*job, "c1");
     job->stdout_output.data = "all of it";
@@ -285,7 +291,7 @@ TEST_F(JobJournalTest, GarbageIsMovedAsideAndANewJournalStarted) {
   EXPECT_TRUE(opening.jobs.empty());
   auto job = makeJob("after", 1);
   ++pending_;
-  opening.journal->accepted(*job, [this](std::optional<std::string> error) {
+  opening.journal->accepted(*job, [this](const std::optional<std::string>& error) {
     EXPECT_FALSE(error);
     --pending_;
   });
@@ -362,7 +368,7 @@ TEST_F(JobJournalTest, ARowThatDoesNotDecodeMovesTheJournalAside) {
   {
     JournalOpening opening = open();
     auto job = makeJob("j", 1);
-    opening.journal->accepted(*job, [](std::optional<std::string>) {});
+    opening.journal->accepted(*job, [](const std::optional<std::string>&) {});
     settle(*opening.journal);
   }
   sqlite3* db = nullptr;
@@ -387,7 +393,7 @@ TEST_F(JobJournalTest, TheSchedulerStartsAJobOnlyOnceItIsOnDisk) {
   std::vector<std::string> started_at_commit{"not called"};
   auto job = std::make_unique<Job>(*makeJob("j", 0));
   ASSERT_EQ(scheduler.submit(std::move(job),
-                             [&](std::optional<std::string> error) {
+                             [&](const std::optional<std::string>& error) {
                                durable = error;
                                started_at_commit = runner.started;
                              }),
