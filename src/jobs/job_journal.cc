@@ -279,6 +279,7 @@ void JobJournal::writerLoop() {
         std::lock_guard<std::mutex> lock(mutex_);
         idle = pending_.empty();
       }
+      for (const Write& w : batch) freed_pages_ = freed_pages_ || w.kind == Kind::kDropped;
       compacting = compact(idle, compacting);
     }
     if (notify) {
@@ -441,7 +442,9 @@ bool JobJournal::compact(bool idle, bool going_on) {
   constexpr int kIdleCheckpointFrames = 1000;
   constexpr int kForcedCheckpointFrames = 16384;
   int vacuum = 0;  // free pages to give back in this step
-  if (idle) {
+  // The free pages are counted (two statements) only after retention deleted something.
+  if (idle && (going_on || freed_pages_)) {
+    freed_pages_ = false;
     const int free_pages = std::max(0, pragmaInt(db_, "PRAGMA freelist_count"));
     const bool worth_it =
         free_pages >= kVacuumPages && free_pages * 4 >= pragmaInt(db_, "PRAGMA page_count");

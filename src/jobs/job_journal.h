@@ -178,6 +178,7 @@ class JobJournal {
   // size in frames after the last commit (sqlite3_wal_hook).
   std::unordered_map<const char*, sqlite3_stmt*> statements_;
   int wal_frames_ = 0;
+  bool freed_pages_ = false;  // rows were deleted since the free pages were last counted
 
   std::thread writer_;
 };
