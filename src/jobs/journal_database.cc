@@ -221,8 +221,13 @@ bool prepare(sqlite3* db, int version, std::vector<JournaledJob>* jobs, std::str
         mode && sqlite3_step(mode.get()) == SQLITE_ROW && sqlite3_column_int(mode.get(), 0) != 2;
   }
   if (rebuild) {
+    // A rebuild that fails (it needs as much free space again) leaves the journal sound,
+    // only without compaction: it is read back all the same, and tried again next start.
     core::logInfo("journal: rebuilding the file once so that it can give free space back");
-    if (!exec(db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", error)) return false;
+    std::string why;
+    if (!exec(db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", &why)) {
+      core::logWarning("journal: cannot rebuild the file (", why, "); it keeps its free pages");
+    }
   }
   return load(db, jobs, error);
 }
