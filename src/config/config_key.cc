@@ -69,6 +69,14 @@ std::string applyDecimal(const ConfigValue& value, Config* config) {
   return "";
 }
 
+// Stores a path key: absolute, or with MayBeEmpty also "" (the feature off, or a default).
+template <auto Member, bool MayBeEmpty>
+std::string applyPath(const ConfigValue& value, Config* config) {
+  if (std::string why = rules::pathProblem(value.text, MayBeEmpty); !why.empty()) return why;
+  config->*Member = value.text;
+  return "";
+}
+
 template <auto Member>
 std::string applyList(const ConfigValue& value, Config* config) {
   config->*Member = value.list;
@@ -142,7 +150,8 @@ const std::vector<ConfigKey>& configKeys() {
       WA_KEY(port, K::kInteger, nullptr, applyInteger<&Config::port, 0, 65535>),
       WA_KEY(listen_unix, K::kString, nullptr, rules::applyListenUnix),
       WA_KEY(auth_token, K::kString, nullptr, rules::applyAuthToken, kLive),
-      WA_KEY(auth_token_file, K::kString, nullptr, rules::applyAuthTokenFile, kLive),
+      WA_KEY(auth_token_file, K::kString, nullptr, applyPath<&Config::auth_token_file, true>,
+             kLive),
       WA_KEY(auth_open_paths, K::kStringList, rules::openablePathItem,
              applyList<&Config::auth_open_paths>, kLive),
       WA_KEY(max_concurrent_jobs, K::kInteger, nullptr,
@@ -174,15 +183,15 @@ const std::vector<ConfigKey>& configKeys() {
              applyInteger<&Config::max_body_bytes, 1024, kNoMax>),
       WA_KEY(max_connections, K::kInteger, nullptr,
              applyInteger<&Config::max_connections, 1, kMaxConnections>),
-      WA_KEY(jobs_path, K::kString, nullptr, rules::applyJobsPath, kLive),
+      WA_KEY(jobs_path, K::kString, nullptr, applyPath<&Config::jobs_path, false>, kLive),
       WA_KEY(log_level, K::kString, nullptr, rules::applyLogLevel, kLive),
       WA_KEY(shutdown_drain_seconds, K::kInteger, nullptr,
              applyInteger<&Config::shutdown_drain_seconds, 0, 86400>, kLive),
       WA_KEY(stop_action, K::kString, nullptr, rules::applyStopAction, kLive),
       WA_KEY(journal, K::kBoolean, nullptr, applyBoolean<&Config::journal>),
-      WA_KEY(journal_path, K::kString, nullptr, rules::applyJournalPath),
+      WA_KEY(journal_path, K::kString, nullptr, applyPath<&Config::journal_path, true>),
       WA_KEY(journal_sync, K::kString, nullptr, rules::applyJournalSync),
-      WA_KEY(metrics_root, K::kString, nullptr, rules::applyMetricsRoot),
+      WA_KEY(metrics_root, K::kString, nullptr, applyPath<&Config::metrics_root, false>),
       WA_KEY(sample_interval_ms, K::kInteger, nullptr,
              applyInteger<&Config::sample_interval_ms, 100, 3'600'000>),
       WA_KEY(thermal_limit_c, K::kInteger, nullptr, applyInteger<&Config::thermal_limit_c, 0, 150>,
@@ -197,7 +206,8 @@ const std::vector<ConfigKey>& configKeys() {
       WA_KEY(pull_policy, K::kString, nullptr, rules::applyPullPolicy, kLive),
       WA_KEY(pull_timeout_seconds, K::kInteger, nullptr,
              applyInteger<&Config::pull_timeout_seconds, 1, kMaxStepSeconds>, kLive),
-      WA_KEY(registry_auth_file, K::kString, nullptr, rules::applyRegistryAuthFile, kLive),
+      WA_KEY(registry_auth_file, K::kString, nullptr, applyPath<&Config::registry_auth_file, true>,
+             kLive),
       WA_KEY(build_timeout_seconds, K::kInteger, nullptr,
              applyInteger<&Config::build_timeout_seconds, 1, kMaxStepSeconds>, kLive),
       WA_KEY(max_build_context_bytes, K::kInteger, nullptr,

@@ -120,13 +120,20 @@ std::string applyListen(const ConfigValue& value, Config* config) {
   return "";
 }
 
+std::string pathProblem(std::string_view path, bool may_be_empty) {
+  if (path.empty() ? may_be_empty : path.front() == '/') return "";
+  return std::string(may_be_empty ? "must be empty or an absolute path"
+                                  : "must be an absolute path") +
+         ", got " + quoted(path);
+}
+
 std::string applyListenUnix(const ConfigValue& value, Config* config) {
   const std::string& path = value.text;
   if (path.empty()) {
     config->listen_unix.clear();
     return "";
   }
-  if (path.front() != '/') return "must be empty or an absolute path, got " + quoted(path);
+  if (std::string why = pathProblem(path, /*may_be_empty=*/true); !why.empty()) return why;
   if (path.size() > kMaxUnixPathBytes) {
     return "must be at most " + std::to_string(kMaxUnixPathBytes) +
            " bytes (the limit of a unix socket address), got " + std::to_string(path.size());
@@ -144,14 +151,6 @@ std::string applyAuthToken(const ConfigValue& value, Config* config) {
     if (std::string why = authTokenProblem(value.text); !why.empty()) return why;
   }
   config->auth_token = value.text;
-  return "";
-}
-
-std::string applyAuthTokenFile(const ConfigValue& value, Config* config) {
-  if (!value.text.empty() && value.text.front() != '/') {
-    return "must be empty or an absolute path, got " + quoted(value.text);
-  }
-  config->auth_token_file = value.text;
   return "";
 }
 
@@ -204,32 +203,8 @@ std::string applyDockerApiVersion(const ConfigValue& value, Config* config) {
   return "";
 }
 
-std::string applyJobsPath(const ConfigValue& value, Config* config) {
-  if (value.text.empty() || value.text.front() != '/') {
-    return "must be an absolute path, got " + quoted(value.text);
-  }
-  config->jobs_path = value.text;
-  return "";
-}
-
-std::string applyMetricsRoot(const ConfigValue& value, Config* config) {
-  if (value.text.empty() || value.text.front() != '/') {
-    return "must be an absolute path, got " + quoted(value.text);
-  }
-  config->metrics_root = value.text;
-  return "";
-}
-
 std::string applyStopAction(const ConfigValue& value, Config* config) {
   return applyChoice(value, {"keep", "drain"}, &config->stop_action);
-}
-
-std::string applyJournalPath(const ConfigValue& value, Config* config) {
-  if (!value.text.empty() && value.text.front() != '/') {
-    return "must be empty or an absolute path, got " + quoted(value.text);
-  }
-  config->journal_path = value.text;
-  return "";
 }
 
 std::string applyJournalSync(const ConfigValue& value, Config* config) {
@@ -240,22 +215,12 @@ std::string applyPullPolicy(const ConfigValue& value, Config* config) {
   return applyChoice(value, {"never", "missing", "always"}, &config->pull_policy);
 }
 
-std::string applyRegistryAuthFile(const ConfigValue& value, Config* config) {
-  if (!value.text.empty() && value.text.front() != '/') {
-    return "must be empty or an absolute path, got " + quoted(value.text);
-  }
-  config->registry_auth_file = value.text;
-  return "";
-}
-
 // The workspace is mounted into every job's container and is its working directory.
 // Stored normalized ("//a/./b/" -> "/a/b") so that the runner and the record see one
 // spelling.
 std::string applyWorkspacePath(const ConfigValue& value, Config* config) {
   const std::string& text = value.text;
-  if (text.empty() || text.front() != '/') {
-    return "must be an absolute path, got " + quoted(text);
-  }
+  if (std::string why = pathProblem(text, /*may_be_empty=*/false); !why.empty()) return why;
   // ':' separates fields in the engine's mount specifications.
   if (std::any_of(text.begin(), text.end(),
                   [](unsigned char c) { return c < 0x20 || c == 0x7f || c == ':'; })) {
