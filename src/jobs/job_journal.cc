@@ -92,8 +92,7 @@ void JobJournal::handOver() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (Write& w : outbox_) {
       // Consecutive chunks of one job and stream still queued are one row.
-      if (w.kind == Kind::kOutput && !pending_.empty() && pending_.back().kind == Kind::kOutput &&
-          pending_.back().seq == w.seq && pending_.back().stream == w.stream) {
+      if (!pending_.empty() && sameOutput(pending_.back(), w)) {
         pending_.back().bytes.append(w.bytes);
       } else {
         pending_.push_back(std::move(w));
@@ -129,14 +128,13 @@ void JobJournal::output(const Job& job, docker::StreamKind kind, std::string_vie
   const int stream = kind == docker::StreamKind::kStderr ? 2 : 1;
   // Consecutive chunks of one job and stream in this turn are one row (handOver joins
   // them to one still queued too).
-  if (!outbox_.empty() && outbox_.back().kind == Kind::kOutput &&
-      outbox_.back().seq == job.sequence && outbox_.back().stream == stream) {
-    outbox_.back().bytes.append(bytes);
-    return;
-  }
   Write w{Kind::kOutput};
   w.seq = job.sequence;
   w.stream = stream;
+  if (!outbox_.empty() && sameOutput(outbox_.back(), w)) {
+    outbox_.back().bytes.append(bytes);
+    return;
+  }
   w.bytes.assign(bytes);
   queue(std::move(w));
 }

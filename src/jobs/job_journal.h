@@ -133,6 +133,11 @@ class JobJournal {
   };
 
   JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock);
+  // b is output that continues a (the same job and stream): one row.
+  static bool sameOutput(const Write& a, const Write& b) {
+    return a.kind == Kind::kOutput && b.kind == Kind::kOutput && a.seq == b.seq &&
+           a.stream == b.stream;
+  }
   // Adds write to this turn's outbox; the first of a turn posts the hand-over.
   void queue(Write write);
   // The outbox to the writer thread, in order.
