@@ -127,6 +127,11 @@ run: build images
 test: build images registry-up browser-up
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# The soak test alone (CTest label soak): .ci/run runs it beside the sanitizer build,
+# which needs no engine, so that neither waits for the other.
+test-soak: build images registry-up
+	cd $(BUILD_DIR) && ctest --output-on-failure -L soak $(CTEST_ARGS)
+
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
 
