@@ -25,18 +25,23 @@ CLIENTS = 8
 # others get a tmpfs): the volume clean-up is soaked too.
 FILES_EVERY = 10
 # What the worker's resident set may keep above its idle start once the records are gone
-# and the daemon has given their free heap pages back. Measured here: 2,000 records held
-# 3.7 MB; the end sat 1.1 MB above the start: more idle engine connections in libcurl's
-# cache (5 against 2) and the pooled easy handles with their buffers, plus ~90 kB of heap
-# that stays in use (hash tables and metric series sized for the peak; it grows by less
-# each round, so it is not a per-job leak). Before the daemon trimmed its heap the end sat
-# 3.7 MB above the start. The job journal's writer adds about 1 MB that it keeps once it
-# has written: SQLite's page cache (cache_size, 512 KiB: src/jobs/journal_database.cc) and
-# its WAL index, bounded, not growing with the jobs (measured: 2,000 jobs of a worker
-# without an engine, end +0.3 MB without the journal, +1.3 MB with it; with SQLite's
-# default 2 MiB cache it was +2.6 MB). So the end sits 2.1-2.3 MB above the start with
-# the heap trimmed and 4.7 MB without: 3.25 MB tells the two apart.
-RSS_MARGIN_KB = 3328
+# and the daemon has given their free heap pages back. What stays: more idle engine
+# connections in libcurl's cache (4 or 5 against 2) and the pooled easy handles with their
+# buffers; heap that stays in use (hash tables and metric series sized for the peak; it
+# grows by less each round, so it is not a per-job leak); and the job journal's writer,
+# about 1 MB that it keeps once it has written: SQLite's page cache (cache_size, 512 KiB:
+# src/jobs/journal_database.cc) and its WAL index, bounded, not growing with the jobs.
+# Measured here at f48de6c, 2,000 jobs, one run each: the end sat +3.08 MB above the start
+# with the heap trimmed and +5.82 MB with the trim disabled (daemon.cc's
+# releaseFreeHeapPages made a no-op). The margin sits between the two, 1.2 MB above the
+# trimmed figure: a leak of over 600 bytes a job, or a heap not given back, fails it.
+# History: the margin was 3.25 MB while the trimmed end sat +2.1-2.3 MB. Per-job usage,
+# admission by memory and the image collector (e965987) added ~1 MB that stays, fixed and
+# not per job: 400-job runs ended +1.2 MB above the start at 173d907 and +2.2 MB at
+# e965987 (+2.1 MB at f48de6c), and 2,000 jobs add the same ~1 MB to both. The journal's
+# per-turn outbox (0ddc955) then kept a burst's ~500 kB of write slots (retention drops
+# 2,000 records in one turn) until f48de6c.
+RSS_MARGIN_KB = 4352
 # src/daemon/daemon.cc kHeapTrimInterval: the free heap pages of dropped records are given
 # back to the kernel within this long.
 HEAP_TRIM_SECONDS = 10
