@@ -23,9 +23,9 @@ namespace {
 using testing::LoopbackClient;
 using testing::ParsedResponse;
 
-constexpr const char* kToken = "test-token-0123456789";
+constexpr const char* kAccessToken = "test-token-0123456789";
 
-HttpResponse renderError(int status, std::string_view code, std::string_view message) {
+HttpResponse renderNestedError(int status, std::string_view code, std::string_view message) {
   return HttpResponse::json(status, "{\"error\":{\"code\":\"" + std::string(code) +
                                         "\",\"message\":\"" + std::string(message) + "\"}}");
 }
@@ -46,7 +46,7 @@ class HttpServerAccessTest : public ::testing::Test {
     if (::mkdtemp(pattern) == nullptr) std::abort();
     dir_ = pattern;
     socket_path_ = dir_ + "/api.sock";
-    server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderError);
+    server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderNestedError);
   }
   ~HttpServerAccessTest() override {
     server_.reset();
@@ -63,7 +63,7 @@ class HttpServerAccessTest : public ::testing::Test {
   }
 
   void enableAuth() {
-    auth_.setToken(kToken);
+    auth_.setToken(kAccessToken);
     auth_.setOpenRoutes({"/health"});
     server_->setAuth(&auth_);
   }
@@ -117,16 +117,17 @@ TEST_F(HttpServerAccessTest, RequestsWithoutTheTokenGet401) {
             "Bearer realm=\"worker-agent\", error=\"invalid_token\"");
   EXPECT_EQ(wrong.body.find("wrong-token"), std::string::npos) << "echoes the token";
 
-  ParsedResponse right = exchange(
-      client, std::string("GET /jobs/7 HTTP/1.1\r\nAuthorization: bearer  ") + kToken + "\r\n\r\n");
+  ParsedResponse right =
+      exchange(client, std::string("GET /jobs/7 HTTP/1.1\r\nAuthorization: bearer  ") +
+                           kAccessToken + "\r\n\r\n");
   EXPECT_EQ(right.status, 200);
   EXPECT_EQ(right.body, "7");
 
   // The query string is not a place for the token.
-  EXPECT_EQ(
-      exchange(client, std::string("GET /jobs/7?access_token=") + kToken + " HTTP/1.1\r\n\r\n")
-          .status,
-      401);
+  EXPECT_EQ(exchange(client,
+                     std::string("GET /jobs/7?access_token=") + kAccessToken + " HTTP/1.1\r\n\r\n")
+                .status,
+            401);
   // Unknown paths and wrong methods are not told apart without the token.
   EXPECT_EQ(exchange(client, "GET /nope HTTP/1.1\r\n\r\n").status, 401);
   EXPECT_EQ(exchange(client, "DELETE /jobs HTTP/1.1\r\n\r\n").status, 401);
@@ -151,7 +152,7 @@ TEST_F(HttpServerAccessTest, OpenRoutesAndPreflightsNeedNoToken) {
             std::string::npos);
   EXPECT_EQ(preflight.headerOr("Access-Control-Allow-Methods"), "POST, OPTIONS");
   ParsedResponse posted =
-      exchange(client, std::string("POST /jobs HTTP/1.1\r\nAuthorization: Bearer ") + kToken +
+      exchange(client, std::string("POST /jobs HTTP/1.1\r\nAuthorization: Bearer ") + kAccessToken +
                            "\r\nContent-Length: 2\r\n\r\n{}");
   EXPECT_EQ(posted.status, 202);
 }
@@ -161,7 +162,7 @@ TEST_F(HttpServerAccessTest, ReplacingTheTokenAppliesToTheNextRequest) {
   ASSERT_EQ(server_->listen("127.0.0.1", 0), "");
   LoopbackClient client(loop_, server_->port());
   const std::string old_request =
-      std::string("GET /jobs/1 HTTP/1.1\r\nAuthorization: Bearer ") + kToken + "\r\n\r\n";
+      std::string("GET /jobs/1 HTTP/1.1\r\nAuthorization: Bearer ") + kAccessToken + "\r\n\r\n";
   EXPECT_EQ(exchange(client, old_request).status, 200);
   auth_.setToken("the-next-token-0123456789");
   EXPECT_EQ(exchange(client, old_request).status, 401);
@@ -204,7 +205,7 @@ TEST_F(HttpServerAccessTest, TheTokenIsRequiredOnTheUnixSocketToo) {
   LoopbackClient client(loop_, socket_path_);
   EXPECT_EQ(exchange(client, "GET /jobs/1 HTTP/1.1\r\n\r\n").status, 401);
   EXPECT_EQ(exchange(client, std::string("GET /jobs/1 HTTP/1.1\r\nAuthorization: Bearer ") +
-                                 kToken + "\r\n\r\n")
+                                 kAccessToken + "\r\n\r\n")
                 .status,
             200);
 }
@@ -259,7 +260,7 @@ TEST_F(HttpServerAccessTest, UnixOnlyRoutesNeedNoTokenOnTheSocketAndAreRefusedOn
       403);
   EXPECT_EQ(exchange(tcp_client, std::string("POST /operator/drain HTTP/1.1\r\nAuthorization: "
                                              "Bearer ") +
-                                     kToken + "\r\nContent-Length: 0\r\n\r\n")
+                                     kAccessToken + "\r\nContent-Length: 0\r\n\r\n")
                 .status,
             403);
   LoopbackClient unix_client(loop_, socket_path_);

@@ -23,7 +23,7 @@ using testing::ParsedResponse;
 
 constexpr size_t kBigBody = size_t{16} * 1024;
 
-HttpResponse renderError(int status, std::string_view code, std::string_view message) {
+HttpResponse renderFlatError(int status, std::string_view code, std::string_view message) {
   return HttpResponse::json(status, "{\"code\":\"" + std::string(code) + "\",\"message\":\"" +
                                         std::string(message) + "\"}");
 }
@@ -52,7 +52,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   void start() {
-    server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderError);
+    server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderFlatError);
     ASSERT_EQ(server_->listen("127.0.0.1", 0), "");
     ASSERT_NE(server_->port(), 0);
   }
@@ -627,7 +627,7 @@ TEST_F(HttpServerTest, DescriptorExhaustionWithoutASparePausesAcceptingInsteadOf
 }
 
 TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
-  server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderError);
+  server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderFlatError);
   const std::string error = server_->listen("::1", 0);
   if (!error.empty()) GTEST_SKIP() << "no IPv6 loopback here: " << error;
   LoopbackClient client(loop_, server_->port(), AF_INET6);
@@ -636,12 +636,12 @@ TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
 }
 
 TEST_F(HttpServerTest, ListenReportsBadAddressesAndPortsInUse) {
-  server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderError);
+  server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderFlatError);
   EXPECT_NE(server_->listen("not-an-address", 0).find("not-an-address"), std::string::npos);
   EXPECT_NE(server_->listen("127.0.0.1:80", 0), "");
   ASSERT_EQ(server_->listen("127.0.0.1", 0), "");
   EXPECT_NE(server_->listen("127.0.0.1", 0), "");  // already listening
-  HttpServer other(loop_, router_, options_, renderError);
+  HttpServer other(loop_, router_, options_, renderFlatError);
   const std::string in_use = other.listen("127.0.0.1", server_->port());
   EXPECT_NE(in_use.find("bind"), std::string::npos) << in_use;
   EXPECT_NE(in_use.find(std::to_string(server_->port())), std::string::npos) << in_use;

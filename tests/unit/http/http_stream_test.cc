@@ -20,7 +20,7 @@ using testing::ChunkedBody;
 using testing::LoopbackClient;
 using testing::ParsedResponse;
 
-HttpResponse renderError(int status, std::string_view code, std::string_view) {
+HttpResponse renderCodeOnlyError(int status, std::string_view code, std::string_view) {
   return HttpResponse::json(status, "{\"code\":\"" + std::string(code) + "\"}");
 }
 
@@ -48,7 +48,7 @@ class HttpStreamTest : public ::testing::Test {
   }
 
   void start() {
-    server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderError);
+    server_ = std::make_unique<HttpServer>(loop_, router_, options_, renderCodeOnlyError);
     ASSERT_EQ(server_->listen("127.0.0.1", 0), "");
   }
 

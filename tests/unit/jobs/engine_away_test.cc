@@ -31,7 +31,7 @@ using docker::testing::frame;
 using docker::testing::runFor;
 using docker::testing::runUntil;
 
-std::unique_ptr<Job> makeJob(const std::string& id) {
+std::unique_ptr<Job> engineJob(const std::string& id) {
   auto job = std::make_unique<Job>();
   job->spec.job_id = id;
   job->spec.image = "busybox:1";
@@ -151,7 +151,7 @@ TEST_F(EngineAwayTest, AJobThatFindsTheEngineGoneBeforeItsContainerWaitsInTheQue
   startMonitor();
   engineDown();
   for (const char* id : {"j0", "j1", "j2"}) {
-    ASSERT_EQ(scheduler.submit(makeJob(id)), Scheduler::SubmitResult::kAccepted);
+    ASSERT_EQ(scheduler.submit(engineJob(id)), Scheduler::SubmitResult::kAccepted);
   }
   ASSERT_TRUE(runUntil(loop, [&] { return !requeued().empty(); }));
   runFor(loop, 300ms);  // the queue is held: nothing starts (or fails) meanwhile
@@ -194,7 +194,7 @@ TEST_F(EngineAwayTest, AJobWhoseContainerExistsStillFailsWithDockerError) {
   engineUp();
   startMonitor();
   hang_attach = true;
-  ASSERT_EQ(scheduler.submit(makeJob("j0")), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(engineJob("j0")), Scheduler::SubmitResult::kAccepted);
   ASSERT_TRUE(runUntil(loop, [&] {
     for (const FakeRequest& r : engine->requests) {
       if (r.target.find("/attach") != std::string::npos) return true;

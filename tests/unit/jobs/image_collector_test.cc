@@ -23,7 +23,7 @@ constexpr int64_t kMiB = 1 << 20;
 const std::string kDigest = "sha256:" + std::string(64, 'a');
 
 // The engine's images and the requests made of it, each answered when the test says.
-struct FakeImageEngine {
+struct FakeCollectorEngine {
   std::vector<ImageSummary> images;
   std::set<std::string> in_use;  // ids a container uses: removal answers 409
   std::vector<Callback<std::vector<ImageSummary>>> lists;
@@ -111,7 +111,7 @@ class ImageCollectorTest : public ::testing::Test {
   core::ManualClock clock;
   core::EventLoop loop{clock};
   JobStore store{RetentionPolicy{0, 100000}};
-  FakeImageEngine engine;
+  FakeCollectorEngine engine;
   std::optional<int64_t> disk_total_mb;
   std::optional<int64_t> disk_available_mb;
   std::vector<std::string> pulling;

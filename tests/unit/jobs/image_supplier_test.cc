@@ -102,7 +102,7 @@ class ImageSupplierTest : public ::testing::Test {
  protected:
   core::ManualClock clock_;
   core::EventLoop loop_{clock_};
-  testing::HeldRequests held;
+  wa::testing::HeldRequests held;
 };
 
 TEST(PullPolicy, Parses) {

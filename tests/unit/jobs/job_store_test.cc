@@ -5,7 +5,7 @@
 namespace wa::jobs {
 namespace {
 
-std::unique_ptr<Job> makeJob(const std::string& id) {
+std::unique_ptr<Job> storedJob(const std::string& id) {
   auto job = std::make_unique<Job>();
   job->spec.job_id = id;
   return job;
@@ -13,9 +13,9 @@ std::unique_ptr<Job> makeJob(const std::string& id) {
 
 TEST(JobStore, InsertFindListAndCounts) {
   JobStore store(RetentionPolicy{});
-  ASSERT_NE(store.insert(makeJob("a")), nullptr);
-  ASSERT_NE(store.insert(makeJob("b")), nullptr);
-  EXPECT_EQ(store.insert(makeJob("a")), nullptr);
+  ASSERT_NE(store.insert(storedJob("a")), nullptr);
+  ASSERT_NE(store.insert(storedJob("b")), nullptr);
+  EXPECT_EQ(store.insert(storedJob("a")), nullptr);
   Job* b = store.find("b");
   store.transition(*b, JobState::kRunning, 10);
   EXPECT_EQ(b->started_at_ms, 10);
@@ -32,7 +32,7 @@ TEST(JobStore, InsertFindListAndCounts) {
 
 TEST(JobStore, PrunesTerminalJobsByAgeAndCountButNeverLiveOnes) {
   JobStore store(RetentionPolicy{1000, 2});
-  for (const char* id : {"a", "b", "c", "live"}) store.insert(makeJob(id));
+  for (const char* id : {"a", "b", "c", "live"}) store.insert(storedJob(id));
   for (const char* id : {"a", "b", "c"})
     store.transition(*store.find(id), JobState::kFinished, 100);
   EXPECT_EQ(store.prune(100), 1u);  // over the count of 2: the oldest goes
@@ -44,12 +44,12 @@ TEST(JobStore, PrunesTerminalJobsByAgeAndCountButNeverLiveOnes) {
   EXPECT_EQ(store.count(JobState::kFinished), 0u);
   EXPECT_EQ(store.droppedTotal(), 3u);
   // A dropped id may be used again.
-  EXPECT_NE(store.insert(makeJob("a")), nullptr);
+  EXPECT_NE(store.insert(storedJob("a")), nullptr);
 }
 
 TEST(JobStore, ZeroRetentionMeansNoAgeLimit) {
   JobStore store(RetentionPolicy{0, 10});
-  store.insert(makeJob("a"));
+  store.insert(storedJob("a"));
   store.transition(*store.find("a"), JobState::kFailed, 5);
   EXPECT_EQ(store.prune(1'000'000'000), 0u);
 }

@@ -7,7 +7,7 @@
 namespace wa::jobs {
 namespace {
 
-std::unique_ptr<Job> makeJob(const std::string& id) {
+std::unique_ptr<Job> queuedJob(const std::string& id) {
   auto job = std::make_unique<Job>();
   job->spec.job_id = id;
   job->spec.image = "img:1";
@@ -30,7 +30,7 @@ class SchedulerTest : public ::testing::Test {
 
 TEST_F(SchedulerTest, StartsInFifoOrderUpToTheCap) {
   for (int i = 0; i < 6; ++i) {
-    ASSERT_EQ(scheduler.submit(makeJob("j" + std::to_string(i))),
+    ASSERT_EQ(scheduler.submit(queuedJob("j" + std::to_string(i))),
               Scheduler::SubmitResult::kAccepted);
   }
   EXPECT_TRUE(runner.started.empty());  // started after the current batch, not inside submit
@@ -59,7 +59,7 @@ TEST_F(SchedulerTest, StartsInFifoOrderUpToTheCap) {
 TEST_F(SchedulerTest, TotalsSinceStartOutliveRetention) {
   JobStore keep_none{RetentionPolicy{0, 0}};
   Scheduler s{loop, keep_none, runner, 2, 6};
-  for (const char* id : {"a", "b", "c"}) s.submit(makeJob(id));
+  for (const char* id : {"a", "b", "c"}) s.submit(queuedJob(id));
   settle();
   runner.finish("a", JobOutcome{0, false, std::nullopt});
   runner.finish("b", JobOutcome{3, false, std::nullopt});
@@ -75,7 +75,7 @@ TEST_F(SchedulerTest, TotalsSinceStartOutliveRetention) {
 }
 
 TEST_F(SchedulerTest, NeverStartsAJobTwice) {
-  for (int i = 0; i < 5; ++i) scheduler.submit(makeJob("j" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i) scheduler.submit(queuedJob("j" + std::to_string(i)));
   for (int round = 0; round < 20; ++round) {
     settle();
     if (!runner.running.empty()) {
@@ -90,17 +90,17 @@ TEST_F(SchedulerTest, NeverStartsAJobTwice) {
 }
 
 TEST_F(SchedulerTest, DuplicateAndFullQueueAreRefused) {
-  ASSERT_EQ(scheduler.submit(makeJob("a")), Scheduler::SubmitResult::kAccepted);
-  EXPECT_EQ(scheduler.submit(makeJob("a")), Scheduler::SubmitResult::kDuplicate);
-  for (int i = 0; i < 5; ++i) scheduler.submit(makeJob("q" + std::to_string(i)));
-  EXPECT_EQ(scheduler.submit(makeJob("over")), Scheduler::SubmitResult::kQueueFull);
+  ASSERT_EQ(scheduler.submit(queuedJob("a")), Scheduler::SubmitResult::kAccepted);
+  EXPECT_EQ(scheduler.submit(queuedJob("a")), Scheduler::SubmitResult::kDuplicate);
+  for (int i = 0; i < 5; ++i) scheduler.submit(queuedJob("q" + std::to_string(i)));
+  EXPECT_EQ(scheduler.submit(queuedJob("over")), Scheduler::SubmitResult::kQueueFull);
   EXPECT_EQ(store.find("over"), nullptr);
 }
 
 TEST_F(SchedulerTest, CancelQueuedEndsAtOnceAndRunningAsksTheRunner) {
-  scheduler.submit(makeJob("r1"));
-  scheduler.submit(makeJob("r2"));
-  scheduler.submit(makeJob("q"));
+  scheduler.submit(queuedJob("r1"));
+  scheduler.submit(queuedJob("r2"));
+  scheduler.submit(queuedJob("q"));
   settle();
   EXPECT_EQ(scheduler.cancel("q"), Scheduler::CancelResult::kCancelled);
   EXPECT_EQ(store.find("q")->state, JobState::kFailed);
@@ -115,7 +115,7 @@ TEST_F(SchedulerTest, CancelQueuedEndsAtOnceAndRunningAsksTheRunner) {
 }
 
 TEST_F(SchedulerTest, OutcomesMapToStatesAndCodes) {
-  for (const char* id : {"ok", "exit3", "oom"}) scheduler.submit(makeJob(id));
+  for (const char* id : {"ok", "exit3", "oom"}) scheduler.submit(queuedJob(id));
   scheduler.setMaxConcurrent(3);
   settle();
   runner.finish("ok", JobOutcome{0, false, std::nullopt});
@@ -131,7 +131,7 @@ TEST_F(SchedulerTest, OutcomesMapToStatesAndCodes) {
 
 TEST_F(SchedulerTest, PausedSchedulerStartsNothing) {
   scheduler.setPaused(Scheduler::PauseReason::kStartup, true);
-  scheduler.submit(makeJob("a"));
+  scheduler.submit(queuedJob("a"));
   settle();
   EXPECT_TRUE(runner.started.empty());
   scheduler.setPaused(Scheduler::PauseReason::kStartup, false);
@@ -143,7 +143,7 @@ TEST_F(SchedulerTest, PauseReasonsAreIndependent) {
   using Reason = Scheduler::PauseReason;
   scheduler.setPaused(Reason::kStartup, true);
   scheduler.setPaused(Reason::kEngineUnreachable, true);
-  for (const char* id : {"a", "b", "c"}) scheduler.submit(makeJob(id));
+  for (const char* id : {"a", "b", "c"}) scheduler.submit(queuedJob(id));
   settle();
   // The start-up sweep is over, but the engine is still away: the jobs wait, queued.
   scheduler.setPaused(Reason::kStartup, false);
@@ -178,7 +178,7 @@ TEST_F(SchedulerTest, PauseReasonsAreIndependent) {
 TEST_F(SchedulerTest, ShutdownPauseOutlastsTheOthers) {
   using Reason = Scheduler::PauseReason;
   scheduler.setPaused(Reason::kStartup, true);
-  scheduler.submit(makeJob("a"));
+  scheduler.submit(queuedJob("a"));
   scheduler.setPaused(Reason::kShutdown, true);
   // The sweep answering, or the engine coming back, does not undo a shutdown.
   scheduler.setPaused(Reason::kStartup, false);
@@ -200,7 +200,7 @@ TEST_F(SchedulerTest, JobsThatFoundTheEngineAwayGoBackInSubmissionOrder) {
     requeued.push_back(job.spec.job_id);
     scheduler.setPaused(Reason::kEngineCheck, true);
   });
-  for (const char* id : {"a", "b", "c", "d"}) scheduler.submit(makeJob(id));
+  for (const char* id : {"a", "b", "c", "d"}) scheduler.submit(queuedJob(id));
   settle();
   ASSERT_EQ(runner.started, (std::vector<std::string>{"a", "b"}));
   // The later job comes back first; the earlier one still goes ahead of it.
@@ -243,7 +243,7 @@ TEST_F(SchedulerTest, JobsThatFoundTheEngineAwayGoBackInSubmissionOrder) {
 }
 
 TEST_F(SchedulerTest, AJobTheEngineKeepsFailingIsRequeuedABoundedNumberOfTimes) {
-  scheduler.submit(makeJob("a"));
+  scheduler.submit(queuedJob("a"));
   settle();
   for (uint32_t i = 0; i < Scheduler::kMaxEngineRequeues; ++i) {
     ASSERT_EQ(runner.running.size(), 1u);
@@ -263,7 +263,7 @@ TEST_F(SchedulerTest, AJobTheEngineKeepsFailingIsRequeuedABoundedNumberOfTimes) 
 }
 
 TEST_F(SchedulerTest, AnEngineErrorAfterTheContainerExistedFailsTheJob) {
-  scheduler.submit(makeJob("a"));
+  scheduler.submit(queuedJob("a"));
   settle();
   runner.finish("a", JobOutcome{std::nullopt, false,
                                 JobError{"DOCKER_ERROR", "the Docker engine went away"}});
@@ -274,7 +274,7 @@ TEST_F(SchedulerTest, AnEngineErrorAfterTheContainerExistedFailsTheJob) {
 
 TEST_F(SchedulerTest, ACancelledRunThatFoundTheEngineAwayEndsCancelledNotQueued) {
   runner.cancel_ends_run = false;  // the run is still creating its container
-  scheduler.submit(makeJob("a"));
+  scheduler.submit(queuedJob("a"));
   settle();
   EXPECT_EQ(scheduler.cancel("a"), Scheduler::CancelResult::kCancelRequested);
   EXPECT_EQ(store.find("a")->state, JobState::kRunning);
@@ -288,16 +288,16 @@ TEST_F(SchedulerTest, ACancelledRunThatFoundTheEngineAwayEndsCancelledNotQueued)
   EXPECT_EQ(scheduler.queued(), 0u);
 }
 
-std::unique_ptr<Job> makeJob(const std::string& id, int64_t memory_mb) {
-  auto job = makeJob(id);
+std::unique_ptr<Job> queuedJob(const std::string& id, int64_t memory_mb) {
+  auto job = queuedJob(id);
   job->spec.limits.memory_mb = memory_mb;
   return job;
 }
 
 TEST_F(SchedulerTest, JobsWhoseLimitsTogetherExceedTheMemoryBudgetNeverRunAtOnce) {
   scheduler.setMemoryBudgetMb(1000);
-  ASSERT_EQ(scheduler.submit(makeJob("a", 600)), Scheduler::SubmitResult::kAccepted);
-  ASSERT_EQ(scheduler.submit(makeJob("b", 600)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("a", 600)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("b", 600)), Scheduler::SubmitResult::kAccepted);
   settle();
   EXPECT_EQ(runner.started, (std::vector<std::string>{"a"})) << "a slot is free, memory is not";
   EXPECT_EQ(scheduler.memoryInUseMb(), 600);
@@ -313,9 +313,9 @@ TEST_F(SchedulerTest, JobsWhoseLimitsTogetherExceedTheMemoryBudgetNeverRunAtOnce
 
 TEST_F(SchedulerTest, AJobWaitingForMemoryHoldsTheSmallerJobsBehindIt) {
   scheduler.setMemoryBudgetMb(1000);
-  ASSERT_EQ(scheduler.submit(makeJob("a", 600)), Scheduler::SubmitResult::kAccepted);
-  ASSERT_EQ(scheduler.submit(makeJob("big", 500)), Scheduler::SubmitResult::kAccepted);
-  ASSERT_EQ(scheduler.submit(makeJob("small", 100)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("a", 600)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("big", 500)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("small", 100)), Scheduler::SubmitResult::kAccepted);
   settle();
   EXPECT_EQ(runner.started, (std::vector<std::string>{"a"}))
       << "small would fit, but it is behind big: the queue is first in, first out";
@@ -327,8 +327,8 @@ TEST_F(SchedulerTest, AJobWaitingForMemoryHoldsTheSmallerJobsBehindIt) {
 }
 
 TEST_F(SchedulerTest, AJobOverALoweredBudgetRunsAloneRatherThanNever) {
-  ASSERT_EQ(scheduler.submit(makeJob("a", 300)), Scheduler::SubmitResult::kAccepted);
-  ASSERT_EQ(scheduler.submit(makeJob("huge", 800)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("a", 300)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("huge", 800)), Scheduler::SubmitResult::kAccepted);
   scheduler.setMemoryBudgetMb(500);  // a reload after both were accepted
   settle();
   EXPECT_EQ(runner.started, (std::vector<std::string>{"a"}));
@@ -336,15 +336,15 @@ TEST_F(SchedulerTest, AJobOverALoweredBudgetRunsAloneRatherThanNever) {
   settle();
   settle();
   EXPECT_EQ(runner.started, (std::vector<std::string>{"a", "huge"}));
-  ASSERT_EQ(scheduler.submit(makeJob("c", 10)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("c", 10)), Scheduler::SubmitResult::kAccepted);
   settle();
   EXPECT_EQ(runner.started.size(), 2u) << "nothing joins a job over the budget";
 }
 
 TEST_F(SchedulerTest, ABudgetRaisedByAReloadStartsTheJobsThatNowFit) {
   scheduler.setMemoryBudgetMb(700);
-  ASSERT_EQ(scheduler.submit(makeJob("a", 400)), Scheduler::SubmitResult::kAccepted);
-  ASSERT_EQ(scheduler.submit(makeJob("b", 400)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("a", 400)), Scheduler::SubmitResult::kAccepted);
+  ASSERT_EQ(scheduler.submit(queuedJob("b", 400)), Scheduler::SubmitResult::kAccepted);
   settle();
   EXPECT_EQ(runner.started.size(), 1u);
   scheduler.setMemoryBudgetMb(0);  // no budget

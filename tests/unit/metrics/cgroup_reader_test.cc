@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "fixture_hosts.h"
 #include "temp_tree.h"
 
 namespace wa::metrics {
@@ -14,9 +15,9 @@ namespace {
 
 using testing::TempTree;
 
-const std::string kV2 = WA_FIXTURES_DIR "/metrics/cgroup_v2_host";
-const std::string kV1 = WA_FIXTURES_DIR "/metrics/cgroup_v1_host";
-const std::string kNone = WA_FIXTURES_DIR "/metrics/arm_host";
+using testing::kNone;
+using testing::kV1;
+using testing::kV2;
 const std::string kV2Scope = "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111";
 const std::string kV2Cgroupfs = "bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222";
 const std::string kV1Container = "cccccccccccc3333333333333333333333333333333333333333333333333333";

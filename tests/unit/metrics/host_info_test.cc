@@ -7,6 +7,7 @@
 #include <string>
 
 #include "compiled_machine.h"
+#include "fixture_hosts.h"
 #include "temp_tree.h"
 
 namespace wa::metrics {
@@ -14,8 +15,8 @@ namespace {
 
 using testing::TempTree;
 
-const std::string kX86 = WA_FIXTURES_DIR "/metrics/x86_host";
-const std::string kArm = WA_FIXTURES_DIR "/metrics/arm_host";
+using testing::kArm;
+using testing::kX86;
 
 std::string unameMachine() {
   utsname uts{};

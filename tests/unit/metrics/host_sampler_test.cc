@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/event_loop.h"
+#include "fixture_hosts.h"
 #include "temp_tree.h"
 
 namespace wa::metrics {
@@ -17,8 +18,8 @@ namespace {
 
 using testing::TempTree;
 
-const std::string kX86 = WA_FIXTURES_DIR "/metrics/x86_host";
-const std::string kArm = WA_FIXTURES_DIR "/metrics/arm_host";
+using testing::kArm;
+using testing::kX86;
 const std::string kV2Host = WA_FIXTURES_DIR "/metrics/cgroup_v2_host";
 const std::string kV1Host = WA_FIXTURES_DIR "/metrics/cgroup_v1_host";
 constexpr core::Millis kInterval{5000};

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_hosts.h"
 #include "temp_tree.h"
 
 namespace wa::metrics {
@@ -17,9 +18,9 @@ namespace {
 
 using testing::TempTree;
 
-const std::string kV2 = WA_FIXTURES_DIR "/metrics/cgroup_v2_host";
-const std::string kV1 = WA_FIXTURES_DIR "/metrics/cgroup_v1_host";
-const std::string kNone = WA_FIXTURES_DIR "/metrics/arm_host";
+using testing::kNone;
+using testing::kV1;
+using testing::kV2;
 
 TEST(JobCgroupsTest, AV2ParentKeepsTheTotalsAndPeaksOfItsGoneContainer) {
   TempTree tree;
