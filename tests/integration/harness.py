@@ -206,6 +206,11 @@ class Worker:
                 f.write("%s: %s\n" % (k, json.dumps(v)))
 
     def log(self):
+        # Once the process has ended, its last lines may still be in the pipe, read by the
+        # reader thread after proc.wait() returned: they are waited for (CI once missed the
+        # last line this way).
+        if self.proc.poll() is not None:
+            self.reader.join(scaled(10))
         return "\n".join(self.log_lines)
 
     def wait_log(self, pattern, timeout=10, start=0):
