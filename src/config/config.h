@@ -85,7 +85,7 @@ struct Config {
   int64_t max_build_context_bytes = 16777216;  // Dockerfile + context files, decoded
   // Payload and workspace.
   std::string workspace_path = "/workspace";  // inside the container; also the working directory
-  int64_t workspace_size_mb = 256;            // tmpfs size when the job brings no files or outputs
+  int64_t workspace_size_mb = 256;            // every workspace's tmpfs size, with or without files
   int64_t max_job_files_bytes = 4194304;      // runtime.files, decoded, all files together
   int64_t output_file_limit_bytes = 1048576;  // each runtime.outputs file in the record
   // Isolation. Capabilities are always all dropped and no-new-privileges always set.

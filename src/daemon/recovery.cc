@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "daemon/daemon_parts.h"
+#include "jobs/container_spec.h"
 
 namespace wa::daemon {
 namespace {
@@ -102,10 +103,24 @@ void Daemon::Parts::startupSweep() {
           return;
         }
         std::unordered_map<std::string, const docker::ContainerSummary*> by_job;
+        std::unordered_map<std::string, const docker::ContainerSummary*> keepers;
         for (const docker::ContainerSummary& c : r.value()) {
           if (!c.job_id.empty()) by_job[c.job_id] = &c;
+          auto keeper = c.labels.find(jobs::kKeeperLabel);
+          if (keeper != c.labels.end()) keepers[keeper->second] = &c;
         }
         std::unordered_set<std::string> claimed;
+        // An adopted job keeps its workspace keeper (its volume holds the files and the
+        // outputs still to collect), and removes it when it ends.
+        auto adopt = [&](jobs::Job& job, const std::string& container_id) {
+          claimed.insert(container_id);
+          auto keeper = keepers.find(job.spec.job_id);
+          if (keeper != keepers.end()) {
+            claimed.insert(keeper->second->id);
+            job.keeper_id = keeper->second->id;
+          }
+          scheduler.adopt(job, container_id);
+        };
         for (const Recovering& rec : recovering) {
           jobs::Job& job = *rec.job;
           auto found = by_job.find(job.spec.job_id);
@@ -116,8 +131,7 @@ void Daemon::Parts::startupSweep() {
             job.error.reset();
             scheduler.finishRestored(job, std::move(outcome));
           } else if (found != by_job.end()) {
-            claimed.insert(found->second->id);
-            scheduler.adopt(job, found->second->id);
+            adopt(job, found->second->id);
           } else if (rec.container_id.empty()) {
             // It never had a container (its image was being supplied): it did not run.
             scheduler.finishRestored(
@@ -149,8 +163,7 @@ void Daemon::Parts::startupSweep() {
           if (claimed.contains(c.id) || c.job_id.empty()) continue;
           jobs::Job* job = store.find(c.job_id);
           if (job == nullptr || job->state != jobs::JobState::kQueued) continue;
-          claimed.insert(c.id);
-          scheduler.adopt(*job, c.id);
+          adopt(*job, c.id);
         }
         for (const docker::ContainerSummary& c : r.value()) {
           if (claimed.contains(c.id)) continue;

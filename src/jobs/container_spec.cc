@@ -1,9 +1,11 @@
 #include "jobs/container_spec.h"
 
+#include <cstddef>
 #include <cstdio>
 #include <set>
 #include <string_view>
 
+#include "core/assert.h"
 #include "docker/tar_archive.h"
 
 namespace wa::jobs {
@@ -31,8 +33,65 @@ bool usesVolumeWorkspace(const JobSpec& spec) {
   return !spec.files.empty() || !spec.outputs.empty();
 }
 
+namespace {
+// The keeper runs one process that sleeps: the engine's minimum memory limit (6 MiB) is
+// ample; the tmpfs pages count against whoever writes them (the job, or the engine when
+// it extracts runtime.files), not against the keeper.
+constexpr int64_t kKeeperMemoryBytes = int64_t{8} * 1024 * 1024;
+constexpr int64_t kKeeperPidsLimit = 4;
+
+// Mount options of a workspace tmpfs: exec (jobs compile and run programs there), no
+// set-uid or device files, its size, and its owner (a tmpfs takes the mode of the
+// directory it covers, so the owner is what lets the job's user write).
+std::string workspaceMountOptions(const RunnerOptions& options, bool volume) {
+  const IsolationOptions& iso = options.isolation;
+  std::string text = "nosuid,nodev,exec,size=" + std::to_string(iso.workspace_size_mb) + "m";
+  const auto [uid, gid] = workspaceOwner(iso.user);
+  if (options.podman && !volume) return "rw," + text + ",U";
+  return (volume ? "" : "rw,") + text + ",uid=" + std::to_string(uid) +
+         ",gid=" + std::to_string(gid);
+}
+}  // namespace
+
+extern const unsigned char kKeeperPause[];
+extern const std::size_t kKeeperPause_size;
+
+BuildSpec keeperImageBuild() {
+  BuildSpec build;
+  build.dockerfile =
+      "# worker-agent's workspace keeper (see worker-agent(8))\n"
+      "FROM scratch\n"
+      "COPY pause /pause\n"
+      "ENTRYPOINT [\"/pause\"]\n";
+  build.context.push_back(JobFile{
+      "pause", std::string(reinterpret_cast<const char*>(kKeeperPause), kKeeperPause_size), 0755});
+  return build;
+}
+
+docker::ContainerSpec keeperSpecFor(const JobSpec& job, const RunnerOptions& options,
+                                    const std::string& keeper_image) {
+  docker::ContainerSpec spec;
+  spec.image = keeper_image;
+  spec.labels[kWorkerLabel] = options.worker_id;
+  spec.labels[kKeeperLabel] = job.job_id;
+  spec.network_mode = "none";
+  spec.open_stdin = false;
+  spec.memory_bytes = kKeeperMemoryBytes;
+  spec.pids_limit = kKeeperPidsLimit;
+  spec.cap_drop_all = true;
+  spec.no_new_privileges = true;
+  spec.read_only_rootfs = true;
+  spec.user = "65534:65534";
+  spec.log_driver = options.podman ? "k8s-file" : "none";
+  spec.anonymous_volumes.push_back(options.isolation.workspace_path);
+  spec.anonymous_volume_options = {
+      {"type", "tmpfs"}, {"device", "tmpfs"}, {"o", workspaceMountOptions(options, true)}};
+  return spec;
+}
+
 docker::ContainerSpec containerSpecFor(const JobSpec& job, const RunnerOptions& options,
-                                       const std::string& engine_image) {
+                                       const std::string& engine_image,
+                                       const std::string& keeper_id) {
   const IsolationOptions& iso = options.isolation;
   docker::ContainerSpec spec;
   spec.image = engine_image;
@@ -78,14 +137,14 @@ docker::ContainerSpec containerSpecFor(const JobSpec& job, const RunnerOptions& 
                                 ? std::string(",U")
                                 : ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
   spec.tmpfs["/tmp"] = "rw,nosuid,nodev,exec,size=" + std::to_string(iso.tmp_size_mb) + "m" + owner;
+  WA_ASSERT(usesVolumeWorkspace(job) == !keeper_id.empty(),
+            "a keeper for a volume workspace, and only for one");
   if (usesVolumeWorkspace(job)) {
     // Files must be in place before start and outputs read after exit, which a tmpfs
-    // (mounted at start, gone at stop) cannot do; an anonymous volume can, and goes
-    // with the container.
-    spec.anonymous_volumes.push_back(iso.workspace_path);
+    // (mounted at start, gone at stop) cannot do: the keeper's volume can.
+    spec.volumes_from.push_back(keeper_id);
   } else {
-    spec.tmpfs[iso.workspace_path] =
-        "rw,nosuid,nodev,exec,size=" + std::to_string(iso.workspace_size_mb) + "m" + owner;
+    spec.tmpfs[iso.workspace_path] = workspaceMountOptions(options, false);
   }
   return spec;
 }

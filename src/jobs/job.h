@@ -131,7 +131,10 @@ struct Job {
   CapturedOutput stderr_output;
   bool oom_killed = false;
   std::optional<JobError> error;
-  std::string container_id;   // while known
+  std::string container_id;  // while known
+  // The workspace keeper's container while the run has one (volume workspaces). Not
+  // journaled: after a restart the start-up recovery finds it by its label.
+  std::string keeper_id;
   std::string image_id;       // the image content id that ran (from inspect)
   std::string image_ref;      // the image as the job named it, or the tag of the image built for it
   bool image_pulled = false;  // this job pulled its image

@@ -25,6 +25,12 @@ const char* JobRun::phaseName(Phase phase) {
   switch (phase) {
     case Phase::kSupplying:
       return "supplying";
+    case Phase::kSupplyingKeeper:
+      return "supplying_keeper";
+    case Phase::kCreatingKeeper:
+      return "creating_keeper";
+    case Phase::kStartingKeeper:
+      return "starting_keeper";
     case Phase::kCreating:
       return "creating";
     case Phase::kPlacingFiles:
@@ -51,6 +57,8 @@ const char* JobRun::phaseName(Phase phase) {
       return "accounting";
     case Phase::kRemoving:
       return "removing";
+    case Phase::kRemovingKeeper:
+      return "removing_keeper";
     case Phase::kDone:
       return "done";
   }
@@ -87,12 +95,32 @@ void JobRun::enter(Phase next) {
             onSupplied(std::move(image), std::move(error));
           });
       return;
+    case Phase::kSupplyingKeeper: {
+      JobSpec keeper;
+      keeper.job_id = job_.spec.job_id;
+      keeper.runtime_mode = "build";
+      keeper.build = keeperImageBuild();
+      supply_ = context_.images.supply(
+          keeper, [this](std::optional<SuppliedImage> image, std::optional<JobError> error) {
+            onKeeperSupplied(std::move(image), std::move(error));
+          });
+      return;
+    }
+    case Phase::kCreatingKeeper:
+      request_ =
+          context_.engine.create(keeperSpecFor(job_.spec, options_, keeper_image_),
+                                 [this](const Result<std::string>& r) { onKeeperCreated(r); });
+      return;
+    case Phase::kStartingKeeper:
+      request_ =
+          context_.engine.start(keeper_id_, [this](const Result<Unit>& r) { onKeeperStarted(r); });
+      return;
     case Phase::kCreating: {
       create_sent_ = context_.loop.clock().now();
       if (context_.accounting != nullptr) {
         cgroup_parent_ = context_.accounting->cgroupParent(job_);
       }
-      docker::ContainerSpec spec = containerSpecFor(job_.spec, options_, engine_image_);
+      docker::ContainerSpec spec = containerSpecFor(job_.spec, options_, engine_image_, keeper_id_);
       spec.cgroup_parent = cgroup_parent_;
       request_ =
           context_.engine.create(spec, [this](const Result<std::string>& r) { onCreated(r); });
@@ -188,6 +216,10 @@ void JobRun::enter(Phase next) {
       request_ =
           context_.engine.remove(container_id_, [this](const Result<Unit>& r) { onRemoved(r); });
       return;
+    case Phase::kRemovingKeeper:
+      request_ =
+          context_.engine.remove(keeper_id_, [this](const Result<Unit>& r) { onKeeperRemoved(r); });
+      return;
     case Phase::kDone:
       complete();
       return;
@@ -205,11 +237,14 @@ void JobRun::cancel() {
   core::Log::write(core::LogLevel::kInfo, "job cancel requested", fields());
   switch (phase_) {
     case Phase::kSupplying:
-      // Nothing of the job exists in the engine yet. The run ends from the loop: never
-      // inside the call that cancelled it.
+    case Phase::kSupplyingKeeper:
+      // No container of the job exists in the engine yet (a keeper may: finish removes
+      // it). The run ends from the loop: never inside the call that cancelled it.
       supply_.reset();
       schedule(core::Millis(0), &JobRun::finish);
       return;
+    case Phase::kCreatingKeeper:
+    case Phase::kStartingKeeper:
     case Phase::kCreating:
     case Phase::kPlacingFiles:
     case Phase::kAttaching:
@@ -243,7 +278,67 @@ void JobRun::onSupplied(std::optional<SuppliedImage> image, std::optional<JobErr
   job_.image_ref = job_.spec.build ? image->reference : job_.spec.image;
   job_.image_pulled = image->pulled;
   job_.image_built = image->built;
-  enter(Phase::kCreating);
+  // After a create that found the image gone, the keeper made before is still there.
+  enter(usesVolumeWorkspace(job_.spec) && keeper_id_.empty() ? Phase::kSupplyingKeeper
+                                                             : Phase::kCreating);
+}
+
+void JobRun::onKeeperSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error) {
+  WA_ASSERT(phase_ == Phase::kSupplyingKeeper, "a keeper image supplied outside kSupplyingKeeper");
+  supply_ = core::RequestHandle();
+  if (!image) {
+    const bool engine_unreached = error && error->engine_unreached;
+    failWith("DOCKER_ERROR",
+             "the workspace keeper's image (for runtime.files and "
+             "runtime.outputs) could not be made: " +
+                 (error ? error->message : std::string("no reason given")));
+    facts_.error->engine_unreached = engine_unreached;
+    finish();
+    return;
+  }
+  keeper_image_ = image->reference;
+  keeper_image_id_ = image->image_id;
+  enter(Phase::kCreatingKeeper);
+}
+
+void JobRun::onKeeperCreated(const Result<std::string>& r) {
+  WA_ASSERT(phase_ == Phase::kCreatingKeeper, "a keeper create answer outside kCreatingKeeper");
+  if (!r.ok() && r.error().http_status == kNotFound && !keeper_image_id_.empty() &&
+      !keeper_create_retried_ && !facts_.cancelled) {
+    // The keeper's image went (the image collector removes it while no keeper uses it):
+    // made again, once, as for a job's image.
+    keeper_create_retried_ = true;
+    context_.images.forgetImage(keeper_image_id_);
+    enter(Phase::kSupplyingKeeper);
+    return;
+  }
+  if (!r.ok()) {
+    failWith("DOCKER_ERROR",
+             "creating the workspace keeper's container failed: " + describeDockerError(r.error()));
+    if (r.error().connect_failed) facts_.error->engine_unreached = true;
+    finish();
+    return;
+  }
+  keeper_id_ = r.value();
+  job_.keeper_id = keeper_id_;
+  if (facts_.cancelled) {
+    finish();
+  } else {
+    enter(Phase::kStartingKeeper);
+  }
+}
+
+void JobRun::onKeeperStarted(const Result<Unit>& r) {
+  WA_ASSERT(phase_ == Phase::kStartingKeeper, "a keeper start answer outside kStartingKeeper");
+  if (!r.ok()) {
+    failWith("DOCKER_ERROR",
+             "starting the workspace keeper's container failed: " + describeDockerError(r.error()));
+    finish();
+  } else if (facts_.cancelled) {
+    finish();
+  } else {
+    enter(Phase::kCreating);
+  }
 }
 
 void JobRun::onCreated(const Result<std::string>& r) {
@@ -430,7 +525,7 @@ void JobRun::finish() {
     context_.loop.deferredDelete(std::move(attach_));
   }
   if (container_id_.empty()) {
-    enter(Phase::kDone);
+    enter(keeper_id_.empty() ? Phase::kDone : Phase::kRemovingKeeper);
   } else if ((attach_failed_ || adopted_) && facts_.waited) {
     enter(Phase::kReadingLog);
   } else {
@@ -501,6 +596,16 @@ void JobRun::onRemoved(const Result<Unit>& r) {
   }
   // Stopped, its own cgroup gone: the job's may go (or is tried again later).
   if (context_.accounting != nullptr) context_.accounting->release(job_);
+  enter(keeper_id_.empty() ? Phase::kDone : Phase::kRemovingKeeper);
+}
+
+void JobRun::onKeeperRemoved(const Result<Unit>& r) {
+  WA_ASSERT(phase_ == Phase::kRemovingKeeper, "a keeper remove answer outside kRemovingKeeper");
+  if (!r.ok()) {
+    core::logWarning("removing the workspace keeper failed, will retry container_id=", keeper_id_,
+                     " error=", describeDockerError(r.error()));
+    context_.reaper.removeLater(keeper_id_);
+  }
   enter(Phase::kDone);
 }
 
@@ -509,6 +614,7 @@ void JobRun::complete() {
   kill_request_.reset();
   step_timer_->disable();
   job_.container_id.clear();
+  job_.keeper_id.clear();
   Ended ended = std::move(ended_);
   ended_ = nullptr;
   ended(*this, outcomeOf(facts_, job_.spec.limits));

@@ -1,8 +1,13 @@
 // JobRun: one job's trip through the engine, as an explicit state machine.
 //
-//   kSupplying -> kCreating -> [kPlacingFiles] -> kAttaching -> kStarting -> kRunning
-//     -> kDraining -> [kReadingLog] -> kInspecting -> [kCollecting] -> kAccounting
-//     -> kRemoving -> kDone
+//   kSupplying -> [kSupplyingKeeper -> kCreatingKeeper -> kStartingKeeper] -> kCreating
+//     -> [kPlacingFiles] -> kAttaching -> kStarting -> kRunning -> kDraining
+//     -> [kReadingLog] -> kInspecting -> [kCollecting] -> kAccounting -> kRemoving
+//     -> [kRemovingKeeper] -> kDone
+//
+// The phases in brackets run for some jobs only: the keeper's for a volume workspace
+// (container_spec.h says why it needs a keeper), which is made before the job's container
+// and removed after it, whatever happened in between.
 //
 // A run adopted after a restart (the daemon stopped while its container ran) begins
 // with the container it is given instead:
@@ -75,21 +80,25 @@ struct RunContext {
 class JobRun final : public core::Deletable {
  public:
   enum class Phase {
-    kSupplying,     // the image: inspect, pull or build (ImageSupplier)
-    kCreating,      // POST /containers/create
-    kPlacingFiles,  // PUT archive: runtime.files into the workspace volume
-    kAttaching,     // the attach stream's handshake (stdin queued behind it)
-    kStarting,      // POST start
-    kRunning,       // wait in flight, output streaming, the runtime limit armed
-    kDraining,      // exited: the stream's last output may still come (output_drain_grace)
-    kAdopting,      // adopted after a restart: its container's state (inspect)
-    kFollowing,     // adopted and still running: wait in flight, the runtime limit armed
-    kReadingLog,    // Podman only: the log read back after its attach error
-    kInspecting,    // exit code, OOM flag, image id (asked twice for a late OOM record)
-    kCollecting,    // GET archive: each runtime.outputs path in turn
-    kAccounting,    // the container's usage read (a few cgroup files, no engine request)
-    kRemoving,      // DELETE, force; a failure is left to the reaper
-    kDone,          // ended: the outcome was handed over
+    kSupplying,        // the image: inspect, pull or build (ImageSupplier)
+    kSupplyingKeeper,  // a volume workspace: the keeper's image (built once, then found)
+    kCreatingKeeper,   // POST /containers/create of the keeper, with the tmpfs volume
+    kStartingKeeper,   // POST start: from now on the volume stays mounted
+    kCreating,         // POST /containers/create
+    kPlacingFiles,     // PUT archive: runtime.files into the workspace volume
+    kAttaching,        // the attach stream's handshake (stdin queued behind it)
+    kStarting,         // POST start
+    kRunning,          // wait in flight, output streaming, the runtime limit armed
+    kDraining,         // exited: the stream's last output may still come (output_drain_grace)
+    kAdopting,         // adopted after a restart: its container's state (inspect)
+    kFollowing,        // adopted and still running: wait in flight, the runtime limit armed
+    kReadingLog,       // Podman only: the log read back after its attach error
+    kInspecting,       // exit code, OOM flag, image id (asked twice for a late OOM record)
+    kCollecting,       // GET archive: each runtime.outputs path in turn
+    kAccounting,       // the container's usage read (a few cgroup files, no engine request)
+    kRemoving,         // DELETE, force; a failure is left to the reaper
+    kRemovingKeeper,   // DELETE of the keeper, force, v=1: the volume goes with it
+    kDone,             // ended: the outcome was handed over
   };
   static const char* phaseName(Phase phase);
 
@@ -126,6 +135,9 @@ class JobRun final : public core::Deletable {
   void schedule(core::Millis delay, void (JobRun::*fn)());
 
   void onSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error);
+  void onKeeperSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error);
+  void onKeeperCreated(const docker::Result<std::string>& r);
+  void onKeeperStarted(const docker::Result<docker::Unit>& r);
   void onCreated(const docker::Result<std::string>& r);
   void onFilesPlaced(const docker::Result<docker::Unit>& r);
   void onAttached();
@@ -144,6 +156,7 @@ class JobRun final : public core::Deletable {
   void inspectAgain();
   void onOutputCollected(const docker::Result<std::string>& r);
   void onRemoved(const docker::Result<docker::Unit>& r);
+  void onKeeperRemoved(const docker::Result<docker::Unit>& r);
 
   // Kills the container and arms the kill deadline (once).
   void kill();
@@ -174,9 +187,13 @@ class JobRun final : public core::Deletable {
   std::string engine_image_;  // the reference the container is created from, fully spelled
   std::string image_id_;      // what the supplier's inspect found; "" when it did not inspect
   std::string container_id_;
+  std::string keeper_image_;     // the keeper's image, as supplied
+  std::string keeper_image_id_;  // what the supplier's inspect found of it
+  std::string keeper_id_;        // the workspace keeper's container, once created
   std::string cgroup_parent_;
   core::MonoTime create_sent_{};
   bool create_retried_ = false;  // a create that found the image gone supplies it again, once
+  bool keeper_create_retried_ = false;  // the same for the keeper's image
   bool stream_closed_ = false;
   bool attach_failed_ = false;  // Podman ended the stream with its attach error
   bool adopted_ = false;        // adopt(): the output comes from the journal and the log

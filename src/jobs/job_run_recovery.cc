@@ -21,6 +21,7 @@ constexpr int kNotFound = 404;
 void JobRun::adopt(const std::string& container_id) {
   adopted_ = true;
   container_id_ = container_id;
+  keeper_id_ = job_.keeper_id;  // the recovery found it by its label, or none
   // Created by the previous run of the daemon, under the parent the same job is given.
   if (context_.accounting != nullptr) cgroup_parent_ = context_.accounting->cgroupParent(job_);
   job_.container_id = container_id;

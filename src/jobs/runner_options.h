@@ -18,7 +18,7 @@ struct IsolationOptions {
   bool read_only_rootfs = true;
   int64_t tmp_size_mb = 64;                   // the writable tmpfs at /tmp
   std::string workspace_path = "/workspace";  // also the working directory
-  int64_t workspace_size_mb = 256;            // tmpfs size when the job brings no files nor outputs
+  int64_t workspace_size_mb = 256;            // every workspace's tmpfs size (container_spec.h)
   std::string user = "65534:65534";           // "uid:gid"; "": the image's user
   std::string container_runtime;              // "": the engine's default
 };

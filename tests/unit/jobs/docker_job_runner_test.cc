@@ -8,10 +8,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/text.h"
 #include "docker/tar_archive.h"
+#include "jobs/container_spec.h"
 #include "jobs/fake_container_engine.h"
 
 namespace wa::jobs {
@@ -88,9 +90,19 @@ class JobRunTest : public ::testing::Test {
   }
   std::optional<Phase> phase() const { return runner->phaseOf(job); }
 
-  // Drives a run to kRunning: create, attach, start answered.
+  // A volume workspace's keeper: created as k1 and started.
+  void keeperUp() {
+    ASSERT_EQ(phase(), Phase::kCreatingKeeper);
+    ASSERT_TRUE(engine.answer<std::string>("create", std::string("k1")));
+    ASSERT_EQ(phase(), Phase::kStartingKeeper);
+    EXPECT_EQ(engine.last("start")->container, "k1");
+    ASSERT_TRUE(engine.answer<Unit>("start", Unit{}));
+  }
+  // Drives a run to kRunning: the keeper (for a volume workspace), create, attach, start
+  // answered.
   void runToRunning() {
     startRun();
+    if (usesVolumeWorkspace(job.spec)) keeperUp();
     ASSERT_EQ(phase(), Phase::kCreating);
     ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
     if (phase() == Phase::kPlacingFiles) {
@@ -106,6 +118,13 @@ class JobRunTest : public ::testing::Test {
   void finishWith(const docker::ContainerState& state) {
     ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", state));
     ASSERT_EQ(phase(), Phase::kRemoving);
+    ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+    settle();
+  }
+  // kRemovingKeeper: the keeper's removal answered.
+  void keeperRemoved() {
+    ASSERT_EQ(phase(), Phase::kRemovingKeeper);
+    EXPECT_EQ(engine.last("remove")->container, "k1");
     ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
     settle();
   }
@@ -162,6 +181,7 @@ TEST_F(JobRunTest, OutputIsCappedAndOnlyTheKeptBytesArePublished) {
 TEST_F(JobRunTest, FilesArePlacedInTheWorkspaceBeforeTheAttach) {
   job.spec.files = {JobFile{"src/main.c", "int main(){}", 0644}};
   startRun();
+  keeperUp();
   ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
   ASSERT_EQ(phase(), Phase::kPlacingFiles);
   EXPECT_EQ(engine.count("attach"), 0u);
@@ -173,7 +193,8 @@ TEST_F(JobRunTest, FilesArePlacedInTheWorkspaceBeforeTheAttach) {
   bool found = false;
   for (const auto& entry : entries) found |= entry.path == "src/main.c";
   EXPECT_TRUE(found);
-  EXPECT_EQ(engine.last("create")->spec.anonymous_volumes.size(), 1u);
+  EXPECT_EQ(put->container, "c1") << "into the job's container, onto the keeper's volume";
+  EXPECT_EQ(engine.last("create")->spec.volumes_from, std::vector<std::string>{"k1"});
   ASSERT_TRUE(engine.answer<Unit>("put_archive", Unit{}));
   EXPECT_EQ(phase(), Phase::kAttaching);
 }
@@ -192,8 +213,10 @@ TEST_F(JobRunTest, OutputsAreCollectedOneByOneThenTheContainerIsRemoved) {
   ASSERT_EQ(phase(), Phase::kCollecting);
   ASSERT_TRUE(engine.fail("get_archive", DockerError{404, "no such path"}));
   ASSERT_EQ(phase(), Phase::kRemoving);
+  EXPECT_EQ(engine.last("remove")->container, "c1") << "the job's container first";
   ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
-  settle();
+  keeperRemoved();
+  EXPECT_EQ(completions, 1);
   ASSERT_EQ(job.output_files.size(), 2u);
   EXPECT_TRUE(job.output_files[0].found);
   EXPECT_EQ(job.output_files[0].data, "result");
@@ -773,6 +796,156 @@ TEST_F(JobRunTest, AFailedRemovalStillReleasesTheCgroupOfAStoppedContainer) {
   EXPECT_EQ(fake.released, 1);
   EXPECT_EQ(reaper.pending(), 1u);
   ASSERT_TRUE(job.usage);
+}
+
+// A volume workspace (runtime.files or runtime.outputs) is the keeper's tmpfs volume.
+TEST_F(JobRunTest, AVolumeWorkspaceIsASizeLimitedTmpfsHeldByAKeeper) {
+  options.isolation.workspace_size_mb = 16;
+  job.spec.outputs = {"out.txt"};
+  startRun();
+  ASSERT_EQ(phase(), Phase::kCreatingKeeper) << "the keeper before the job's container";
+  const docker::ContainerSpec& keeper = engine.last("create")->spec;
+  EXPECT_EQ(keeper.labels.at(kWorkerLabel), "w1");
+  EXPECT_EQ(keeper.labels.at(kKeeperLabel), "j1");
+  EXPECT_FALSE(keeper.labels.contains(kJobLabel)) << "a job's label names its one container";
+  EXPECT_EQ(keeper.anonymous_volumes, std::vector<std::string>{"/workspace"});
+  EXPECT_EQ(keeper.anonymous_volume_options.at("type"), "tmpfs");
+  EXPECT_EQ(keeper.anonymous_volume_options.at("device"), "tmpfs");
+  EXPECT_EQ(keeper.anonymous_volume_options.at("o"),
+            "nosuid,nodev,exec,size=16m,uid=65534,gid=65534");
+  EXPECT_EQ(keeper.network_mode, "none");
+  EXPECT_TRUE(keeper.cap_drop_all);
+  EXPECT_TRUE(keeper.read_only_rootfs);
+  EXPECT_TRUE(keeper.image.starts_with("worker-agent-build:")) << keeper.image;
+  keeperUp();
+  ASSERT_EQ(phase(), Phase::kCreating);
+  const docker::ContainerSpec& spec = engine.last("create")->spec;
+  EXPECT_EQ(spec.volumes_from, std::vector<std::string>{"k1"});
+  EXPECT_TRUE(spec.anonymous_volumes.empty());
+  EXPECT_FALSE(spec.tmpfs.contains("/workspace"));
+  EXPECT_EQ(spec.labels.at(kJobLabel), "j1");
+  EXPECT_EQ(job.keeper_id, "k1");
+}
+
+TEST_F(JobRunTest, AWorkspaceWithoutFilesOrOutputsIsTheJobsOwnTmpfsAndHasNoKeeper) {
+  options.isolation.workspace_size_mb = 16;
+  startRun();
+  ASSERT_EQ(phase(), Phase::kCreating);
+  const docker::ContainerSpec& spec = engine.last("create")->spec;
+  EXPECT_EQ(spec.tmpfs.at("/workspace"), "rw,nosuid,nodev,exec,size=16m,uid=65534,gid=65534");
+  EXPECT_TRUE(spec.volumes_from.empty());
+}
+
+TEST_F(JobRunTest, TheKeepersImageIsBuiltFromScratchWithTheEmbeddedProgram) {
+  const BuildSpec build = keeperImageBuild();
+  EXPECT_NE(build.dockerfile.find("FROM scratch\n"), std::string::npos);
+  EXPECT_NE(build.dockerfile.find("ENTRYPOINT [\"/pause\"]"), std::string::npos);
+  ASSERT_EQ(build.context.size(), 1u);
+  EXPECT_EQ(build.context[0].path, "pause");
+  EXPECT_EQ(build.context[0].mode, 0755u);
+  EXPECT_TRUE(
+      build.context[0].content.starts_with("\x7f"
+                                           "ELF"))
+      << "an executable";
+  EXPECT_LT(build.context[0].content.size(), 64u * 1024) << "no libc in it";
+  EXPECT_EQ(ImageSupplier::buildTag(ImageSupplier::buildContext(build)),
+            ImageSupplier::buildTag(ImageSupplier::buildContext(keeperImageBuild())))
+      << "one image for every job, found again by its tag";
+}
+
+TEST_F(JobRunTest, AKeeperTheEngineRefusesFailsTheJobAndNothingIsLeft) {
+  job.spec.files = {JobFile{"in.txt", "x", 0644}};
+  startRun();
+  ASSERT_TRUE(engine.fail("create", DockerError{500, "no space left on device"}));
+  settle();
+  EXPECT_EQ(completions, 1);
+  ASSERT_TRUE(outcome && outcome->error);
+  EXPECT_EQ(outcome->error->code, "DOCKER_ERROR");
+  EXPECT_NE(outcome->error->message.find("workspace keeper"), std::string::npos);
+  EXPECT_EQ(engine.count("create"), 1u) << "no job container without its workspace";
+  EXPECT_EQ(engine.count("remove"), 0u);
+}
+
+TEST_F(JobRunTest, AKeeperThatDoesNotStartIsRemovedAndTheJobFails) {
+  job.spec.files = {JobFile{"in.txt", "x", 0644}};
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("k1")));
+  ASSERT_TRUE(engine.fail("start", DockerError{500, "OCI runtime create failed"}));
+  keeperRemoved();
+  EXPECT_EQ(completions, 1);
+  EXPECT_NE(outcome->error->message.find("starting the workspace keeper"), std::string::npos);
+  EXPECT_EQ(engine.count("create"), 1u);
+}
+
+TEST_F(JobRunTest, CancelWhileTheKeeperStartsRemovesItAndCreatesNoJobContainer) {
+  job.spec.files = {JobFile{"in.txt", "x", 0644}};
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("k1")));
+  runner->cancel(job);
+  ASSERT_EQ(phase(), Phase::kStartingKeeper) << "the start's answer sees the cancel";
+  ASSERT_TRUE(engine.answer<Unit>("start", Unit{}));
+  keeperRemoved();
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+  EXPECT_EQ(engine.count("create"), 1u);
+}
+
+TEST_F(JobRunTest, CancelWhileTheKeepersImageIsSuppliedEndsWithNothingMade) {
+  job.spec.files = {JobFile{"in.txt", "x", 0644}};
+  hold_inspect = true;  // the job's image comes at once (known); the keeper's waits
+  startRun();
+  if (phase() == Phase::kSupplying) {
+    ASSERT_TRUE(held_inspect);
+    std::exchange(held_inspect, nullptr)(docker::ImageInfo{"sha256:img", {}});
+    settle();
+  }
+  ASSERT_EQ(phase(), Phase::kSupplyingKeeper);
+  runner->cancel(job);
+  settle();
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(outcome->error->code, "CANCELLED");
+  EXPECT_EQ(engine.count("create"), 0u);
+}
+
+TEST_F(JobRunTest, AnImageGoneAtCreateKeepsTheKeeperItHas) {
+  job.spec.files = {JobFile{"in.txt", "x", 0644}};
+  startRun();
+  keeperUp();
+  ASSERT_TRUE(engine.fail("create", DockerError{404, "No such image"}));
+  settle();
+  ASSERT_EQ(phase(), Phase::kCreating) << "the job's image supplied again, no second keeper";
+  EXPECT_EQ(engine.count("create"), 3u);
+  EXPECT_EQ(engine.last("create")->spec.volumes_from, std::vector<std::string>{"k1"});
+}
+
+TEST_F(JobRunTest, AKeeperWhoseRemovalFailsIsLeftToTheReaper) {
+  job.spec.outputs = {"out.txt"};
+  runToRunning();
+  engine.attach()->end();
+  ASSERT_TRUE(engine.answer<int64_t>("wait", int64_t{0}));
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(0)));
+  ASSERT_TRUE(engine.fail("get_archive", DockerError{404, "no such path"}));
+  ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+  ASSERT_EQ(phase(), Phase::kRemovingKeeper);
+  ASSERT_TRUE(engine.fail("remove", DockerError{500, "busy"}));
+  settle();
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(reaper.pending(), 1u);
+  EXPECT_FALSE(outcome->error) << "the job itself went well";
+}
+
+TEST_F(AdoptedRunTest, AnAdoptedJobRemovesTheKeeperTheRecoveryFoundForIt) {
+  job.spec.outputs = {"out.txt"};
+  job.keeper_id = "k1";
+  adopt();
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(0)));
+  ASSERT_TRUE(engine.answer<std::string>("logs", std::string()));
+  ASSERT_TRUE(engine.answer<docker::ContainerState>("inspect", exited(0)));
+  ASSERT_EQ(phase(), Phase::kCollecting) << "the outputs, still on the keeper's volume";
+  ASSERT_TRUE(engine.fail("get_archive", DockerError{404, "no such path"}));
+  ASSERT_TRUE(engine.answer<Unit>("remove", Unit{}));
+  keeperRemoved();
+  EXPECT_EQ(completions, 1);
+  EXPECT_EQ(engine.count("create"), 0u) << "nothing made again";
 }
 
 }  // namespace
