@@ -4,8 +4,10 @@ by memory (jobs whose limits together exceed the budget never run at once, a job
 whole budget is refused); the image collector (the least recently used of the worker's own
 builds go under its budget, never one a running job uses nor an image it did not build)."""
 
+import base64
 import os
 import re
+import signal
 import tempfile
 import time
 import unittest
@@ -102,6 +104,104 @@ class Usage(WorkerTestCase):
         record = self.worker.wait_for(job["job_id"], timeout=scaled(30))
         self.assertEqual(record["state"], "failed", record)
         self.assertIsNone(record["usage"])
+
+
+class WorkspaceQuota(WorkerTestCase):
+    """A workspace with runtime.files or runtime.outputs is a volume, held by a keeper
+    container as a tmpfs of workspace_size_mb: the job gets ENOSPC past it, its files and
+    outputs still go in and come out, and keeper and volume go with the job."""
+    config = {"workspace_size_mb": 16}
+
+    def volumes(self):
+        _, listing = docker("GET", "/volumes")
+        return {v["Name"] for v in listing["Volumes"] or []}
+
+    def test_a_job_writing_100_mb_into_a_16_mb_workspace_gets_enospc(self):
+        volumes_before = self.volumes()
+        # dd's account goes to /tmp (the workspace is full then); the size written is
+        # kept as an output once the big file is gone again.
+        script = ("cat in.txt; dd if=/dev/zero of=big bs=1048576 count=100 2>/tmp/dd.txt; "
+                  "echo dd=$?; grep -o 'No space left on device' /tmp/dd.txt | head -1; "
+                  "wc -c < big > /tmp/size; rm big; cp /tmp/size size.txt; "
+                  "df -k . | tail -1 | awk '{print \"fs\", $2}'")
+        job = make_job(cmd=["sh", "-c", script], limits={"memory_mb": 256})
+        job["runtime"]["files"] = [{"path": "in.txt", "content": "given\n"}]
+        job["runtime"]["outputs"] = ["size.txt"]
+        self.worker.submit(job)
+        # While it runs the keeper holds the volume: one keeper, no job label on it.
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(60))
+        self.assertEqual((record["state"], record["exit_code"]), ("finished", 0), record)
+        lines = record["stdout"].splitlines()
+        print("quota job: %s" % lines)
+        self.assertEqual(lines[0], "given", "the file placed before start is there")
+        self.assertEqual(lines[1], "dd=1", "dd failed")
+        self.assertIn("No space left on device", lines[2])
+        fs_kb = int(lines[3].split()[1])
+        self.assertLessEqual(fs_kb, 16 * 1024, "the workspace is a 16 MiB file system")
+        [size] = record["outputs"]
+        self.assertTrue(size["found"], size)
+        written = int(base64.b64decode(size["content_base64"]).decode().strip())
+        self.assertGreater(written, 8 * MiB, "it wrote until the workspace was full")
+        self.assertLessEqual(written, 16 * MiB, "and not a byte past it")
+        self.assertNoContainersLeft()
+        self.assertEqual(self.volumes() - volumes_before, set(), "no volume left behind")
+
+    def test_the_keeper_holds_the_workspace_while_the_job_runs(self):
+        job = make_job(cmd=["sh", "-c", "cat in.txt; sleep 2"])
+        job["runtime"]["files"] = [{"path": "in.txt", "content": "x\n"}]
+        self.worker.submit(job)
+        deadline, keepers = time.time() + scaled(30), []
+        while time.time() < deadline and not keepers:
+            keepers = [c for c in containers_of(self.worker.worker_id)
+                       if "worker-agent.workspace_of" in c["Labels"]]
+            time.sleep(0.1)
+        self.assertEqual(len(keepers), 1, "one keeper for the job")
+        [keeper] = keepers
+        self.assertEqual(keeper["Labels"]["worker-agent.workspace_of"], job["job_id"])
+        self.assertNotIn("worker-agent.job_id", keeper["Labels"])
+        mounts = [m for m in keeper["Mounts"] if m["Destination"] == "/workspace"]
+        self.assertEqual(len(mounts), 1, keeper["Mounts"])
+        _, volume = docker("GET", "/volumes/" + mounts[0]["Name"])
+        self.assertEqual(volume["Options"]["type"], "tmpfs", volume)
+        self.assertIn("size=16m", volume["Options"]["o"], volume)
+        record = self.worker.wait_for(job["job_id"], timeout=scaled(60))
+        self.assertEqual((record["state"], record["stdout"]), ("finished", "x\n"), record)
+        self.assertNoContainersLeft()
+
+
+class WorkspaceAfterRestart(unittest.TestCase):
+    def test_a_job_adopted_after_sigkill_keeps_its_workspace_and_its_keeper_goes_after(self):
+        with tempfile.TemporaryDirectory(prefix="wa-keeper-") as d:
+            worker_owns(d)
+            worker_id = "it-keeper-" + uuid.uuid4().hex[:8]
+            config = {"journal_path": os.path.join(d, "journal.sqlite"),
+                      "workspace_size_mb": 16, "worker_id": worker_id}
+            self.addCleanup(lambda: [docker("DELETE", "/containers/%s?force=1" % c["Id"])
+                                     for c in containers_of(worker_id)])
+            job = make_job(cmd=["sh", "-c", "sleep 3; cat in.txt > out.txt; echo ok"])
+            job["runtime"]["files"] = [{"path": "in.txt", "content": "kept\n"}]
+            job["runtime"]["outputs"] = ["out.txt"]
+            first = Worker(config)
+            try:
+                first.submit(job)
+                first.wait_for(job["job_id"], states=("running",), timeout=scaled(30))
+                self.assertEqual(first.stop(signal.SIGKILL), -signal.SIGKILL)
+            finally:
+                first.dir.cleanup()  # not close(): its containers are the second's to adopt
+            second = Worker(config)
+            try:
+                record = second.wait_for(job["job_id"], timeout=scaled(60))
+                self.assertEqual((record["state"], record["stdout"]), ("finished", "ok\n"),
+                                 record)
+                [out] = record["outputs"]
+                self.assertEqual(base64.b64decode(out["content_base64"]), b"kept\n",
+                                 "the workspace outlived the worker that made it")
+                deadline = time.time() + scaled(10)
+                while containers_of(worker_id) and time.time() < deadline:
+                    time.sleep(0.1)
+                self.assertEqual(containers_of(worker_id), [], "the keeper went with its job")
+            finally:
+                second.close()
 
 
 class UsageAfterRestart(unittest.TestCase):

@@ -21,8 +21,9 @@ from harness import DOCKER_SOCK, IMAGE, UnixHTTPConnection, Worker, docker, make
 
 JOBS = int(os.environ.get("WA_SOAK_JOBS", "2000"))
 CLIENTS = 8
-# Every FILES_EVERY-th job brings a file, so its workspace is an anonymous volume (the
-# others get a tmpfs): the volume clean-up is soaked too.
+# Every FILES_EVERY-th job brings a file, so its workspace is a tmpfs volume held by a
+# keeper container (the others get a tmpfs of their own): the keepers and the volume
+# clean-up are soaked too.
 FILES_EVERY = 10
 # What the worker's resident set may keep above its idle start once the records are gone
 # and the daemon has given their free heap pages back. What stays: more idle engine
@@ -264,14 +265,26 @@ class Soak(unittest.TestCase):
         self.assertEqual(failed, {})
         self.assertEqual(m["worker_agent_container_start_seconds_count"], JOBS)
 
-        # The engine agrees: one container created and one destroyed per job, none twice.
+        # The engine agrees: one container created and one destroyed per job, none twice,
+        # and one workspace keeper for each job that brought a file.
+        file_jobs = sorted(ids[i] for i in range(0, JOBS, FILES_EVERY))
         deadline = time.time() + 30  # the last destroy events may still be on their way
         while time.time() < deadline and sum(
-                e["Action"] == "destroy" for e in containers.events) < JOBS:
+                e["Action"] == "destroy" for e in containers.events) < JOBS + len(file_jobs):
             time.sleep(0.2)
         container_events, mount_events = containers.stop(), mounts.stop()
-        created = [e for e in container_events if e["Action"] == "create"]
-        destroyed = [e for e in container_events if e["Action"] == "destroy"]
+
+        def labelled(action, key):
+            return [e for e in container_events
+                    if e["Action"] == action and key in e["Actor"]["Attributes"]]
+        created = labelled("create", "worker-agent.job_id")
+        destroyed = labelled("destroy", "worker-agent.job_id")
+        keepers = labelled("create", "worker-agent.workspace_of")
+        self.assertEqual(len(created) + len(keepers),
+                         sum(e["Action"] == "create" for e in container_events))
+        self.assertEqual(sorted(e["Actor"]["Attributes"]["worker-agent.workspace_of"]
+                                for e in keepers), file_jobs)
+        self.assertEqual(len(labelled("destroy", "worker-agent.workspace_of")), len(file_jobs))
         per_job = {}
         for e in created:
             job_id = e["Actor"]["Attributes"]["worker-agent.job_id"]
@@ -284,11 +297,12 @@ class Soak(unittest.TestCase):
                                 urlquote(json.dumps({"label": [label]})))[1], [])
 
         # No volume left: the volumes mounted into this worker's containers (the engine's
-        # mount events name the container) are all gone.
-        ours = {e["Actor"]["ID"] for e in created}
+        # mount events name the container; a keeper's volume is mounted into its job's
+        # container too) are all gone.
+        ours = {e["Actor"]["ID"] for e in created + keepers}
         volumes = {e["Actor"]["ID"] for e in mount_events
                    if e["Actor"]["Attributes"].get("container") in ours}
-        self.assertEqual(len(volumes), len(range(0, JOBS, FILES_EVERY)))
+        self.assertEqual(len(volumes), len(file_jobs))
         _, existing = docker("GET", "/volumes")
         left = volumes & {v["Name"] for v in existing["Volumes"] or []}
         self.assertEqual(left, set(), "volumes left behind")
