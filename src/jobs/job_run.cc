@@ -330,14 +330,17 @@ void JobRun::onKeeperCreated(const Result<std::string>& r) {
 
 void JobRun::onKeeperStarted(const Result<Unit>& r) {
   WA_ASSERT(phase_ == Phase::kStartingKeeper, "a keeper start answer outside kStartingKeeper");
+  advanceAfter(r, "starting the workspace keeper's container failed", Phase::kCreating);
+}
+
+void JobRun::advanceAfter(const Result<Unit>& r, std::string_view failure, Phase next) {
   if (!r.ok()) {
-    failWith("DOCKER_ERROR",
-             "starting the workspace keeper's container failed: " + describeDockerError(r.error()));
+    failWith("DOCKER_ERROR", std::string(failure) + ": " + describeDockerError(r.error()));
     finish();
   } else if (facts_.cancelled) {
     finish();
   } else {
-    enter(Phase::kCreating);
+    enter(next);
   }
 }
 
@@ -379,15 +382,7 @@ void JobRun::onCreated(const Result<std::string>& r) {
 
 void JobRun::onFilesPlaced(const Result<Unit>& r) {
   WA_ASSERT(phase_ == Phase::kPlacingFiles, "an archive answer outside kPlacingFiles");
-  if (!r.ok()) {
-    failWith("DOCKER_ERROR",
-             "placing runtime.files in the workspace failed: " + describeDockerError(r.error()));
-    finish();
-  } else if (facts_.cancelled) {
-    finish();
-  } else {
-    enter(Phase::kAttaching);
-  }
+  advanceAfter(r, "placing runtime.files in the workspace failed", Phase::kAttaching);
 }
 
 void JobRun::onAttached() {
@@ -589,11 +584,7 @@ void JobRun::onOutputCollected(const Result<std::string>& r) {
 
 void JobRun::onRemoved(const Result<Unit>& r) {
   WA_ASSERT(phase_ == Phase::kRemoving, "a remove answer outside kRemoving");
-  if (!r.ok()) {
-    core::logWarning("removing container failed, will retry container_id=", container_id_,
-                     " error=", describeDockerError(r.error()));
-    context_.reaper.removeLater(container_id_);
-  }
+  leaveToReaperIfFailed(r, container_id_, "removing container failed");
   // Stopped, its own cgroup gone: the job's may go (or is tried again later).
   if (context_.accounting != nullptr) context_.accounting->release(job_);
   enter(keeper_id_.empty() ? Phase::kDone : Phase::kRemovingKeeper);
@@ -601,12 +592,16 @@ void JobRun::onRemoved(const Result<Unit>& r) {
 
 void JobRun::onKeeperRemoved(const Result<Unit>& r) {
   WA_ASSERT(phase_ == Phase::kRemovingKeeper, "a keeper remove answer outside kRemovingKeeper");
-  if (!r.ok()) {
-    core::logWarning("removing the workspace keeper failed, will retry container_id=", keeper_id_,
-                     " error=", describeDockerError(r.error()));
-    context_.reaper.removeLater(keeper_id_);
-  }
+  leaveToReaperIfFailed(r, keeper_id_, "removing the workspace keeper failed");
   enter(Phase::kDone);
+}
+
+void JobRun::leaveToReaperIfFailed(const Result<Unit>& r, const std::string& id,
+                                   std::string_view failure) {
+  if (r.ok()) return;
+  core::logWarning(failure, ", will retry container_id=", id,
+                   " error=", describeDockerError(r.error()));
+  context_.reaper.removeLater(id);
 }
 
 void JobRun::complete() {

@@ -138,6 +138,9 @@ class JobRun final : public core::Deletable {
   void onKeeperSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error);
   void onKeeperCreated(const docker::Result<std::string>& r);
   void onKeeperStarted(const docker::Result<docker::Unit>& r);
+  // The answer of a step that succeeds or fails and nothing else: the next phase, or the
+  // end of the run (its fault described as failure, or a cancel seen now).
+  void advanceAfter(const docker::Result<docker::Unit>& r, std::string_view failure, Phase next);
   void onCreated(const docker::Result<std::string>& r);
   void onFilesPlaced(const docker::Result<docker::Unit>& r);
   void onAttached();
@@ -157,6 +160,9 @@ class JobRun final : public core::Deletable {
   void onOutputCollected(const docker::Result<std::string>& r);
   void onRemoved(const docker::Result<docker::Unit>& r);
   void onKeeperRemoved(const docker::Result<docker::Unit>& r);
+  // A removal that failed is logged (as failure) and left to the reaper to retry.
+  void leaveToReaperIfFailed(const docker::Result<docker::Unit>& r, const std::string& id,
+                             std::string_view failure);
 
   // Kills the container and arms the kill deadline (once).
   void kill();
