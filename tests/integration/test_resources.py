@@ -14,7 +14,12 @@ import unittest
 import uuid
 
 from harness import (IMAGE, WORKER_OWNER, Worker, WorkerTestCase, containers_of, docker,
-                     make_job, scaled, urlquote, worker_owns)
+                     engine, make_job, scaled, urlquote, worker_owns)
+
+# Podman's Docker-compatible create ignores a mount's VolumeOptions.DriverConfig, so the
+# keeper's volume is a plain one there and the quota does not hold (docs/ENGINES.md).
+PODMAN_NO_TMPFS_VOLUME = ("Podman makes the keeper's volume without its tmpfs options: "
+                          "no workspace quota for volume workspaces there (docs/ENGINES.md)")
 
 # How often the workers here sample (sample_interval_ms). A worker that may not manage
 # cgroups (the image's, as an unprivileged user with /sys/fs/cgroup read-only) reports the
@@ -117,6 +122,8 @@ class WorkspaceQuota(WorkerTestCase):
         return {v["Name"] for v in listing["Volumes"] or []}
 
     def test_a_job_writing_100_mb_into_a_16_mb_workspace_gets_enospc(self):
+        if engine() == "podman":
+            self.skipTest(PODMAN_NO_TMPFS_VOLUME)
         volumes_before = self.volumes()
         # dd's account goes to /tmp (the workspace is full then); the size written is
         # kept as an output once the big file is gone again.
@@ -162,8 +169,13 @@ class WorkspaceQuota(WorkerTestCase):
         mounts = [m for m in keeper["Mounts"] if m["Destination"] == "/workspace"]
         self.assertEqual(len(mounts), 1, keeper["Mounts"])
         _, volume = docker("GET", "/volumes/" + mounts[0]["Name"])
-        self.assertEqual(volume["Options"]["type"], "tmpfs", volume)
-        self.assertIn("size=16m", volume["Options"]["o"], volume)
+        if engine() == "podman":
+            # What Podman does today; when this fails, it honours the options and the
+            # quota test above can run there too.
+            self.assertNotIn("type", volume.get("Options") or {}, PODMAN_NO_TMPFS_VOLUME)
+        else:
+            self.assertEqual(volume["Options"]["type"], "tmpfs", volume)
+            self.assertIn("size=16m", volume["Options"]["o"], volume)
         record = self.worker.wait_for(job["job_id"], timeout=scaled(60))
         self.assertEqual((record["state"], record["stdout"]), ("finished", "x\n"), record)
         self.assertNoContainersLeft()
