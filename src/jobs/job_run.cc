@@ -283,56 +283,6 @@ void JobRun::onSupplied(std::optional<SuppliedImage> image, std::optional<JobErr
                                                              : Phase::kCreating);
 }
 
-void JobRun::onKeeperSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error) {
-  WA_ASSERT(phase_ == Phase::kSupplyingKeeper, "a keeper image supplied outside kSupplyingKeeper");
-  supply_ = core::RequestHandle();
-  if (!image) {
-    const bool engine_unreached = error && error->engine_unreached;
-    failWith("DOCKER_ERROR",
-             "the workspace keeper's image (for runtime.files and "
-             "runtime.outputs) could not be made: " +
-                 (error ? error->message : std::string("no reason given")));
-    facts_.error->engine_unreached = engine_unreached;
-    finish();
-    return;
-  }
-  keeper_image_ = image->reference;
-  keeper_image_id_ = image->image_id;
-  enter(Phase::kCreatingKeeper);
-}
-
-void JobRun::onKeeperCreated(const Result<std::string>& r) {
-  WA_ASSERT(phase_ == Phase::kCreatingKeeper, "a keeper create answer outside kCreatingKeeper");
-  if (!r.ok() && r.error().http_status == kNotFound && !keeper_image_id_.empty() &&
-      !keeper_create_retried_ && !facts_.cancelled) {
-    // The keeper's image went (the image collector removes it while no keeper uses it):
-    // made again, once, as for a job's image.
-    keeper_create_retried_ = true;
-    context_.images.forgetImage(keeper_image_id_);
-    enter(Phase::kSupplyingKeeper);
-    return;
-  }
-  if (!r.ok()) {
-    failWith("DOCKER_ERROR",
-             "creating the workspace keeper's container failed: " + describeDockerError(r.error()));
-    if (r.error().connect_failed) facts_.error->engine_unreached = true;
-    finish();
-    return;
-  }
-  keeper_id_ = r.value();
-  job_.keeper_id = keeper_id_;
-  if (facts_.cancelled) {
-    finish();
-  } else {
-    enter(Phase::kStartingKeeper);
-  }
-}
-
-void JobRun::onKeeperStarted(const Result<Unit>& r) {
-  WA_ASSERT(phase_ == Phase::kStartingKeeper, "a keeper start answer outside kStartingKeeper");
-  advanceAfter(r, "starting the workspace keeper's container failed", Phase::kCreating);
-}
-
 void JobRun::advanceAfter(const Result<Unit>& r, std::string_view failure, Phase next) {
   if (!r.ok()) {
     failWith("DOCKER_ERROR", std::string(failure) + ": " + describeDockerError(r.error()));
@@ -588,12 +538,6 @@ void JobRun::onRemoved(const Result<Unit>& r) {
   // Stopped, its own cgroup gone: the job's may go (or is tried again later).
   if (context_.accounting != nullptr) context_.accounting->release(job_);
   enter(keeper_id_.empty() ? Phase::kDone : Phase::kRemovingKeeper);
-}
-
-void JobRun::onKeeperRemoved(const Result<Unit>& r) {
-  WA_ASSERT(phase_ == Phase::kRemovingKeeper, "a keeper remove answer outside kRemovingKeeper");
-  leaveToReaperIfFailed(r, keeper_id_, "removing the workspace keeper failed");
-  enter(Phase::kDone);
 }
 
 void JobRun::leaveToReaperIfFailed(const Result<Unit>& r, const std::string& id,
