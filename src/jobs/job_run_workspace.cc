@@ -38,8 +38,8 @@ void JobRun::onKeeperCreated(const Result<std::string>& r) {
   WA_ASSERT(phase_ == Phase::kCreatingKeeper, "a keeper create answer outside kCreatingKeeper");
   if (!r.ok() && r.error().http_status == kNotFound && !keeper_image_id_.empty() &&
       !keeper_create_retried_ && !facts_.cancelled) {
-    // The keeper's image went (the image collector removes it while no keeper uses it):
-    // made again, once, as for a job's image.
+    // The keeper's image went (removed by hand: the image collector never takes it, no
+    // job record names it): made again, once, as for a job's image.
     keeper_create_retried_ = true;
     context_.images.forgetImage(keeper_image_id_);
     enter(Phase::kSupplyingKeeper);
