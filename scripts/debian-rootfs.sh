@@ -60,3 +60,14 @@ debian_rootfs_import() {
   docker tag "$partial" "$tag"
   docker image rm "$partial" >/dev/null
 }
+
+# debian_rootfs_lock NAME: holds an exclusive lock named NAME until the calling script
+# exits, so that two runs building the same image (.ci/run prepares them in the
+# background while the tests that need them may already ask) build it once: the second
+# waits, then finds it.
+debian_rootfs_lock() {
+  local dir=/run/lock
+  [ -w "$dir" ] || dir="${TMPDIR:-/tmp}"
+  exec {debian_rootfs_lock_fd}>"$dir/worker-agent-rootfs-$1.lock"
+  flock "$debian_rootfs_lock_fd"
+}

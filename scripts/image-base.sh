@@ -33,6 +33,7 @@ mapfile -t mirrors < <(debian_mirrors "$suite")
 key="$( { cat "$0" "$debian_rootfs_lib"; echo "$suite"
         printf '%s\n' "${packages[@]}" "${excludes[@]}" "${mirrors[@]}"; } \
   | sha256sum | cut -c1-16)"
+debian_rootfs_lock "${tag%%:*}"
 have="$(docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$tag" 2>/dev/null || true)"
 if [ "$have" = "$key" ]; then
   echo "$tag"

@@ -18,7 +18,10 @@
 #   registries.conf    127.0.0.1:5000 and :5001 are insecure (plain HTTP), as the Docker
 #                      engine treats loopback registries; short names resolve on docker.io.
 # Safe to run again; needs root. Prints nothing but what it does.
+# Usage: podman-up.sh [--install-only]   (--install-only: the packages, nothing else)
 set -euo pipefail
+install_only=0
+[ "${1:-}" != --install-only ] || install_only=1
 # shellcheck source=scripts/engine-wait.sh
 . "$(dirname "$0")/engine-wait.sh"
 
@@ -43,6 +46,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" \
     >/dev/null
 fi
+[ "$install_only" = 0 ] || exit 0
 
 mkdir -p "$conf_dir" "$(dirname "$sock")"
 pidfile="$(dirname "$sock")/service.pid"

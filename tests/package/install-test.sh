@@ -13,8 +13,15 @@
 # Along the way it runs every `sh test=NAME` block of docs/OPERATIONS.md as written
 # (doc_blocks.py), and fails if one is left out. Needs root, a Docker engine, mmdebstrap,
 # and the local test image.
-# Usage: install-test.sh [DEB]   (default: build-deb/worker-agent_VERSION_ARCH.deb)
+# Usage: install-test.sh [--prepare] [DEB]   (default: build-deb/worker-agent_VERSION_ARCH.deb)
+#   --prepare: only make sure the rootfs image the test boots exists (.ci/run builds
+#   them in the background, ahead of the test), then exit.
 set -euo pipefail
+prepare=0
+if [ "${1:-}" = --prepare ]; then
+  prepare=1
+  shift
+fi
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$repo/tests/package"
@@ -35,7 +42,7 @@ guide="$repo/docs/OPERATIONS.md"
 ran_blocks=()
 
 [ -f "$deb" ] || fail "no package at $deb (make deb)"
-docker image inspect "$job_image" >/dev/null 2>&1 || fail "no image $job_image (make images)"
+[ "$prepare" = 1 ] || docker image inspect "$job_image" >/dev/null 2>&1 || fail "no image $job_image (make images)"
 gid="$(stat -L -c %g "$sock")"
 [ "$gid" != 0 ] || fail "$sock belongs to group root; the service user reaches it through a docker group"
 
@@ -48,6 +55,7 @@ mapfile -t deps < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v docker \
   | sed -E 's/^ *([^ |(]+).*/\1/' | grep -v '^$')
 tag="$(ROOTFS_SUITE="$suite" "$here/rootfs.sh" "${deps[@]}")"
 echo "image: $tag"
+[ "$prepare" = 0 ] || exit 0
 
 work="$(mktemp -d)"
 name="wa-pkgtest-$$-$RANDOM"

@@ -27,6 +27,7 @@ key="$( { cat "$0" "$debian_rootfs_lib"; echo "$suite"
   | sha256sum | cut -c1-16)"
 tag="$repository:$key"
 
+debian_rootfs_lock "$repository"
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag"
   exit 0
