@@ -28,6 +28,10 @@ using journal_db::Statement;
 constexpr int kVacuumPages = 1024;
 // How long a commit that failed (a full disk) waits before it is tried again.
 constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
+// The WAL is checkpointed into the database once it holds this many frames (4 KiB pages)
+// and nothing waits to be committed, or past kForcedCheckpointFrames whatever the load.
+constexpr int kIdleCheckpointFrames = 1000;
+constexpr int kForcedCheckpointFrames = 16384;
 
 }  // namespace
 
@@ -38,28 +42,40 @@ JournalOpening JobJournal::open(core::EventLoop& loop, const JournalOptions& opt
   opening.moved_aside = std::move(opened.moved_aside);
   opening.problem = std::move(opened.problem);
   if (opened.db != nullptr) {
-    opening.journal.reset(new JobJournal(loop, options.path, opened.db, std::move(opened.lock)));
+    opening.journal.reset(
+        new JobJournal(loop, options.path, opened.db, std::move(opened.lock), !options.sync_full));
   }
   return opening;
 }
 
-JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock)
+JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock,
+                       bool commit_on_loop)
     : loop_(loop),
       path_(std::move(path)),
       db_(db),
+      commit_on_loop_(commit_on_loop),
       lock_(std::move(lock)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wake_fd_) {
     core::logError("fatal: eventfd: ", std::strerror(errno));
     std::abort();
   }
+  // Checkpoints are the writer's decision (compact), never SQLite's after a commit.
+  sqlite3_wal_autocheckpoint(db_, 0);
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<JobJournal*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
   wake_event_ = loop_.watch(wake_fd_.get(), core::FileEvent::kReadable,
                             [this](uint32_t) { onCompletions(); });
   writer_ = std::thread([this] { writerLoop(); });
 }
 
 JobJournal::~JobJournal() {
-  handOver();
+  handOver(false);  // no Durable is told any more
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
@@ -77,17 +93,23 @@ size_t JobJournal::backlog() const {
   return pending_.size() + outbox_.size();
 }
 
+uint64_t JobJournal::commits() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return writer_commits_ + loop_commits_;
+}
+
 void JobJournal::queue(Write write) {
   if (outbox_.empty()) {
     loop_.post([this, watch = liveness_.watch()] {
-      if (watch.alive()) handOver();
+      if (watch.alive()) handOver(true);
     });
   }
   outbox_.push_back(std::move(write));
 }
 
-void JobJournal::handOver() {
+void JobJournal::handOver(bool may_commit_here) {
   if (outbox_.empty()) return;
+  if (may_commit_here && commit_on_loop_ && commitHere()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (Write& w : outbox_) {
@@ -105,6 +127,61 @@ void JobJournal::handOver() {
   constexpr size_t kOutboxKept = 64;
   if (outbox_.capacity() > kOutboxKept) std::vector<Write>().swap(outbox_);
   wake_writer_.notify_one();
+}
+
+bool JobJournal::commitHere() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // wal_frames_ 0: the next commit writes the WAL's header again and syncs it. (Read only
+    // once db_user_ says the writer is not using it.)
+    if (db_user_ != DbUser::kNone || !pending_.empty() || failing_ || wal_frames_ == 0) {
+      return false;
+    }
+    db_user_ = DbUser::kLoop;
+  }
+  // The batch leaves outbox_ first: a Durable told below may queue new writes.
+  std::vector<Write> batch;
+  batch.swap(outbox_);
+  std::string error;
+  const bool ok = commit(batch, &error);
+  bool dropped = false;
+  for (const Write& w : batch) dropped = dropped || w.kind == Kind::kDropped;
+  freed_pages_ = freed_pages_ || (ok && dropped);
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    db_user_ = DbUser::kNone;
+    if (ok) {
+      ++loop_commits_;
+      compact_wanted_ = compact_wanted_ || dropped || wal_frames_ >= kIdleCheckpointFrames;
+    } else {
+      // As on the writer thread: submissions are refused, every other write is the writer's
+      // to retry (after a pause) until a commit goes through again.
+      failing_ = true;
+      for (Write& w : batch) {
+        if (w.kind != Kind::kAccepted) pending_.push_back(std::move(w));
+      }
+    }
+    wake = !ok || compact_wanted_ || compacting_;
+  }
+  if (wake) wake_writer_.notify_one();
+  if (!ok && problem_.empty())
+    core::logError("journal: writes fail path=", path_, " error=", error);
+  if (!ok) problem_ = error;
+  for (const Write& w : batch) {
+    if (w.kind == Kind::kAccepted) {
+      complete(w.ticket, ok ? std::nullopt : std::optional<std::string>(error));
+    }
+  }
+  return true;
+}
+
+void JobJournal::complete(uint64_t ticket, std::optional<std::string> error) {
+  auto it = waiting_.find(ticket);
+  if (it == waiting_.end()) return;
+  Durable durable = std::move(it->second);
+  waiting_.erase(it);
+  durable(std::move(error));
 }
 
 void JobJournal::accepted(const Job& job, Durable durable) {
@@ -183,7 +260,6 @@ void JobJournal::onCompletions() {
     std::lock_guard<std::mutex> lock(mutex_);
     done.swap(completed_);
     problem.swap(writer_problem_);
-    commits_ = writer_commits_;
   }
   if (problem) {
     if (problem->empty()) {
@@ -193,13 +269,7 @@ void JobJournal::onCompletions() {
     }
     problem_ = std::move(*problem);
   }
-  for (Completion& completion : done) {
-    auto it = waiting_.find(completion.ticket);
-    if (it == waiting_.end()) continue;
-    Durable durable = std::move(it->second);
-    waiting_.erase(it);
-    durable(std::move(completion.error));
-  }
+  for (Completion& completion : done) complete(completion.ticket, std::move(completion.error));
 }
 
 void JobJournal::writerLoop() {
@@ -207,38 +277,39 @@ void JobJournal::writerLoop() {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  // Checkpoints are the writer's own decision (compact), not SQLite's after each commit.
-  sqlite3_wal_autocheckpoint(db_, 0);
-  sqlite3_wal_hook(
-      db_,
-      [](void* self, sqlite3*, const char*, int frames) {
-        static_cast<JobJournal*>(self)->wal_frames_ = frames;
-        return SQLITE_OK;
-      },
-      this);
-  bool failing = false;
-  bool compacting = false;  // free pages are left to give back: no waiting while idle
   for (;;) {
     std::vector<Write> batch;
     bool stop = false;
+    bool failing = false;
+    bool compacting = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      const auto work = [this] { return stopping_ || !pending_.empty(); };
-      if (failing) {
+      if (failing_) {
         // After a failed commit, again after a pause (or at once when stopping).
         wake_writer_.wait_for(lock, kRetryDelay, [this] { return stopping_; });
-      } else if (!compacting) {
-        wake_writer_.wait(lock, work);
       }
+      // Work, and the database to do it with (the loop holds it only for a commit).
+      wake_writer_.wait(lock, [this] {
+        return db_user_ == DbUser::kNone &&
+               (stopping_ || failing_ || compacting_ || compact_wanted_ || !pending_.empty());
+      });
+      db_user_ = DbUser::kWriter;
       stop = stopping_;
+      failing = failing_;
+      compacting = compacting_;
+      compact_wanted_ = false;
       batch.assign(std::make_move_iterator(pending_.begin()),
                    std::make_move_iterator(pending_.end()));
       pending_.clear();
     }
     if (batch.empty()) {
+      // Nothing to commit: a checkpoint the loop's commits called for, or the next step of
+      // giving free pages back.
+      compacting = !stop && compact(true, compacting);
+      std::lock_guard<std::mutex> lock(mutex_);
+      db_user_ = DbUser::kNone;
+      compacting_ = compacting;
       if (stop) break;
-      // Nothing to commit: the next step of giving free pages back.
-      if (compacting) compacting = compact(true, true);
       continue;
     }
     std::string error;
@@ -250,6 +321,9 @@ void JobJournal::writerLoop() {
       }
     }
     bool notify = !done.empty();
+    for (const Write& w : batch) freed_pages_ = freed_pages_ || (ok && w.kind == Kind::kDropped);
+    bool idle = false;
+    bool compact_now = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (ok) {
@@ -268,26 +342,28 @@ void JobJournal::writerLoop() {
         writer_problem_ = ok ? std::string() : error;
         notify = true;
       }
+      failing_ = !ok;
       completed_.insert(completed_.end(), done.begin(), done.end());
+      // The database goes back before the loop hears of the commit, unless a checkpoint or
+      // a step of giving pages back follows, so that its next turn may commit itself.
+      idle = pending_.empty();
+      compact_now = ok && compactionDue(idle, compacting);
+      if (!compact_now) db_user_ = DbUser::kNone;
     }
     if (!ok && stop) {
       core::logError("journal: stopping with writes not committed: ", error);
       break;
     }
-    failing = !ok;
     // The loop hears of the commit first: its 202s never wait behind a checkpoint.
     if (notify) {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t written = ::write(wake_fd_.get(), &one, sizeof one);
     }
-    if (ok) {
-      bool idle;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        idle = pending_.empty();
-      }
-      for (const Write& w : batch) freed_pages_ = freed_pages_ || w.kind == Kind::kDropped;
+    if (compact_now) {
       compacting = compact(idle, compacting);
+      std::lock_guard<std::mutex> lock(mutex_);
+      db_user_ = DbUser::kNone;
+      compacting_ = compacting;
     }
   }
 }
@@ -433,6 +509,11 @@ int pragmaInt(sqlite3* db, const char* sql) {
 
 }  // namespace
 
+bool JobJournal::compactionDue(bool idle, bool going_on) const {
+  return (idle && (going_on || freed_pages_)) ||
+         wal_frames_ >= (idle ? kIdleCheckpointFrames : kForcedCheckpointFrames);
+}
+
 bool JobJournal::compact(bool idle, bool going_on) {
   // Checkpoints are where SQLite syncs (the WAL before copying it, the database after):
   // done while nothing waits to be committed, so that they do not sit between a
@@ -442,8 +523,6 @@ bool JobJournal::compact(bool idle, bool going_on) {
   // shrinks there), so that a commit never waits behind more than one step, until none is
   // left. A journal whose free pages are few against its size keeps them: new rows reuse
   // them.
-  constexpr int kIdleCheckpointFrames = 1000;
-  constexpr int kForcedCheckpointFrames = 16384;
   int vacuum = 0;  // free pages to give back in this step
   // The free pages are counted (two statements) only after retention deleted something.
   if (idle && (going_on || freed_pages_)) {
@@ -466,12 +545,10 @@ bool JobJournal::compact(bool idle, bool going_on) {
       vacuum = 0;
     }
   }
-  int log_frames = 0;
-  int checkpointed = 0;
-  if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
-                                &checkpointed) == SQLITE_OK) {
-    wal_frames_ = 0;
-  }
+  // Counted as empty after any attempt (a failed one may have copied every frame): the
+  // next commit may start the WAL again, and so is the writer's, as it syncs.
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  wal_frames_ = 0;
   return resume || vacuum > kVacuumPages;
 }
 

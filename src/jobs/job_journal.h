@@ -3,14 +3,22 @@
 // received, its validated spec, its state and times, its container id, its output as it
 // is captured (up to the cap) and, once it ends, its record.
 //
-// The event loop never waits on the disk. The writes of a loop turn are handed to one
-// writer thread together, after the turn's events (one lock, one wake-up); the writer
-// commits everything handed over in one transaction (group commit) and reports back
-// through an eventfd watched by the loop. A submission is answered 202 only after its row is
-// committed: with synchronous=NORMAL (the default) a committed row survives a crash of
-// the daemon (it is in the WAL file, in the kernel's page cache); with synchronous=FULL
-// (journal_sync: full) it also survives a power loss or a kernel crash, at the cost of
-// an fsync per commit. Either way the database stays consistent.
+// The event loop never waits on the disk. The writes of a loop turn are committed together,
+// after the turn's events, in one transaction (group commit per turn), in one of two
+// places:
+// - On the loop itself, with synchronous=NORMAL (journal_sync: normal, the default), when
+//   the writer thread is not using the database and the WAL already has its header: such
+//   a commit only writes WAL frames into the kernel's page cache and never syncs (SQLite
+//   syncs in checkpoints, and at the first commit after one, when it writes the WAL's
+//   header again: both are the writer's).
+// - Otherwise on the writer thread: they are handed over (one lock, one wake-up), and it
+//   reports back through an eventfd watched by the loop. With synchronous=FULL
+//   (journal_sync: full) every commit goes there, as each one fsyncs.
+// The writer thread also checkpoints the WAL into the database and gives free pages back,
+// and retries writes that failed. A submission is answered 202 only after its row is
+// committed: with synchronous=NORMAL a committed row survives a crash of the daemon (it
+// is in the WAL file, in the kernel's page cache); with synchronous=FULL it also survives a
+// power loss or a kernel crash. Either way the database stays consistent.
 //
 // Opening reads everything back (start-up, before the loop serves). A journal that is
 // corrupt, truncated or of a newer schema is moved aside (renamed, never deleted), said
@@ -108,8 +116,10 @@ class JobJournal {
   // Writes queued and not yet committed.
   size_t backlog() const;
   const std::string& path() const { return path_; }
-  // Commits made, and how long they took (for /metrics).
-  uint64_t commits() const { return commits_; }
+  // Commits made (for /metrics), on the loop and on the writer thread.
+  uint64_t commits() const;
+  // Of those, the ones made on the loop.
+  uint64_t commitsOnLoop() const { return loop_commits_; }
 
  private:
   enum class Kind { kAccepted, kContainer, kOutput, kOutcome, kRequeued, kEnded, kDropped };
@@ -132,7 +142,12 @@ class JobJournal {
     std::optional<std::string> error;
   };
 
-  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock);
+  // Who uses the database connection (statements_, wal_frames_, freed_pages_ too): one
+  // side at a time, handed over under mutex_.
+  enum class DbUser { kNone, kLoop, kWriter };
+
+  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock,
+             bool commit_on_loop);
   // b is output that continues a (the same job and stream): one row.
   static bool sameOutput(const Write& a, const Write& b) {
     return a.kind == Kind::kOutput && b.kind == Kind::kOutput && a.seq == b.seq &&
@@ -140,8 +155,15 @@ class JobJournal {
   }
   // Adds write to this turn's outbox; the first of a turn posts the hand-over.
   void queue(Write write);
-  // The outbox to the writer thread, in order.
-  void handOver();
+  // Commits the outbox on the loop when it may (commitHere), or hands it to the writer
+  // thread, in order.
+  void handOver(bool may_commit_here);
+  // The outbox committed on the loop, and its submissions told; false (nothing done) when
+  // the writer has older writes or the database, a commit is failing, or the WAL's header
+  // is yet to be written.
+  bool commitHere();
+  // Tells the Durable of ticket (from the loop).
+  void complete(uint64_t ticket, std::optional<std::string> error);
   void writerLoop();
   // One transaction over batch; false (and *error) when it could not be committed.
   bool commit(const std::vector<Write>& batch, std::string* error);
@@ -153,11 +175,14 @@ class JobJournal {
   // file system (once a quarter of the file is free, and then until none is: going_on).
   // True when free pages are left for another step.
   bool compact(bool idle, bool going_on);
+  // Whether compact(idle, going_on) would do anything (a checkpoint, a step, a count).
+  bool compactionDue(bool idle, bool going_on) const;
   void onCompletions();
 
   core::EventLoop& loop_;
   const std::string path_;
-  sqlite3* db_;  // used by the writer thread only once it runs
+  sqlite3* db_;                // used by db_user_ only
+  const bool commit_on_loop_;  // synchronous=NORMAL: commits may run on the loop
   core::UniqueFd lock_;
   core::UniqueFd wake_fd_;  // eventfd: the writer has completions or news for the loop
   std::unique_ptr<core::FileEvent> wake_event_;
@@ -168,7 +193,7 @@ class JobJournal {
   uint64_t next_ticket_ = 1;
   std::unordered_map<uint64_t, Durable> waiting_;
   std::string problem_;
-  uint64_t commits_ = 0;
+  uint64_t loop_commits_ = 0;
 
   // Shared with the writer thread, under mutex_.
   mutable std::mutex mutex_;
@@ -177,10 +202,14 @@ class JobJournal {
   std::vector<Completion> completed_;
   std::optional<std::string> writer_problem_;  // set on a change; the loop takes it
   uint64_t writer_commits_ = 0;
+  DbUser db_user_ = DbUser::kNone;
+  bool failing_ = false;         // the last commit failed: the writer retries, after a pause
+  bool compact_wanted_ = false;  // the loop's commits call for a checkpoint or free pages
+  bool compacting_ = false;      // free pages are left to give back, step by step
   bool stopping_ = false;
 
-  // The writer thread's own: prepared statements by their SQL's address, and the WAL's
-  // size in frames after the last commit (sqlite3_wal_hook).
+  // The database user's: prepared statements by their SQL's address, and the WAL's size in
+  // frames after the last commit (sqlite3_wal_hook; 0 after a checkpoint).
   std::unordered_map<const char*, sqlite3_stmt*> statements_;
   int wal_frames_ = 0;
   bool freed_pages_ = false;  // rows were deleted since the free pages were last counted

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -54,7 +56,9 @@ class JobJournalTest : public ::testing::Test {
  protected:
   ~JobJournalTest() override { std::system(("rm -rf " + dir_).c_str()); }
 
-  JournalOpening open() { return JobJournal::open(loop_, JournalOptions{path_, false}); }
+  JournalOpening open(bool sync_full = false) {
+    return JobJournal::open(loop_, JournalOptions{path_, sync_full});
+  }
   // Runs the loop until the journal's completions have come back.
   void settle(JobJournal& journal) {
     for (int i = 0; i < 200 && (journal.backlog() > 0 || pending_ > 0); ++i) loop_.runOnce(10);
@@ -170,6 +174,104 @@ TEST_F(JobJournalTest, WhatIsWrittenComesBackInOrder) {
 off_t fileSize(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+// journal_sync: normal. The first commit writes the WAL's header, which SQLite syncs: the
+// writer thread's. Once the WAL has it, a turn's writes are committed on the loop at the end
+// of the turn, and its submissions are told in that turn, without the writer's round trip.
+TEST_F(JobJournalTest, OnceTheWalHasItsHeaderTheLoopCommitsItself) {
+  {
+    JournalOpening opening = open();
+    ASSERT_TRUE(opening.journal) << opening.problem;
+    JobJournal& journal = *opening.journal;
+    auto first = makeJob("first", 1);
+    auto second = makeJob("second", 2);
+    std::vector<std::string> told;
+    const auto tell = [&told](const char* id) {
+      return [&told, id](const std::optional<std::string>& error) {
+        EXPECT_FALSE(error) << *error;
+        told.emplace_back(id);
+      };
+    };
+    journal.accepted(*first, tell("first"));
+    loop_.runOnce(0);
+    EXPECT_EQ(journal.commitsOnLoop(), 0u) << "the WAL's header is the writer's";
+    for (int i = 0; i < 200 && told.empty(); ++i) loop_.runOnce(10);
+    ASSERT_EQ(told, std::vector<std::string>{"first"});
+    journal.accepted(*second, tell("second"));
+    second->started_at_ms = 5;
+    journal.containerCreated(*second, "c2");
+    journal.output(*second, docker::StreamKind::kStdout, "out");
+    loop_.runOnce(0);  // the turn's end: one commit, on the loop
+    EXPECT_EQ(told, (std::vector<std::string>{"first", "second"})) << "told in the same turn";
+    EXPECT_EQ(journal.commitsOnLoop(), 1u);
+    EXPECT_EQ(journal.commits(), 2u);
+    EXPECT_EQ(journal.backlog(), 0u);
+  }
+  JournalOpening reopened = open();
+  ASSERT_TRUE(reopened.journal) << reopened.problem;
+  ASSERT_EQ(reopened.jobs.size(), 2u);
+  EXPECT_EQ(reopened.jobs[1].container_id, "c2");
+  EXPECT_EQ(reopened.jobs[1].job->stdout_output.data, "out");
+}
+
+// journal_sync: full fsyncs every commit: none runs on the loop.
+TEST_F(JobJournalTest, WithJournalSyncFullEveryCommitIsTheWriters) {
+  JournalOpening opening = open(true);
+  ASSERT_TRUE(opening.journal) << opening.problem;
+  JobJournal& journal = *opening.journal;
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (int i = 0; i < 5; ++i) {
+    jobs.push_back(makeJob("j" + std::to_string(i), static_cast<uint64_t>(i) + 1));
+    ++pending_;
+    journal.accepted(*jobs.back(), [this](const std::optional<std::string>&) { --pending_; });
+    settle(journal);
+  }
+  EXPECT_EQ(pending_, 0);
+  EXPECT_GE(journal.commits(), 5u);
+  EXPECT_EQ(journal.commitsOnLoop(), 0u);
+}
+
+// A commit on the loop that fails (the file may not grow: a full disk, as the process's
+// file size limit makes it here) refuses its submission at once and says why; the other
+// writes of the turn go to the writer thread, which commits them once the file may grow
+// again, and the journal says so.
+TEST_F(JobJournalTest, AFailedCommitOnTheLoopRefusesItsSubmissionAndTheWriterRetriesTheRest) {
+  JournalOpening opening = open();
+  ASSERT_TRUE(opening.journal) << opening.problem;
+  JobJournal& journal = *opening.journal;
+  auto running = makeJob("running", 1);
+  auto refused = makeJob("refused", 2);
+  journal.accepted(*running, [this](const std::optional<std::string>&) { --pending_; });
+  ++pending_;
+  settle(journal);
+  ASSERT_EQ(pending_, 0);
+  struct rlimit unlimited {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit full = unlimited;
+  full.rlim_cur = static_cast<rlim_t>(fileSize(path_ + "-wal"));
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &full), 0);
+  std::optional<std::optional<std::string>> told;
+  running->started_at_ms = 7;
+  journal.containerCreated(*running, "c1");
+  journal.output(*running, docker::StreamKind::kStdout, std::string(100'000, 'x'));
+  journal.accepted(*refused, [&told](const std::optional<std::string>& error) { told = error; });
+  loop_.runOnce(0);
+  ::setrlimit(RLIMIT_FSIZE, &unlimited);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(told) << "told in the same turn";
+  ASSERT_TRUE(*told) << "refused";
+  EXPECT_EQ(journal.commitsOnLoop(), 0u);
+  EXPECT_FALSE(journal.problem().empty());
+  for (int i = 0; i < 300 && !journal.problem().empty(); ++i) loop_.runOnce(10);
+  EXPECT_EQ(journal.problem(), "") << "the writer's retry went through";
+  opening.journal.reset();
+  JournalOpening reopened = open();
+  ASSERT_TRUE(reopened.journal) << reopened.problem;
+  ASSERT_EQ(reopened.jobs.size(), 1u) << "the refused submission is not there";
+  EXPECT_EQ(reopened.jobs[0].container_id, "c1");
+  EXPECT_EQ(reopened.jobs[0].job->stdout_output.data, std::string(100'000, 'x'));
 }
 
 // Retention drops most of a journal's records: the writer gives the space back while it
