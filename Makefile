@@ -28,10 +28,15 @@ deps:
 	@scripts/deps.sh
 
 # Configured again whenever the tree was configured with another build type (a Debug
-# tree left behind would otherwise be what `make bench` measures).
+# tree left behind would otherwise be what `make bench` measures), or with another
+# UNIT_TESTS than one given here: UNIT_TESTS=OFF builds the tree without the unit tests
+# (CI's plain tree), and the tree keeps what it was last given.
+UNIT_TESTS ?=
 build: deps
-	@grep -qx 'CMAKE_BUILD_TYPE:STRING=$(BUILD_TYPE)' $(BUILD_DIR)/CMakeCache.txt 2>/dev/null || \
-	  cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE=$(SANITIZE)
+	@grep -qx 'CMAKE_BUILD_TYPE:STRING=$(BUILD_TYPE)' $(BUILD_DIR)/CMakeCache.txt 2>/dev/null \
+	  $(if $(UNIT_TESTS),&& grep -qx 'WA_UNIT_TESTS:BOOL=$(UNIT_TESTS)' $(BUILD_DIR)/CMakeCache.txt) || \
+	  cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE=$(SANITIZE) \
+	    $(if $(UNIT_TESTS),-DWA_UNIT_TESTS=$(UNIT_TESTS))
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 docker-up: deps
