@@ -29,9 +29,12 @@ constexpr int kVacuumPages = 1024;
 // How long a commit that failed (a full disk) waits before it is tried again.
 constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
 // The WAL is checkpointed into the database once it holds this many frames (4 KiB pages)
-// and nothing waits to be committed, or past kForcedCheckpointFrames whatever the load.
+// and the writes pause (nothing committed for kQuietPeriod), or past
+// kForcedCheckpointFrames whatever the load. Free pages are counted, and given back step
+// by step, in the pauses too.
 constexpr int kIdleCheckpointFrames = 1000;
 constexpr int kForcedCheckpointFrames = 16384;
+constexpr auto kQuietPeriod = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -153,7 +156,11 @@ bool JobJournal::commitHere() {
     db_user_ = DbUser::kNone;
     if (ok) {
       ++loop_commits_;
-      compact_wanted_ = compact_wanted_ || dropped || wal_frames_ >= kIdleCheckpointFrames;
+      compact_wanted_ = compact_wanted_ || wal_frames_ >= kForcedCheckpointFrames;
+      if (!quiet_work_ && compactionDue(true, false)) {
+        quiet_work_ = true;
+        wake = true;  // the writer starts watching for a pause
+      }
     } else {
       // As on the writer thread: submissions are refused, every other write is the writer's
       // to retry (after a pause) until a commit goes through again.
@@ -162,7 +169,7 @@ bool JobJournal::commitHere() {
         if (w.kind != Kind::kAccepted) pending_.push_back(std::move(w));
       }
     }
-    wake = !ok || compact_wanted_ || compacting_;
+    wake = wake || !ok || compact_wanted_;
   }
   if (wake) wake_writer_.notify_one();
   if (!ok && problem_.empty())
@@ -277,11 +284,14 @@ void JobJournal::writerLoop() {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  // loop_commits_ after the last step done in a pause: while it stays so, the pause goes on.
+  std::optional<uint64_t> quiet_mark;
   for (;;) {
     std::vector<Write> batch;
     bool stop = false;
     bool failing = false;
     bool compacting = false;
+    bool quiet = false;  // the loop committed nothing for a while: the idle work is due
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (failing_) {
@@ -289,10 +299,28 @@ void JobJournal::writerLoop() {
         wake_writer_.wait_for(lock, kRetryDelay, [this] { return stopping_; });
       }
       // Work, and the database to do it with (the loop holds it only for a commit).
-      wake_writer_.wait(lock, [this] {
+      const auto ready = [this] {
         return db_user_ == DbUser::kNone &&
-               (stopping_ || failing_ || compacting_ || compact_wanted_ || !pending_.empty());
-      });
+               (stopping_ || failing_ || compact_wanted_ || !pending_.empty());
+      };
+      while (!ready()) {
+        if (!quiet_work_ && !compacting_) {
+          wake_writer_.wait(lock, [&] { return ready() || quiet_work_ || compacting_; });
+          continue;
+        }
+        // Quiet since the last step of giving pages back: the next one at once.
+        if (quiet_mark && *quiet_mark == loop_commits_ && db_user_ == DbUser::kNone) {
+          quiet = true;
+          break;
+        }
+        const uint64_t seen = loop_commits_;
+        if (wake_writer_.wait_for(lock, kQuietPeriod, ready)) break;
+        if (loop_commits_ == seen && db_user_ == DbUser::kNone) {
+          quiet = true;
+          break;
+        }
+      }
+      if (quiet) quiet_work_ = false;
       db_user_ = DbUser::kWriter;
       stop = stopping_;
       failing = failing_;
@@ -303,12 +331,13 @@ void JobJournal::writerLoop() {
       pending_.clear();
     }
     if (batch.empty()) {
-      // Nothing to commit: a checkpoint the loop's commits called for, or the next step of
-      // giving free pages back.
-      compacting = !stop && compact(true, compacting);
+      // Nothing to commit: a forced checkpoint the loop's commits called for, or, in a
+      // pause, the idle checkpoint or the next step of giving free pages back.
+      compacting = !stop && compact(quiet, compacting);
       std::lock_guard<std::mutex> lock(mutex_);
       db_user_ = DbUser::kNone;
       compacting_ = compacting;
+      quiet_mark = quiet ? std::optional<uint64_t>(loop_commits_) : std::nullopt;
       if (stop) break;
       continue;
     }
@@ -322,7 +351,6 @@ void JobJournal::writerLoop() {
     }
     bool notify = !done.empty();
     for (const Write& w : batch) freed_pages_ = freed_pages_ || (ok && w.kind == Kind::kDropped);
-    bool idle = false;
     bool compact_now = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -344,11 +372,13 @@ void JobJournal::writerLoop() {
       }
       failing_ = !ok;
       completed_.insert(completed_.end(), done.begin(), done.end());
-      // The database goes back before the loop hears of the commit, unless a checkpoint or
-      // a step of giving pages back follows, so that its next turn may commit itself.
-      idle = pending_.empty();
-      compact_now = ok && compactionDue(idle, compacting);
+      // The database goes back before the loop hears of the commit, unless a forced
+      // checkpoint follows, so that its next turn may commit itself. The idle work waits
+      // for a pause.
+      compact_now = ok && compactionDue(false, compacting);
+      quiet_work_ = quiet_work_ || (ok && compactionDue(true, false));
       if (!compact_now) db_user_ = DbUser::kNone;
+      quiet_mark.reset();
     }
     if (!ok && stop) {
       core::logError("journal: stopping with writes not committed: ", error);
@@ -360,7 +390,7 @@ void JobJournal::writerLoop() {
       [[maybe_unused]] ssize_t written = ::write(wake_fd_.get(), &one, sizeof one);
     }
     if (compact_now) {
-      compacting = compact(idle, compacting);
+      compacting = compact(false, compacting);
       std::lock_guard<std::mutex> lock(mutex_);
       db_user_ = DbUser::kNone;
       compacting_ = compacting;

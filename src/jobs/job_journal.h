@@ -204,7 +204,8 @@ class JobJournal {
   uint64_t writer_commits_ = 0;
   DbUser db_user_ = DbUser::kNone;
   bool failing_ = false;         // the last commit failed: the writer retries, after a pause
-  bool compact_wanted_ = false;  // the loop's commits call for a checkpoint or free pages
+  bool compact_wanted_ = false;  // the WAL is past the forced checkpoint: the writer's, now
+  bool quiet_work_ = false;      // an idle checkpoint or a count of free pages is due
   bool compacting_ = false;      // free pages are left to give back, step by step
   bool stopping_ = false;
 
