@@ -546,10 +546,10 @@ bool JobJournal::compactionDue(bool idle, bool going_on) const {
 
 bool JobJournal::compact(bool idle, bool going_on) {
   // Checkpoints are where SQLite syncs (the WAL before copying it, the database after):
-  // done while nothing waits to be committed, so that they do not sit between a
+  // done when idle (the caller's pause in the writes), so that they do not sit between a
   // submission and its 202, or past a bound whatever the load, so that the WAL stays
-  // small. Pages that retention freed go back to the file system while the writer is
-  // idle, kVacuumPages at a time with a checkpoint after each step (in WAL mode the file
+  // small. Pages that retention freed go back to the file system when idle,
+  // kVacuumPages at a time with a checkpoint after each step (in WAL mode the file
   // shrinks there), so that a commit never waits behind more than one step, until none is
   // left. A journal whose free pages are few against its size keeps them: new rows reuse
   // them.
