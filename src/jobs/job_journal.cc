@@ -284,8 +284,10 @@ void JobJournal::writerLoop() {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  // loop_commits_ after the last step done in a pause: while it stays so, the pause goes on.
-  std::optional<uint64_t> quiet_mark;
+  // In a pause (the last step was done in one), and loop_commits_ then: while it stays so,
+  // the pause goes on.
+  bool in_pause = false;
+  uint64_t pause_mark = 0;
   for (;;) {
     std::vector<Write> batch;
     bool stop = false;
@@ -309,7 +311,7 @@ void JobJournal::writerLoop() {
           continue;
         }
         // Quiet since the last step of giving pages back: the next one at once.
-        if (quiet_mark && *quiet_mark == loop_commits_ && db_user_ == DbUser::kNone) {
+        if (in_pause && pause_mark == loop_commits_ && db_user_ == DbUser::kNone) {
           quiet = true;
           break;
         }
@@ -337,7 +339,8 @@ void JobJournal::writerLoop() {
       std::lock_guard<std::mutex> lock(mutex_);
       db_user_ = DbUser::kNone;
       compacting_ = compacting;
-      quiet_mark = quiet ? std::optional<uint64_t>(loop_commits_) : std::nullopt;
+      in_pause = quiet;
+      pause_mark = loop_commits_;
       if (stop) break;
       continue;
     }
@@ -378,7 +381,7 @@ void JobJournal::writerLoop() {
       compact_now = ok && compactionDue(false, compacting);
       quiet_work_ = quiet_work_ || (ok && compactionDue(true, false));
       if (!compact_now) db_user_ = DbUser::kNone;
-      quiet_mark.reset();
+      in_pause = false;
     }
     if (!ok && stop) {
       core::logError("journal: stopping with writes not committed: ", error);
