@@ -34,11 +34,16 @@ bool usesVolumeWorkspace(const JobSpec& spec) {
 }
 
 namespace {
-// The keeper runs one process that sleeps: the engine's minimum memory limit (6 MiB) is
-// ample; the tmpfs pages count against whoever writes them (the job, or the engine when
+// The keeper runs one process that sleeps, but its limits hold from before that process:
+// the runtime's own init (runc init, a Go program of several threads) runs in the
+// container's cgroup until it execs it. One keeper start in a soak of 200 keepers failed
+// with the engine's "cannot start a stopped process" (its init gone) under a limit of 4
+// tasks and 8 MiB; 80 starts under those limits on a loaded machine did not fail again, so
+// the cause is not shown, but such tight limits are one: room for that init, 32 tasks and
+// 16 MiB. The tmpfs pages count against whoever writes them (the job, or the engine when
 // it extracts runtime.files), not against the keeper.
-constexpr int64_t kKeeperMemoryBytes = int64_t{8} * 1024 * 1024;
-constexpr int64_t kKeeperPidsLimit = 4;
+constexpr int64_t kKeeperMemoryBytes = int64_t{16} * 1024 * 1024;
+constexpr int64_t kKeeperPidsLimit = 32;
 
 // Mount options of a workspace tmpfs: exec (jobs compile and run programs there), no
 // set-uid or device files, its size, and its owner (a tmpfs takes the mode of the
