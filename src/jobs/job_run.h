@@ -200,6 +200,7 @@ class JobRun final : public core::Deletable {
   core::MonoTime create_sent_{};
   bool create_retried_ = false;  // a create that found the image gone supplies it again, once
   bool keeper_create_retried_ = false;  // the same for the keeper's image
+  bool keeper_start_retried_ = false;   // a keeper the engine could not start: another, once
   bool stream_closed_ = false;
   bool attach_failed_ = false;  // Podman ended the stream with its attach error
   bool adopted_ = false;        // adopt(): the output comes from the journal and the log

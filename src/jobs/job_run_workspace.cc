@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/assert.h"
+#include "core/log.h"
 #include "docker/engine_json.h"
 #include "jobs/job_run.h"
 
@@ -14,6 +15,7 @@ using docker::Unit;
 
 namespace {
 constexpr int kNotFound = 404;
+constexpr int kServerError = 500;
 }  // namespace
 
 void JobRun::onKeeperSupplied(std::optional<SuppliedImage> image, std::optional<JobError> error) {
@@ -63,6 +65,21 @@ void JobRun::onKeeperCreated(const Result<std::string>& r) {
 
 void JobRun::onKeeperStarted(const Result<Unit>& r) {
   WA_ASSERT(phase_ == Phase::kStartingKeeper, "a keeper start answer outside kStartingKeeper");
+  if (!r.ok() && r.error().http_status == kServerError && !keeper_start_retried_ &&
+      !facts_.cancelled) {
+    // The engine could not start it (seen once in a soak: "cannot start a stopped process",
+    // the runtime's init gone before the start): the reaper removes it (and its volume),
+    // and a new one is made, once. Nothing of the job is in it yet.
+    keeper_start_retried_ = true;
+    core::logWarning(
+        "starting the workspace keeper failed, making another job_id=", job_.spec.job_id,
+        " container_id=", keeper_id_, " error=", describeDockerError(r.error()));
+    context_.reaper.removeLater(keeper_id_);
+    keeper_id_.clear();
+    job_.keeper_id.clear();
+    enter(Phase::kCreatingKeeper);
+    return;
+  }
   advanceAfter(r, "starting the workspace keeper's container failed", Phase::kCreating);
 }
 

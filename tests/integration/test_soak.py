@@ -282,9 +282,12 @@ class Soak(unittest.TestCase):
         keepers = labelled("create", "worker-agent.workspace_of")
         self.assertEqual(len(created) + len(keepers),
                          sum(e["Action"] == "create" for e in container_events))
-        self.assertEqual(sorted(e["Actor"]["Attributes"]["worker-agent.workspace_of"]
-                                for e in keepers), file_jobs)
-        self.assertEqual(len(labelled("destroy", "worker-agent.workspace_of")), len(file_jobs))
+        # A keeper the engine could not start is replaced, once (the job runs with the
+        # second): at most two for a job, every one destroyed.
+        keeper_of = [e["Actor"]["Attributes"]["worker-agent.workspace_of"] for e in keepers]
+        self.assertEqual(sorted(set(keeper_of)), file_jobs)
+        self.assertLessEqual(max(keeper_of.count(j) for j in file_jobs), 2)
+        self.assertEqual(len(labelled("destroy", "worker-agent.workspace_of")), len(keepers))
         per_job = {}
         for e in created:
             job_id = e["Actor"]["Attributes"]["worker-agent.job_id"]

@@ -866,15 +866,35 @@ TEST_F(JobRunTest, AKeeperTheEngineRefusesFailsTheJobAndNothingIsLeft) {
   EXPECT_EQ(engine.count("remove"), 0u);
 }
 
-TEST_F(JobRunTest, AKeeperThatDoesNotStartIsRemovedAndTheJobFails) {
+// A keeper the engine cannot start goes to the reaper and another is made, once; the job
+// runs with the second.
+TEST_F(JobRunTest, AKeeperThatDoesNotStartIsReplacedOnce) {
   job.spec.files = {JobFile{"in.txt", "x", 0644}};
   startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("k0")));
+  ASSERT_TRUE(engine.fail("start", DockerError{500, "cannot start a stopped process: unknown"}));
+  settle();
+  EXPECT_EQ(reaper.pending(), 1u) << "the first keeper, and its volume, to the reaper";
+  keeperUp();
+  ASSERT_EQ(phase(), Phase::kCreating);
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("c1")));
+  EXPECT_EQ(engine.last("create")->spec.volumes_from, std::vector<std::string>{"k1"});
+  EXPECT_EQ(completions, 0);
+}
+
+// A second keeper that does not start either: the job fails, and that keeper is removed.
+TEST_F(JobRunTest, AKeeperThatDoesNotStartTwiceFailsTheJob) {
+  job.spec.files = {JobFile{"in.txt", "x", 0644}};
+  startRun();
+  ASSERT_TRUE(engine.answer<std::string>("create", std::string("k0")));
+  ASSERT_TRUE(engine.fail("start", DockerError{500, "OCI runtime create failed"}));
+  settle();
   ASSERT_TRUE(engine.answer<std::string>("create", std::string("k1")));
   ASSERT_TRUE(engine.fail("start", DockerError{500, "OCI runtime create failed"}));
   keeperRemoved();
   EXPECT_EQ(completions, 1);
   EXPECT_NE(outcome->error->message.find("starting the workspace keeper"), std::string::npos);
-  EXPECT_EQ(engine.count("create"), 1u);
+  EXPECT_EQ(engine.count("create"), 2u) << "two keepers, no job container";
 }
 
 TEST_F(JobRunTest, CancelWhileTheKeeperStartsRemovesItAndCreatesNoJobContainer) {
