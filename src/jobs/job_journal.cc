@@ -147,9 +147,7 @@ bool JobJournal::commitHere() {
   batch.swap(outbox_);
   std::string error;
   const bool ok = commit(batch, &error);
-  bool dropped = false;
-  for (const Write& w : batch) dropped = dropped || w.kind == Kind::kDropped;
-  freed_pages_ = freed_pages_ || (ok && dropped);
+  freed_pages_ = freed_pages_ || (ok && hasDrops(batch));
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -162,12 +160,8 @@ bool JobJournal::commitHere() {
         wake = true;  // the writer starts watching for a pause
       }
     } else {
-      // As on the writer thread: submissions are refused, every other write is the writer's
-      // to retry (after a pause) until a commit goes through again.
       failing_ = true;
-      for (Write& w : batch) {
-        if (w.kind != Kind::kAccepted) pending_.push_back(std::move(w));
-      }
+      retryLater(batch);
     }
     wake = wake || !ok || compact_wanted_;
   }
@@ -181,6 +175,23 @@ bool JobJournal::commitHere() {
     }
   }
   return true;
+}
+
+void JobJournal::retryLater(std::vector<Write>& batch) {
+  // Submissions are refused (their callers are told); every other write goes back to the
+  // front of the queue, in order, and the writer tries it again after a pause, until a
+  // commit goes through.
+  std::deque<Write> retry;
+  for (Write& w : batch) {
+    if (w.kind != Kind::kAccepted) retry.push_back(std::move(w));
+  }
+  pending_.insert(pending_.begin(), std::make_move_iterator(retry.begin()),
+                  std::make_move_iterator(retry.end()));
+}
+
+bool JobJournal::hasDrops(const std::vector<Write>& batch) {
+  return std::any_of(batch.begin(), batch.end(),
+                     [](const Write& w) { return w.kind == Kind::kDropped; });
 }
 
 void JobJournal::complete(uint64_t ticket, std::optional<std::string> error) {
@@ -353,21 +364,14 @@ void JobJournal::writerLoop() {
       }
     }
     bool notify = !done.empty();
-    for (const Write& w : batch) freed_pages_ = freed_pages_ || (ok && w.kind == Kind::kDropped);
+    freed_pages_ = freed_pages_ || (ok && hasDrops(batch));
     bool compact_now = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (ok) {
         ++writer_commits_;
       } else {
-        // Submissions are refused (their callers are told); every other write goes back
-        // to the front of the queue, in order, until a commit goes through again.
-        std::deque<Write> retry;
-        for (Write& w : batch) {
-          if (w.kind != Kind::kAccepted) retry.push_back(std::move(w));
-        }
-        pending_.insert(pending_.begin(), std::make_move_iterator(retry.begin()),
-                        std::make_move_iterator(retry.end()));
+        retryLater(batch);
       }
       if (ok == failing) {  // the journal's health changed: the loop takes the news
         writer_problem_ = ok ? std::string() : error;

@@ -162,6 +162,10 @@ class JobJournal {
   // the writer has older writes or the database, a commit is failing, or the WAL's header
   // is yet to be written.
   bool commitHere();
+  // The writes of a failed commit other than submissions, back to the front of pending_
+  // (under mutex_).
+  void retryLater(std::vector<Write>& batch);
+  static bool hasDrops(const std::vector<Write>& batch);
   // Tells the Durable of ticket (from the loop).
   void complete(uint64_t ticket, std::optional<std::string> error);
   void writerLoop();
@@ -193,7 +197,6 @@ class JobJournal {
   uint64_t next_ticket_ = 1;
   std::unordered_map<uint64_t, Durable> waiting_;
   std::string problem_;
-  uint64_t loop_commits_ = 0;
 
   // Shared with the writer thread, under mutex_.
   mutable std::mutex mutex_;
@@ -202,6 +205,7 @@ class JobJournal {
   std::vector<Completion> completed_;
   std::optional<std::string> writer_problem_;  // set on a change; the loop takes it
   uint64_t writer_commits_ = 0;
+  uint64_t loop_commits_ = 0;  // written by the loop; the writer watches it for pauses
   DbUser db_user_ = DbUser::kNone;
   bool failing_ = false;         // the last commit failed: the writer retries, after a pause
   bool compact_wanted_ = false;  // the WAL is past the forced checkpoint: the writer's, now
