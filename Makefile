@@ -29,14 +29,22 @@ deps:
 
 # Configured again whenever the tree was configured with another build type (a Debug
 # tree left behind would otherwise be what `make bench` measures), or with another
-# UNIT_TESTS than one given here: UNIT_TESTS=OFF builds the tree without the unit tests
-# (CI's plain tree), and the tree keeps what it was last given.
+# UNIT_TESTS or TEST_DAEMON than one given here, and the tree keeps what it was last given:
+# - UNIT_TESTS=OFF builds the tree without the unit tests;
+# - TEST_DAEMON=/abs/path/worker-agent has the integration, browser and documentation
+#   tests run that binary, and the tree no longer builds its own daemon (WA_TEST_DAEMON in
+#   CMakeLists.txt; `cmake -U WA_TEST_DAEMON -B build` gives the tree its own back).
+# CI's plain tree has both: `make test UNIT_TESTS=OFF TEST_DAEMON=...` with the daemon of
+# the package (make deb-root), since CI runs the unit tests in its sanitizer tree and, at
+# -O2, in its arm64 tree.
 UNIT_TESTS ?=
+TEST_DAEMON ?=
 build: deps
 	@grep -qx 'CMAKE_BUILD_TYPE:STRING=$(BUILD_TYPE)' $(BUILD_DIR)/CMakeCache.txt 2>/dev/null \
-	  $(if $(UNIT_TESTS),&& grep -qx 'WA_UNIT_TESTS:BOOL=$(UNIT_TESTS)' $(BUILD_DIR)/CMakeCache.txt) || \
+	  $(if $(UNIT_TESTS),&& grep -qx 'WA_UNIT_TESTS:BOOL=$(UNIT_TESTS)' $(BUILD_DIR)/CMakeCache.txt) \
+	  $(if $(TEST_DAEMON),&& grep -qx 'WA_TEST_DAEMON:FILEPATH=$(TEST_DAEMON)' $(BUILD_DIR)/CMakeCache.txt) || \
 	  cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE=$(SANITIZE) \
-	    $(if $(UNIT_TESTS),-DWA_UNIT_TESTS=$(UNIT_TESTS))
+	    $(if $(UNIT_TESTS),-DWA_UNIT_TESTS=$(UNIT_TESTS)) $(if $(TEST_DAEMON),-DWA_TEST_DAEMON=$(TEST_DAEMON))
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 docker-up: deps
@@ -187,11 +195,18 @@ DEB_ARCH := $(ARCH)
 DEB_FILE := $(DEB_DIR)/worker-agent_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_INPUTS = $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null))
 
-.PHONY: deb test-package cross-deps test-arm64
+.PHONY: deb deb-root test-package cross-deps build-arm64 test-arm64
 deb: deps $(if $(filter-out $(BUILD_ARCH),$(DEB_ARCH)),cross-deps) $(DEB_FILE)
 
 $(DEB_FILE): $(DEB_INPUTS)
 	tests/package/build-deb.sh $(DEB_DIR) $(DEB_ARCH)
+
+# The package's files unpacked into DEB_ROOT (its daemon: $(DEB_ROOT)/usr/sbin/worker-agent,
+# which CI's tests run through TEST_DAEMON).
+DEB_ROOT ?= $(DEB_DIR)/root-$(DEB_ARCH)
+deb-root: deb
+	rm -rf $(DEB_ROOT)
+	dpkg-deb -x $(DEB_FILE) $(DEB_ROOT)
 
 # The package built on Debian 13 (trixie) in a container from a trixie build rootfs
 # (tests/package/build-image.sh), so that it depends on trixie's library packages (the t64
@@ -234,8 +249,10 @@ $(ARM64_BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(ARM64_BUILD_DIR) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/toolchain-aarch64.cmake \
 	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
-test-arm64: cross-deps $(ARM64_BUILD_DIR)/CMakeCache.txt
+build-arm64: cross-deps $(ARM64_BUILD_DIR)/CMakeCache.txt
 	cmake --build $(ARM64_BUILD_DIR) -j $(JOBS)
+
+test-arm64: build-arm64
 	cd $(ARM64_BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit $(CTEST_ARGS)
 	$(MAKE) deb ARCH=arm64
 	tests/package/check-cross-deb.sh $(DEB_DIR) arm64
