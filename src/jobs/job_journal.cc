@@ -35,6 +35,11 @@ constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
 constexpr int kIdleCheckpointFrames = 1000;
 constexpr int kForcedCheckpointFrames = 16384;
 constexpr auto kQuietPeriod = std::chrono::milliseconds(100);
+// A forced checkpoint copies beside the loop's commits (copyAhead) in passes, at most
+// kCopyAheadPasses, until one copies fewer than kCopyAheadEnough frames: what the loop
+// committed during that one is little, and compact() copies it holding the database.
+constexpr int kCopyAheadPasses = 8;
+constexpr int kCopyAheadEnough = 1024;
 
 }  // namespace
 
@@ -45,17 +50,31 @@ JournalOpening JobJournal::open(core::EventLoop& loop, const JournalOptions& opt
   opening.moved_aside = std::move(opened.moved_aside);
   opening.problem = std::move(opened.problem);
   if (opened.db != nullptr) {
-    opening.journal.reset(
-        new JobJournal(loop, options.path, opened.db, std::move(opened.lock), !options.sync_full));
+    // The writer's own connections for copyAhead. Without them a forced checkpoint holds
+    // the commits up for all of its copying, as the idle ones do.
+    std::string error;
+    sqlite3* copier = journal_db::openConnection(options.path, options.sync_full, &error);
+    sqlite3* pin = copier != nullptr
+                       ? journal_db::openConnection(options.path, options.sync_full, &error)
+                       : nullptr;
+    if (pin == nullptr) {
+      core::logWarning("journal: no second connection, checkpoints stop the commits: ", error);
+      journal_db::closeDatabase(copier);
+      copier = nullptr;
+    }
+    opening.journal.reset(new JobJournal(loop, options.path, opened.db, copier, pin,
+                                         std::move(opened.lock), !options.sync_full));
   }
   return opening;
 }
 
-JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock,
-                       bool commit_on_loop)
+JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, sqlite3* copier,
+                       sqlite3* pin, core::UniqueFd lock, bool commit_on_loop)
     : loop_(loop),
       path_(std::move(path)),
       db_(db),
+      copier_(copier),
+      pin_(pin),
       commit_on_loop_(commit_on_loop),
       lock_(std::move(lock)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -85,6 +104,8 @@ JobJournal::~JobJournal() {
   }
   wake_writer_.notify_one();
   writer_.join();  // commits what is queued first
+  journal_db::closeDatabase(pin_);
+  journal_db::closeDatabase(copier_);
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   // The WAL into the database, so that the next start reads one file.
   sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
@@ -299,6 +320,8 @@ void JobJournal::writerLoop() {
   // the pause goes on.
   bool in_pause = false;
   uint64_t pause_mark = 0;
+  // A forced checkpoint's copying was done ahead (copyAhead): the database next.
+  bool copied_ahead = false;
   for (;;) {
     std::vector<Write> batch;
     bool stop = false;
@@ -316,25 +339,37 @@ void JobJournal::writerLoop() {
         return db_user_ == DbUser::kNone &&
                (stopping_ || failing_ || compact_wanted_ || !pending_.empty());
       };
-      while (!ready()) {
-        if (!quiet_work_ && !compacting_) {
-          wake_writer_.wait(lock, [&] { return ready() || quiet_work_ || compacting_; });
-          continue;
+      for (;;) {
+        while (!ready()) {
+          if (!quiet_work_ && !compacting_) {
+            wake_writer_.wait(lock, [&] { return ready() || quiet_work_ || compacting_; });
+            continue;
+          }
+          // Quiet since the last step of giving pages back: the next one at once.
+          if (in_pause && pause_mark == loop_commits_ && db_user_ == DbUser::kNone) {
+            quiet = true;
+            break;
+          }
+          const uint64_t seen = loop_commits_;
+          if (wake_writer_.wait_for(lock, kQuietPeriod, ready)) break;
+          if (loop_commits_ == seen && db_user_ == DbUser::kNone) {
+            quiet = true;
+            break;
+          }
         }
-        // Quiet since the last step of giving pages back: the next one at once.
-        if (in_pause && pause_mark == loop_commits_ && db_user_ == DbUser::kNone) {
-          quiet = true;
+        // A forced checkpoint under load: its copying first, beside the loop's commits.
+        if (quiet || copied_ahead || !compact_wanted_ || stopping_ || failing_ ||
+            !pending_.empty()) {
           break;
         }
-        const uint64_t seen = loop_commits_;
-        if (wake_writer_.wait_for(lock, kQuietPeriod, ready)) break;
-        if (loop_commits_ == seen && db_user_ == DbUser::kNone) {
-          quiet = true;
-          break;
-        }
+        lock.unlock();
+        copyAhead();
+        lock.lock();
+        copied_ahead = true;
       }
       if (quiet) quiet_work_ = false;
       db_user_ = DbUser::kWriter;
+      copied_ahead = false;
       stop = stopping_;
       failing = failing_;
       compacting = compacting_;
@@ -343,6 +378,7 @@ void JobJournal::writerLoop() {
                    std::make_move_iterator(pending_.end()));
       pending_.clear();
     }
+    unpin();  // the loop cannot start the WAL again now: the writer has the database
     if (batch.empty()) {
       // Nothing to commit: a forced checkpoint the loop's commits called for, or, in a
       // pause, the idle checkpoint or the next step of giving free pages back.
@@ -403,6 +439,50 @@ void JobJournal::writerLoop() {
       compacting_ = compacting;
     }
   }
+}
+
+void JobJournal::copyAhead() {
+  if (copier_ == nullptr) return;
+  // Pass after pass, each up to a new pin, while the last one had much to copy: the loop
+  // commits during each, and what it committed during the last is left for compact().
+  // A new pin protects only while the WAL holds frames not yet copied (a reader that
+  // starts on a WAL copied to its end reads the database file, and holds nothing back): so
+  // another pass, and another pin, only if the loop committed during the last one.
+  const auto loopCommits = [this] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return loop_commits_;
+  };
+  int copied_to = 0;  // frames copied so far
+  for (int pass = 0; pass < kCopyAheadPasses; ++pass) {
+    unpin();
+    // The pin: a read transaction, its snapshot taken before the checkpoint starts.
+    std::string error;
+    if (!exec(pin_, "BEGIN; SELECT count(*) FROM sqlite_schema", &error)) {
+      core::logWarning("journal: checkpoint: ", error);
+      std::string ignored;
+      exec(pin_, "ROLLBACK", &ignored);
+      return;
+    }
+    pinned_ = true;
+    // Counted once the snapshot is taken: a commit counted here is one the pin does not
+    // hold, so the WAL will have frames the pass cannot copy.
+    const uint64_t commits_before = loopCommits();
+    int frames = 0;
+    int copied = 0;
+    if (sqlite3_wal_checkpoint_v2(copier_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) !=
+            SQLITE_OK ||
+        copied - copied_to < kCopyAheadEnough || loopCommits() == commits_before) {
+      return;
+    }
+    copied_to = copied;
+  }
+}
+
+void JobJournal::unpin() {
+  if (!pinned_) return;
+  std::string ignored;
+  exec(pin_, "COMMIT", &ignored);
+  pinned_ = false;
 }
 
 bool JobJournal::commit(const std::vector<Write>& batch, std::string* error) {
@@ -582,9 +662,15 @@ bool JobJournal::compact(bool idle, bool going_on) {
       vacuum = 0;
     }
   }
-  // Counted as empty after any attempt (a failed one may have copied every frame): the
-  // next commit may start the WAL again, and so is the writer's, as it syncs.
-  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  // Idle, the WAL file is truncated, giving its space back. Forced, under load, it keeps
+  // its size and is written again from its start (RESTART): freeing its blocks now, and
+  // allocating them again, would hold the loop's commits up for longer; the next idle
+  // checkpoint truncates it. Counted as empty after any attempt (a failed one may have
+  // copied every frame): the next commit may start the WAL again, and so is the writer's,
+  // as it syncs.
+  sqlite3_wal_checkpoint_v2(db_, nullptr,
+                            idle ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART, nullptr,
+                            nullptr);
   wal_frames_ = 0;
   return resume || vacuum > kVacuumPages;
 }

@@ -15,10 +15,13 @@
 //   reports back through an eventfd watched by the loop. With synchronous=FULL
 //   (journal_sync: full) every commit goes there, as each one fsyncs.
 // The writer thread also checkpoints the WAL into the database and gives free pages back,
-// and retries writes that failed. A submission is answered 202 only after its row is
-// committed: with synchronous=NORMAL a committed row survives a crash of the daemon (it
-// is in the WAL file, in the kernel's page cache); with synchronous=FULL it also survives a
-// power loss or a kernel crash. Either way the database stays consistent.
+// and retries writes that failed. It does so holding the database connection, in the
+// pauses between the loop's commits, except for the checkpoint forced under a steady load
+// (the WAL past a bound): that one first copies on connections of the writer's own while
+// the loop goes on committing (copyAhead), and holds the connection only for the rest. A submission
+// is answered 202 only after its row is committed: with synchronous=NORMAL a committed row survives
+// a crash of the daemon (it is in the WAL file, in the kernel's page cache); with synchronous=FULL
+// it also survives a power loss or a kernel crash. Either way the database stays consistent.
 //
 // Opening reads everything back (start-up, before the loop serves). A journal that is
 // corrupt, truncated or of a newer schema is moved aside (renamed, never deleted), said
@@ -146,8 +149,8 @@ class JobJournal {
   // side at a time, handed over under mutex_.
   enum class DbUser { kNone, kLoop, kWriter };
 
-  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock,
-             bool commit_on_loop);
+  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, sqlite3* copier, sqlite3* pin,
+             core::UniqueFd lock, bool commit_on_loop);
   // b is output that continues a (the same job and stream): one row.
   static bool sameOutput(const Write& a, const Write& b) {
     return a.kind == Kind::kOutput && b.kind == Kind::kOutput && a.seq == b.seq &&
@@ -181,11 +184,25 @@ class JobJournal {
   bool compact(bool idle, bool going_on);
   // Whether compact(idle, going_on) would do anything (a checkpoint, a step, a count).
   bool compactionDue(bool idle, bool going_on) const;
+  // The copying of a forced checkpoint, done by the writer without db_ while the loop goes
+  // on committing on it, in passes: each a PASSIVE checkpoint on copier_, with a read
+  // transaction opened on pin_ before it, which stays open until the next pass or until
+  // the writer holds db_ (unpin). SQLite starts the WAL again (at the next commit, which
+  // then syncs the WAL's header) only once every frame is copied and no reader holds an
+  // older snapshot: the pin keeps that from happening on the loop, and the checkpoint
+  // copies up to the pin's snapshot. compact() then copies what the loop committed during
+  // the last pass, holding db_, and the next commit is the writer's, as after any
+  // checkpoint.
+  void copyAhead();
+  void unpin();
   void onCompletions();
 
   core::EventLoop& loop_;
   const std::string path_;
   sqlite3* db_;                // used by db_user_ only
+  sqlite3* copier_;            // the writer thread's (copyAhead); null without one
+  sqlite3* pin_;               // likewise
+  bool pinned_ = false;        // the writer thread's: pin_ holds its read transaction
   const bool commit_on_loop_;  // synchronous=NORMAL: commits may run on the loop
   core::UniqueFd lock_;
   core::UniqueFd wake_fd_;  // eventfd: the writer has completions or news for the loop

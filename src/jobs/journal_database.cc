@@ -87,8 +87,10 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
     return nullptr;
   }
   sqlite3_extended_result_codes(db, 1);
-  // EXCLUSIVE: the daemon is the journal's only user (its flock says so), so SQLite takes
-  // its locks once instead of at every transaction, and the WAL needs no shared memory.
+  // locking_mode NORMAL (SQLite's default), not EXCLUSIVE, although the daemon is the
+  // journal's only user (its flock says so): the writer thread checkpoints on connections
+  // of its own while the loop commits on this one (job_journal.cc, copyAhead), which needs
+  // the WAL index in shared memory (the -shm file beside the journal).
   // cache_size: the writer touches the right edge of two B-trees and the pages of the jobs
   // it updates; 512 KiB holds those, where SQLite's default 2 MiB would stay in the
   // daemon's resident set for good once filled (SQLite keeps its page buffers).
@@ -96,7 +98,7 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
   // switching to WAL does (an existing file keeps what it has: see prepare()).
   const std::string pragmas = std::string(
                                   "PRAGMA auto_vacuum = INCREMENTAL; "
-                                  "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; "
+                                  "PRAGMA journal_mode = WAL; "
                                   "PRAGMA cache_size = -512; PRAGMA synchronous = ") +
                               (sync_full ? "FULL" : "NORMAL") + ";";
   if (!exec(db, pragmas.c_str(), error)) {
@@ -105,6 +107,14 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
   }
   return db;
 }
+
+}  // namespace
+
+sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error) {
+  return openDb(path, sync_full, error);
+}
+
+namespace {
 
 // The schema version of db (0 for a new file); nullopt (and *error) when db is unreadable.
 std::optional<int> schemaVersion(sqlite3* db, std::string* error) {
