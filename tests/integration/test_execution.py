@@ -851,7 +851,6 @@ class LiveOutput(ExecutionAssertions, WorkerTestCase):
 
     def test_output_streams_while_the_job_runs(self):
         job = make_job(cmd=["sh", "-c", "echo first; sleep 3; echo second"])
-        submitted = time.time()
         self.assertEqual(self.worker.submit(job)[0], 202)
         resp = self.open_stream(job["job_id"])
         self.assertEqual(resp.readline(), b"first\n")
@@ -862,7 +861,8 @@ class LiveOutput(ExecutionAssertions, WorkerTestCase):
         record = self.worker.job(job["job_id"])[1]
         self.assertEqual(record["state"], "finished", record)  # the stream ends after the job
         self.assertEqual(record["stdout"], "first\nsecond\n")
-        self.assertLess(first_at - submitted, scaled(2.5))
+        # The first line came while the job slept, not with the end. (How long the engine
+        # took to start it is not this test's: Podman on a busy machine took 2.7 s.)
         self.assertGreater(ended_at - first_at, 2.5)
 
     def test_streams_select_stdout_stderr_or_both(self):
