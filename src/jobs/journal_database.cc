@@ -89,8 +89,9 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
   sqlite3_extended_result_codes(db, 1);
   // locking_mode NORMAL (SQLite's default), not EXCLUSIVE, although the daemon is the
   // journal's only user (its flock says so): the writer thread checkpoints on connections
-  // of its own while the loop commits on this one (job_journal.cc, copyAhead), which needs
-  // the WAL index in shared memory (the -shm file beside the journal).
+  // of its own while the loop commits on this one (copyAhead, in
+  // job_journal_compaction.cc), which needs the WAL index in shared memory (the -shm file
+  // beside the journal).
   // cache_size: the writer touches the right edge of two B-trees and the pages of the jobs
   // it updates; 512 KiB holds those, where SQLite's default 2 MiB would stay in the
   // daemon's resident set for good once filled (SQLite keeps its page buffers).

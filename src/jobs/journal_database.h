@@ -30,7 +30,7 @@ struct Opened {
 Opened open(const std::string& path, bool sync_full);
 void closeDatabase(sqlite3* db);
 // Another connection to the journal that open() opened (the writer thread's own, for
-// checkpoints: job_journal.cc); nullptr (and *error) when it cannot be opened.
+// checkpoints: job_journal_compaction.cc); nullptr (and *error) when it cannot be opened.
 sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error);
 
 // "what: SQLite's message".
