@@ -76,8 +76,9 @@ std::string moveAside(const std::string& path, const std::string& suffix) {
   return target;
 }
 
-// Opens and configures the database; nullptr (and *error) when that fails.
-sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
+}  // namespace
+
+sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -107,12 +108,6 @@ sqlite3* openDb(const std::string& path, bool sync_full, std::string* error) {
     return nullptr;
   }
   return db;
-}
-
-}  // namespace
-
-sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error) {
-  return openDb(path, sync_full, error);
 }
 
 namespace {
@@ -257,7 +252,7 @@ Opened open(const std::string& path, bool sync_full) {
     return opening;
   }
   std::string error;
-  sqlite3* db = openDb(path, sync_full, &error);
+  sqlite3* db = openConnection(path, sync_full, &error);
   std::optional<int> version;
   if (db != nullptr) version = schemaVersion(db, &error);
   const char* reason = nullptr;
@@ -276,7 +271,7 @@ Opened open(const std::string& path, bool sync_full) {
     opening.problem = "the journal " + path + " was unusable (" + error +
                       ") and was moved aside to " + opening.moved_aside + "; a new one was started";
     core::logError("journal: ", opening.problem);
-    db = openDb(path, sync_full, &error);
+    db = openConnection(path, sync_full, &error);
     if (db == nullptr || !exec(db, kCreateSchema, &error)) {
       closeDatabase(db);
       opening.problem += "; the new journal cannot be created either: " + error;

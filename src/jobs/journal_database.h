@@ -29,8 +29,9 @@ struct Opened {
 // be written (its owner, a read-only mount) is left as it is: no journal, and why.
 Opened open(const std::string& path, bool sync_full);
 void closeDatabase(sqlite3* db);
-// Another connection to the journal that open() opened (the writer thread's own, for
-// checkpoints: job_journal_compaction.cc); nullptr (and *error) when it cannot be opened.
+// Opens and configures a connection to the journal at path: open() does so first, the
+// writer thread for its own connections next (checkpoints: job_journal_compaction.cc);
+// nullptr (and *error) when it cannot be opened.
 sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error);
 
 // "what: SQLite's message".
