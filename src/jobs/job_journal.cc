@@ -19,7 +19,6 @@
 namespace wa::jobs {
 namespace {
 
-using journal_db::exec;
 using journal_db::sqliteError;
 
 // How long a commit that failed (a full disk) waits before it is tried again.
@@ -27,6 +26,11 @@ constexpr auto kRetryDelay = std::chrono::milliseconds(1000);
 // A pause in the writes: nothing committed for this long. The idle work waits for one
 // (job_journal_compaction.cc).
 constexpr auto kQuietPeriod = std::chrono::milliseconds(100);
+// The outbox keeps its room from turn to turn up to this many writes (a reallocation in
+// every turn showed in the loop's profile); a burst (retention dropping thousands of
+// records in one turn) gives its room back rather than holding it, ~260 bytes a write,
+// for the rest of the daemon's life.
+constexpr size_t kOutboxKept = 64;
 
 }  // namespace
 
@@ -133,9 +137,6 @@ void JobJournal::handOver(bool may_commit_here) {
     }
   }
   outbox_.clear();
-  // A burst (retention dropping thousands of records in one turn) gives its room back
-  // rather than holding it, ~260 bytes a write, for the rest of the daemon's life.
-  constexpr size_t kOutboxKept = 64;
   if (outbox_.capacity() > kOutboxKept) std::vector<Write>().swap(outbox_);
   wake_writer_.notify_one();
 }
@@ -182,6 +183,9 @@ bool JobJournal::commitHere() {
       complete(w.ticket, ok ? std::nullopt : std::optional<std::string>(error));
     }
   }
+  // Its room back to the outbox, unless a Durable has queued writes there since.
+  batch.clear();
+  if (outbox_.empty() && batch.capacity() <= kOutboxKept) outbox_.swap(batch);
   return true;
 }
 
@@ -428,44 +432,15 @@ void JobJournal::writerLoop() {
   }
 }
 
-bool JobJournal::commit(const std::vector<Write>& batch, std::string* error) {
-  if (!exec(db_, "BEGIN IMMEDIATE", error)) return false;
-  for (const Write& w : batch) {
-    if (!apply(w, error)) {
-      std::string ignored;
-      exec(db_, "ROLLBACK", &ignored);
-      return false;
-    }
-  }
-  if (!exec(db_, "COMMIT", error)) {
-    std::string ignored;
-    exec(db_, "ROLLBACK", &ignored);
-    return false;
-  }
-  return true;
-}
-
-sqlite3_stmt* JobJournal::statement(const char* sql, std::string* error) {
-  sqlite3_stmt*& stmt = statements_[sql];
-  if (stmt == nullptr &&
-      sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-    *error = sqliteError(db_, "prepare");
-    statements_.erase(sql);
-    return nullptr;
-  }
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
-  return stmt;
-}
-
 namespace {
 
-// Binds a text or blob parameter (SQLite copies it).
+// Binds a text or blob parameter without a copy (SQLITE_STATIC): the Write it comes from
+// outlives the step, and statement() clears the bindings before the next use.
 void bindText(sqlite3_stmt* s, int i, std::string_view text) {
-  sqlite3_bind_text(s, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
 }
 void bindBlob(sqlite3_stmt* s, int i, std::string_view bytes) {
-  sqlite3_bind_blob(s, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(s, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
 }
 
 // Runs a statement with the parameters bind sets; false (and *error) on a failure.
@@ -480,7 +455,10 @@ bool step(sqlite3* db, sqlite3_stmt* stmt, Bind bind, std::string* error) {
   return false;
 }
 
-// The statements of the writer; their addresses key its cache.
+// The statements of the database's user; their addresses key its cache.
+constexpr const char* kBegin = "BEGIN IMMEDIATE";
+constexpr const char* kCommit = "COMMIT";
+constexpr const char* kRollback = "ROLLBACK";
 constexpr const char* kInsertJob =
     "INSERT INTO jobs(seq, job_id, state, spec, request, created_at_ms) "
     "VALUES(?, ?, 'queued', ?, ?, ?)";
@@ -499,6 +477,41 @@ constexpr const char* kDeleteJob = "DELETE FROM jobs WHERE seq = ?";
 constexpr const char* kDeleteOutput = "DELETE FROM output WHERE seq = ?";
 
 }  // namespace
+
+bool JobJournal::commit(const std::vector<Write>& batch, std::string* error) {
+  // Prepared once, like the writes: sqlite3_exec would parse them on every commit.
+  const auto run = [this](const char* sql, std::string* why) {
+    return step(
+        db_, statement(sql, why), [](sqlite3_stmt*) {}, why);
+  };
+  if (!run(kBegin, error)) return false;
+  for (const Write& w : batch) {
+    if (!apply(w, error)) {
+      std::string ignored;
+      run(kRollback, &ignored);
+      return false;
+    }
+  }
+  if (!run(kCommit, error)) {
+    std::string ignored;
+    run(kRollback, &ignored);
+    return false;
+  }
+  return true;
+}
+
+sqlite3_stmt* JobJournal::statement(const char* sql, std::string* error) {
+  sqlite3_stmt*& stmt = statements_[sql];
+  if (stmt == nullptr &&
+      sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    *error = sqliteError(db_, "prepare");
+    statements_.erase(sql);
+    return nullptr;
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return stmt;
+}
 
 bool JobJournal::apply(const Write& w, std::string* error) {
   const auto seq = static_cast<int64_t>(w.seq);
