@@ -41,31 +41,17 @@ JournalOpening JobJournal::open(core::EventLoop& loop, const JournalOptions& opt
   opening.moved_aside = std::move(opened.moved_aside);
   opening.problem = std::move(opened.problem);
   if (opened.db != nullptr) {
-    // The writer's own connections for copyAhead. Without them a forced checkpoint holds
-    // the commits up for all of its copying, as the idle ones do.
-    std::string error;
-    sqlite3* copier = journal_db::openConnection(options.path, options.sync_full, &error);
-    sqlite3* pin = copier != nullptr
-                       ? journal_db::openConnection(options.path, options.sync_full, &error)
-                       : nullptr;
-    if (pin == nullptr) {
-      core::logWarning("journal: no second connection, checkpoints stop the commits: ", error);
-      journal_db::closeDatabase(copier);
-      copier = nullptr;
-    }
-    opening.journal.reset(new JobJournal(loop, options.path, opened.db, copier, pin,
-                                         std::move(opened.lock), !options.sync_full));
+    opening.journal.reset(
+        new JobJournal(loop, options.path, opened.db, std::move(opened.lock), !options.sync_full));
   }
   return opening;
 }
 
-JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, sqlite3* copier,
-                       sqlite3* pin, core::UniqueFd lock, bool commit_on_loop)
+JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock,
+                       bool commit_on_loop)
     : loop_(loop),
       path_(std::move(path)),
       db_(db),
-      copier_(copier),
-      pin_(pin),
       commit_on_loop_(commit_on_loop),
       lock_(std::move(lock)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -75,6 +61,13 @@ JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, sql
   }
   // Checkpoints are the writer's decision (compact), never SQLite's after a commit.
   sqlite3_wal_autocheckpoint(db_, 0);
+  // The journal's locks are held from one transaction to the next (taken at the first):
+  // a commit takes none, where it would make four fcntl calls. Only while a forced
+  // checkpoint copies ahead does db_ let them go (holdExclusively).
+  std::string error;
+  if (!journal_db::exec(db_, "PRAGMA locking_mode = EXCLUSIVE", &error)) {
+    core::logWarning("journal: locking_mode: ", error);
+  }
   sqlite3_wal_hook(
       db_,
       [](void* self, sqlite3*, const char*, int frames) {
@@ -142,6 +135,7 @@ void JobJournal::handOver(bool may_commit_here) {
 }
 
 bool JobJournal::commitHere() {
+  bool share = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // wal_frames_ 0: the next commit writes the WAL's header again and syncs it. (Read only
@@ -150,17 +144,20 @@ bool JobJournal::commitHere() {
       return false;
     }
     db_user_ = DbUser::kLoop;
+    share = share_wanted_;
+    share_wanted_ = false;
   }
   // The batch leaves outbox_ first: a Durable told below may queue new writes.
   std::vector<Write> batch;
   batch.swap(outbox_);
   std::string error;
-  const bool ok = commit(batch, &error);
+  const bool ok = commit(batch, share, &error);
   freed_pages_ = freed_pages_ || (ok && hasDrops(batch));
-  bool wake = false;
+  bool wake = share;  // the writer waits for it
   {
     std::lock_guard<std::mutex> lock(mutex_);
     db_user_ = DbUser::kNone;
+    shared_ = shared_ || share;
     if (ok) {
       ++loop_commits_;
       compact_wanted_ = compact_wanted_ || compactionDue(false, false);
@@ -319,6 +316,7 @@ void JobJournal::writerLoop() {
     bool failing = false;
     bool compacting = false;
     bool quiet = false;  // the loop committed nothing for a while: the idle work is due
+    bool share = false;  // this commit lets db_'s locks go (share_wanted_)
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (failing_) {
@@ -328,7 +326,7 @@ void JobJournal::writerLoop() {
       // Work, and the database to do it with (the loop holds it only for a commit).
       const auto ready = [this] {
         return db_user_ == DbUser::kNone &&
-               (stopping_ || failing_ || compact_wanted_ || !pending_.empty());
+               (stopping_ || failing_ || (compact_wanted_ && !share_wanted_) || !pending_.empty());
       };
       for (;;) {
         while (!ready()) {
@@ -353,6 +351,12 @@ void JobJournal::writerLoop() {
             !pending_.empty()) {
           break;
         }
+        if (!shared_) {
+          // The database's locks go first: the next commit lets them go (on the loop, in
+          // its turn; or the writer's own, when writes come to it meanwhile).
+          share_wanted_ = true;
+          continue;
+        }
         lock.unlock();
         copyAhead();
         lock.lock();
@@ -368,11 +372,14 @@ void JobJournal::writerLoop() {
       batch.assign(std::make_move_iterator(pending_.begin()),
                    std::make_move_iterator(pending_.end()));
       pending_.clear();
+      share = share_wanted_ && !batch.empty();
+      share_wanted_ = false;
     }
     unpin();  // the loop cannot start the WAL again now: the writer has the database
     if (batch.empty()) {
       // Nothing to commit: a forced checkpoint the loop's commits called for, or, in a
       // pause, the idle checkpoint or the next step of giving free pages back.
+      holdExclusively();
       compacting = !stop && compact(quiet, compacting);
       std::lock_guard<std::mutex> lock(mutex_);
       db_user_ = DbUser::kNone;
@@ -383,7 +390,7 @@ void JobJournal::writerLoop() {
       continue;
     }
     std::string error;
-    const bool ok = commit(batch, &error);
+    const bool ok = commit(batch, share, &error);
     std::vector<Completion> done;
     for (const Write& w : batch) {
       if (w.kind == Kind::kAccepted) {
@@ -405,6 +412,7 @@ void JobJournal::writerLoop() {
         notify = true;
       }
       failing_ = !ok;
+      shared_ = shared_ || share;
       completed_.insert(completed_.end(), done.begin(), done.end());
       // The database goes back before the loop hears of the commit, unless a forced
       // checkpoint follows, so that its next turn may commit itself. The idle work waits
@@ -424,6 +432,7 @@ void JobJournal::writerLoop() {
       [[maybe_unused]] ssize_t written = ::write(wake_fd_.get(), &one, sizeof one);
     }
     if (compact_now) {
+      holdExclusively();
       compacting = compact(false, compacting);
       std::lock_guard<std::mutex> lock(mutex_);
       db_user_ = DbUser::kNone;
@@ -456,6 +465,7 @@ bool step(sqlite3* db, sqlite3_stmt* stmt, Bind bind, std::string* error) {
 }
 
 // The statements of the database's user; their addresses key its cache.
+constexpr const char* kShare = "PRAGMA locking_mode = NORMAL";
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
@@ -478,12 +488,14 @@ constexpr const char* kDeleteOutput = "DELETE FROM output WHERE seq = ?";
 
 }  // namespace
 
-bool JobJournal::commit(const std::vector<Write>& batch, std::string* error) {
+bool JobJournal::commit(const std::vector<Write>& batch, bool share, std::string* error) {
   // Prepared once, like the writes: sqlite3_exec would parse them on every commit.
   const auto run = [this](const char* sql, std::string* why) {
     return step(
         db_, statement(sql, why), [](sqlite3_stmt*) {}, why);
   };
+  // The transaction's end (a commit or a rollback) lets the locks go.
+  if (share && !run(kShare, error)) return false;
   if (!run(kBegin, error)) return false;
   for (const Write& w : batch) {
     if (!apply(w, error)) {

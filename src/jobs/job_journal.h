@@ -18,10 +18,13 @@
 // and retries writes that failed. It does so holding the database connection, in the
 // pauses between the loop's commits, except for the checkpoint forced under a steady load
 // (the WAL past a bound): that one first copies on connections of the writer's own while
-// the loop goes on committing (copyAhead), and holds the connection only for the rest. A submission
-// is answered 202 only after its row is committed: with synchronous=NORMAL a committed row survives
-// a crash of the daemon (it is in the WAL file, in the kernel's page cache); with synchronous=FULL
-// it also survives a power loss or a kernel crash. Either way the database stays consistent.
+// the loop goes on committing (copyAhead), and holds the connection only for the rest.
+// The connection holds its locks from one transaction to the next (locking_mode EXCLUSIVE:
+// a commit makes no fcntl call), and lets them go only while a forced checkpoint copies
+// ahead (holdExclusively). A submission is answered 202 only after its row is committed:
+// with synchronous=NORMAL a committed row survives a crash of the daemon (it is in the WAL
+// file, in the kernel's page cache); with synchronous=FULL it also survives a power loss or
+// a kernel crash. Either way the database stays consistent.
 //
 // Opening reads everything back (start-up, before the loop serves). A journal that is
 // corrupt, truncated or of a newer schema is moved aside (renamed, never deleted), said
@@ -31,6 +34,7 @@
 // goes through.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -123,6 +127,8 @@ class JobJournal {
   uint64_t commits() const;
   // Of those, the ones made on the loop.
   uint64_t commitsOnLoop() const { return loop_commits_; }
+  // WAL frames the forced checkpoints copied beside the loop's commits (copyAhead).
+  uint64_t framesCopiedAhead() const { return copied_ahead_; }
 
  private:
   enum class Kind { kAccepted, kContainer, kOutput, kOutcome, kRequeued, kEnded, kDropped };
@@ -149,8 +155,8 @@ class JobJournal {
   // side at a time, handed over under mutex_.
   enum class DbUser { kNone, kLoop, kWriter };
 
-  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, sqlite3* copier, sqlite3* pin,
-             core::UniqueFd lock, bool commit_on_loop);
+  JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, core::UniqueFd lock,
+             bool commit_on_loop);
   // b is output that continues a (the same job and stream): one row.
   static bool sameOutput(const Write& a, const Write& b) {
     return a.kind == Kind::kOutput && b.kind == Kind::kOutput && a.seq == b.seq &&
@@ -173,7 +179,8 @@ class JobJournal {
   void complete(uint64_t ticket, std::optional<std::string> error);
   void writerLoop();
   // One transaction over batch; false (and *error) when it could not be committed.
-  bool commit(const std::vector<Write>& batch, std::string* error);
+  // share: the transaction's end lets db_'s locks go (locking_mode NORMAL).
+  bool commit(const std::vector<Write>& batch, bool share, std::string* error);
   bool apply(const Write& write, std::string* error);
   // The writer's prepared statement for sql (kept for the journal's life), reset.
   sqlite3_stmt* statement(const char* sql, std::string* error);
@@ -195,14 +202,21 @@ class JobJournal {
   // checkpoint.
   void copyAhead();
   void unpin();
+  // db_ holds its locks from one transaction to the next (locking_mode EXCLUSIVE), except
+  // while a forced checkpoint copies ahead, which reads beside it on connections of its
+  // own: the writer asks for that (share_wanted_), and the next commit on db_, the loop's
+  // or the writer's, lets them go (shared_). holdExclusively() (the writer's, holding db_)
+  // closes those connections and takes the locks back, at db_'s next transaction.
+  void holdExclusively();
   void onCompletions();
 
   core::EventLoop& loop_;
   const std::string path_;
   sqlite3* db_;                // used by db_user_ only
-  sqlite3* copier_;            // the writer thread's (copyAhead); null without one
-  sqlite3* pin_;               // likewise
+  sqlite3* copier_ = nullptr;  // the writer thread's, open during copyAhead only
+  sqlite3* pin_ = nullptr;     // likewise
   bool pinned_ = false;        // the writer thread's: pin_ holds its read transaction
+  std::atomic<uint64_t> copied_ahead_{0};
   const bool commit_on_loop_;  // synchronous=NORMAL: commits may run on the loop
   core::UniqueFd lock_;
   core::UniqueFd wake_fd_;  // eventfd: the writer has completions or news for the loop
@@ -228,6 +242,8 @@ class JobJournal {
   bool compact_wanted_ = false;  // the WAL is past the forced checkpoint: the writer's, now
   bool quiet_work_ = false;      // an idle checkpoint or a count of free pages is due
   bool compacting_ = false;      // free pages are left to give back, step by step
+  bool share_wanted_ = false;    // the writer waits for the next commit to share db_
+  bool shared_ = false;          // db_ has let its locks go (holdExclusively takes them back)
   bool stopping_ = false;
 
   // The database user's: prepared statements by their SQL's address, and the WAL's size in

@@ -14,6 +14,7 @@ namespace wa::jobs {
 namespace {
 
 using journal_db::exec;
+constexpr auto kSide = journal_db::Connection::kSide;
 using journal_db::Statement;
 
 // Free pages (4 KiB) given back to the file system at a time, between commits, while a
@@ -88,8 +89,36 @@ bool JobJournal::compact(bool idle, bool going_on) {
   return resume || vacuum > kVacuumPages;
 }
 
+void JobJournal::holdExclusively() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!shared_) return;
+    shared_ = false;
+  }
+  unpin();
+  journal_db::closeDatabase(pin_);
+  journal_db::closeDatabase(copier_);
+  pin_ = copier_ = nullptr;
+  // Taken at db_'s next transaction, and kept.
+  std::string error;
+  if (!exec(db_, "PRAGMA locking_mode = EXCLUSIVE", &error)) {
+    core::logWarning("journal: locking_mode: ", error);
+  }
+}
+
 void JobJournal::copyAhead() {
-  if (copier_ == nullptr) return;
+  // The writer's own connections, for this checkpoint only: while they are open, db_
+  // cannot hold its locks (they keep a shared lock on the file).
+  std::string error;
+  const bool sync_full = !commit_on_loop_;
+  if (copier_ == nullptr) copier_ = journal_db::openConnection(path_, sync_full, kSide, &error);
+  if (copier_ != nullptr && pin_ == nullptr) {
+    pin_ = journal_db::openConnection(path_, sync_full, kSide, &error);
+  }
+  if (pin_ == nullptr) {
+    core::logWarning("journal: no second connection, the checkpoint stops the commits: ", error);
+    return;
+  }
   // Pass after pass, each up to a new pin, while the last one had much to copy: the loop
   // commits during each, and what it committed during the last is left for compact().
   // A new pin protects only while the WAL holds frames not yet copied (a reader that
@@ -99,11 +128,17 @@ void JobJournal::copyAhead() {
     std::lock_guard<std::mutex> lock(mutex_);
     return loop_commits_;
   };
+  const auto writesWaiting = [this] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !pending_.empty();
+  };
   int copied_to = 0;  // frames copied so far
   for (int pass = 0; pass < kCopyAheadPasses; ++pass) {
     unpin();
+    // Writes handed over to the writer (a commit on the loop failed) wait for it: the rest
+    // of the copying is done holding db_, after them.
+    if (writesWaiting()) return;
     // The pin: a read transaction, its snapshot taken before the checkpoint starts.
-    std::string error;
     if (!exec(pin_, "BEGIN; SELECT count(*) FROM sqlite_schema", &error)) {
       core::logWarning("journal: checkpoint: ", error);
       std::string ignored;
@@ -117,10 +152,11 @@ void JobJournal::copyAhead() {
     int frames = 0;
     int copied = 0;
     if (sqlite3_wal_checkpoint_v2(copier_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) !=
-            SQLITE_OK ||
-        copied - copied_to < kCopyAheadEnough || loopCommits() == commits_before) {
+        SQLITE_OK) {
       return;
     }
+    copied_ahead_ += static_cast<uint64_t>(std::max(0, copied - copied_to));
+    if (copied - copied_to < kCopyAheadEnough || loopCommits() == commits_before) return;
     copied_to = copied;
   }
 }

@@ -78,31 +78,33 @@ std::string moveAside(const std::string& path, const std::string& suffix) {
 
 }  // namespace
 
-sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error) {
+sqlite3* openConnection(const std::string& path, bool sync_full, Connection kind,
+                        std::string* error) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  const int create = kind == Connection::kMain ? SQLITE_OPEN_CREATE : 0;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | create | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     *error = sqliteError(db, "open");
     closeDatabase(db);
     return nullptr;
   }
   sqlite3_extended_result_codes(db, 1);
-  // locking_mode NORMAL (SQLite's default), not EXCLUSIVE, although the daemon is the
-  // journal's only user (its flock says so): the writer thread checkpoints on connections
-  // of its own while the loop commits on this one (copyAhead, in
-  // job_journal_compaction.cc), which needs the WAL index in shared memory (the -shm file
-  // beside the journal).
+  // The WAL index is in shared memory (the -shm file beside the journal), not in the
+  // heap: the main connection holds its locks (locking_mode EXCLUSIVE, set by JobJournal
+  // once it opened) but lets them go while a forced checkpoint reads beside it on side
+  // connections (copyAhead, in job_journal_compaction.cc), which needs that index shared.
   // cache_size: the writer touches the right edge of two B-trees and the pages of the jobs
   // it updates; 512 KiB holds those, where SQLite's default 2 MiB would stay in the
   // daemon's resident set for good once filled (SQLite keeps its page buffers).
   // auto_vacuum first: a new file takes it only before its first page is written, which
-  // switching to WAL does (an existing file keeps what it has: see prepare()).
-  const std::string pragmas = std::string(
-                                  "PRAGMA auto_vacuum = INCREMENTAL; "
-                                  "PRAGMA journal_mode = WAL; "
-                                  "PRAGMA cache_size = -512; PRAGMA synchronous = ") +
-                              (sync_full ? "FULL" : "NORMAL") + ";";
+  // switching to WAL does (an existing file keeps what it has: see prepare()). A side
+  // connection sets neither: the file has both, and setting them would take the write
+  // lock, which the main connection may hold.
+  const std::string pragmas =
+      std::string(kind == Connection::kMain
+                      ? "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; "
+                      : "") +
+      "PRAGMA cache_size = -512; PRAGMA synchronous = " + (sync_full ? "FULL" : "NORMAL") + ";";
   if (!exec(db, pragmas.c_str(), error)) {
     closeDatabase(db);
     return nullptr;
@@ -252,7 +254,7 @@ Opened open(const std::string& path, bool sync_full) {
     return opening;
   }
   std::string error;
-  sqlite3* db = openConnection(path, sync_full, &error);
+  sqlite3* db = openConnection(path, sync_full, Connection::kMain, &error);
   std::optional<int> version;
   if (db != nullptr) version = schemaVersion(db, &error);
   const char* reason = nullptr;
@@ -271,7 +273,7 @@ Opened open(const std::string& path, bool sync_full) {
     opening.problem = "the journal " + path + " was unusable (" + error +
                       ") and was moved aside to " + opening.moved_aside + "; a new one was started";
     core::logError("journal: ", opening.problem);
-    db = openConnection(path, sync_full, &error);
+    db = openConnection(path, sync_full, Connection::kMain, &error);
     if (db == nullptr || !exec(db, kCreateSchema, &error)) {
       closeDatabase(db);
       opening.problem += "; the new journal cannot be created either: " + error;

@@ -29,10 +29,13 @@ struct Opened {
 // be written (its owner, a read-only mount) is left as it is: no journal, and why.
 Opened open(const std::string& path, bool sync_full);
 void closeDatabase(sqlite3* db);
-// Opens and configures a connection to the journal at path: open() does so first, the
-// writer thread for its own connections next (checkpoints: job_journal_compaction.cc);
-// nullptr (and *error) when it cannot be opened.
-sqlite3* openConnection(const std::string& path, bool sync_full, std::string* error);
+// The main connection (open()'s: it creates the file and sets it up) or a side one (the
+// writer thread's own, for checkpoints: job_journal_compaction.cc).
+enum class Connection { kMain, kSide };
+// Opens and configures a connection to the journal at path; nullptr (and *error) when it
+// cannot be opened.
+sqlite3* openConnection(const std::string& path, bool sync_full, Connection kind,
+                        std::string* error);
 
 // "what: SQLite's message".
 std::string sqliteError(sqlite3* db, const char* what);
