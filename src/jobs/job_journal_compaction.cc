@@ -31,6 +31,9 @@ constexpr int kForcedCheckpointFrames = 16384;
 // committed during that one is little, and compact() copies it holding the database.
 constexpr int kCopyAheadPasses = 8;
 constexpr int kCopyAheadEnough = 1024;
+// Nor once the WAL holds this many frames (256 MiB): a loop that writes faster than the
+// passes copy would grow it without bound, and the disk with it.
+constexpr int kCopyAheadMaxFrames = 4 * kForcedCheckpointFrames;
 
 // PRAGMA name's one integer; -1 when it cannot be read.
 int pragmaInt(sqlite3* db, const char* sql) {
@@ -156,7 +159,10 @@ void JobJournal::copyAhead() {
       return;
     }
     copied_ahead_ += static_cast<uint64_t>(std::max(0, copied - copied_to));
-    if (copied - copied_to < kCopyAheadEnough || loopCommits() == commits_before) return;
+    if (copied - copied_to < kCopyAheadEnough || loopCommits() == commits_before ||
+        frames >= kCopyAheadMaxFrames) {
+      return;
+    }
     copied_to = copied;
   }
 }

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "jobs/job_codec.h"
+#include "jobs/journal_vfs.h"
 
 namespace wa::jobs::journal_db {
 namespace {
@@ -83,7 +84,7 @@ sqlite3* openConnection(const std::string& path, bool sync_full, Connection kind
   sqlite3* db = nullptr;
   const int create = kind == Connection::kMain ? SQLITE_OPEN_CREATE : 0;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | create | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+                      journal_vfs::name()) != SQLITE_OK) {
     *error = sqliteError(db, "open");
     closeDatabase(db);
     return nullptr;

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "jobs/counting_vfs.h"
 #include "jobs/fake_runner.h"
 #include "jobs/job_codec.h"
 #include "jobs/scheduler.h"
@@ -179,81 +180,6 @@ off_t fileSize(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
 }
-
-// SQLite's default VFS, wrapped while it lives: counts the syncs and the locks (of the
-// database file and of the WAL index) made on the thread that created it (the loop's) and
-// on the others.
-class CountingVfs {
- public:
-  CountingVfs() : loop_thread_(std::this_thread::get_id()) {
-    real_ = sqlite3_vfs_find(nullptr);
-    vfs_ = *real_;
-    vfs_.zName = "wa-counting";
-    vfs_.pAppData = this;
-    vfs_.xOpen = &CountingVfs::open;
-    instance_ = this;
-    sqlite3_vfs_register(&vfs_, 1);
-  }
-  ~CountingVfs() {
-    sqlite3_vfs_unregister(&vfs_);
-    sqlite3_vfs_register(real_, 1);
-    instance_ = nullptr;
-  }
-  CountingVfs(const CountingVfs&) = delete;
-  CountingVfs& operator=(const CountingVfs&) = delete;
-
-  struct Counts {
-    std::atomic<int> on_loop{0};
-    std::atomic<int> elsewhere{0};
-  };
-  Counts syncs;
-  Counts locks;  // xLock, xUnlock, xShmLock
-
- private:
-  static int open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
-                  int* out_flags) {
-    auto* self = static_cast<CountingVfs*>(vfs->pAppData);
-    const int rc = self->real_->xOpen(self->real_, name, file, flags, out_flags);
-    if (rc != SQLITE_OK || file->pMethods == nullptr) return rc;
-    std::lock_guard<std::mutex> lock(self->mutex_);
-    auto& methods = self->methods_[file->pMethods];
-    if (!methods) {
-      methods = std::make_unique<sqlite3_io_methods>(*file->pMethods);
-      self->real_methods_[methods.get()] = file->pMethods;
-      methods->xSync = [](sqlite3_file* f, int flags) {
-        return real(f, instance_->syncs)->xSync(f, flags);
-      };
-      methods->xLock = [](sqlite3_file* f, int level) {
-        return real(f, instance_->locks)->xLock(f, level);
-      };
-      methods->xUnlock = [](sqlite3_file* f, int level) {
-        return real(f, instance_->locks)->xUnlock(f, level);
-      };
-      if (methods->iVersion >= 2 && methods->xShmLock != nullptr) {
-        methods->xShmLock = [](sqlite3_file* f, int offset, int n, int flags) {
-          return real(f, instance_->locks)->xShmLock(f, offset, n, flags);
-        };
-      }
-    }
-    file->pMethods = methods.get();
-    return rc;
-  }
-  // Counts a call in counts, on the thread it comes from; the real methods of file.
-  static const sqlite3_io_methods* real(sqlite3_file* file, Counts& counts) {
-    CountingVfs* self = instance_;
-    (std::this_thread::get_id() == self->loop_thread_ ? counts.on_loop : counts.elsewhere)++;
-    std::lock_guard<std::mutex> lock(self->mutex_);
-    return self->real_methods_.at(file->pMethods);
-  }
-
-  static inline CountingVfs* instance_ = nullptr;
-  const std::thread::id loop_thread_;
-  sqlite3_vfs* real_;
-  sqlite3_vfs vfs_;
-  std::mutex mutex_;
-  std::map<const sqlite3_io_methods*, std::unique_ptr<sqlite3_io_methods>> methods_;
-  std::map<const sqlite3_io_methods*, const sqlite3_io_methods*> real_methods_;
-};
 
 // journal_sync: normal. The first commit writes the WAL's header, which SQLite syncs: the
 // writer thread's. Once the WAL has it, a turn's writes are committed on the loop at the end

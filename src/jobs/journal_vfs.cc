@@ -1,0 +1,206 @@
+#include "jobs/journal_vfs.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace wa::jobs::journal_vfs {
+namespace {
+
+constexpr const char* kName = "wa-journal";
+// SQLite's WAL frame header (WAL_FRAME_HDRSIZE in its wal.c): every frame starts with one.
+constexpr int kFrameHeader = 24;
+
+// One open file: SQLite's handle (base, whose methods are kMethods), what it wraps, and a
+// WAL frame header held back. The wrapped file's bytes follow, at kRealOffset.
+struct File {
+  sqlite3_file base;
+  sqlite3_file* real;
+  bool wal;           // a WAL file: its frame headers are held back
+  int held;           // bytes of header held (0 or kFrameHeader)
+  sqlite3_int64 held_at;
+  unsigned char header[kFrameHeader];
+};
+constexpr size_t kRealOffset = (sizeof(File) + 15) / 16 * 16;
+
+sqlite3_vfs* realVfs() { return sqlite3_vfs_find(nullptr); }
+
+File* self(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
+sqlite3_file* real(sqlite3_file* file) { return self(file)->real; }
+const sqlite3_io_methods* realMethods(sqlite3_file* file) { return real(file)->pMethods; }
+
+// Writes a held header; SQLite's result code (SQLITE_OK when none was held).
+int flush(sqlite3_file* file) {
+  File* f = self(file);
+  if (f->held == 0) return SQLITE_OK;
+  const int held = f->held;
+  f->held = 0;
+  return realMethods(file)->xWrite(f->real, f->header, held, f->held_at);
+}
+
+int write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+  File* f = self(file);
+  if (f->held > 0 && offset == f->held_at + f->held) {
+    // The page after its header: both in one write. The buffer is this thread's (a
+    // connection is used by one thread at a time, and this call returns before the next).
+    thread_local std::vector<unsigned char> frame;
+    frame.resize(static_cast<size_t>(f->held) + static_cast<size_t>(amount));
+    std::memcpy(frame.data(), f->header, static_cast<size_t>(f->held));
+    std::memcpy(frame.data() + f->held, data, static_cast<size_t>(amount));
+    const sqlite3_int64 at = f->held_at;
+    f->held = 0;
+    return realMethods(file)->xWrite(f->real, frame.data(), static_cast<int>(frame.size()), at);
+  }
+  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
+  if (f->wal && amount == kFrameHeader) {
+    std::memcpy(f->header, data, kFrameHeader);
+    f->held = kFrameHeader;
+    f->held_at = offset;
+    return SQLITE_OK;
+  }
+  return realMethods(file)->xWrite(f->real, data, amount, offset);
+}
+
+// Every other method: a held header first, where the method can say it failed.
+template <typename... Params, typename... Args>
+int forward(sqlite3_file* file, int (*sqlite3_io_methods::*method)(sqlite3_file*, Params...),
+            Args... args) {
+  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
+  auto call = realMethods(file)->*method;
+  return call != nullptr ? call(real(file), args...) : SQLITE_IOERR;
+}
+
+int close(sqlite3_file* file) {
+  const int flushed = flush(file);
+  const int closed = realMethods(file)->xClose(real(file));
+  return flushed != SQLITE_OK ? flushed : closed;
+}
+
+const sqlite3_io_methods kMethods = {
+    3,
+    close,
+    [](sqlite3_file* f, void* buf, int amt, sqlite3_int64 at) {
+      return forward(f, &sqlite3_io_methods::xRead, buf, amt, at);
+    },
+    write,
+    [](sqlite3_file* f, sqlite3_int64 size) {
+      return forward(f, &sqlite3_io_methods::xTruncate, size);
+    },
+    [](sqlite3_file* f, int flags) { return forward(f, &sqlite3_io_methods::xSync, flags); },
+    [](sqlite3_file* f, sqlite3_int64* size) {
+      return forward(f, &sqlite3_io_methods::xFileSize, size);
+    },
+    [](sqlite3_file* f, int level) { return forward(f, &sqlite3_io_methods::xLock, level); },
+    [](sqlite3_file* f, int level) { return forward(f, &sqlite3_io_methods::xUnlock, level); },
+    [](sqlite3_file* f, int* out) {
+      return forward(f, &sqlite3_io_methods::xCheckReservedLock, out);
+    },
+    [](sqlite3_file* f, int op, void* arg) {
+      return forward(f, &sqlite3_io_methods::xFileControl, op, arg);
+    },
+    [](sqlite3_file* f) { return realMethods(f)->xSectorSize(real(f)); },
+    [](sqlite3_file* f) { return realMethods(f)->xDeviceCharacteristics(real(f)); },
+    [](sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+      return forward(f, &sqlite3_io_methods::xShmMap, page, size, extend, out);
+    },
+    [](sqlite3_file* f, int offset, int n, int flags) {
+      return forward(f, &sqlite3_io_methods::xShmLock, offset, n, flags);
+    },
+    [](sqlite3_file* f) {
+      if (realMethods(f)->iVersion >= 2 && realMethods(f)->xShmBarrier != nullptr) {
+        realMethods(f)->xShmBarrier(real(f));
+      }
+    },
+    [](sqlite3_file* f, int remove) {
+      return forward(f, &sqlite3_io_methods::xShmUnmap, remove);
+    },
+    [](sqlite3_file* f, sqlite3_int64 at, int amt, void** out) {
+      if (realMethods(f)->iVersion < 3) {
+        *out = nullptr;  // "no mapping": SQLite reads instead
+        return SQLITE_OK;
+      }
+      return forward(f, &sqlite3_io_methods::xFetch, at, amt, out);
+    },
+    [](sqlite3_file* f, sqlite3_int64 at, void* p) {
+      if (realMethods(f)->iVersion < 3) return SQLITE_OK;
+      return forward(f, &sqlite3_io_methods::xUnfetch, at, p);
+    },
+};
+
+int open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  sqlite3_vfs* under = realVfs();
+  if (under == vfs || static_cast<size_t>(under->szOsFile) + kRealOffset >
+                          static_cast<size_t>(vfs->szOsFile)) {
+    return SQLITE_CANTOPEN;  // not one it was sized for
+  }
+  File* f = new (file) File{};
+  f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);
+  f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+  const int rc = under->xOpen(under, name, f->real, flags, out_flags);
+  // SQLite calls xClose on a file whose open failed only when pMethods is set.
+  f->base.pMethods = f->real->pMethods != nullptr ? &kMethods : nullptr;
+  return rc;
+}
+
+sqlite3_vfs makeVfs() {
+  sqlite3_vfs* under = realVfs();
+  sqlite3_vfs vfs{};
+  vfs.iVersion = 2;  // not the system-call overrides of version 3: nothing here uses them
+  // Room for the default VFS's files, and some: a test may put a VFS of its own there.
+  vfs.szOsFile = static_cast<int>(kRealOffset) + std::max(under->szOsFile, 1024);
+  vfs.mxPathname = under->mxPathname;
+  vfs.zName = kName;
+  vfs.xOpen = open;
+  vfs.xDelete = [](sqlite3_vfs*, const char* n, int sync) {
+    return realVfs()->xDelete(realVfs(), n, sync);
+  };
+  vfs.xAccess = [](sqlite3_vfs*, const char* n, int flags, int* out) {
+    return realVfs()->xAccess(realVfs(), n, flags, out);
+  };
+  vfs.xFullPathname = [](sqlite3_vfs*, const char* n, int size, char* out) {
+    return realVfs()->xFullPathname(realVfs(), n, size, out);
+  };
+  vfs.xDlOpen = [](sqlite3_vfs*, const char* n) { return realVfs()->xDlOpen(realVfs(), n); };
+  vfs.xDlError = [](sqlite3_vfs*, int size, char* out) {
+    realVfs()->xDlError(realVfs(), size, out);
+  };
+  vfs.xDlSym = [](sqlite3_vfs*, void* h, const char* s) {
+    return realVfs()->xDlSym(realVfs(), h, s);
+  };
+  vfs.xDlClose = [](sqlite3_vfs*, void* h) { realVfs()->xDlClose(realVfs(), h); };
+  vfs.xRandomness = [](sqlite3_vfs*, int size, char* out) {
+    return realVfs()->xRandomness(realVfs(), size, out);
+  };
+  vfs.xSleep = [](sqlite3_vfs*, int us) { return realVfs()->xSleep(realVfs(), us); };
+  vfs.xCurrentTime = [](sqlite3_vfs*, double* out) {
+    return realVfs()->xCurrentTime(realVfs(), out);
+  };
+  vfs.xGetLastError = [](sqlite3_vfs*, int size, char* out) {
+    return realVfs()->xGetLastError(realVfs(), size, out);
+  };
+  vfs.xCurrentTimeInt64 = [](sqlite3_vfs*, sqlite3_int64* out) {
+    return realVfs()->iVersion >= 2 && realVfs()->xCurrentTimeInt64 != nullptr
+               ? realVfs()->xCurrentTimeInt64(realVfs(), out)
+               : SQLITE_ERROR;
+  };
+  return vfs;
+}
+
+}  // namespace
+
+const char* name() {
+  static sqlite3_vfs vfs;
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    vfs = makeVfs();
+    sqlite3_vfs_register(&vfs, 0);
+  });
+  return kName;
+}
+
+}  // namespace wa::jobs::journal_vfs
