@@ -13,18 +13,23 @@ namespace wa::jobs::journal_vfs {
 namespace {
 
 constexpr const char* kName = "wa-journal";
-// SQLite's WAL frame header (WAL_FRAME_HDRSIZE in its wal.c): every frame starts with one.
-constexpr int kFrameHeader = 24;
+// SQLite's WAL frame header (WAL_FRAME_HDRSIZE in its wal.c): every frame starts with one,
+// and bytes 4-7 of a transaction's last frame (its commit frame) are not all zero (the
+// database's size in pages after the commit; 0 in every other frame).
+constexpr size_t kFrameHeader = 24;
+// Frames held back at most (16 of 4 KiB pages): a bigger transaction is written in pieces
+// of about this size (and a page), and the buffer keeps no more room than that.
+constexpr size_t kHeldBytes = 64 * 1024;
 
-// One open file: SQLite's handle (base, whose methods are kMethods), what it wraps, and a
-// WAL frame header held back. The wrapped file's bytes follow, at kRealOffset.
+// One open file: SQLite's handle (base, whose methods are kMethods), what it wraps, and
+// the WAL frames held back. The wrapped file's bytes follow, at kRealOffset.
 struct File {
   sqlite3_file base;
   sqlite3_file* real;
-  bool wal;           // a WAL file: its frame headers are held back
-  int held;           // bytes of header held (0 or kFrameHeader)
-  sqlite3_int64 held_at;
-  unsigned char header[kFrameHeader];
+  bool wal;                         // a WAL file: its frames are held back
+  std::vector<unsigned char> held;  // frames (and a header) not yet written, contiguous
+  sqlite3_int64 held_at = 0;        // where held goes in the file
+  bool commit_frame = false;        // the last header held is a commit frame's
 };
 constexpr size_t kRealOffset = (sizeof(File) + 15) / 16 * 16;
 
@@ -34,39 +39,43 @@ File* self(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
 sqlite3_file* real(sqlite3_file* file) { return self(file)->real; }
 const sqlite3_io_methods* realMethods(sqlite3_file* file) { return real(file)->pMethods; }
 
-// Writes a held header; SQLite's result code (SQLITE_OK when none was held).
+// Writes what is held, in one call; SQLite's result code (SQLITE_OK when nothing was).
 int flush(sqlite3_file* file) {
   File* f = self(file);
-  if (f->held == 0) return SQLITE_OK;
-  const int held = f->held;
-  f->held = 0;
-  return realMethods(file)->xWrite(f->real, f->header, held, f->held_at);
+  if (f->held.empty()) return SQLITE_OK;
+  const int rc = realMethods(file)->xWrite(f->real, f->held.data(),
+                                           static_cast<int>(f->held.size()), f->held_at);
+  f->held.clear();
+  return rc;
 }
 
 int write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   File* f = self(file);
-  if (f->held > 0 && offset == f->held_at + f->held) {
-    // The page after its header: both in one write. The buffer is this thread's (a
-    // connection is used by one thread at a time, and this call returns before the next).
-    thread_local std::vector<unsigned char> frame;
-    frame.resize(static_cast<size_t>(f->held) + static_cast<size_t>(amount));
-    std::memcpy(frame.data(), f->header, static_cast<size_t>(f->held));
-    std::memcpy(frame.data() + f->held, data, static_cast<size_t>(amount));
-    const sqlite3_int64 at = f->held_at;
-    f->held = 0;
-    return realMethods(file)->xWrite(f->real, frame.data(), static_cast<int>(frame.size()), at);
+  const auto size = static_cast<size_t>(amount);
+  const bool follows = offset == f->held_at + static_cast<sqlite3_int64>(f->held.size());
+  // Anything but the next bytes of what is held (SQLite writes a frame again in place, or
+  // the WAL's own header): what is held goes first.
+  if (!f->held.empty() && !follows) {
+    if (const int rc = flush(file); rc != SQLITE_OK) return rc;
   }
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  if (f->wal && amount == kFrameHeader) {
-    std::memcpy(f->header, data, kFrameHeader);
-    f->held = kFrameHeader;
-    f->held_at = offset;
-    return SQLITE_OK;
+  const bool header = f->wal && size == kFrameHeader;
+  if (header || !f->held.empty()) {
+    // A frame header starts or continues what is held; a page follows its header.
+    if (f->held.empty()) f->held_at = offset;
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    f->held.insert(f->held.end(), bytes, bytes + size);
+    if (header) {
+      f->commit_frame = bytes[4] != 0 || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0;
+      return SQLITE_OK;
+    }
+    // A page: written now with everything held when it ends its transaction (whose commit
+    // then fails if the write does) or the room is used up; otherwise held.
+    return f->commit_frame || f->held.size() >= kHeldBytes ? flush(file) : SQLITE_OK;
   }
   return realMethods(file)->xWrite(f->real, data, amount, offset);
 }
 
-// Every other method: a held header first, where the method can say it failed.
+// Every other method: what is held first, where the method can say it failed.
 template <typename... Params, typename... Args>
 int forward(sqlite3_file* file, int (*sqlite3_io_methods::*method)(sqlite3_file*, Params...),
             Args... args) {
@@ -78,6 +87,7 @@ int forward(sqlite3_file* file, int (*sqlite3_io_methods::*method)(sqlite3_file*
 int close(sqlite3_file* file) {
   const int flushed = flush(file);
   const int closed = realMethods(file)->xClose(real(file));
+  self(file)->~File();
   return flushed != SQLITE_OK ? flushed : closed;
 }
 
@@ -116,9 +126,7 @@ const sqlite3_io_methods kMethods = {
         realMethods(f)->xShmBarrier(real(f));
       }
     },
-    [](sqlite3_file* f, int remove) {
-      return forward(f, &sqlite3_io_methods::xShmUnmap, remove);
-    },
+    [](sqlite3_file* f, int remove) { return forward(f, &sqlite3_io_methods::xShmUnmap, remove); },
     [](sqlite3_file* f, sqlite3_int64 at, int amt, void** out) {
       if (realMethods(f)->iVersion < 3) {
         *out = nullptr;  // "no mapping": SQLite reads instead
@@ -134,16 +142,18 @@ const sqlite3_io_methods kMethods = {
 
 int open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   sqlite3_vfs* under = realVfs();
-  if (under == vfs || static_cast<size_t>(under->szOsFile) + kRealOffset >
-                          static_cast<size_t>(vfs->szOsFile)) {
+  if (under == vfs ||
+      static_cast<size_t>(under->szOsFile) + kRealOffset > static_cast<size_t>(vfs->szOsFile)) {
     return SQLITE_CANTOPEN;  // not one it was sized for
   }
   File* f = new (file) File{};
   f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);
   f->wal = (flags & SQLITE_OPEN_WAL) != 0;
   const int rc = under->xOpen(under, name, f->real, flags, out_flags);
-  // SQLite calls xClose on a file whose open failed only when pMethods is set.
+  // SQLite calls xClose (which ends f) on a file whose open failed only when pMethods is
+  // set.
   f->base.pMethods = f->real->pMethods != nullptr ? &kMethods : nullptr;
+  if (f->base.pMethods == nullptr) f->~File();
   return rc;
 }
 

@@ -1,6 +1,7 @@
 // The journal's VFS (src/jobs/journal_vfs.h) over the default one, seen from below by a
-// CountingVfs: each WAL frame reaches the file system in one write, what is written reads
-// back through the plain default VFS, and a failed write fails its transaction as before.
+// CountingVfs: a transaction's WAL frames reach the file system in one write, what is
+// written reads back through the plain default VFS, and a failed write fails its
+// transaction as before.
 #include "jobs/journal_vfs.h"
 
 #include <gtest/gtest.h>
@@ -34,8 +35,9 @@ class JournalVfsTest : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs),
               SQLITE_OK);
-    exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-             "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, body BLOB)");
+    exec(db,
+         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+         "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, body BLOB)");
     sqlite3_wal_autocheckpoint(db, 0);  // the WAL is what is looked at
     return db;
   }
@@ -64,25 +66,55 @@ class JournalVfsTest : public ::testing::Test {
   std::string path_;
 };
 
-TEST_F(JournalVfsTest, EachWalFrameIsOneWriteAndReadsBackWithoutIt) {
+// A transaction's frames reach the file system in one write (a big one in pieces of at
+// most 64 KiB and a frame), and read back through the plain default VFS.
+TEST_F(JournalVfsTest, ATransactionsFramesAreOneWriteAndReadBackWithoutIt) {
+  constexpr int kFrame = 24 + 4096;
   {
     std::optional<CountingVfs> below(std::in_place);
-    sqlite3* db = open(journal_vfs::name());
+    sqlite3* db = open(journal_vfs::name());  // its CREATE TABLE: one transaction
     ASSERT_EQ(exec(db, "BEGIN; " + insert(1, 100) + "; " + insert(2, 20000) + "; COMMIT"),
               SQLITE_OK);
     for (int i = 3; i < 40; ++i) ASSERT_EQ(exec(db, insert(i, 300 * i)), SQLITE_OK);
+    const std::vector<int> small = below->walWrites();
+    ASSERT_EQ(exec(db, insert(40, 300000)), SQLITE_OK);  // some 75 frames
     const std::vector<int> writes = below->walWrites();
     sqlite3_close(db);
-    ASSERT_GT(writes.size(), 40u);
-    EXPECT_EQ(writes.front(), 32) << "the WAL's own header";
+    ASSERT_EQ(small.size(), 1u + 39u) << "the WAL's header, then a write a transaction";
+    EXPECT_EQ(small.front(), 32) << "the WAL's own header";
+    EXPECT_GE(small[2], 5 * kFrame) << "the 20,000 bytes' transaction, whole";
+    ASSERT_GE(writes.size(), small.size() + 5);
     for (size_t i = 1; i < writes.size(); ++i) {
-      EXPECT_EQ(writes[i], 24 + 4096) << "write " << i << ": a frame's header and its page";
+      EXPECT_EQ(writes[i] % kFrame, 0) << "write " << i << ": whole frames";
+      EXPECT_LE(writes[i], 17 * kFrame) << "write " << i;
     }
   }
   // The plain default VFS reads what went through it (the WAL is recovered at the open).
   sqlite3* plain = open(nullptr);
   EXPECT_EQ(one(plain, "SELECT count(*) || ' ' || sum(length(body)) FROM t"),
-            "39 " + std::to_string(100 + 20000 + 300 * (3 + 39) * 37 / 2));
+            "40 " + std::to_string(100 + 20000 + 300 * (3 + 39) * 37 / 2 + 300000));
+  EXPECT_EQ(one(plain, "PRAGMA integrity_check"), "ok");
+  sqlite3_close(plain);
+}
+
+// A transaction bigger than the page cache spills pages to the WAL before its commit and
+// reads them back within itself: held frames are written before any read.
+TEST_F(JournalVfsTest, ATransactionThatSpillsReadsItsOwnFramesBack) {
+  {
+    std::optional<CountingVfs> below(std::in_place);
+    sqlite3* db = open(journal_vfs::name());
+    ASSERT_EQ(exec(db, "PRAGMA cache_size = 5"), SQLITE_OK);
+    std::string batch = "BEGIN;";
+    for (int i = 1; i <= 300; ++i) batch += insert(i, 1000) + ";";
+    ASSERT_EQ(exec(db, batch), SQLITE_OK) << sqlite3_errmsg(db);
+    EXPECT_EQ(one(db, "SELECT sum(length(body)) FROM t"), "300000");
+    EXPECT_GT(below->walWrites().size(), 2u) << "nothing spilled before the commit";
+    ASSERT_EQ(exec(db, "UPDATE t SET body = zeroblob(500) WHERE id % 2 = 0; COMMIT"), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  sqlite3* plain = open(nullptr);
+  EXPECT_EQ(one(plain, "SELECT count(*) || ' ' || sum(length(body)) FROM t"), "300 225000");
   EXPECT_EQ(one(plain, "PRAGMA integrity_check"), "ok");
   sqlite3_close(plain);
 }
