@@ -19,7 +19,7 @@ constexpr const char* kName = "wa-journal";
 constexpr size_t kFrameHeader = 24;
 // Frames held back at most (16 of 4 KiB pages): a bigger transaction is written in pieces
 // of about this size (and a page), and the buffer keeps no more room than that.
-constexpr size_t kHeldBytes = 64 * 1024;
+constexpr size_t kHeldBytes = size_t{64} * 1024;
 
 // One open file: SQLite's handle (base, whose methods are kMethods), what it wraps, and
 // the WAL frames held back. The wrapped file's bytes follow, at kRealOffset.
