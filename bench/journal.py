@@ -203,7 +203,7 @@ def wrk_p99(port, path, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--binary", default=os.path.join(REPO, "build/src/worker-agent"))
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--submits", type=int, default=3000, help="jobs submitted per round")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--records", type=int, default=100000)
