@@ -182,7 +182,7 @@ class JobJournal {
   // share: the transaction's end lets db_'s locks go (locking_mode NORMAL).
   bool commit(const std::vector<Write>& batch, bool share, std::string* error);
   bool apply(const Write& write, std::string* error);
-  // The writer's prepared statement for sql (kept for the journal's life), reset.
+  // The database user's prepared statement for sql (kept for the journal's life), reset.
   sqlite3_stmt* statement(const char* sql, std::string* error);
   // Checkpoints the WAL into the database when the writer is idle, or when it has grown
   // past a bound whatever the load; while idle, gives a step of free pages back to the

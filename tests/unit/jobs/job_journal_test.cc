@@ -244,8 +244,9 @@ uint32_t walCheckpointSequence(const std::string& path) {
 TEST_F(JobJournalTest, ForcedCheckpointsUnderLoadNeverSyncOnTheLoop) {
   // Turns until the WAL has been started again twice under the load, and 100 more; each
   // turn writes 64 KiB and more (16 pages), so the bound of 16,384 frames (64 MiB) is
-  // first passed after about 1,000 turns.
-  constexpr int kMaxJobs = 8000;
+  // first passed after about 1,000 turns. A loop this fast outruns the copying, whose
+  // passes then go on until the WAL holds 65,536 frames: a restart every 4,000 turns or so.
+  constexpr int kMaxJobs = 16000;
   const std::string chunk(size_t{64} * 1024, 'x');  // 16 pages of WAL a turn, and more
   std::optional<CountingVfs> vfs(std::in_place);
   std::vector<std::unique_ptr<Job>> jobs;
