@@ -62,12 +62,10 @@ JobJournal::JobJournal(core::EventLoop& loop, std::string path, sqlite3* db, cor
   // Checkpoints are the writer's decision (compact), never SQLite's after a commit.
   sqlite3_wal_autocheckpoint(db_, 0);
   // The journal's locks are held from one transaction to the next (taken at the first):
-  // a commit takes none, where it would make four fcntl calls. Only while a forced
-  // checkpoint copies ahead does db_ let them go (holdExclusively).
-  std::string error;
-  if (!journal_db::exec(db_, "PRAGMA locking_mode = EXCLUSIVE", &error)) {
-    core::logWarning("journal: locking_mode: ", error);
-  }
+  // a commit takes none, where it would make four fcntl calls. db_ opens as if shared
+  // (locking_mode NORMAL); only while a forced checkpoint copies ahead does it let them
+  // go again.
+  holdExclusively();
   sqlite3_wal_hook(
       db_,
       [](void* self, sqlite3*, const char*, int frames) {

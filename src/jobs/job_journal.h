@@ -243,7 +243,7 @@ class JobJournal {
   bool quiet_work_ = false;      // an idle checkpoint or a count of free pages is due
   bool compacting_ = false;      // free pages are left to give back, step by step
   bool share_wanted_ = false;    // the writer waits for the next commit to share db_
-  bool shared_ = false;          // db_ has let its locks go (holdExclusively takes them back)
+  bool shared_ = true;  // db_ does not hold its locks (as opened; holdExclusively takes them)
   bool stopping_ = false;
 
   // The database user's: prepared statements by their SQL's address, and the WAL's size in
